@@ -1,0 +1,39 @@
+/* lua_core.c — luaopen_lunet_core: builds the module table from every binding file. */
+#include <stdlib.h>
+
+#include <cblas.h>
+
+#include "lua_lunet.h"
+#include "parallel.h"
+
+static int l_setNumThreads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (n < 1 || n > 1024) luaL_error(L, "setNumThreads: thread count must be in 1..1024, got %d", (int)n);
+  lt_set_num_threads((int)n);
+  return 0;
+}
+
+static int l_getNumThreads(lua_State *L) {
+  lua_pushinteger(L, lt_get_num_threads());
+  return 1;
+}
+
+/* Which BLAS kernel set runs (OpenBLAS's core name), for benchmark reports. */
+static int l_blasInfo(lua_State *L) {
+  lua_pushstring(L, openblas_get_config());
+  lua_pushstring(L, openblas_get_corename());
+  return 2;
+}
+
+int luaopen_lunet_core(lua_State *L);
+int luaopen_lunet_core(lua_State *L) {
+  lt_parallel_init();
+  lua_newtable(L);
+  lunet_open_tensor(L);
+  static const luaL_Reg fns[] = {{"setNumThreads", l_setNumThreads},
+                                 {"getNumThreads", l_getNumThreads},
+                                 {"blasInfo", l_blasInfo},
+                                 {NULL, NULL}};
+  luaL_setfuncs(L, fns, 0);
+  return 1;
+}

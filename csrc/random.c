@@ -1,0 +1,85 @@
+#include "random.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint64_t s[LT_RNG_STATE_WORDS] = {0x9E3779B97F4A7C15ull, 0xBF58476D1CE4E5B9ull,
+                                         0x94D049BB133111EBull, 0x2545F4914F6CDD1Dull};
+static int has_spare = 0;
+static double spare = 0.0;
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* splitmix64 expands one seed into the four state words (the xoshiro authors' advice). */
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void lt_rng_seed(uint64_t seed) {
+  uint64_t x = seed;
+  for (int i = 0; i < LT_RNG_STATE_WORDS; i++) s[i] = splitmix64(&x);
+  has_spare = 0;
+  spare = 0.0;
+}
+
+uint64_t lt_rng_next(void) {
+  const uint64_t result = rotl(s[1] * 5, 7) * 9;
+  const uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double lt_rng_uniform(void) { return (double)(lt_rng_next() >> 11) * 0x1.0p-53; }
+
+double lt_rng_normal(void) {
+  if (has_spare) {
+    has_spare = 0;
+    return spare;
+  }
+  double u, v, q;
+  do {
+    u = 2.0 * lt_rng_uniform() - 1.0;
+    v = 2.0 * lt_rng_uniform() - 1.0;
+    q = u * u + v * v;
+  } while (q >= 1.0 || q == 0.0);
+  double f = sqrt(-2.0 * log(q) / q);
+  spare = v * f;
+  has_spare = 1;
+  return u * f;
+}
+
+double lt_rng_truncnormal(double std) {
+  double z;
+  do z = lt_rng_normal();
+  while (fabs(z) > 2.0);
+  return z * std;
+}
+
+uint64_t lt_rng_below(uint64_t n) {
+  /* Rejection keeps every residue equally likely. */
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t x;
+  do x = lt_rng_next();
+  while (x >= limit);
+  return x % n;
+}
+
+void lt_rng_get_state(uint64_t out[LT_RNG_STATE_WORDS + 2]) {
+  memcpy(out, s, sizeof s);
+  out[LT_RNG_STATE_WORDS] = (uint64_t)has_spare;
+  memcpy(&out[LT_RNG_STATE_WORDS + 1], &spare, sizeof spare);
+}
+
+void lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]) {
+  memcpy(s, in, sizeof s);
+  has_spare = in[LT_RNG_STATE_WORDS] != 0;
+  memcpy(&spare, &in[LT_RNG_STATE_WORDS + 1], sizeof spare);
+}

@@ -1,0 +1,483 @@
+/* tensor.c — shape bookkeeping and the generic kernels over strided views:
+ * elementwise maps, copies, reductions, and the sgemm front end. */
+#include "tensor.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t lt_numel(const lt_tensor *t) {
+  int64_t n = 1;
+  for (int i = 0; i < t->ndim; i++) n *= t->size[i];
+  return n;
+}
+
+int lt_is_contiguous(const lt_tensor *t) {
+  int64_t expect = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    if (t->size[i] != 1 && t->stride[i] != expect) return 0;
+    expect *= t->size[i];
+  }
+  return 1;
+}
+
+int lt_same_shape(const lt_tensor *a, const lt_tensor *b) {
+  if (a->ndim != b->ndim) return 0;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->size[i] != b->size[i]) return 0;
+  return 1;
+}
+
+void lt_set_contiguous_strides(lt_tensor *t) {
+  int64_t st = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    t->stride[i] = st;
+    st *= t->size[i];
+  }
+}
+
+const char *lt_shape_str(const lt_tensor *t, char *buf, size_t n) {
+  size_t used = 0;
+  used += (size_t)snprintf(buf, n, "(");
+  for (int i = 0; i < t->ndim && used < n; i++)
+    used += (size_t)snprintf(buf + used, n - used, i ? ",%lld" : "%lld", (long long)t->size[i]);
+  if (used < n) snprintf(buf + used, n - used, ")");
+  return buf;
+}
+
+int lt_mul_overflow(int64_t a, int64_t b, int64_t *out) {
+  if (a < 0 || b < 0) return -1;
+  if (a != 0 && b > INT64_MAX / a) return -1;
+  *out = a * b;
+  return 0;
+}
+
+/* ---- the strided walker ----
+ * Up to three views of one shape are walked together. Size-1 dimensions are dropped and
+ * neighbouring dimensions merged wherever every view is contiguous across them, so a
+ * contiguous tensor becomes one row and the inner loops run over plain arrays. */
+typedef struct {
+  int ndim;
+  int64_t size[LT_MAXDIM];
+  int64_t st[3][LT_MAXDIM];
+} walk_t;
+
+static void walk_init(walk_t *w, int ndim, const int64_t *size, int nt, const int64_t *const *strides) {
+  w->ndim = 0;
+  for (int d = 0; d < ndim; d++) {
+    if (size[d] == 1) continue;
+    int k = w->ndim;
+    if (k > 0) {
+      int merge = 1;
+      for (int t = 0; t < nt; t++)
+        if (w->st[t][k - 1] != strides[t][d] * size[d]) merge = 0;
+      if (merge) {
+        w->size[k - 1] *= size[d];
+        for (int t = 0; t < nt; t++) w->st[t][k - 1] = strides[t][d];
+        continue;
+      }
+    }
+    w->size[k] = size[d];
+    for (int t = 0; t < nt; t++) w->st[t][k] = strides[t][d];
+    w->ndim++;
+  }
+  if (w->ndim == 0) { /* a single element */
+    w->ndim = 1;
+    w->size[0] = 1;
+    for (int t = 0; t < nt; t++) w->st[t][0] = 1;
+  }
+}
+
+/* Calls row(ctx, offsets, inner strides, length) once per innermost row. */
+typedef void (*row_fn)(void *ctx, const int64_t *off, const int64_t *st, int64_t n);
+
+static void walk_rows(const walk_t *w, int nt, row_fn row, void *ctx) {
+  int last = w->ndim - 1;
+  int64_t idx[LT_MAXDIM] = {0};
+  int64_t off[3] = {0, 0, 0};
+  int64_t inner[3];
+  for (int t = 0; t < nt; t++) inner[t] = w->st[t][last];
+  int64_t rows = 1;
+  for (int d = 0; d < last; d++) rows *= w->size[d];
+  for (int64_t r = 0; r < rows; r++) {
+    row(ctx, off, inner, w->size[last]);
+    for (int d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      for (int t = 0; t < nt; t++) off[t] += w->st[t][d];
+      if (idx[d] < w->size[d]) break;
+      for (int t = 0; t < nt; t++) off[t] -= w->st[t][d] * w->size[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/* ---- elementwise ---- */
+
+typedef struct {
+  float *o;
+  const float *a, *b;
+  int op;
+  float p, q;
+} ew_ctx;
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+#define ROW_LOOP(EXPR)                                                     \
+  do {                                                                     \
+    if (so == 1 && sa == 1 && sb == 1) {                                   \
+      _Pragma("omp parallel for if (n > 65536) schedule(static)")          \
+      for (int64_t i = 0; i < n; i++) { float x = a[i], y = b[i]; o[i] = (EXPR); } \
+    } else {                                                               \
+      for (int64_t i = 0; i < n; i++) {                                    \
+        float x = a[i * sa], y = b[i * sb];                                \
+        o[i * so] = (EXPR);                                                \
+      }                                                                    \
+    }                                                                      \
+  } while (0)
+
+static void binary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  ew_ctx *c = vctx;
+  float *o = c->o + off[0];
+  const float *a = c->a + off[1], *b = c->b + off[2];
+  int64_t so = st[0], sa = st[1], sb = st[2];
+  switch ((lt_binop)c->op) {
+    case LT_ADD: ROW_LOOP(x + y); break;
+    case LT_SUB: ROW_LOOP(x - y); break;
+    case LT_MUL: ROW_LOOP(x * y); break;
+    case LT_DIV: ROW_LOOP(x / y); break;
+    case LT_POW: ROW_LOOP(powf(x, y)); break;
+    case LT_MAXIMUM: ROW_LOOP(x > y || isnan(x) ? x : y); break;
+    case LT_MINIMUM: ROW_LOOP(x < y || isnan(x) ? x : y); break;
+  }
+}
+
+void lt_binary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_binop op) {
+  const int64_t *st[3] = {out->stride, a->stride, b->stride};
+  walk_t w;
+  walk_init(&w, out->ndim, out->size, 3, st);
+  ew_ctx c = {lt_fdata(out), lt_fdata(a), lt_fdata(b), (int)op, 0, 0};
+  walk_rows(&w, 3, binary_row, &c);
+}
+
+#define UROW_LOOP(EXPR)                                                    \
+  do {                                                                     \
+    if (so == 1 && sa == 1) {                                              \
+      _Pragma("omp parallel for if (n > 65536) schedule(static)")          \
+      for (int64_t i = 0; i < n; i++) { float x = a[i]; o[i] = (EXPR); }  \
+    } else {                                                               \
+      for (int64_t i = 0; i < n; i++) { float x = a[i * sa]; o[i * so] = (EXPR); } \
+    }                                                                      \
+  } while (0)
+
+static void unary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  ew_ctx *c = vctx;
+  float *o = c->o + off[0];
+  const float *a = c->a + off[1];
+  int64_t so = st[0], sa = st[1];
+  float p = c->p, q = c->q;
+  switch ((lt_unop)c->op) {
+    case LT_NEG: UROW_LOOP(-x); break;
+    case LT_EXP: UROW_LOOP(expf(x)); break;
+    case LT_LOG: UROW_LOOP(logf(x)); break;
+    case LT_SQRT: UROW_LOOP(sqrtf(x)); break;
+    case LT_TANH: UROW_LOOP(tanhf(x)); break;
+    case LT_SIGMOID: UROW_LOOP(sigmoidf(x)); break;
+    case LT_RELU: UROW_LOOP(x > 0.0f ? x : 0.0f); break;
+    case LT_ABS: UROW_LOOP(fabsf(x)); break;
+    case LT_POWS: UROW_LOOP(p == 2.0f ? x * x : powf(x, p)); break;
+    case LT_CLAMP: UROW_LOOP(x < p ? p : (x > q ? q : x)); break;
+    case LT_FILL: UROW_LOOP(((void)x, p)); break;
+    case LT_AFFINE: UROW_LOOP(p * x + q); break;
+  }
+}
+
+void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, float p, float q) {
+  const int64_t *st[2] = {out->stride, a->stride};
+  walk_t w;
+  walk_init(&w, out->ndim, out->size, 2, st);
+  ew_ctx c = {lt_fdata(out), lt_fdata(a), NULL, (int)op, p, q};
+  walk_rows(&w, 2, unary_row, &c);
+}
+
+/* ---- copy with conversion; walks both in row-major order of their own shapes ---- */
+
+static inline void load_walker(walk_t *w, const lt_tensor *t) {
+  const int64_t *st[1] = {t->stride};
+  walk_init(w, t->ndim, t->size, 1, st);
+}
+
+/* Offset of the k-th element (row-major) of a walked view. */
+static int64_t walk_offset(const walk_t *w, int64_t k) {
+  int64_t off = 0;
+  for (int d = w->ndim - 1; d >= 0; d--) {
+    off += (k % w->size[d]) * w->st[0][d];
+    k /= w->size[d];
+  }
+  return off;
+}
+
+void lt_copy(lt_tensor *dst, const lt_tensor *src) {
+  int64_t n = lt_numel(dst);
+  if (dst->dtype == src->dtype && lt_is_contiguous(dst) && lt_is_contiguous(src)) {
+    memmove((float *)dst->base + dst->offset, (const float *)src->base + src->offset, (size_t)n * 4);
+    return;
+  }
+  walk_t wd, ws;
+  load_walker(&wd, dst);
+  load_walker(&ws, src);
+  float *df = lt_fdata(dst);
+  int32_t *di = lt_idata(dst);
+  const float *sf = lt_fdata(src);
+  const int32_t *si = lt_idata(src);
+  if (lt_same_shape(dst, src)) {
+    /* one walk with both stride sets: no division per element */
+    const int64_t *st[2] = {dst->stride, src->stride};
+    walk_t w;
+    walk_init(&w, dst->ndim, dst->size, 2, st);
+    int64_t idx[LT_MAXDIM] = {0}, od = 0, os = 0;
+    int last = w.ndim - 1;
+    for (int64_t k = 0; k < n;) {
+      for (int64_t i = 0; i < w.size[last]; i++, k++) {
+        int64_t a = od + i * w.st[0][last], b = os + i * w.st[1][last];
+        if (dst->dtype == LT_FLOAT)
+          df[a] = src->dtype == LT_FLOAT ? sf[b] : (float)si[b];
+        else
+          di[a] = src->dtype == LT_INT ? si[b] : (int32_t)sf[b];
+      }
+      for (int d = last - 1; d >= 0; d--) {
+        idx[d]++;
+        od += w.st[0][d];
+        os += w.st[1][d];
+        if (idx[d] < w.size[d]) break;
+        od -= w.st[0][d] * w.size[d];
+        os -= w.st[1][d] * w.size[d];
+        idx[d] = 0;
+      }
+    }
+    return;
+  }
+  for (int64_t k = 0; k < n; k++) {
+    int64_t a = walk_offset(&wd, k), b = walk_offset(&ws, k);
+    if (dst->dtype == LT_FLOAT)
+      df[a] = src->dtype == LT_FLOAT ? sf[b] : (float)si[b];
+    else
+      di[a] = src->dtype == LT_INT ? si[b] : (int32_t)sf[b];
+  }
+}
+
+/* ---- reductions ---- */
+
+typedef struct {
+  double acc, acc2;
+  double best;
+  int64_t best_at, count;
+  int64_t base; /* row-major index of the row's first element, for arg-ops */
+} red_state;
+
+static void red_init(red_state *r, lt_redop op) {
+  r->acc = r->acc2 = 0.0;
+  r->count = 0;
+  r->best_at = -1;
+  r->best = (op == LT_MAX || op == LT_ARGMAX) ? -INFINITY : INFINITY;
+}
+
+/* Visit n values with stride s; index k0 is the row-major index of the first one. */
+static void red_visit(red_state *r, lt_redop op, const float *x, int64_t s, int64_t n, int64_t k0,
+                      int64_t kstep) {
+  switch (op) {
+    case LT_SUM:
+    case LT_MEAN:
+      for (int64_t i = 0; i < n; i++) r->acc += x[i * s];
+      break;
+    case LT_VAR:
+    case LT_STD:
+      for (int64_t i = 0; i < n; i++) r->acc += x[i * s];
+      break;
+    case LT_MAX:
+    case LT_ARGMAX:
+      for (int64_t i = 0; i < n; i++) {
+        double v = x[i * s];
+        if (v > r->best || r->best_at < 0 || isnan(v)) {
+          if (isnan(r->best) && r->best_at >= 0) break;
+          r->best = v;
+          r->best_at = k0 + i * kstep;
+        }
+      }
+      break;
+    case LT_MIN:
+    case LT_ARGMIN:
+      for (int64_t i = 0; i < n; i++) {
+        double v = x[i * s];
+        if (v < r->best || r->best_at < 0 || isnan(v)) {
+          if (isnan(r->best) && r->best_at >= 0) break;
+          r->best = v;
+          r->best_at = k0 + i * kstep;
+        }
+      }
+      break;
+  }
+  r->count += n;
+}
+
+static void red_visit2(red_state *r, const float *x, int64_t s, int64_t n, double mean) {
+  for (int64_t i = 0; i < n; i++) {
+    double d = x[i * s] - mean;
+    r->acc2 += d * d;
+  }
+}
+
+static double red_result(const red_state *r, lt_redop op) {
+  switch (op) {
+    case LT_SUM: return r->acc;
+    case LT_MEAN: return r->count ? r->acc / (double)r->count : NAN;
+    case LT_VAR: return r->count > 1 ? r->acc2 / (double)(r->count - 1) : NAN;
+    case LT_STD: return r->count > 1 ? sqrt(r->acc2 / (double)(r->count - 1)) : NAN;
+    case LT_MAX:
+    case LT_MIN: return r->best;
+    case LT_ARGMAX:
+    case LT_ARGMIN: return (double)r->best_at;
+  }
+  return NAN;
+}
+
+typedef struct {
+  const float *a;
+  red_state *r;
+  lt_redop op;
+  int pass;
+  double mean;
+  int64_t k;
+} redall_ctx;
+
+static void redall_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  redall_ctx *c = vctx;
+  if (c->pass == 2)
+    red_visit2(c->r, c->a + off[0], st[0], n, c->mean);
+  else
+    red_visit(c->r, c->op, c->a + off[0], st[0], n, c->k, 1);
+  c->k += n;
+}
+
+double lt_reduce_all(const lt_tensor *a, lt_redop op) {
+  red_state r;
+  red_init(&r, op);
+  /* Arg-ops need row-major element numbers, so walk without dropping dimensions' order:
+   * merging keeps order, so the running count k is the row-major index. */
+  walk_t w;
+  load_walker(&w, a);
+  redall_ctx c = {lt_fdata(a), &r, op, 1, 0.0, 0};
+  walk_rows(&w, 1, redall_row, &c);
+  if (op == LT_VAR || op == LT_STD) {
+    c.pass = 2;
+    c.mean = r.count ? r.acc / (double)r.count : 0.0;
+    walk_rows(&w, 1, redall_row, &c);
+  }
+  return red_result(&r, op);
+}
+
+void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
+  /* Walk the positions of a with dimension d removed, out alongside; reduce along d. */
+  int64_t size[LT_MAXDIM], sa[LT_MAXDIM], so[LT_MAXDIM];
+  int nd = 0;
+  for (int i = 0; i < a->ndim; i++) {
+    if (i == d) continue;
+    size[nd] = a->size[i];
+    sa[nd] = a->stride[i];
+    so[nd] = out->stride[i];
+    nd++;
+  }
+  int64_t outer = 1;
+  for (int i = 0; i < nd; i++) outer *= size[i];
+  int64_t n = a->size[d], s = a->stride[d];
+  const float *x = lt_fdata(a);
+  int is_arg = (op == LT_ARGMAX || op == LT_ARGMIN);
+  for (int64_t k = 0; k < outer; k++) {
+    int64_t rem = k, offa = 0, offo = 0;
+    for (int i = nd - 1; i >= 0; i--) {
+      int64_t j = rem % size[i];
+      rem /= size[i];
+      offa += j * sa[i];
+      offo += j * so[i];
+    }
+    red_state r;
+    red_init(&r, op);
+    red_visit(&r, op, x + offa, s, n, 0, 1);
+    if (op == LT_VAR || op == LT_STD) red_visit2(&r, x + offa, s, n, r.acc / (double)n);
+    double v = red_result(&r, op);
+    if (is_arg)
+      lt_idata(out)[offo] = (int32_t)v;
+    else
+      lt_fdata(out)[offo] = (float)v;
+  }
+}
+
+/* ---- matrix product ---- */
+
+/* Can a 2-D view (rows r, cols c) go to BLAS as is? Sets trans and leading dimension. */
+static int gemm_layout(const lt_tensor *t, CBLAS_TRANSPOSE *trans, int64_t *ld) {
+  int64_t r = t->size[0], c = t->size[1], s0 = t->stride[0], s1 = t->stride[1];
+  if ((c == 1 || s1 == 1) && (r == 1 || s0 >= c)) {
+    *trans = CblasNoTrans;
+    *ld = r == 1 ? (c > 0 ? c : 1) : s0;
+    return 1;
+  }
+  if ((r == 1 || s0 == 1) && (c == 1 || s1 >= r)) {
+    *trans = CblasTrans;
+    *ld = c == 1 ? (r > 0 ? r : 1) : s1;
+    return 1;
+  }
+  return 0;
+}
+
+static float *contiguous_copy(const lt_tensor *t, lt_tensor *view) {
+  int64_t n = lt_numel(t);
+  float *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  if (!buf) return NULL;
+  *view = *t;
+  view->base = buf;
+  view->offset = 0;
+  view->dtype = LT_FLOAT;
+  lt_set_contiguous_strides(view);
+  lt_copy(view, t);
+  return buf;
+}
+
+int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b) {
+  int64_t m = a->size[0], k = a->size[1], n = b->size[1];
+  lt_tensor av = *a, bv = *b, cv = *c;
+  float *abuf = NULL, *bbuf = NULL, *cbuf = NULL;
+  CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans, tc = CblasNoTrans;
+  int64_t lda = 1, ldb = 1, ldc = 1;
+  int rc = 0;
+  if (!gemm_layout(&av, &ta, &lda)) {
+    if (!(abuf = contiguous_copy(a, &av))) goto oom;
+    gemm_layout(&av, &ta, &lda);
+  }
+  if (!gemm_layout(&bv, &tb, &ldb)) {
+    if (!(bbuf = contiguous_copy(b, &bv))) goto oom;
+    gemm_layout(&bv, &tb, &ldb);
+  }
+  if (!gemm_layout(&cv, &tc, &ldc) || tc != CblasNoTrans) {
+    if (!(cbuf = contiguous_copy(c, &cv))) goto oom;
+    gemm_layout(&cv, &tc, &ldc);
+  }
+  if (m > 0 && n > 0) {
+    if (k == 0)
+      lt_unary(&cv, &cv, LT_AFFINE, beta, 0.0f);
+    else
+      cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, lt_fdata(&av), (int)lda,
+                  lt_fdata(&bv), (int)ldb, beta, lt_fdata(&cv), (int)ldc);
+  }
+  if (cbuf) lt_copy(c, &cv);
+  goto done;
+oom:
+  rc = -1;
+done:
+  free(abuf);
+  free(bbuf);
+  free(cbuf);
+  return rc;
+}

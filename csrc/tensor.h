@@ -1,0 +1,72 @@
+/* tensor.h — lunet's tensor: a view (offset, shape, strides) onto a flat storage.
+ *
+ * The C side knows nothing of Lua. Storage memory is owned by whoever created it
+ * (in lunet, a Lua full userdata so the garbage collector sees its size); a
+ * tensor is only a view. Element counts and strides are in elements, not bytes.
+ * Both dtypes are 4 bytes wide, so every view operation is dtype-agnostic.
+ */
+#ifndef LUNET_TENSOR_H
+#define LUNET_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LT_MAXDIM 8
+#define LT_ALIGN 64 /* bytes; a cache line, enough for AVX-512 loads */
+
+typedef enum { LT_FLOAT = 0, LT_INT = 1 } lt_dtype;
+
+typedef struct lt_tensor {
+  void *base;                 /* first element of the storage */
+  int64_t offset;             /* in elements */
+  int ndim;                   /* 0 .. LT_MAXDIM; 0 is a scalar with one element */
+  lt_dtype dtype;
+  int64_t size[LT_MAXDIM];
+  int64_t stride[LT_MAXDIM];
+} lt_tensor;
+
+static inline float *lt_fdata(const lt_tensor *t) { return (float *)t->base + t->offset; }
+static inline int32_t *lt_idata(const lt_tensor *t) { return (int32_t *)t->base + t->offset; }
+
+int64_t lt_numel(const lt_tensor *t);
+int lt_is_contiguous(const lt_tensor *t);
+int lt_same_shape(const lt_tensor *a, const lt_tensor *b);
+/* Fill strides for a contiguous row-major layout. */
+void lt_set_contiguous_strides(lt_tensor *t);
+/* Writes "(2,3,4)" into buf (at most n bytes). */
+const char *lt_shape_str(const lt_tensor *t, char *buf, size_t n);
+
+/* Overflow-checked products; return 0 on success, -1 on overflow. */
+int lt_mul_overflow(int64_t a, int64_t b, int64_t *out);
+
+/* ---- kernels over views (the caller has checked shapes; broadcasting is resolved by
+ * giving an input the output's shape with stride 0 along broadcast dimensions) ---- */
+
+typedef enum { LT_ADD, LT_SUB, LT_MUL, LT_DIV, LT_POW, LT_MAXIMUM, LT_MINIMUM } lt_binop;
+typedef enum {
+  LT_NEG, LT_EXP, LT_LOG, LT_SQRT, LT_TANH, LT_SIGMOID, LT_RELU, LT_ABS,
+  LT_POWS,  /* x^p */
+  LT_CLAMP, /* min(max(x, p), q) */
+  LT_FILL,  /* p */
+  LT_AFFINE /* p*x + q: scalar add, sub, mul, div */
+} lt_unop;
+typedef enum { LT_SUM, LT_MEAN, LT_MAX, LT_MIN, LT_VAR, LT_STD, LT_ARGMAX, LT_ARGMIN } lt_redop;
+
+/* out[i] = a[i] op b[i]; all three float, same shape (strides may be 0). out may alias a or b. */
+void lt_binary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_binop op);
+/* out[i] = f(a[i]; p, q); float. out may alias a. */
+void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, float p, float q);
+/* dst[i] = src[i] with dtype conversion; same number of elements, any strides
+ * (elements are taken in row-major order of each). */
+void lt_copy(lt_tensor *dst, const lt_tensor *src);
+/* Reduction of every element (float64 accumulation). var/std are unbiased (n-1). For
+ * argmax/argmin, the result is the 0-based row-major index. */
+double lt_reduce_all(const lt_tensor *a, lt_redop op);
+/* Reduce along dim d: out has a's shape with size[d] = 1 (float; int for arg-ops). */
+void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op);
+/* C = beta*C + alpha * A·B for 2-D float views; A and B are handed to cblas_sgemm
+ * transposed in place when their strides allow, copied otherwise. Returns -1 on
+ * allocation failure. */
+int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b);
+
+#endif

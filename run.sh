@@ -1,0 +1,66 @@
+#!/bin/sh
+# run.sh — set up lunet on a Debian 12 machine and run it.
+#   ./run.sh main    install what is missing, build, run the assignment's experiments
+#   ./run.sh test    install what is missing, build, run every spec
+#   ./run.sh asan    the spec suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./run.sh bench   the benchmark suite (installs PyTorch from Debian for the side-by-side columns)
+# Extra arguments after main/bench go to the scripts (e.g. ./run.sh main --quick).
+set -eu
+cd "$(dirname "$0")"
+root=$(pwd)
+
+PACKAGES="lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted luarocks cmake
+  gnuplot-nox lua-argparse lua-filesystem pkg-config gcc make"
+
+install_missing() {
+  missing=""
+  for p in $PACKAGES "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  echo "run.sh: installing$missing"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+}
+
+build() { # $1: build dir, rest: cmake options
+  dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake --build "$dir" -j2 >/dev/null
+}
+
+cmd=${1:-main}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  main)
+    install_missing
+    build build
+    for s in experiments/cifar10_lenet.lua experiments/cifar10_deconvnet.lua experiments/mnist_rnn.lua; do
+      [ -f "$s" ] && bin/lunet "$s" "$@"
+    done
+    ;;
+  test)
+    install_missing
+    build build
+    bin/lunet /usr/bin/busted spec
+    ;;
+  asan)
+    install_missing
+    build build-asan -DLUNET_SANITIZE=ON
+    # lua5.4 itself is not instrumented, so the runtime is preloaded. Leak checking is
+    # off: the interpreter exits without closing its state.
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LUNET_BUILD=build-asan bin/lunet /usr/bin/busted spec
+    ;;
+  bench)
+    install_missing python3-torch python3-pil
+    build build
+    bin/lunet bench/run.lua "$@"
+    ;;
+  *)
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,31 @@
+-- Shared test helpers: `local H = require "spec.helper"`.
+local lunet = require "lunet"
+local H = {}
+
+--- Centered finite-difference gradient of f (which returns a number) w.r.t. tensor x,
+-- evaluated in place; returns a float tensor of x's shape.
+function H.numgrad(f, x, eps)
+  eps = eps or 1e-3
+  local flat = x:view(-1)
+  local g = lunet.zeros(x:numel())
+  for i = 1, x:numel() do
+    local v = flat[i]
+    flat[i] = v + eps
+    local fp = f()
+    flat[i] = v - eps
+    local fm = f()
+    flat[i] = v
+    g[i] = (fp - fm) / (2 * eps)
+  end
+  return g:view(x:size())
+end
+
+--- Largest relative error between two tensors, scaled by the larger magnitude (at least 1e-2).
+function H.relerr(a, b)
+  local diff = (a - b):abs():max()
+  local scale = math.max(a:abs():max(), b:abs():max(), 1e-2)
+  return diff / scale
+end
+
+
+return H
