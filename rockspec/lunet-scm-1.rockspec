@@ -16,8 +16,8 @@ build = {
   variables = {
     CMAKE_BUILD_TYPE = "Release",
     CMAKE_INSTALL_PREFIX = "$(PREFIX)",
-    LUA_LIBDIR = "$(LIBDIR)",
-    LUADIR = "$(LUADIR)",
-    BINDIR = "$(BINDIR)",
+    LUNET_CMOD_DIR = "$(LIBDIR)",
+    LUNET_LUA_DIR = "$(LUADIR)",
+    LUNET_BIN_DIR = "$(BINDIR)",
   },
 }
