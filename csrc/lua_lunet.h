@@ -3,6 +3,8 @@
 #ifndef LUNET_LUA_LUNET_H
 #define LUNET_LUA_LUNET_H
 
+#include <stdio.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 #include "tensor.h"
@@ -19,6 +21,8 @@ void lunet_checkdim(lua_State *L, const lt_tensor *t, int ndim, const char *fnam
                     const char *what, const char *layout);
 /* Raise unless t is contiguous. */
 void lunet_checkcontig(lua_State *L, const lt_tensor *t, const char *fname, const char *what);
+/* The FILE* of an open Lua file handle (io.open's) at idx; raises naming fname otherwise. */
+FILE *lunet_checkfile(lua_State *L, int idx, const char *fname);
 
 /* Push a new contiguous tensor (contents zeroed) and return it. */
 lt_tensor *lunet_newtensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size);
@@ -29,5 +33,10 @@ lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size);
 
 /* Registration: each binding file adds its functions to the table on top of the stack. */
 void lunet_open_tensor(lua_State *L);
+void lunet_open_nn(lua_State *L);
+void lunet_open_optim(lua_State *L); /* lua_optim.c: fused optimizer updates */
+void lunet_open_io(lua_State *L); /* lua_io.c: file formats and image operations */
+void lunet_open_rnn(lua_State *L); /* lua_rnn.c: RNN, LSTM and GRU over whole sequences */
+void lunet_open_sys(lua_State *L); /* lua_sys.c: fsync and file checksums for lunet.save */
 
 #endif

@@ -23,11 +23,23 @@ static const char *dtype_name(lt_dtype dt) { return dt == LT_FLOAT ? "float" : "
 
 /* ---------------------------------------------------------------- creation */
 
+/* Pushes a userdata of the byte count at index 1; called through lua_pcall, so that a
+ * failed allocation comes back as a status instead of Lua's bare "not enough memory". */
+static int alloc_block(lua_State *L) {
+  lua_newuserdatauv(L, (size_t)lua_tointeger(L, 1), 0);
+  return 1;
+}
+
 static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname) {
   if (numel < 0 || numel > MAX_NUMEL)
     luaL_error(L, "%s: cannot allocate a tensor of %I elements", fname, (lua_Integer)numel);
   size_t bytes = sizeof(storage_t) + (size_t)numel * 4 + LT_ALIGN;
-  storage_t *s = lua_newuserdatauv(L, bytes, 0);
+  lua_pushcfunction(L, alloc_block);
+  lua_pushinteger(L, (lua_Integer)bytes);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    luaL_error(L, "%s: not enough memory for a tensor of %I elements (%I MiB)", fname,
+               (lua_Integer)numel, (lua_Integer)(bytes >> 20));
+  storage_t *s = lua_touserdata(L, -1);
   uintptr_t p = (uintptr_t)(s + 1);
   p = (p + LT_ALIGN - 1) & ~(uintptr_t)(LT_ALIGN - 1);
   s->data = (float *)p;
@@ -41,9 +53,11 @@ static int64_t checked_numel(lua_State *L, int ndim, const int64_t *size, const 
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) {
     if (size[i] < 0) luaL_error(L, "%s: size %d is negative (%I)", fname, i + 1, (lua_Integer)size[i]);
+    if (size[i] == 0) return 0; /* empty, whatever the other sizes */
+  }
+  for (int i = 0; i < ndim; i++)
     if (lt_mul_overflow(n, size[i], &n) || n > MAX_NUMEL)
       luaL_error(L, "%s: cannot allocate a tensor of that many elements (size overflows)", fname);
-  }
   return n;
 }
 
@@ -1371,6 +1385,46 @@ static int m_dot(lua_State *L) {
   return 1;
 }
 
+/* t:index(idx [, out]) — rows of t picked by a 1-D int tensor of 1-based indices along
+ * dimension 1 (a gather, for minibatches); out, if given, is resized and reused. */
+static int m_index(lua_State *L) {
+  lt_tensor *t = lunet_checktensor(L, 1);
+  lt_tensor *ix = lunet_checkint(L, 2, "index");
+  if (ix->ndim != 1) luaL_error(L, "index: indices must be a 1-D int tensor, got %d-D", ix->ndim);
+  if (t->ndim < 1) luaL_error(L, "index: cannot gather from a 0-D tensor");
+  int64_t size[LT_MAXDIM];
+  for (int i = 0; i < t->ndim; i++) size[i] = t->size[i];
+  size[0] = ix->size[0];
+  int64_t n = ix->size[0];
+  for (int64_t i = 0; i < n; i++) {
+    int32_t k = lt_idata(ix)[i * ix->stride[0]];
+    if (k < 1 || k > t->size[0])
+      luaL_error(L, "index: index %d out of range for dimension 1 of size %I", (int)k, (lua_Integer)t->size[0]);
+  }
+  lt_tensor *o;
+  if (lua_isnoneornil(L, 3)) {
+    o = new_tensor_named(L, t->dtype, t->ndim, size, "index");
+  } else {
+    o = lunet_checktensor(L, 3);
+    if (o->dtype != t->dtype) luaL_error(L, "index: out must have the dtype of the source");
+    lua_pushvalue(L, 3);
+    o = lunet_resize(L, -1, t->ndim, size);
+  }
+  lt_tensor src = *t, dst = *o;
+  src.ndim = dst.ndim = t->ndim - 1;
+  for (int j = 1; j < t->ndim; j++) {
+    src.size[j - 1] = t->size[j], src.stride[j - 1] = t->stride[j];
+    dst.size[j - 1] = o->size[j], dst.stride[j - 1] = o->stride[j];
+  }
+  for (int64_t i = 0; i < n; i++) {
+    lt_tensor s1 = src, d1 = dst;
+    s1.offset = t->offset + (int64_t)(lt_idata(ix)[i * ix->stride[0]] - 1) * t->stride[0];
+    d1.offset = o->offset + i * o->stride[0];
+    lt_copy(&d1, &s1);
+  }
+  return 1;
+}
+
 /* ---------------------------------------------------------------- raw bytes */
 
 /* t:storageBytes() → the elements as a little-endian string (contiguous copy). */
@@ -1395,7 +1449,7 @@ static const luaL_Reg methods[] = {
     {"select", m_select}, {"transpose", m_transpose}, {"t", m_transpose}, {"permute", m_permute},
     {"expand", m_expand}, {"unsqueeze", m_unsqueeze}, {"squeeze", m_squeeze}, {"contiguous", m_contiguous},
     {"clone", m_clone}, {"copy", m_copy}, {"fill", m_fill}, {"zero", m_zero}, {"float", m_float}, {"int", m_int},
-    {"item", m_item}, {"totable", m_totable}, {"tobytes", m_tobytes},
+    {"item", m_item}, {"index", m_index}, {"totable", m_totable}, {"tobytes", m_tobytes},
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},
     {"maximum", m_maximum}, {"minimum", m_minimum},
     {"add_", m_add_}, {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"pow_", m_pow_},

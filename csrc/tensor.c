@@ -185,7 +185,7 @@ static void unary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t
     case LT_SQRT: UROW_LOOP(sqrtf(x)); break;
     case LT_TANH: UROW_LOOP(tanhf(x)); break;
     case LT_SIGMOID: UROW_LOOP(sigmoidf(x)); break;
-    case LT_RELU: UROW_LOOP(x > 0.0f ? x : 0.0f); break;
+    case LT_RELU: UROW_LOOP(x < 0.0f ? 0.0f : x); break; /* NaN passes through */
     case LT_ABS: UROW_LOOP(fabsf(x)); break;
     case LT_POWS: UROW_LOOP(p == 2.0f ? x * x : powf(x, p)); break;
     case LT_CLAMP: UROW_LOOP(x < p ? p : (x > q ? q : x)); break;

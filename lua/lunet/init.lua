@@ -21,6 +21,7 @@ local lazy = {
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
   mnist = "lunet.mnist", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
+  metrics = "lunet.metrics",
 }
 setmetatable(lunet, {
   __index = function(t, k)
@@ -37,7 +38,9 @@ setmetatable(lunet, {
 function lunet.save(path, value) return require("lunet.serialize").save(path, value) end
 --- Load what lunet.save wrote.
 function lunet.load(path) return require("lunet.serialize").load(path) end
---- Read an IDX file (MNIST's format), raw or gzip'd; see lunet.image / io docs.
-function lunet.loadIDX(path, dtype) return core.idx_load(path, dtype) end
+--- lunet.loadIDX(path [, "int"]): read an IDX file (MNIST's format), raw or gzip'd.
+-- Returns a float tensor of the raw values (0..255 for MNIST's images, not scaled), or with
+-- "int" an int tensor (labels). The header and sizes are checked against the file's length.
+lunet.loadIDX = core.idx_load
 
 return lunet

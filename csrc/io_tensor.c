@@ -1,0 +1,162 @@
+/* io_tensor.c — lunet's tensor file format (layout in lunet_io.h).
+ *
+ * Data go through a small buffer in which every 4-byte element is encoded
+ * little-endian byte by byte, so files are the same on any host. */
+#include "lunet_io.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zlib.h>
+
+static const char tns_magic[8] = {'L', 'U', 'N', 'E', 'T', 'T', 'N', 'S'};
+
+#define CHUNK 16384 /* elements per buffered block */
+
+static void put32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put64(unsigned char *p, uint64_t v) {
+  put32(p, (uint32_t)v);
+  put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+/* The element count, or -1 when it overflows (a zero size makes it 0 regardless). */
+static int64_t tns_numel(const lunet_tns_header *hd) {
+  for (int d = 0; d < hd->ndim; d++)
+    if (hd->size[d] == 0) return 0;
+  int64_t n = 1;
+  for (int d = 0; d < hd->ndim; d++)
+    if (lt_mul_overflow(n, hd->size[d], &n)) return -1;
+  return n;
+}
+
+static int write_fail(char *err, size_t errlen) {
+  snprintf(err, errlen, "write error: %s", strerror(errno));
+  return -1;
+}
+
+int lunet_tns_write(FILE *f, const lunet_tns_header *hd, const void *data, char *err,
+                    size_t errlen) {
+  unsigned char head[8 + 12 + 8 * LT_MAXDIM];
+  memcpy(head, tns_magic, 8);
+  put32(head + 8, LUNET_TNS_VERSION);
+  put32(head + 12, (uint32_t)hd->dtype);
+  put32(head + 16, (uint32_t)hd->ndim);
+  for (int d = 0; d < hd->ndim; d++) put64(head + 20 + 8 * d, (uint64_t)hd->size[d]);
+  size_t hlen = 20 + 8 * (size_t)hd->ndim;
+  if (fwrite(head, 1, hlen, f) != hlen) return write_fail(err, errlen);
+  int64_t n = tns_numel(hd);
+  const unsigned char *src = data; /* float or int32: both moved as 4-byte words */
+  unsigned char buf[4 * CHUNK];
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (int64_t done = 0; done < n;) {
+    int64_t m = n - done < CHUNK ? n - done : CHUNK;
+    for (int64_t i = 0; i < m; i++) {
+      uint32_t v;
+      memcpy(&v, src + 4 * (done + i), 4);
+      put32(buf + 4 * i, v);
+    }
+    crc = crc32(crc, buf, (uInt)(4 * m));
+    if (fwrite(buf, 4, (size_t)m, f) != (size_t)m) return write_fail(err, errlen);
+    done += m;
+  }
+  put32(buf, (uint32_t)crc);
+  if (fwrite(buf, 1, 4, f) != 4) return write_fail(err, errlen);
+  return 0;
+}
+
+/* Bytes from the current position to the end, or -1 when f cannot seek (a pipe). */
+static int64_t remaining(FILE *f) {
+  long here = ftell(f);
+  if (here < 0 || fseek(f, 0, SEEK_END) != 0) return -1;
+  long end = ftell(f);
+  if (fseek(f, here, SEEK_SET) != 0 || end < here) return -1;
+  return (int64_t)(end - here);
+}
+
+static int read_fail(FILE *f, const char *what, char *err, size_t errlen) {
+  if (ferror(f))
+    snprintf(err, errlen, "read error in the tensor %s: %s", what, strerror(errno));
+  else
+    snprintf(err, errlen, "truncated tensor %s", what);
+  return -1;
+}
+
+int lunet_tns_read_header(FILE *f, lunet_tns_header *hd, char *err, size_t errlen) {
+  unsigned char head[20 + 8 * LT_MAXDIM];
+  if (fread(head, 1, 20, f) != 20) return read_fail(f, "header", err, errlen);
+  if (memcmp(head, tns_magic, 8) != 0) {
+    snprintf(err, errlen, "not a lunet tensor (bad magic)");
+    return -1;
+  }
+  uint32_t version = get32(head + 8), dtype = get32(head + 12), ndim = get32(head + 16);
+  if (version != LUNET_TNS_VERSION) {
+    snprintf(err, errlen, "tensor format version %u, this lunet reads version %u", version,
+             LUNET_TNS_VERSION);
+    return -1;
+  }
+  if (dtype != LT_FLOAT && dtype != LT_INT) {
+    snprintf(err, errlen, "unknown tensor dtype %u (0 float, 1 int)", dtype);
+    return -1;
+  }
+  if (ndim > LT_MAXDIM) {
+    snprintf(err, errlen, "tensor of %u dimensions (at most %d)", ndim, LT_MAXDIM);
+    return -1;
+  }
+  hd->dtype = (lt_dtype)dtype;
+  hd->ndim = (int)ndim;
+  if (fread(head, 8, ndim, f) != ndim) return read_fail(f, "header", err, errlen);
+  for (uint32_t d = 0; d < ndim; d++) {
+    uint64_t s = get64(head + 8 * d);
+    if (s > INT64_MAX) {
+      snprintf(err, errlen, "tensor size %llu too large", (unsigned long long)s);
+      return -1;
+    }
+    hd->size[d] = (int64_t)s;
+  }
+  int64_t n = tns_numel(hd), bytes, left = remaining(f);
+  if (n < 0 || lt_mul_overflow(n, 4, &bytes)) {
+    snprintf(err, errlen, "tensor sizes overflow");
+    return -1;
+  }
+  if (left >= 0 && bytes > left - 4) {
+    snprintf(err, errlen, "truncated tensor: the header announces %lld bytes of data and "
+             "checksum, %lld remain in the file", (long long)bytes + 4, (long long)left);
+    return -1;
+  }
+  return 0;
+}
+
+int lunet_tns_read_data(FILE *f, const lunet_tns_header *hd, void *dst, char *err,
+                        size_t errlen) {
+  int64_t n = tns_numel(hd);
+  unsigned char *out = dst;
+  unsigned char buf[4 * CHUNK];
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (int64_t done = 0; done < n;) {
+    int64_t m = n - done < CHUNK ? n - done : CHUNK;
+    if (fread(buf, 4, (size_t)m, f) != (size_t)m) return read_fail(f, "data", err, errlen);
+    crc = crc32(crc, buf, (uInt)(4 * m));
+    for (int64_t i = 0; i < m; i++) {
+      uint32_t v = get32(buf + 4 * i);
+      memcpy(out + 4 * (done + i), &v, 4);
+    }
+    done += m;
+  }
+  if (fread(buf, 1, 4, f) != 4) return read_fail(f, "checksum", err, errlen);
+  if (get32(buf) != (uint32_t)crc) {
+    snprintf(err, errlen, "tensor data corrupt (checksum mismatch)");
+    return -1;
+  }
+  return 0;
+}

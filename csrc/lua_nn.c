@@ -1,0 +1,554 @@
+/* lua_nn.c — the binding of the CNN kernels (nnkernels.h) as functions of lunet.core.
+ *
+ * THNN's calling convention: inputs first, then the output and workspace tensors,
+ * which the caller owns and which are resized here (their storage is reused when large
+ * enough), then integer options. Every function checks ranks, shapes, dtypes and
+ * contiguity and raises an error naming the kernel before touching memory; outputs are
+ * resized only after every check, and data pointers are read only after the resizes. */
+#include <limits.h>
+#include <math.h>
+
+#include "lua_lunet.h"
+#include "nnkernels.h"
+
+/* ---------------------------------------------------------------- checks */
+
+/* A float tensor argument of the given rank, contiguous. */
+static lt_tensor *check_in(lua_State *L, int idx, const char *fname, const char *what, int ndim,
+                           const char *layout) {
+  lt_tensor *t = lunet_checkfloat(L, idx, fname);
+  lunet_checkdim(L, t, ndim, fname, what, layout);
+  lunet_checkcontig(L, t, fname, what);
+  return t;
+}
+
+/* An output or workspace argument: a float (or int) tensor that is not also another
+ * argument (resizing it would change that argument under the kernel). */
+static void check_out(lua_State *L, int idx, const char *fname, lt_dtype dt) {
+  if (dt == LT_FLOAT) lunet_checkfloat(L, idx, fname);
+  else lunet_checkint(L, idx, fname);
+  int top = lua_gettop(L);
+  for (int i = 1; i <= top; i++) {
+    if (i != idx && lua_rawequal(L, i, idx))
+      luaL_error(L, "%s: argument #%d (an output) is the same tensor as argument #%d", fname, idx, i);
+  }
+}
+
+/* Every size handed to cblas_sgemm as an int, and every flat index stored as int32. */
+static void check_int_range(lua_State *L, const char *fname, int64_t v, const char *what) {
+  if (v > INT_MAX) luaL_error(L, "%s: %s (%I) is too large for the BLAS interface", fname, what, (lua_Integer)v);
+}
+
+static int64_t check_pos(lua_State *L, int idx, const char *fname, const char *what) {
+  lua_Integer v = luaL_checkinteger(L, idx);
+  if (v < 1) luaL_error(L, "%s: %s must be >= 1, got %I", fname, what, v);
+  return v;
+}
+
+static int64_t check_nonneg(lua_State *L, int idx, const char *fname, const char *what) {
+  lua_Integer v = luaL_checkinteger(L, idx);
+  if (v < 0) luaL_error(L, "%s: %s must be >= 0, got %I", fname, what, v);
+  return v;
+}
+
+/* Reads the window options (kh, kw,) sh, sw, ph, pw from argument idx on into g and
+ * computes the output size from g->h, g->w; raises when the window does not fit. */
+static void window_args(lua_State *L, int idx, int with_kernel, const char *fname, lt_conv2d_geom *g) {
+  if (with_kernel) {
+    g->kh = check_pos(L, idx++, fname, "kernel height");
+    g->kw = check_pos(L, idx++, fname, "kernel width");
+  }
+  g->sh = check_pos(L, idx++, fname, "stride height");
+  g->sw = check_pos(L, idx++, fname, "stride width");
+  g->ph = check_nonneg(L, idx++, fname, "padding height");
+  g->pw = check_nonneg(L, idx, fname, "padding width");
+  if (g->ph > g->h + g->kh || g->pw > g->w + g->kw)
+    luaL_error(L, "%s: padding %Ix%I is larger than the input %Ix%I plus the kernel", fname,
+               (lua_Integer)g->ph, (lua_Integer)g->pw, (lua_Integer)g->h, (lua_Integer)g->w);
+  g->oh = lt_window_outsize(g->h, g->kh, g->sh, g->ph);
+  g->ow = lt_window_outsize(g->w, g->kw, g->sw, g->pw);
+  if (g->oh < 1 || g->ow < 1)
+    luaL_error(L, "%s: a %Ix%I window with padding %Ix%I does not fit the %Ix%I input", fname,
+               (lua_Integer)g->kh, (lua_Integer)g->kw, (lua_Integer)g->ph, (lua_Integer)g->pw,
+               (lua_Integer)g->h, (lua_Integer)g->w);
+}
+
+static void set_input_geom(lt_conv2d_geom *g, const lt_tensor *in) {
+  g->n = in->size[0];
+  g->c = in->size[1];
+  g->h = in->size[2];
+  g->w = in->size[3];
+}
+
+/* Raise unless t has the 4-D shape (a, b, c, d). */
+static void check_shape4(lua_State *L, const lt_tensor *t, const char *fname, const char *what,
+                         int64_t a, int64_t b, int64_t c, int64_t d) {
+  if (t->size[0] != a || t->size[1] != b || t->size[2] != c || t->size[3] != d) {
+    char got[160];
+    luaL_error(L, "%s: %s must have shape (%I,%I,%I,%I), got %s", fname, what, (lua_Integer)a,
+               (lua_Integer)b, (lua_Integer)c, (lua_Integer)d, lt_shape_str(t, got, sizeof got));
+  }
+}
+
+static lt_tensor *resize4(lua_State *L, int idx, int64_t a, int64_t b, int64_t c, int64_t d) {
+  const int64_t size[4] = {a, b, c, d};
+  return lunet_resize(L, idx, 4, size);
+}
+
+static lt_tensor *resize2(lua_State *L, int idx, int64_t a, int64_t b) {
+  const int64_t size[2] = {a, b};
+  return lunet_resize(L, idx, 2, size);
+}
+
+static lt_tensor *resize_like(lua_State *L, int idx, const lt_tensor *like) {
+  return lunet_resize(L, idx, like->ndim, like->size);
+}
+
+/* ---------------------------------------------------------------- conv2d */
+
+/* Checks the weight (oc, c, kh, kw) named wname at widx against the input's channels
+ * and, when bname is given, an optional bias (oc) at widx + 1 (nil allowed);
+ * fills g->oc, kh, kw. */
+static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *wname, const char *bname) {
+  lt_tensor *w = check_in(L, widx, "conv2d", wname, 4, "(outC,inC,kH,kW)");
+  if (w->size[1] != g->c)
+    luaL_error(L, "conv2d: %s expects %I input channels, the input has %I", wname, (lua_Integer)w->size[1],
+               (lua_Integer)g->c);
+  g->oc = w->size[0];
+  g->kh = w->size[2];
+  g->kw = w->size[3];
+  if (g->oc < 1 || g->c < 1 || g->kh < 1 || g->kw < 1) {
+    char buf[160];
+    luaL_error(L, "conv2d: %s %s has an empty dimension", wname, lt_shape_str(w, buf, sizeof buf));
+  }
+  if (bname && !lua_isnil(L, widx + 1)) {
+    lt_tensor *b = check_in(L, widx + 1, "conv2d", bname, 1, "(outC)");
+    if (b->size[0] != g->oc)
+      luaL_error(L, "conv2d: %s must have %I elements (one per output channel), got %I", bname,
+                 (lua_Integer)g->oc, (lua_Integer)b->size[0]);
+  }
+}
+
+/* Checks the sizes handed to sgemm and resizes the workspace at idx to
+ * lanes * lt_conv2d_lane_floats(g), with every product overflow-checked first. */
+static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g) {
+  const int64_t limit = INT64_MAX / 8;
+  int64_t k, l, kl, ok, pad, total;
+  if (lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) || lt_mul_overflow(g->oh, g->ow, &l) ||
+      lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) ||
+      lt_mul_overflow(g->c, g->h + 2 * g->ph, &pad) || lt_mul_overflow(pad, g->w + 2 * g->pw, &pad) ||
+      kl > limit || ok > limit || pad > limit ||
+      lt_mul_overflow(lt_conv2d_lane_floats(g), lt_conv2d_lanes(g), &total))
+    luaL_error(L, "conv2d: sizes overflow");
+  check_int_range(L, "conv2d", k, "inC*kH*kW");
+  check_int_range(L, "conv2d", l, "outH*outW");
+  check_int_range(L, "conv2d", g->oc, "outC");
+  return lunet_resize(L, idx, 1, &total);
+}
+
+/* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW) -> output */
+static int l_conv2d_forward(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_tensor *in = check_in(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
+  set_input_geom(&g, in);
+  conv_weight(L, 2, &g, "weight", "bias");
+  check_out(L, 4, "conv2d", LT_FLOAT);
+  check_out(L, 5, "conv2d", LT_FLOAT);
+  window_args(L, 6, 0, "conv2d", &g);
+  lt_tensor *out = resize4(L, 4, g.n, g.oc, g.oh, g.ow);
+  lt_tensor *work = conv_workspace(L, 5, &g);
+  const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
+  lt_conv2d_forward(lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work), &g);
+  lua_settop(L, 4);
+  return 1;
+}
+
+/* Checks gradOutput at idx against the output shape the geometry gives. */
+static lt_tensor *conv_gradout(lua_State *L, int idx, const lt_conv2d_geom *g, const char *fname) {
+  lt_tensor *go = check_in(L, idx, fname, "gradOutput", 4, "(N,C,H,W)");
+  check_shape4(L, go, fname, "gradOutput", g->n, g->oc, g->oh, g->ow);
+  return go;
+}
+
+/* conv2d_backward_input(input, gradOutput, weight, gradInput, workspace, sH, sW, pH, pW) -> gradInput
+ * input gives the shape only (the transposed convolution needs the size it maps back to). */
+static int l_conv2d_backward_input(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_tensor *in = lunet_checktensor(L, 1);
+  lunet_checkdim(L, in, 4, "conv2d", "input", "(N,C,H,W)");
+  set_input_geom(&g, in);
+  conv_weight(L, 3, &g, "weight", NULL);
+  check_out(L, 4, "conv2d", LT_FLOAT);
+  check_out(L, 5, "conv2d", LT_FLOAT);
+  window_args(L, 6, 0, "conv2d", &g);
+  lt_tensor *go = conv_gradout(L, 2, &g, "conv2d");
+  lt_tensor *gin = resize4(L, 4, g.n, g.c, g.h, g.w);
+  lt_tensor *work = conv_workspace(L, 5, &g);
+  lt_conv2d_backward_input(lt_fdata(go), lt_fdata(lunet_totensor(L, 3)), lt_fdata(gin), lt_fdata(work), &g);
+  lua_settop(L, 4);
+  return 1;
+}
+
+/* conv2d_backward_params(input, gradOutput, gradWeight, gradBias|nil, workspace, sH, sW, pH, pW [, scale])
+ * accumulates into gradWeight and gradBias. */
+static int l_conv2d_backward_params(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_tensor *in = check_in(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
+  set_input_geom(&g, in);
+  conv_weight(L, 3, &g, "gradWeight", "gradBias");
+  check_out(L, 3, "conv2d", LT_FLOAT);
+  if (!lua_isnil(L, 4)) check_out(L, 4, "conv2d", LT_FLOAT);
+  check_out(L, 5, "conv2d", LT_FLOAT);
+  window_args(L, 6, 0, "conv2d", &g);
+  float scale = (float)luaL_optnumber(L, 10, 1.0);
+  lt_tensor *go = conv_gradout(L, 2, &g, "conv2d");
+  lt_tensor *work = conv_workspace(L, 5, &g);
+  lt_tensor *gw = lunet_totensor(L, 3), *gb = lunet_totensor(L, 4);
+  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(go), lt_fdata(gw), gb ? lt_fdata(gb) : NULL,
+                            lt_fdata(work), scale, &g);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- max-pool */
+
+/* Pooling geometry from the input at idx and the window options from opt on. */
+static lt_tensor *pool_geom(lua_State *L, int idx, int opt, const char *fname, lt_conv2d_geom *g) {
+  lt_tensor *in = check_in(L, idx, fname, "input", 4, "(N,C,H,W)");
+  set_input_geom(g, in);
+  g->oc = g->c;
+  window_args(L, opt, 1, fname, g);
+  if (2 * g->ph > g->kh || 2 * g->pw > g->kw)
+    luaL_error(L, "%s: padding %Ix%I must be at most half the %Ix%I window", fname, (lua_Integer)g->ph,
+               (lua_Integer)g->pw, (lua_Integer)g->kh, (lua_Integer)g->kw);
+  if (g->h * g->w > INT32_MAX) luaL_error(L, "%s: input planes are too large for int32 switches", fname);
+  return in;
+}
+
+/* Switches index (h*w) planes, 1-based; a bad one would write outside the plane. */
+static lt_tensor *check_switches(lua_State *L, int idx, const char *fname, const lt_tensor *like,
+                                 int64_t hw) {
+  lt_tensor *s = lunet_checkint(L, idx, fname);
+  lunet_checkdim(L, s, 4, fname, "switches", "(N,C,H,W)");
+  lunet_checkcontig(L, s, fname, "switches");
+  check_shape4(L, s, fname, "switches", like->size[0], like->size[1], like->size[2], like->size[3]);
+  const int32_t *p = lt_idata(s);
+  const int64_t n = lt_numel(s);
+  for (int64_t i = 0; i < n; i++) {
+    if (p[i] < 1 || p[i] > hw)
+      luaL_error(L, "%s: switch %d at position %I is outside 1..%I", fname, (int)p[i], (lua_Integer)(i + 1),
+                 (lua_Integer)hw);
+  }
+  return s;
+}
+
+/* maxpool2d_forward(input, output, switches, kH, kW, sH, sW, pH, pW) -> output, switches */
+static int l_maxpool2d_forward(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_tensor *in = pool_geom(L, 1, 4, "maxpool2d", &g);
+  check_out(L, 2, "maxpool2d", LT_FLOAT);
+  check_out(L, 3, "maxpool2d", LT_INT);
+  lt_tensor *out = resize4(L, 2, g.n, g.c, g.oh, g.ow);
+  lt_tensor *sw = resize4(L, 3, g.n, g.c, g.oh, g.ow);
+  lt_maxpool2d_forward(lt_fdata(in), lt_fdata(out), lt_idata(sw), &g);
+  lua_settop(L, 3);
+  return 2;
+}
+
+/* maxpool2d_backward(input, gradOutput, switches, gradInput, kH, kW, sH, sW, pH, pW) -> gradInput */
+static int l_maxpool2d_backward(lua_State *L) {
+  lt_conv2d_geom g;
+  pool_geom(L, 1, 5, "maxpool2d", &g);
+  lt_tensor *go = check_in(L, 2, "maxpool2d", "gradOutput", 4, "(N,C,H,W)");
+  check_shape4(L, go, "maxpool2d", "gradOutput", g.n, g.c, g.oh, g.ow);
+  lt_tensor *sw = check_switches(L, 3, "maxpool2d", go, g.h * g.w);
+  check_out(L, 4, "maxpool2d", LT_FLOAT);
+  lt_tensor *gin = resize4(L, 4, g.n, g.c, g.h, g.w);
+  lt_maxpool2d_backward(lt_fdata(go), lt_idata(sw), lt_fdata(gin), &g);
+  lua_settop(L, 4);
+  return 1;
+}
+
+/* maxunpool2d(input, switches, output, H, W) -> output: output (N,C,H,W) holds each input
+ * value at its switch, zero elsewhere. */
+static int l_maxunpool2d(lua_State *L) {
+  lt_conv2d_geom g = {0};
+  lt_tensor *in = check_in(L, 1, "maxunpool2d", "input", 4, "(N,C,H,W)");
+  g.n = in->size[0];
+  g.c = in->size[1];
+  g.oh = in->size[2];
+  g.ow = in->size[3];
+  g.h = check_pos(L, 4, "maxunpool2d", "output height");
+  g.w = check_pos(L, 5, "maxunpool2d", "output width");
+  if (g.h * g.w > INT32_MAX) luaL_error(L, "maxunpool2d: output planes are too large for int32 switches");
+  lt_tensor *sw = check_switches(L, 2, "maxunpool2d", in, g.h * g.w);
+  check_out(L, 3, "maxunpool2d", LT_FLOAT);
+  lt_tensor *out = resize4(L, 3, g.n, g.c, g.h, g.w);
+  lt_maxunpool2d(lt_fdata(in), lt_idata(sw), lt_fdata(out), &g);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- elementwise */
+
+/* A contiguous float tensor of any rank. */
+static lt_tensor *check_any(lua_State *L, int idx, const char *fname, const char *what) {
+  lt_tensor *t = lunet_checkfloat(L, idx, fname);
+  lunet_checkcontig(L, t, fname, what);
+  return t;
+}
+
+static void check_same(lua_State *L, const lt_tensor *a, const lt_tensor *b, const char *fname,
+                       const char *wa, const char *wb) {
+  if (!lt_same_shape(a, b)) {
+    char x[160], y[160];
+    luaL_error(L, "%s: %s %s and %s %s differ in shape", fname, wa, lt_shape_str(a, x, sizeof x), wb,
+               lt_shape_str(b, y, sizeof y));
+  }
+}
+
+/* relu_forward(input, output) -> output */
+static int l_relu_forward(lua_State *L) {
+  lt_tensor *x = check_any(L, 1, "relu", "input");
+  check_out(L, 2, "relu", LT_FLOAT);
+  lt_tensor *y = resize_like(L, 2, x);
+  lt_relu_forward(lt_fdata(x), lt_fdata(y), lt_numel(x));
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* relu_backward(input, gradOutput, gradInput) -> gradInput */
+static int l_relu_backward(lua_State *L) {
+  lt_tensor *x = check_any(L, 1, "relu", "input");
+  lt_tensor *gy = check_any(L, 2, "relu", "gradOutput");
+  check_same(L, x, gy, "relu", "input", "gradOutput");
+  check_out(L, 3, "relu", LT_FLOAT);
+  lt_tensor *gx = resize_like(L, 3, x);
+  lt_relu_backward(lt_fdata(x), lt_fdata(gy), lt_fdata(gx), lt_numel(x));
+  lua_settop(L, 3);
+  return 1;
+}
+
+static float check_keep(lua_State *L, int idx) {
+  double keep = luaL_checknumber(L, idx);
+  if (!(keep > 0 && keep <= 1)) luaL_error(L, "dropout: keep probability must be in (0,1], got %f", keep);
+  return (float)keep;
+}
+
+/* dropout_forward(input, mask, output, keep) -> output;  output = input * mask / keep */
+static int l_dropout_forward(lua_State *L) {
+  lt_tensor *x = check_any(L, 1, "dropout", "input");
+  lt_tensor *m = check_any(L, 2, "dropout", "mask");
+  check_same(L, x, m, "dropout", "input", "mask");
+  check_out(L, 3, "dropout", LT_FLOAT);
+  float keep = check_keep(L, 4);
+  lt_tensor *y = resize_like(L, 3, x);
+  lt_dropout_forward(lt_fdata(x), lt_fdata(m), lt_fdata(y), lt_numel(x), keep);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* dropout_backward(gradOutput, mask, gradInput, keep) -> gradInput */
+static int l_dropout_backward(lua_State *L) {
+  lt_tensor *gy = check_any(L, 1, "dropout", "gradOutput");
+  lt_tensor *m = check_any(L, 2, "dropout", "mask");
+  check_same(L, gy, m, "dropout", "gradOutput", "mask");
+  check_out(L, 3, "dropout", LT_FLOAT);
+  float keep = check_keep(L, 4);
+  lt_tensor *gx = resize_like(L, 3, gy);
+  lt_dropout_backward(lt_fdata(gy), lt_fdata(m), lt_fdata(gx), lt_numel(gy), keep);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- linear */
+
+/* Checks the weight (out, in) named wname at widx against in_features (unless it is
+ * negative), and the optional bias (out) named bname at bidx (nil allowed; no bias
+ * argument when bidx is 0). */
+static lt_tensor *linear_weight(lua_State *L, int widx, int bidx, int64_t in_features, const char *wname,
+                                const char *bname) {
+  lt_tensor *w = check_in(L, widx, "linear", wname, 2, "(out,in)");
+  if (in_features >= 0 && w->size[1] != in_features)
+    luaL_error(L, "linear: %s expects %I input features, the input has %I", wname, (lua_Integer)w->size[1],
+               (lua_Integer)in_features);
+  check_int_range(L, "linear", w->size[0], "out features");
+  check_int_range(L, "linear", w->size[1], "in features");
+  if (w->size[0] < 1 || w->size[1] < 1) {
+    char buf[160];
+    luaL_error(L, "linear: %s %s has an empty dimension", wname, lt_shape_str(w, buf, sizeof buf));
+  }
+  if (bidx && !lua_isnil(L, bidx)) {
+    lt_tensor *b = check_in(L, bidx, "linear", bname, 1, "(out)");
+    if (b->size[0] != w->size[0])
+      luaL_error(L, "linear: %s must have %I elements, got %I", bname, (lua_Integer)w->size[0],
+                 (lua_Integer)b->size[0]);
+  }
+  return w;
+}
+
+/* linear_forward(input, weight, bias|nil, output) -> output;  output = input · weight^T + bias */
+static int l_linear_forward(lua_State *L) {
+  lt_tensor *x = check_in(L, 1, "linear", "input", 2, "(N,in)");
+  lt_tensor *w = linear_weight(L, 2, 3, x->size[1], "weight", "bias");
+  check_int_range(L, "linear", x->size[0], "batch size");
+  check_out(L, 4, "linear", LT_FLOAT);
+  lt_tensor *y = resize2(L, 4, x->size[0], w->size[0]);
+  const lt_tensor *b = lunet_totensor(L, 3);
+  lt_linear_forward(lt_fdata(x), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(y), x->size[0], w->size[1],
+                    w->size[0]);
+  lua_settop(L, 4);
+  return 1;
+}
+
+static void linear_gradout(lua_State *L, const lt_tensor *gy, int64_t n, int64_t out) {
+  if (gy->size[0] != n || gy->size[1] != out)
+    luaL_error(L, "linear: gradOutput must have shape (%I,%I), got (%I,%I)", (lua_Integer)n, (lua_Integer)out,
+               (lua_Integer)gy->size[0], (lua_Integer)gy->size[1]);
+}
+
+/* linear_backward_input(gradOutput, weight, gradInput) -> gradInput = gradOutput · weight */
+static int l_linear_backward_input(lua_State *L) {
+  lt_tensor *gy = check_in(L, 1, "linear", "gradOutput", 2, "(N,out)");
+  lt_tensor *w = linear_weight(L, 2, 0, -1, "weight", NULL);
+  linear_gradout(L, gy, gy->size[0], w->size[0]);
+  check_int_range(L, "linear", gy->size[0], "batch size");
+  check_out(L, 3, "linear", LT_FLOAT);
+  lt_tensor *gx = resize2(L, 3, gy->size[0], w->size[1]);
+  lt_linear_backward_input(lt_fdata(gy), lt_fdata(w), lt_fdata(gx), gy->size[0], w->size[1], w->size[0]);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* linear_backward_params(input, gradOutput, gradWeight, gradBias|nil [, scale]) accumulates
+ * gradWeight += scale * gradOutput^T · input and gradBias += scale * column sums of gradOutput. */
+static int l_linear_backward_params(lua_State *L) {
+  lt_tensor *x = check_in(L, 1, "linear", "input", 2, "(N,in)");
+  check_out(L, 3, "linear", LT_FLOAT);
+  if (!lua_isnil(L, 4)) check_out(L, 4, "linear", LT_FLOAT);
+  lt_tensor *gw = linear_weight(L, 3, 4, x->size[1], "gradWeight", "gradBias");
+  lt_tensor *gy = check_in(L, 2, "linear", "gradOutput", 2, "(N,out)");
+  linear_gradout(L, gy, x->size[0], gw->size[0]);
+  check_int_range(L, "linear", x->size[0], "batch size");
+  float scale = (float)luaL_optnumber(L, 5, 1.0);
+  lt_tensor *gb = lunet_totensor(L, 4);
+  lt_linear_backward_params(lt_fdata(gy), lt_fdata(x), lt_fdata(gw), gb ? lt_fdata(gb) : NULL, scale,
+                            x->size[0], x->size[1], gw->size[0]);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- softmax and loss */
+
+typedef void (*rowwise_fn)(const float *, float *, int64_t, int64_t);
+typedef void (*rowwise_bwd_fn)(const float *, const float *, float *, int64_t, int64_t);
+
+/* f(input, output) over an (N,K) input. */
+static int rowwise_forward(lua_State *L, const char *fname, rowwise_fn f) {
+  lt_tensor *x = check_in(L, 1, fname, "input", 2, "(N,K)");
+  check_out(L, 2, fname, LT_FLOAT);
+  lt_tensor *y = resize_like(L, 2, x);
+  f(lt_fdata(x), lt_fdata(y), x->size[0], x->size[1]);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* f(output, gradOutput, gradInput): the backward from the forward's output. */
+static int rowwise_backward(lua_State *L, const char *fname, rowwise_bwd_fn f) {
+  lt_tensor *y = check_in(L, 1, fname, "output", 2, "(N,K)");
+  lt_tensor *gy = check_in(L, 2, fname, "gradOutput", 2, "(N,K)");
+  check_same(L, y, gy, fname, "output", "gradOutput");
+  check_out(L, 3, fname, LT_FLOAT);
+  lt_tensor *gx = resize_like(L, 3, y);
+  f(lt_fdata(y), lt_fdata(gy), lt_fdata(gx), y->size[0], y->size[1]);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* softmax_forward(input, output), softmax_backward(output, gradOutput, gradInput), and the
+ * same for logsoftmax. */
+static int l_softmax_forward(lua_State *L) { return rowwise_forward(L, "softmax", lt_softmax_forward); }
+static int l_softmax_backward(lua_State *L) { return rowwise_backward(L, "softmax", lt_softmax_backward); }
+static int l_logsoftmax_forward(lua_State *L) { return rowwise_forward(L, "logsoftmax", lt_logsoftmax_forward); }
+static int l_logsoftmax_backward(lua_State *L) {
+  return rowwise_backward(L, "logsoftmax", lt_logsoftmax_backward);
+}
+
+/* Labels at idx: a 1-D int or float tensor of n class numbers in 1..k. Returns int32
+ * labels: the tensor's own data, or (for float labels) a converted copy in a userdata
+ * pushed on the stack. */
+static const int32_t *check_labels(lua_State *L, int idx, int64_t n, int64_t k) {
+  lt_tensor *t = lunet_checktensor(L, idx);
+  lunet_checkdim(L, t, 1, "crossentropy", "labels", "(N)");
+  lunet_checkcontig(L, t, "crossentropy", "labels");
+  if (t->size[0] != n)
+    luaL_error(L, "crossentropy: %I labels for %I rows of logits", (lua_Integer)t->size[0], (lua_Integer)n);
+  const int32_t *lab;
+  if (t->dtype == LT_INT) {
+    lab = lt_idata(t);
+  } else {
+    int32_t *conv = lua_newuserdatauv(L, (size_t)n * sizeof(int32_t), 0);
+    const float *f = lt_fdata(t);
+    for (int64_t i = 0; i < n; i++) {
+      if (!(f[i] >= 1 && f[i] <= (double)k) || f[i] != floorf(f[i]))
+        luaL_error(L, "crossentropy: label %f at position %I is not a class number in 1..%I", (double)f[i],
+                   (lua_Integer)(i + 1), (lua_Integer)k);
+      conv[i] = (int32_t)f[i];
+    }
+    lab = conv;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (lab[i] < 1 || lab[i] > k)
+      luaL_error(L, "crossentropy: label %d at position %I is out of range 1..%I", (int)lab[i],
+                 (lua_Integer)(i + 1), (lua_Integer)k);
+  }
+  return lab;
+}
+
+/* crossentropy_forward(logits, labels, logp) -> loss (a number): logp = logsoftmax(logits),
+ * loss = mean over rows of -logp[label]. */
+static int l_crossentropy_forward(lua_State *L) {
+  lt_tensor *x = check_in(L, 1, "crossentropy", "logits", 2, "(N,K)");
+  if (x->size[0] < 1) luaL_error(L, "crossentropy: logits have no rows");
+  check_out(L, 3, "crossentropy", LT_FLOAT);
+  const int32_t *lab = check_labels(L, 2, x->size[0], x->size[1]);
+  lt_tensor *lp = resize_like(L, 3, x);
+  lt_logsoftmax_forward(lt_fdata(x), lt_fdata(lp), x->size[0], x->size[1]);
+  lua_pushnumber(L, lt_nll_forward(lt_fdata(lp), lab, x->size[0], x->size[1]));
+  return 1;
+}
+
+/* crossentropy_backward(logp, labels, gradInput) -> gradInput = (softmax - onehot) / N */
+static int l_crossentropy_backward(lua_State *L) {
+  lt_tensor *lp = check_in(L, 1, "crossentropy", "logp", 2, "(N,K)");
+  if (lp->size[0] < 1) luaL_error(L, "crossentropy: logp has no rows");
+  check_out(L, 3, "crossentropy", LT_FLOAT);
+  const int32_t *lab = check_labels(L, 2, lp->size[0], lp->size[1]);
+  lt_tensor *gx = resize_like(L, 3, lp);
+  lt_crossentropy_backward(lt_fdata(lp), lab, lt_fdata(gx), lp->size[0], lp->size[1]);
+  lua_settop(L, 3);
+  return 1;
+}
+
+void lunet_open_nn(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"conv2d_forward", l_conv2d_forward},
+      {"conv2d_backward_input", l_conv2d_backward_input},
+      {"conv2d_backward_params", l_conv2d_backward_params},
+      {"maxpool2d_forward", l_maxpool2d_forward},
+      {"maxpool2d_backward", l_maxpool2d_backward},
+      {"maxunpool2d", l_maxunpool2d},
+      {"relu_forward", l_relu_forward},
+      {"relu_backward", l_relu_backward},
+      {"dropout_forward", l_dropout_forward},
+      {"dropout_backward", l_dropout_backward},
+      {"linear_forward", l_linear_forward},
+      {"linear_backward_input", l_linear_backward_input},
+      {"linear_backward_params", l_linear_backward_params},
+      {"softmax_forward", l_softmax_forward},
+      {"softmax_backward", l_softmax_backward},
+      {"logsoftmax_forward", l_logsoftmax_forward},
+      {"logsoftmax_backward", l_logsoftmax_backward},
+      {"crossentropy_forward", l_crossentropy_forward},
+      {"crossentropy_backward", l_crossentropy_backward},
+      {NULL, NULL}};
+  luaL_setfuncs(L, fns, 0);
+}

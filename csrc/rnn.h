@@ -1,0 +1,66 @@
+/* rnn.h — whole-sequence recurrent kernels (vanilla RNN, LSTM, GRU): forward and
+ * backpropagation through time. Plain C over raw float pointers; no Lua here.
+ *
+ * Shapes (row-major, batch-first, G gates per cell: RNN 1, LSTM 4, GRU 3):
+ *   x   (N,T,D)   input sequence          y   (N,T,H)  hidden state h_t for every t
+ *   wx  (G*H,D)   input-to-hidden weights  wh  (G*H,H)  hidden-to-hidden weights
+ *   bx  (G*H)     bias                     bh  (G*H)    GRU only: the hidden-side bias
+ *   h0, c0 (N,H)  initial hidden / cell state (NULL means zeros; c0 is LSTM only)
+ * The weight layout is PyTorch's (weight_ih_l0, weight_hh_l0) with the gate blocks
+ * stacked along the first dimension in PyTorch's order: LSTM (i,f,g,o), GRU (r,z,n).
+ * The RNN and LSTM have one bias (TensorFlow's; PyTorch's b_ih + b_hh is the same
+ * function with a redundant parameter); the GRU needs both because b_hn sits inside
+ * the reset gate's product.
+ *
+ * The forward pass fills `state` (lt_rnn_state_size floats) with what the backward
+ * passes read; they also need `scratch` (lt_rnn_scratch_size floats).
+ * Callers own both buffers and reuse them between calls.
+ */
+#ifndef LUNET_RNN_H
+#define LUNET_RNN_H
+
+#include <stdint.h>
+
+typedef enum { LT_RNN = 0, LT_LSTM = 1, LT_GRU = 2 } lt_rnn_cell;
+
+typedef struct lt_rnn_dims {
+  lt_rnn_cell cell;
+  int64_t N, T, D, H;
+} lt_rnn_dims;
+
+/* Number of gate blocks G of a cell: 1, 4 or 3. */
+int lt_rnn_gates(lt_rnn_cell cell);
+
+/* 0 when every size is positive and every product the kernels form (rows, leading
+ * dimensions, buffer lengths) fits a BLAS int; -1 otherwise. */
+int lt_rnn_check_dims(const lt_rnn_dims *d);
+
+/* Floats the caller provides as `state` and `scratch` (dims must pass the check). */
+int64_t lt_rnn_state_size(const lt_rnn_dims *d);
+int64_t lt_rnn_scratch_size(const lt_rnn_dims *d);
+
+/* Forward over the whole sequence. Writes y (N,T,H), for the LSTM the last cell state
+ * cN (N,H) (required), and state. bh is read for the GRU only, c0 and cN for the LSTM
+ * only. */
+void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *wx, const float *wh,
+                    const float *bx, const float *bh, const float *h0, const float *c0,
+                    float *y, float *cN, float *state);
+
+/* Backpropagation through time, in two parts as THNN's updateGradInput and
+ * accGradParameters. Both read the state of the forward call with the same x and
+ * weights; the first leaves the gates' gradients in scratch for the second.
+ *
+ * backward_data: from dy = dL/dy (N,T,H) writes dx (N,T,D) (NULL to skip), dh0 = dL/dh0
+ * (N,H) and, for the LSTM, dc0 = dL/dc0 (N,H); also when the forward started from zeros
+ * (h0, c0 NULL), the gradient is then the one w.r.t. that zero state. */
+void lt_rnn_backward_data(const lt_rnn_dims *d, const float *wx, const float *wh,
+                          const float *state, const float *dy, float *dx, float *dh0, float *dc0,
+                          float *scratch);
+
+/* backward_weights: ACCUMULATES scale * dL/dW into dwx (G*H,D), dwh (G*H,H), dbx (G*H)
+ * and, for the GRU, dbh (G*H). */
+void lt_rnn_backward_weights(const lt_rnn_dims *d, const float *x, const float *state,
+                             const float *scratch, float scale, float *dwx, float *dwh, float *dbx,
+                             float *dbh);
+
+#endif

@@ -1,0 +1,50 @@
+--- lunet.checkpoint: a model's parameters, optimizer state and run state in one file.
+--
+--   checkpoint.save(path, {model = model, optimizer = opt, iteration = it, config = cfg})
+--   local info = checkpoint.load(path, model, opt)   -- restores in place, returns the rest
+-- The file is lunet.save's format (versioned, checksummed, written atomically). It also
+-- holds the generator's state, so a resumed run draws the same numbers.
+local lunet = require "lunet"
+
+local checkpoint = {}
+local FORMAT = "lunet.checkpoint/1"
+
+local function shapeOf(t) return "(" .. table.concat(t:size(), ",") .. ")" end
+
+function checkpoint.save(path, what)
+  if type(path) ~= "string" then error("checkpoint.save: path must be a string", 2) end
+  if type(what) ~= "table" or not what.model then error("checkpoint.save: needs {model = ...}", 2) end
+  local params = what.model:parameters()
+  local entry = {format = FORMAT, params = params, iteration = what.iteration, config = what.config,
+    rng = lunet.getRNGState(), model = tostring(what.model)}
+  if what.optimizer then entry.optimizer = what.optimizer:state() end
+  lunet.save(path, entry)
+end
+
+function checkpoint.load(path, model, optimizer)
+  local c = lunet.load(path)
+  if type(c) ~= "table" or c.format ~= FORMAT or type(c.params) ~= "table" then
+    error(("checkpoint.load: %s is not a lunet checkpoint"):format(path), 2)
+  end
+  local params = model:parameters()
+  if #params ~= #c.params then
+    error(("checkpoint.load: %s holds %d parameter tensors but the model has %d (another model?)")
+      :format(path, #c.params, #params), 2)
+  end
+  for i, p in ipairs(params) do
+    local q = c.params[i]
+    if not lunet.isTensor(q) then
+      error(("checkpoint.load: parameter %d in %s is not a tensor"):format(i, path), 2)
+    end
+    if p:numel() ~= q:numel() or shapeOf(p) ~= shapeOf(q) then
+      error(("checkpoint.load: parameter %d is %s in %s but %s in the model (another model shape?)")
+        :format(i, shapeOf(q), path, shapeOf(p)), 2)
+    end
+  end
+  for i, p in ipairs(params) do p:copy(c.params[i]) end
+  if optimizer and c.optimizer then optimizer:loadState(c.optimizer) end
+  if c.rng then lunet.setRNGState(c.rng) end
+  return {iteration = c.iteration, config = c.config, model = c.model}
+end
+
+return checkpoint

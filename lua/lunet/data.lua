@@ -1,0 +1,186 @@
+--- lunet.data: data sets as tensors, and minibatches drawn from them.
+--
+--   local ds = data.imageFolder(dir, {cache = "results/x/train.lunet"})
+--     -- dir/<class>/*.png → ds.images (N,C,H,W) float in [0,1], ds.labels (N) int 1-based,
+--     -- ds.classes {name...}; a cache file makes the second load take a fraction of a second
+--   local train, test = data.cifar10(dataDir, {cacheDir = "results/x"})
+--   local loader = data.Loader(ds, {batchSize = 50, seed = 1})
+--   local x, y = loader:next()   -- reshuffles at every epoch; buffers reused between calls
+local lunet = require "lunet"
+local lfs = require "lfs"
+
+local data = {}
+
+local CACHE_VERSION = 1
+
+local function isdir(p) return lfs.attributes(p, "mode") == "directory" end
+
+local function sortedEntries(dir, want)
+  local out = {}
+  for name in lfs.dir(dir) do
+    if name:sub(1, 1) ~= "." and lfs.attributes(dir .. "/" .. name, "mode") == want then out[#out + 1] = name end
+  end
+  -- numeric names in numeric order ("2" before "10"), others alphabetically
+  table.sort(out, function(a, b)
+    local na, nb = tonumber(a), tonumber(b)
+    if na and nb then return na < nb end
+    return a < b
+  end)
+  return out
+end
+
+--- Load an image folder: dir/<class>/<image>.png, classes in sorted order.
+-- opts.cache: a file to read the tensors from when it matches dir, and to write them to otherwise.
+-- opts.classes: the class folder names expected, in label order; a folder missing or one
+-- not in the list is an error (without it, a missing class would shift every later label).
+function data.imageFolder(dir, opts)
+  opts = opts or {}
+  if type(dir) ~= "string" then error("imageFolder: dir must be a string, got " .. type(dir), 2) end
+  if not isdir(dir) then error("imageFolder: no such directory: " .. dir, 2) end
+  local classes = sortedEntries(dir, "directory")
+  if #classes == 0 then error("imageFolder: " .. dir .. " holds no class folders", 2) end
+  if opts.classes then
+    local expected, found = table.concat(opts.classes, ","), {}
+    for _, c in ipairs(classes) do found[c] = true end
+    for _, c in ipairs(opts.classes) do
+      if not found[c] then
+        error(("imageFolder: class folder %s/%s is missing (expected classes %s)"):format(dir, c, expected), 2)
+      end
+      found[c] = false
+    end
+    for _, c in ipairs(classes) do
+      if found[c] then
+        error(("imageFolder: %s/%s is not one of the expected classes %s"):format(dir, c, expected), 2)
+      end
+    end
+    classes = opts.classes
+  end
+  local files, labels = {}, {}
+  for ci, c in ipairs(classes) do
+    local n = 0
+    for _, f in ipairs(sortedEntries(dir .. "/" .. c, "file")) do
+      if f:lower():match("%.png$") then
+        files[#files + 1] = dir .. "/" .. c .. "/" .. f
+        labels[#labels + 1] = ci
+        n = n + 1
+      end
+    end
+    if n == 0 then error(("imageFolder: class folder %s/%s holds no PNG images"):format(dir, c), 2) end
+  end
+  local signature = ("%s|%d|%s"):format(dir, #files, table.concat(classes, ","))
+  if opts.cache and lfs.attributes(opts.cache, "mode") == "file" then
+    local ok, c = pcall(lunet.load, opts.cache)
+    if ok and type(c) == "table" and c.version == CACHE_VERSION and c.signature == signature then
+      return {images = c.images, labels = c.labels, classes = c.classes, dir = dir}
+    end
+  end
+  local function load(f)
+    local ok, img = pcall(lunet.image.load, f)
+    if not ok then error(("imageFolder: cannot read %s: %s"):format(f, img), 3) end
+    return img
+  end
+  local first = load(files[1])
+  local C, H, W = first:size(1), first:size(2), first:size(3)
+  local images = lunet.zeros(#files, C, H, W)
+  for i, f in ipairs(files) do
+    local img = load(f)
+    if img:size(1) ~= C or img:size(2) ~= H or img:size(3) ~= W then
+      error(("imageFolder: %s is %dx%dx%d but the first image (%s) is %dx%dx%d; all images must have one size")
+        :format(f, img:size(1), img:size(2), img:size(3), files[1], C, H, W), 2)
+    end
+    images[i] = img
+  end
+  local ds = {images = images, labels = lunet.tensor(labels, "int"), classes = classes, dir = dir}
+  if opts.cache then
+    local d = opts.cache:match("^(.*)/[^/]*$")
+    if d then data.mkdirs(d) end
+    lunet.save(opts.cache, {version = CACHE_VERSION, signature = signature, images = ds.images,
+      labels = ds.labels, classes = classes})
+  end
+  return ds
+end
+
+--- Create a directory and its parents (like mkdir -p).
+function data.mkdirs(path)
+  local acc = path:sub(1, 1) == "/" and "/" or ""
+  for part in path:gmatch("[^/]+") do
+    acc = acc .. part
+    if not isdir(acc) then
+      local ok, err = lfs.mkdir(acc)
+      if not ok and not isdir(acc) then error(("mkdirs: cannot create %s: %s"):format(acc, err), 2) end
+    end
+    acc = acc .. "/"
+  end
+  return path
+end
+
+data.CIFAR10_CLASSES = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+
+--- The course's CIFAR-10 subset: <dir>/Train/<0..9>/*.png and <dir>/Test/<0..9>/*.png.
+-- dir: the CIFAR10 folder itself, or nil for the search order (LUNET_DATA, ./data, ../shared/data).
+-- opts.cacheDir: where to keep the tensor caches (default: no cache).
+function data.cifar10(dir, opts)
+  opts = opts or {}
+  dir = lunet.datapath.find("CIFAR10", dir, {"Train", "Test"})
+  local digits = {}
+  for c = 0, 9 do digits[#digits + 1] = tostring(c) end
+  local function split(name)
+    local ds = data.imageFolder(dir .. "/" .. name, {classes = digits,
+      cache = opts.cacheDir and (opts.cacheDir .. "/cifar10_" .. name:lower() .. ".lunet")})
+    ds.classNames = data.CIFAR10_CLASSES
+    return ds
+  end
+  return split("Train"), split("Test")
+end
+
+--- Minibatches from a data set {images|inputs = tensor (N,...), labels = int tensor (N)}.
+-- opts.batchSize (default 50); opts.shuffle (default true): a fresh permutation every epoch,
+-- drawn from lunet's generator (seed it with lunet.manualSeed for reproducible runs).
+-- loader:next() returns (x, y) views of buffers that the next call overwrites.
+local Loader = {}
+Loader.__index = Loader
+
+function data.Loader(ds, opts)
+  opts = opts or {}
+  local x = ds.inputs or ds.images
+  if not lunet.isTensor(x) or not lunet.isTensor(ds.labels) then
+    error("Loader: data set must have tensors `images` (or `inputs`) and `labels`", 2)
+  end
+  if x:size(1) ~= ds.labels:size(1) then
+    error(("Loader: %d inputs but %d labels"):format(x:size(1), ds.labels:size(1)), 2)
+  end
+  local bs = opts.batchSize or 50
+  if math.type(bs) ~= "integer" or bs < 1 or bs > x:size(1) then
+    error(("Loader: batchSize must be an integer in 1..%d, got %s"):format(x:size(1), tostring(bs)), 2)
+  end
+  local self = setmetatable({x = x, y = ds.labels, n = x:size(1), batchSize = bs,
+    shuffle = opts.shuffle ~= false, pos = math.huge, epoch = 0,
+    xb = lunet.zeros(0), yb = lunet.zeros(0, "int")}, Loader)
+  return self
+end
+
+function Loader:next()
+  if self.pos + self.batchSize - 1 > self.n then
+    self.order = self.shuffle and lunet.randperm(self.n) or lunet.arange(1, self.n + 1):int()
+    self.pos = 1
+    self.epoch = self.epoch + 1
+  end
+  local idx = self.order:narrow(1, self.pos, self.batchSize)
+  self.pos = self.pos + self.batchSize
+  return self.x:index(idx, self.xb), self.y:index(idx, self.yb)
+end
+
+--- Iterate over a data set in order in batches: for x, y, i0 in data.batches(ds, 500) do ... end
+function data.batches(ds, batchSize)
+  local x, y = ds.inputs or ds.images, ds.labels
+  local n, i = x:size(1), 1
+  return function()
+    if i > n then return nil end
+    local len = math.min(batchSize, n - i + 1)
+    local i0 = i
+    i = i + len
+    return x:narrow(1, i0, len), y:narrow(1, i0, len), i0
+  end
+end
+
+return data

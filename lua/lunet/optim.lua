@@ -1,0 +1,183 @@
+--- lunet.optim: optimizers and learning-rate schedules.
+-- One calling convention for all:
+--   local opt = optim.Adam(model, {lr = 1e-3})     -- or optim.Adam(params, grads, cfg)
+--   ... model:zeroGrad(); loss = ...; model:backward(...); opt:step()
+-- Updates are fused C loops (one pass over parameter, gradient and state).
+-- opt:state() returns a plain table (tensors and numbers) for lunet.save;
+-- opt:loadState(t) restores it.
+local lunet = require "lunet"
+local core = require "lunet.core"
+
+local optim = {}
+
+local function resolve(a, b, c)
+  if type(a) == "table" and type(a.parameters) == "function" then
+    local p, g = a:parameters()
+    return p, g, b or {}
+  end
+  return a, b, c or {}
+end
+
+local function checkLists(name, params, grads)
+  if type(params) ~= "table" or type(grads) ~= "table" then
+    error(name .. ": expected a model or two lists (parameters, gradients)", 3)
+  end
+  if #params ~= #grads then
+    error(("%s: %d parameters but %d gradients"):format(name, #params, #grads), 3)
+  end
+  for i, p in ipairs(params) do
+    if not lunet.isTensor(p) or not lunet.isTensor(grads[i]) then
+      error(("%s: parameter %d and its gradient must be tensors"):format(name, i), 3)
+    end
+    if p:numel() ~= grads[i]:numel() then
+      error(("%s: parameter %d has %d elements but its gradient %d"):format(name, i, p:numel(), grads[i]:numel()), 3)
+    end
+  end
+end
+
+local function checkNumber(name, cfg, key, default, lo, hi)
+  local v = cfg[key]
+  if v == nil then v = default end
+  if type(v) ~= "number" or v ~= v or v < lo or v > hi then
+    error(("%s: %s must be a number in [%g, %g], got %s"):format(name, key, lo, hi, tostring(v)), 3)
+  end
+  return v
+end
+
+local Optimizer = {}
+Optimizer.__index = Optimizer
+
+local function new(kind, slots, a, b, c)
+  local params, grads, cfg = resolve(a, b, c)
+  checkLists(kind, params, grads)
+  local self = setmetatable({kind = kind, params = params, grads = grads, t = 0, buffers = {}}, Optimizer)
+  self.lr = checkNumber(kind, cfg, "lr", 1e-3, 0, math.huge)
+  self.weightDecay = checkNumber(kind, cfg, "weightDecay", 0, 0, math.huge)
+  for _, slot in ipairs(slots) do
+    self.buffers[slot] = {}
+    for i, p in ipairs(params) do self.buffers[slot][i] = lunet.zeros(p:size()) end
+  end
+  return self, cfg
+end
+
+--- Plain gradient descent, with optional momentum (nesterov = true for Nesterov's).
+function optim.SGD(a, b, c)
+  local _, _, cfg = resolve(a, b, c)
+  local self
+  self, cfg = new("SGD", (cfg.momentum or 0) > 0 and {"velocity"} or {}, a, b, c)
+  self.momentum = checkNumber("SGD", cfg, "momentum", 0, 0, 1)
+  self.nesterov = cfg.nesterov and true or false
+  if self.nesterov and self.momentum == 0 then error("SGD: nesterov needs momentum > 0", 2) end
+  return self
+end
+
+--- Adam (Kingma & Ba 2015); defaults as TensorFlow's: beta1 0.9, beta2 0.999, eps 1e-8.
+function optim.Adam(a, b, c)
+  local self, cfg = new("Adam", {"m", "v"}, a, b, c)
+  self.beta1 = checkNumber("Adam", cfg, "beta1", 0.9, 0, 1 - 1e-12)
+  self.beta2 = checkNumber("Adam", cfg, "beta2", 0.999, 0, 1 - 1e-12)
+  self.eps = checkNumber("Adam", cfg, "eps", 1e-8, 0, 1)
+  return self
+end
+
+--- RMSProp (Tieleman & Hinton): alpha 0.99, eps 1e-8.
+function optim.RMSProp(a, b, c)
+  local self, cfg = new("RMSProp", {"square"}, a, b, c)
+  self.alpha = checkNumber("RMSProp", cfg, "alpha", 0.99, 0, 1)
+  self.eps = checkNumber("RMSProp", cfg, "eps", 1e-8, 0, 1)
+  return self
+end
+
+--- Adagrad (Duchi et al.): eps 1e-10.
+function optim.Adagrad(a, b, c)
+  local self, cfg = new("Adagrad", {"sum"}, a, b, c)
+  self.eps = checkNumber("Adagrad", cfg, "eps", 1e-10, 0, 1)
+  return self
+end
+
+--- Apply one update from the current gradients.
+function Optimizer:step()
+  self.t = self.t + 1
+  local P, G, B, lr, wd = self.params, self.grads, self.buffers, self.lr, self.weightDecay
+  if self.kind == "SGD" then
+    local vel = B.velocity
+    for i = 1, #P do
+      core.sgd_step(P[i], G[i], vel and vel[i], lr, self.momentum, self.nesterov, wd)
+    end
+  elseif self.kind == "Adam" then
+    for i = 1, #P do
+      core.adam_step(P[i], G[i], B.m[i], B.v[i], lr, self.beta1, self.beta2, self.eps, wd, self.t)
+    end
+  elseif self.kind == "RMSProp" then
+    for i = 1, #P do core.rmsprop_step(P[i], G[i], B.square[i], lr, self.alpha, self.eps, wd) end
+  else
+    for i = 1, #P do core.adagrad_step(P[i], G[i], B.sum[i], lr, self.eps, wd) end
+  end
+end
+
+--- Zero every gradient.
+function Optimizer:zeroGrad()
+  for _, g in ipairs(self.grads) do g:zero() end
+end
+
+--- The optimizer's state as a plain table (for lunet.save).
+function Optimizer:state()
+  return {kind = self.kind, t = self.t, lr = self.lr, buffers = self.buffers}
+end
+
+--- Restore what state() returned; the buffers must match the parameters.
+function Optimizer:loadState(s)
+  if type(s) ~= "table" or s.kind ~= self.kind then
+    error(("%s.loadState: state is for %s"):format(self.kind, type(s) == "table" and tostring(s.kind) or type(s)), 2)
+  end
+  for slot, list in pairs(self.buffers) do
+    local src = s.buffers and s.buffers[slot]
+    if type(src) ~= "table" or #src ~= #list then
+      error(("%s.loadState: buffer %q does not match the parameters"):format(self.kind, slot), 2)
+    end
+    for i, buf in ipairs(list) do
+      if not lunet.isTensor(src[i]) or src[i]:numel() ~= buf:numel() then
+        error(("%s.loadState: buffer %q entry %d has the wrong size"):format(self.kind, slot, i), 2)
+      end
+      buf:copy(src[i])
+    end
+  end
+  self.t, self.lr = s.t, s.lr
+end
+
+function Optimizer:__tostring()
+  return ("optim.%s(lr=%g, t=%d)"):format(self.kind, self.lr, self.t)
+end
+
+--- Learning-rate schedules: call sched:step() once per iteration (or epoch).
+-- optim.StepLR(opt, {stepSize = 1000, gamma = 0.1}): lr = lr0 * gamma^floor(n / stepSize)
+-- optim.ExponentialLR(opt, {gamma = 0.999}):        lr = lr0 * gamma^n
+local Schedule = {}
+Schedule.__index = Schedule
+
+local function schedule(name, opt, cfg, rate)
+  if getmetatable(opt) ~= Optimizer then error(name .. ": first argument must be an optimizer", 3) end
+  local self = setmetatable({opt = opt, lr0 = opt.lr, n = 0, rate = rate}, Schedule)
+  self.gamma = checkNumber(name, cfg, "gamma", 0.1, 0, math.huge)
+  return self
+end
+
+function optim.StepLR(opt, cfg)
+  cfg = cfg or {}
+  local size = cfg.stepSize
+  if type(size) ~= "number" or size < 1 then error("StepLR: stepSize must be a positive number", 2) end
+  return schedule("StepLR", opt, cfg, function(s) return s.lr0 * s.gamma ^ (s.n // size) end)
+end
+
+function optim.ExponentialLR(opt, cfg)
+  return schedule("ExponentialLR", opt, cfg or {}, function(s) return s.lr0 * s.gamma ^ s.n end)
+end
+
+function Schedule:step()
+  self.n = self.n + 1
+  self.opt.lr = self.rate(self)
+  return self.opt.lr
+end
+
+optim.Optimizer = Optimizer
+return optim

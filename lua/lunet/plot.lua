@@ -1,0 +1,511 @@
+--- lunet.plot: figures written as PNG files, with no display needed.
+--
+--   plot.lines(path, spec)              line plots through gnuplot (pngcairo)
+--   plot.csv(path, spec)                columns of a metrics CSV, through plot.lines
+--   plot.heatmap(path, matrix, opts)    a matrix as a colour image with a colour bar (gnuplot)
+--   plot.imageGrid(path, images, opts)  images side by side, each normalized, as a PNG
+--
+-- Lines and heatmaps are drawn by gnuplot's pngcairo terminal, as Torch7's gnuplot
+-- package did: the script (data inline, in datablocks) goes to a temporary file that
+-- gnuplot runs; its messages come back in the error when it fails. Debian: gnuplot-nox.
+-- Text is taken literally (no enhanced-text markup), so names like `test_acc` print as written.
+local core = require "lunet.core"
+local image = require "lunet.image"
+local metrics = require "lunet.metrics"
+
+local plot = {}
+
+--- The gnuplot program run (a name on PATH or a path).
+plot.gnuplot = "gnuplot"
+
+local function fail(level, fmt, ...)
+  error(string.format(fmt, ...), level + 1)
+end
+
+local function shape(t)
+  local s = {}
+  for d = 1, t:dim() do s[d] = tostring(t:size(d)) end
+  return "(" .. table.concat(s, ",") .. ")"
+end
+
+local function is_tensor(x)
+  return getmetatable(x) == core.Tensor
+end
+
+local function is_finite(v)
+  return v == v and v ~= math.huge and v ~= -math.huge
+end
+
+-- Reject option names that are not in `known` (a list), naming the known ones.
+local function check_options(fname, what, opts, known, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then fail(level + 1, "%s: %s must be a table, got %s", fname, what, type(opts)) end
+  local set = {}
+  for _, k in ipairs(known) do set[k] = true end
+  for k in pairs(opts) do
+    if not set[k] then
+      fail(level + 1, "%s: unknown %s field %q (known: %s)", fname, what, tostring(k), table.concat(known, ", "))
+    end
+  end
+  return opts
+end
+
+local function check_path(fname, path, level)
+  if type(path) ~= "string" or path == "" then
+    fail(level + 1, "%s: path (argument #1) must be a non-empty string, got %s", fname,
+      type(path) == "string" and "an empty string" or type(path))
+  end
+end
+
+local function check_size(fname, what, v, default, level)
+  if v == nil then return default end
+  if math.type(v) ~= "integer" or v < 16 or v > 20000 then
+    fail(level + 1, "%s: %s must be an integer number of pixels in 16..20000, got %s", fname, what, tostring(v))
+  end
+  return v
+end
+
+local function check_range(fname, what, r, level)
+  if r == nil then return nil end
+  if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number" or not (r[1] < r[2])
+      or not is_finite(r[1]) or not is_finite(r[2]) then
+    fail(level + 1, "%s: %s must be {lo, hi} with finite numbers lo < hi, got %s", fname, what,
+      type(r) == "table" and string.format("{%s, %s}", tostring(r[1]), tostring(r[2])) or type(r))
+  end
+  return r
+end
+
+-- A gnuplot string literal: single quotes take everything literally but '' for '.
+local function gq(s)
+  return "'" .. (tostring(s):gsub("[\r\n]", " "):gsub("'", "''")) .. "'"
+end
+
+-- A shell word.
+local function shq(s)
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
+local function num(v)
+  return string.format("%.9g", v)
+end
+
+-- Run a gnuplot script that writes `path`; raise with gnuplot's messages on failure,
+-- at `level` (as for error()) relative to the function calling this one.
+local function run_gnuplot(fname, script, path, level)
+  local tmp = os.tmpname()
+  local f, err = io.open(tmp, "w")
+  if not f then fail(level + 1, "%s: cannot write gnuplot's script: %s", fname, err) end
+  f:write(script)
+  f:close()
+  local p
+  p, err = io.popen(shq(tostring(plot.gnuplot)) .. " " .. shq(tmp) .. " 2>&1", "r")
+  if not p then
+    os.remove(tmp)
+    fail(level + 1, "%s: cannot run gnuplot: %s", fname, err)
+  end
+  local output = p:read("a")
+  local ok, how, code = p:close()
+  os.remove(tmp)
+  if how == "exit" and code == 127 then
+    fail(level + 1, "%s: gnuplot not found (tried %q); install gnuplot-nox", fname, plot.gnuplot)
+  end
+  if not ok then
+    os.remove(path) -- gnuplot leaves an empty file behind when a plot fails
+    fail(level + 1, "%s: gnuplot failed (%s status %s) writing %s:\n%s", fname, how, tostring(code), path,
+      (output:gsub("%s+$", "")))
+  end
+end
+
+-- Common header of every figure: terminal, output, title and axis labels.
+local function preamble(spec, width, height, path)
+  local s = {
+    string.format("set terminal pngcairo noenhanced size %d,%d font 'Sans,11'", width, height),
+    "set output " .. gq(path),
+  }
+  if spec.title then s[#s + 1] = "set title " .. gq(spec.title) end
+  if spec.xlabel then s[#s + 1] = "set xlabel " .. gq(spec.xlabel) end
+  if spec.ylabel then s[#s + 1] = "set ylabel " .. gq(spec.ylabel) end
+  return s
+end
+
+------------------------------------------------------------------------ lines
+
+local styles = {
+  lines = "lines lw 2",
+  points = "points pt 7 ps 0.6",
+  linespoints = "linespoints lw 2 pt 7 ps 0.6",
+}
+
+local legends = {
+  ["top right"] = "top right", ["top left"] = "top left", ["bottom right"] = "bottom right",
+  ["bottom left"] = "bottom left", outside = "outside right top", off = false,
+}
+
+-- Colours of successive series (matplotlib's tab10), clearer than gnuplot's defaults.
+local colours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+  "#7f7f7f", "#bcbd22", "#17becf"}
+
+-- A series' x or y values as a Lua list of numbers.
+local function values(fname, what, v, level)
+  if is_tensor(v) then
+    if v:dim() ~= 1 then
+      fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %d-D %s", fname, what, v:dim(), shape(v))
+    end
+    return v:totable()
+  end
+  if type(v) ~= "table" then
+    fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %s", fname, what, type(v))
+  end
+  for i = 1, #v do
+    if type(v[i]) ~= "number" then
+      fail(level + 1, "%s: %s[%d] must be a number, got %s", fname, what, i, type(v[i]))
+    end
+  end
+  return v
+end
+
+local line_fields = {"title", "xlabel", "ylabel", "logx", "logy", "width", "height", "series",
+  "xrange", "yrange", "legend"}
+local series_fields = {"name", "x", "y", "style"}
+
+-- The body of plot.lines (and plot.csv); errors are raised at the level of their caller.
+local function draw_lines(fname, path, spec)
+  check_path(fname, path, 3)
+  if spec == nil then fail(3, "%s: spec (argument #2) must be a table with a series list, got nil", fname) end
+  spec = check_options(fname, "spec", spec, line_fields, 3)
+  local width = check_size(fname, "width", spec.width, 800, 3)
+  local height = check_size(fname, "height", spec.height, 500, 3)
+  check_range(fname, "xrange", spec.xrange, 3)
+  check_range(fname, "yrange", spec.yrange, 3)
+  local series = spec.series
+  if type(series) ~= "table" or #series == 0 then
+    fail(3, "%s: spec.series must be a non-empty list of series, got %s", fname,
+      type(series) == "table" and "an empty list" or type(series))
+  end
+  local legend = legends[spec.legend or "top right"]
+  if legend == nil then
+    fail(3, "%s: spec.legend must be \"top right\", \"top left\", \"bottom right\", \"bottom left\", "
+      .. "\"outside\" or \"off\", got %s", fname, tostring(spec.legend))
+  end
+  local s = preamble(spec, width, height, path)
+  s[#s + 1] = "set grid"
+  s[#s + 1] = legend and "set key " .. legend .. " Left reverse box opaque" or "unset key"
+  if spec.logx then s[#s + 1] = "set logscale x" end
+  if spec.logy then s[#s + 1] = "set logscale y" end
+  if spec.xrange then s[#s + 1] = string.format("set xrange [%s:%s]", num(spec.xrange[1]), num(spec.xrange[2])) end
+  if spec.yrange then s[#s + 1] = string.format("set yrange [%s:%s]", num(spec.yrange[1]), num(spec.yrange[2])) end
+  local plots, drawn = {}, 0
+  for k, sr in ipairs(series) do
+    local what = string.format("series %d", k)
+    sr = check_options(fname, what, sr, series_fields, 3)
+    if sr.name ~= nil then what = string.format("series %d (%s)", k, tostring(sr.name)) end
+    local y = values(fname, what .. " y", sr.y, 3)
+    local x
+    if sr.x == nil then
+      x = {}
+      for i = 1, #y do x[i] = i end
+    else
+      x = values(fname, what .. " x", sr.x, 3)
+    end
+    if #x ~= #y then fail(3, "%s: %s has %d x values and %d y values", fname, what, #x, #y) end
+    local style = styles[sr.style or "lines"]
+    if not style then
+      fail(3, "%s: %s style must be \"lines\", \"points\" or \"linespoints\", got %s", fname, what, tostring(sr.style))
+    end
+    s[#s + 1] = string.format("$d%d << EOD", k)
+    for i = 1, #y do
+      local xi, yi = x[i], y[i]
+      if is_finite(xi) and is_finite(yi) and not (spec.logx and xi <= 0) and not (spec.logy and yi <= 0) then
+        s[#s + 1] = num(xi) .. " " .. num(yi)
+        drawn = drawn + 1
+      end
+    end
+    s[#s + 1] = "EOD"
+    plots[k] = string.format("$d%d using 1:2 with %s lc rgb '%s' %s", k, style, colours[(k - 1) % #colours + 1],
+      sr.name ~= nil and "title " .. gq(sr.name) or "notitle")
+  end
+  if drawn == 0 then
+    fail(3, "%s: nothing to draw: no series has a finite point%s", fname,
+      (spec.logx or spec.logy) and " (positive on the log axes)" or "")
+  end
+  s[#s + 1] = "plot " .. table.concat(plots, ", \\\n  ")
+  run_gnuplot(fname, table.concat(s, "\n") .. "\n", path, 3)
+end
+
+--- A line plot written to `path` as a PNG. spec:
+--   series = { {name=, x=, y=, style=}, ... }  at least one; x and y lists of numbers or
+--            1-D tensors of one length (x defaults to 1..#y); style "lines" (default),
+--            "points" or "linespoints"; named series appear in the legend
+--   title, xlabel, ylabel; logx, logy (log scales); xrange, yrange = {lo, hi}
+--   width, height in pixels (default 800×500); legend = "top right" (default), "top left",
+--   "bottom right", "bottom left", "outside" or "off"
+-- Points that cannot be drawn are skipped: NaN and infinite values (a diverged run, a
+-- column logged every few rows), and values <= 0 on a log axis.
+function plot.lines(path, spec)
+  draw_lines("plot.lines", path, spec)
+end
+
+local csv_fields = {"file", "x", "y", "style"}
+for _, k in ipairs(line_fields) do
+  if k ~= "series" then csv_fields[#csv_fields + 1] = k end
+end
+
+--- Plot columns of a CSV file (as lunet.metrics.Logger writes) against one column.
+-- spec: file (the CSV), x (column name), y (a column name or a list of them; each a
+-- series named after its column), style (of every series), and plot.lines' title,
+-- labels, ranges, log scales, size and legend. Empty cells are skipped.
+function plot.csv(path, spec)
+  local fname = "plot.csv"
+  check_path(fname, path, 2)
+  spec = check_options(fname, "spec", spec, csv_fields, 2)
+  if type(spec.file) ~= "string" then fail(2, "%s: spec.file must be the CSV file's path, got %s", fname, type(spec.file)) end
+  local ycols = type(spec.y) == "string" and {spec.y} or spec.y
+  if type(spec.x) ~= "string" or type(ycols) ~= "table" or #ycols == 0 then
+    fail(2, "%s: spec.x must be a column name and spec.y a column name or a non-empty list of them", fname)
+  end
+  local ok, columns, header = pcall(metrics.readCSV, spec.file)
+  if not ok then fail(2, "%s: %s", fname, columns) end
+  local function column(name)
+    local c = columns[name]
+    if not c then
+      fail(3, "%s: %s has no column %q (columns: %s)", fname, spec.file, name, table.concat(header, ", "))
+    end
+    if type(c[1]) == "string" then fail(3, "%s: column %q of %s is not numeric", fname, name, spec.file) end
+    return c
+  end
+  local x = column(spec.x)
+  local lines = {series = {}}
+  for k, v in pairs(spec) do
+    if k ~= "file" and k ~= "x" and k ~= "y" and k ~= "style" then lines[k] = v end
+  end
+  lines.xlabel = lines.xlabel or spec.x
+  for k, name in ipairs(ycols) do
+    lines.series[k] = {name = name, x = x, y = column(name), style = spec.style}
+  end
+  draw_lines(fname, path, lines)
+end
+
+------------------------------------------------------------------------ heatmap
+
+local palettes = {
+  -- perceptually uniform, dark (low) to yellow (high); viridis at five stops
+  viridis = "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')",
+  gray = "set palette gray",
+  -- signed maps: blue below zero, white at zero, red above
+  diverging = "set palette defined (0 '#2166ac', 0.5 '#f7f7f7', 1 '#b2182b')",
+}
+
+-- Text colour (as gnuplot's 24-bit integer) readable on a cell at palette position t in [0,1].
+local function label_colour(palette, t)
+  local dark
+  if palette == "diverging" then dark = math.abs(t - 0.5) > 0.35 else dark = t < 0.5 end
+  return dark and 0xffffff or 0x000000
+end
+
+local function cell_text(v)
+  if v ~= v then return "" end
+  if v == math.floor(v) and math.abs(v) < 1e6 then return string.format("%d", v) end
+  return string.format("%.2g", v)
+end
+
+local heatmap_fields = {"title", "xlabel", "ylabel", "width", "height", "palette", "cbrange",
+  "xticlabels", "yticlabels", "values"}
+
+local function tic_labels(fname, what, labels, n, axis, level)
+  if labels == nil then return nil end
+  if type(labels) ~= "table" or #labels ~= n then
+    fail(level + 1, "%s: %s must be a list of %d labels, got %s", fname, what, n,
+      type(labels) == "table" and (#labels .. " labels") or type(labels))
+  end
+  local t = {}
+  for i = 1, n do t[i] = gq(labels[i]) .. " " .. i end
+  return string.format("set %stics (%s)%s", axis, table.concat(t, ", "),
+    axis == "x" and " rotate by 45 right" or "")
+end
+
+--- A matrix drawn as an image with a colour bar, row 1 at the top (like a printed
+-- matrix), e.g. an occlusion-sensitivity map or a confusion matrix. matrix: a 2-D
+-- tensor or a list of rows. opts: title, xlabel, ylabel, width, height (default
+-- 640×560); palette "viridis" (default), "gray" or "diverging" (for signed maps: zero
+-- is white, the colour range symmetric about it); cbrange = {lo, hi} (default: the
+-- data's range); xticlabels, yticlabels (lists naming the columns and rows);
+-- values = true writes each cell's value in it. NaN cells stay blank.
+function plot.heatmap(path, matrix, opts)
+  local fname = "plot.heatmap"
+  check_path(fname, path, 2)
+  opts = check_options(fname, "opts", opts, heatmap_fields, 2)
+  local rows
+  if is_tensor(matrix) then
+    if matrix:dim() ~= 2 then
+      fail(2, "%s: matrix must be 2-D (rows,columns), got %d-D %s", fname, matrix:dim(), shape(matrix))
+    end
+    rows = matrix:totable()
+  elseif type(matrix) == "table" then
+    rows = matrix
+    for i = 1, #rows do
+      if type(rows[i]) ~= "table" or #rows[i] ~= #rows[1] then
+        fail(2, "%s: matrix row %d must be a list of %d numbers like row 1", fname, i, #rows[1])
+      end
+      for j = 1, #rows[i] do
+        if type(rows[i][j]) ~= "number" then
+          fail(2, "%s: matrix[%d][%d] must be a number, got %s", fname, i, j, type(rows[i][j]))
+        end
+      end
+    end
+  else
+    fail(2, "%s: matrix (argument #2) must be a 2-D tensor or a list of rows, got %s", fname, type(matrix))
+  end
+  local nr, nc = #rows, rows[1] and #rows[1] or 0
+  if nr == 0 or nc == 0 then fail(2, "%s: matrix is empty (%d×%d)", fname, nr, nc) end
+  local palette = opts.palette or "viridis"
+  if not palettes[palette] then
+    fail(2, "%s: opts.palette must be \"viridis\", \"gray\" or \"diverging\", got %s", fname, tostring(palette))
+  end
+  local lo, hi = math.huge, -math.huge
+  for i = 1, nr do
+    for j = 1, nc do
+      local v = rows[i][j]
+      if v == math.huge or v == -math.huge then
+        fail(2, "%s: matrix[%d][%d] is infinite; only finite values and NaN (blank) can be drawn", fname, i, j)
+      end
+      if v == v then lo, hi = math.min(lo, v), math.max(hi, v) end
+    end
+  end
+  if lo > hi then fail(2, "%s: every value of the matrix is NaN", fname) end
+  local cb = check_range(fname, "opts.cbrange", opts.cbrange, 2)
+  if cb then
+    lo, hi = cb[1], cb[2]
+  elseif palette == "diverging" then
+    local m = math.max(math.abs(lo), math.abs(hi))
+    lo, hi = -m, m
+  end
+  if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
+  local width = check_size(fname, "width", opts.width, 640, 2)
+  local height = check_size(fname, "height", opts.height, 560, 2)
+  local s = preamble(opts, width, height, path)
+  s[#s + 1] = palettes[palette]
+  s[#s + 1] = string.format("set cbrange [%s:%s]", num(lo), num(hi))
+  s[#s + 1] = string.format("set xrange [0.5:%s]", num(nc + 0.5))
+  s[#s + 1] = string.format("set yrange [%s:0.5]", num(nr + 0.5))
+  s[#s + 1] = "set size ratio -1"
+  s[#s + 1] = "set tics out nomirror"
+  s[#s + 1] = "unset key"
+  s[#s + 1] = tic_labels(fname, "opts.xticlabels", opts.xticlabels, nc, "x", 2)
+  s[#s + 1] = tic_labels(fname, "opts.yticlabels", opts.yticlabels, nr, "y", 2)
+  s[#s + 1] = "$m << EOD"
+  for i = 1, nr do
+    local line = {}
+    for j = 1, nc do
+      local v = rows[i][j]
+      line[j] = v == v and num(v) or "NaN"
+    end
+    s[#s + 1] = table.concat(line, " ")
+  end
+  s[#s + 1] = "EOD"
+  local layers = {"$m matrix using ($1+1):($2+1):3 with image"}
+  if opts.values then
+    s[#s + 1] = "$v << EOD"
+    for i = 1, nr do
+      for j = 1, nc do
+        local v = rows[i][j]
+        if v == v then
+          local t = math.min(math.max((v - lo) / (hi - lo), 0), 1)
+          s[#s + 1] = string.format("%d %d \"%s\" %d", j, i, cell_text(v), label_colour(palette, t))
+        end
+      end
+    end
+    s[#s + 1] = "EOD"
+    layers[2] = "$v using 1:2:3:4 with labels textcolor rgb variable"
+  end
+  s[#s + 1] = "plot " .. table.concat(layers, ", ")
+  run_gnuplot(fname, table.concat(s, "\n") .. "\n", path, 2)
+end
+
+------------------------------------------------------------------------ image grid
+
+local grid_fields = {"normalize", "scale", "padding", "padValue", "ncol"}
+
+-- The images as one contiguous float tensor N×C×H×W.
+local function batch_of(fname, images)
+  if is_tensor(images) then
+    local d = images:dim()
+    if d ~= 3 and d ~= 4 then
+      fail(3, "%s: images must be 4-D (N,C,H,W), 3-D (N,H,W) or a list of (C,H,W) tensors, got %d-D %s",
+        fname, d, shape(images))
+    end
+    images = images:float():contiguous()
+    if d == 3 then images = images:view(images:size(1), 1, images:size(2), images:size(3)) end
+    return images
+  end
+  if type(images) ~= "table" or #images == 0 then
+    fail(3, "%s: images must be a tensor or a non-empty list of (C,H,W) tensors, got %s", fname,
+      type(images) == "table" and "an empty list" or type(images))
+  end
+  local first = images[1]
+  for i, x in ipairs(images) do
+    if not is_tensor(x) or x:dim() ~= 3 then
+      fail(3, "%s: images[%d] must be a 3-D (C,H,W) tensor, got %s", fname, i,
+        is_tensor(x) and string.format("%d-D %s", x:dim(), shape(x)) or type(x))
+    end
+    if shape(x) ~= shape(first) then
+      fail(3, "%s: images[%d] is %s but images[1] is %s; all must have one shape", fname, i, shape(x), shape(first))
+    end
+  end
+  local b = core.zeros(#images, first:size(1), first:size(2), first:size(3))
+  for i, x in ipairs(images) do b[i] = x end
+  return b
+end
+
+--- Images side by side in one PNG, and the grid as a C×H×W tensor (returned).
+-- images: an N×C×H×W or N×H×W tensor, or a list of C×H×W tensors; C is 1 (gray) or 3 (RGB).
+-- opts:
+--   normalize  "minmax" (default: each image's min -> 0, max -> 1), "symmetric" (each
+--              image x / (2 max|x|) + 0.5: zero is mid-grey, for signed maps) or "none"
+--              (values as they are, clamped to [0,1] when written)
+--   scale      integer upscaling, nearest neighbour (default: the least making tiles >= 40 px)
+--   padding    pixels between tiles and around them (default 2); padValue their value (default 1)
+--   ncol       tiles per row (default ceil(sqrt(N)))
+-- The grid is (rows·(H·scale + padding) + padding) × (ncol·(W·scale + padding) + padding).
+function plot.imageGrid(path, images, opts)
+  local fname = "plot.imageGrid"
+  check_path(fname, path, 2)
+  opts = check_options(fname, "opts", opts, grid_fields, 2)
+  local x = batch_of(fname, images)
+  local n, c, h, w = x:size(1), x:size(2), x:size(3), x:size(4)
+  if n == 0 or h == 0 or w == 0 then fail(2, "%s: images are empty %s", fname, shape(x)) end
+  if c ~= 1 and c ~= 3 then
+    fail(2, "%s: images must have 1 (gray) or 3 (RGB) channels, got C = %d in %s", fname, c, shape(x))
+  end
+  local mode = opts.normalize or "minmax"
+  if mode == "minmax" or mode == "symmetric" then
+    x = image.normalize(x, mode, {perImage = true})
+  elseif mode ~= "none" then
+    fail(2, "%s: opts.normalize must be \"minmax\", \"symmetric\" or \"none\", got %s", fname, tostring(mode))
+  end
+  local scale = opts.scale or math.max(1, math.ceil(40 / math.min(h, w)))
+  local pad = opts.padding or 2
+  local ncol = opts.ncol or math.ceil(math.sqrt(n))
+  for _, o in ipairs {{"scale", scale, 1}, {"padding", pad, 0}, {"ncol", ncol, 1}} do
+    if math.type(o[2]) ~= "integer" or o[2] < o[3] or o[2] > 4096 then
+      fail(2, "%s: opts.%s must be an integer in %d..4096, got %s", fname, o[1], o[3], tostring(o[2]))
+    end
+  end
+  local padValue = opts.padValue or 1
+  if type(padValue) ~= "number" then fail(2, "%s: opts.padValue must be a number, got %s", fname, type(padValue)) end
+  ncol = math.min(ncol, n)
+  local nrow = math.ceil(n / ncol)
+  local th, tw = h * scale, w * scale
+  local gh, gw = nrow * (th + pad) + pad, ncol * (tw + pad) + pad
+  if gh * gw > 1e8 then fail(2, "%s: the grid would be %d×%d pixels; lower opts.scale", fname, gh, gw) end
+  -- nearest-neighbour upscaling as a broadcast: each pixel repeated over a scale×scale block
+  local up = x:view(n, c, h, 1, w, 1):expand(n, c, h, scale, w, scale):contiguous():view(n, c, th, tw)
+  local grid = core.full({c, gh, gw}, padValue)
+  for i = 1, n do
+    local r, k = (i - 1) // ncol, (i - 1) % ncol
+    grid:narrow(2, pad + r * (th + pad) + 1, th):narrow(3, pad + k * (tw + pad) + 1, tw):copy(up[i])
+  end
+  image.save(path, grid)
+  return grid
+end
+
+return plot

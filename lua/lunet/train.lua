@@ -1,0 +1,108 @@
+--- lunet.train: the classifier training loop the experiments share.
+--
+--   local hist = train.classifier{
+--     model = model, criterion = nn.CrossEntropyLoss(), optimizer = optim.Adam(model, {lr = 1e-3}),
+--     loader = data.Loader(train, {batchSize = 50}), iterations = 2000,
+--     test = testSet, evalEvery = 100, evalSubset = 1000,   -- test accuracy every 100 iterations
+--     log = "results/run/metrics.csv", label = "adam 1e-3",
+--     onEval = function(iter, row) end,                     -- optional hook (e.g. snapshots)
+--     progressOut = io.stderr,                              -- where the progress bar goes
+--   }
+-- Each evaluation row holds iter, train_loss and train_acc (running means over the
+-- minibatches since the previous row), test_loss, test_acc and elapsed seconds.
+-- Training stops with an error naming the iteration at the first non-finite loss.
+local lunet = require "lunet"
+local metrics = require "lunet.metrics"
+local progress = require "lunet.progress"
+local data = require "lunet.data"
+
+local train = {}
+
+--- Accuracy and mean loss of model on a data set, in batches, in evaluation mode.
+-- limit: use only the first `limit` examples.
+function train.evaluate(model, criterion, ds, batchSize, limit)
+  local wasTraining = model.training
+  model:evaluate()
+  local x, y = ds.inputs or ds.images, ds.labels
+  local n = math.min(limit or x:size(1), x:size(1))
+  local correct, lossSum = 0, 0
+  for xb, yb in data.batches({inputs = x:narrow(1, 1, n), labels = y:narrow(1, 1, n)}, batchSize or 500) do
+    local out = model:forward(xb)
+    lossSum = lossSum + criterion:forward(out, yb) * xb:size(1)
+    correct = correct + metrics.accuracy(out, yb) * xb:size(1)
+  end
+  if wasTraining then model:train() end
+  return correct / n, lossSum / n
+end
+
+--- Predicted classes (int tensor, 1-based) of a whole data set.
+function train.predict(model, ds, batchSize)
+  local wasTraining = model.training
+  model:evaluate()
+  local x = ds.inputs or ds.images
+  local pred = lunet.zeros(x:size(1), "int")
+  for xb, _, i0 in data.batches(ds, batchSize or 500) do
+    pred:narrow(1, i0, xb:size(1)):copy(model:forward(xb):argmax(2))
+  end
+  if wasTraining then model:train() end
+  return pred
+end
+
+function train.classifier(cfg)
+  local model, crit, opt, loader = cfg.model, cfg.criterion, cfg.optimizer, cfg.loader
+  assert(model and crit and opt and loader, "train.classifier: model, criterion, optimizer and loader are required")
+  local iters, every = cfg.iterations, cfg.evalEvery or 100
+  if math.type(iters) ~= "integer" or iters < 1 then
+    error("train.classifier: iterations must be a positive integer, got " .. tostring(iters), 2)
+  end
+  local log = cfg.log and metrics.Logger.new(cfg.log,
+    {"iter", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"})
+  local bar = progress.new(iters, {label = cfg.label, out = cfg.progressOut})
+  local hist = {iter = {}, train_loss = {}, train_acc = {}, test_loss = {}, test_acc = {}, seconds = {}}
+  local t0 = os.clock()
+  local wall0 = lunet.wallclock()
+  local lossSum, accSum, count = 0, 0, 0
+  model:train()
+  for it = 1, iters do
+    local x, y = loader:next()
+    model:zeroGrad()
+    local out = model:forward(x)
+    local loss = crit:forward(out, y)
+    if loss ~= loss or loss == math.huge or loss == -math.huge then
+      local what = loss ~= loss and "NaN" or (loss > 0 and "+inf" or "-inf")
+      error(("train.classifier: loss is %s at iteration %d (%s); stopping"):format(what, it,
+        cfg.label or "run"), 2)
+    end
+    model:backward(x, crit:backward(out, y))
+    opt:step()
+    if cfg.schedule then cfg.schedule:step() end
+    lossSum, accSum, count = lossSum + loss, accSum + metrics.accuracy(out, y), count + 1
+    if it % every == 0 or it == iters then
+      local final = it == iters
+      local ta, tl = math.huge, math.huge
+      if cfg.test then
+        ta, tl = train.evaluate(model, crit, cfg.test, cfg.evalBatch or 500,
+          (not final) and cfg.evalSubset or nil)
+      end
+      local row = {iter = it, train_loss = lossSum / count, train_acc = accSum / count,
+        test_loss = cfg.test and tl or 0 / 0, test_acc = cfg.test and ta or 0 / 0,
+        seconds = lunet.wallclock() - wall0}
+      for k, v in pairs(row) do hist[k][#hist[k] + 1] = v end
+      if log then log:write(row) end
+      if cfg.onEval then cfg.onEval(it, row) end
+      lossSum, accSum, count = 0, 0, 0
+      bar:update(it, {loss = row.train_loss, acc = row.train_acc, test = cfg.test and row.test_acc or nil})
+    elseif it % 10 == 0 then
+      bar:update(it, {loss = lossSum / count})
+    end
+  end
+  bar:finish()
+  if log then log:close() end
+  hist.cpuSeconds = os.clock() - t0
+  hist.final = {test_acc = hist.test_acc[#hist.test_acc], test_loss = hist.test_loss[#hist.test_loss],
+    train_acc = hist.train_acc[#hist.train_acc], train_loss = hist.train_loss[#hist.train_loss],
+    seconds = hist.seconds[#hist.seconds]}
+  return hist
+end
+
+return train

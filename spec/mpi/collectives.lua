@@ -1,0 +1,48 @@
+-- Run by spec/distributed_spec.lua under `mpirun -n K`: every collective of
+-- lunet.distributed on known inputs; rank 0 saves what each rank saw to arg[1].
+local lunet = require "lunet"
+local dist = lunet.distributed
+
+local rank, size = dist.init()
+assert(dist.rank() == rank and dist.size() == size)
+
+-- allreduce "sum": rank r holds (r+1)·(1, 2, 3, 4, 5) and a 2x3 tensor filled with r.
+local sum = lunet.arange(1, 6):mul(rank + 1)
+dist.allreduce(sum, "sum")
+local mean = lunet.full({2, 3}, rank)
+dist.allreduce(mean, "mean")
+-- broadcast from the last rank: rank r holds 10r + (0, 1, 2, 3).
+local bcast = lunet.arange(0, 4):add(10 * rank)
+dist.broadcast(bcast, size - 1)
+dist.barrier()
+
+-- A sweep of 7 items, round-robin over the ranks, results gathered back in order.
+local items = {"a", "b", "c", "d", "e", "f", "g"}
+local mine = {}
+for _, it in ipairs(dist.shard(items)) do mine[#mine + 1] = {item = it, rank = rank} end
+local swept = dist.gatherShards(mine)
+
+local all = dist.gather({rank = rank, size = size, sum = sum:totable(), mean = mean:view(-1):totable(),
+  bcast = bcast:totable(), host = (dist.host())})
+assert((rank == 0) == (all ~= nil), "gather: only rank 0 receives")
+assert((rank == 0) == (swept ~= nil), "gatherShards: only rank 0 receives")
+if rank == 0 then lunet.save(arg[1], {ranks = all, swept = swept}) end
+
+-- The binding checks its arguments itself (for code that uses lunet.mpi directly).
+local mpi = require "lunet.mpi"
+local function fails(msg, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok and err:find(msg, 1, true), ("expected %q, got %s"):format(msg, tostring(err)))
+end
+fails("allreduce: tensor must be contiguous", mpi.allreduce, lunet.zeros(3, 4):t())
+fails("allreduce: tensor must be contiguous", mpi.allreduce, lunet.zeros(1, 4):expand(3, 4))
+fails("allreduce: tensor must be float, got int", mpi.allreduce, lunet.zeros({3}, "int"))
+fails("(invalid option 'max')", mpi.allreduce, lunet.zeros(3), "max")
+fails("lunet.Tensor expected, got table", mpi.broadcast, {})
+fails(("broadcast: root must be a rank in 0..%d, got %d"):format(size - 1, size), mpi.broadcast, lunet.zeros(3), size)
+fails(("gather: root must be a rank in 0..%d, got -1"):format(size - 1), mpi.gather, "x", -1)
+
+dist.finalize()
+dist.finalize() -- a second call is harmless
+fails("lunet.distributed: rank: MPI was already finalized", dist.rank)
+fails("init: MPI was finalized and cannot be started again", dist.init)

@@ -1,0 +1,39 @@
+-- Run by spec/distributed_spec.lua: a small CNN trained for a few SGD steps on fixed
+-- data with a global batch of 50, either in one process (`plain`) or data-parallel
+-- under mpirun (`parallel`: each rank a block of every batch). Saves to arg[2] the
+-- final parameters as every rank holds them (their exact bytes and their values).
+local lunet = require "lunet"
+local nn, optim, data, dist = lunet.nn, lunet.optim, lunet.data, lunet.distributed
+
+local mode, out = arg[1], arg[2]
+local rank = mode == "parallel" and dist.init() or 0
+
+lunet.manualSeed(7)
+local labels = {}
+for i = 1, 200 do labels[i] = (i * 7) % 10 + 1 end
+local ds = {images = lunet.rand(200, 1, 8, 8), labels = lunet.tensor(labels):int()}
+local model = nn.Sequential():add(nn.Conv2d(1, 4, 3, {padding = "same"})):add(nn.ReLU())
+  :add(nn.MaxPool2d(2, 2)):add(nn.Flatten()):add(nn.Linear(4 * 4 * 4, 10))
+if rank ~= 0 then
+  -- Other starting parameters: dataParallel must replace them by rank 0's.
+  for _, p in ipairs((model:parameters())) do p:uniform_(-1, 1) end
+end
+local loader, opt = data.Loader(ds, {batchSize = 50}), optim.SGD(model, {lr = 0.5})
+if mode == "parallel" then loader, opt = dist.dataParallel(model, opt, loader) end
+
+local crit = nn.CrossEntropyLoss()
+for _ = 1, 6 do
+  local x, y = loader:next()
+  model:zeroGrad()
+  local o = model:forward(x)
+  crit:forward(o, y)
+  model:backward(x, crit:backward(o, y))
+  opt:step()
+end
+
+local bytes, values = {}, {}
+for i, p in ipairs((model:parameters())) do
+  bytes[i], values[i] = p:tobytes(), p:view(-1):totable()
+end
+local all = dist.gather({bytes = bytes, values = values})
+if rank == 0 then lunet.save(out, {ranks = all}) end
