@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 root=$(pwd)
 
 PACKAGES="lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted luarocks cmake
-  gnuplot-nox lua-argparse lua-filesystem pkg-config gcc make"
+  gnuplot-nox lua-argparse lua-filesystem pkg-config gcc make openmpi-bin libopenmpi-dev"
 
 install_missing() {
   missing=""

@@ -1,26 +1,50 @@
 /* activ.c — ReLU, dropout, linear (sgemm), softmax, log-softmax and cross-entropy,
- * forward and backward side by side. Row-wise kernels work on (n, k) matrices. */
+ * forward and backward side by side. Row-wise kernels work on (n, k) matrices. The
+ * elementwise and row-wise loops run in chunks on lunet's thread pool. */
 #include <math.h>
-#include <cblas.h>
+#include "gemm.h"
 #include "nnkernels.h"
+#include "threadpool.h"
 
-void lt_relu_forward(const float *x, float *y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > LT_NN_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; /* NaN passes through */
+/* The arguments of one elementwise or row-wise loop. */
+typedef struct {
+  const float *x, *y, *m;
+  float *out;
+  int64_t k;
+  float s;
+} act_job;
+
+static void relu_forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+  const act_job *j = ctx;
+#pragma omp simd
+  for (int64_t i = i0; i < i1; i++) j->out[i] = j->x[i] < 0.0f ? 0.0f : j->x[i]; /* NaN passes through */
 }
 
-void lt_relu_backward(const float *x, const float *gy, float *gx, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > LT_NN_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) {
-    const float g = gy[i]; /* loaded unconditionally: a select, not a mispredicted branch */
-    gx[i] = x[i] > 0.0f ? g : 0.0f;
+void lt_relu_forward(const float *x, float *y, int64_t n) {
+  lt_parallel_for(n, LT_NN_GRAIN, relu_forward_range, &(act_job){.x = x, .out = y});
+}
+
+static void relu_backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+  const act_job *j = ctx;
+#pragma omp simd
+  for (int64_t i = i0; i < i1; i++) {
+    const float g = j->y[i]; /* loaded unconditionally: a select, not a mispredicted branch */
+    j->out[i] = j->x[i] > 0.0f ? g : 0.0f;
   }
 }
 
+void lt_relu_backward(const float *x, const float *gy, float *gx, int64_t n) {
+  lt_parallel_for(n, LT_NN_GRAIN, relu_backward_range, &(act_job){.x = x, .y = gy, .out = gx});
+}
+
+static void dropout_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+  const act_job *j = ctx;
+#pragma omp simd
+  for (int64_t i = i0; i < i1; i++) j->out[i] = j->x[i] * j->m[i] * j->s;
+}
+
 void lt_dropout_forward(const float *x, const float *mask, float *y, int64_t n, float keep) {
-  const float s = 1.0f / keep;
-#pragma omp parallel for simd schedule(static) if (n > LT_NN_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] * mask[i] * s;
+  lt_parallel_for(n, LT_NN_GRAIN, dropout_range, &(act_job){.x = x, .m = mask, .out = y, .s = 1.0f / keep});
 }
 
 void lt_dropout_backward(const float *gy, const float *mask, float *gx, int64_t n, float keep) {
@@ -34,20 +58,20 @@ void lt_linear_forward(const float *x, const float *w, const float *b, float *y,
       for (int64_t j = 0; j < out; j++) y[r * out + j] = b[j];
     }
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x, (int)in,
-              w, (int)in, b ? 1.0f : 0.0f, y, (int)out);
+  lt_sgemm(LT_NOTRANS, LT_TRANS, n, out, in, 1.0f, x, in,
+              w, in, b ? 1.0f : 0.0f, y, out);
 }
 
 void lt_linear_backward_input(const float *gy, const float *w, float *gx,
                               int64_t n, int64_t in, int64_t out) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)in, (int)out, 1.0f, gy,
-              (int)out, w, (int)in, 0.0f, gx, (int)in);
+  lt_sgemm(LT_NOTRANS, LT_NOTRANS, n, in, out, 1.0f, gy,
+              out, w, in, 0.0f, gx, in);
 }
 
 void lt_linear_backward_params(const float *gy, const float *x, float *gw, float *gb, float scale,
                                int64_t n, int64_t in, int64_t out) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)n, scale, gy,
-              (int)out, x, (int)in, 1.0f, gw, (int)in);
+  lt_sgemm(LT_TRANS, LT_NOTRANS, out, in, n, scale, gy,
+              out, x, in, 1.0f, gw, in);
   if (gb) {
     for (int64_t r = 0; r < n; r++) {
       for (int64_t j = 0; j < out; j++) gb[j] += scale * gy[r * out + j];
@@ -65,40 +89,63 @@ static void row_logsumexp(const float *x, int64_t k, float *m, float *lse) {
   *lse = (float)log(s);
 }
 
-void lt_softmax_forward(const float *x, float *y, int64_t n, int64_t k) {
-#pragma omp parallel for schedule(static) if (n * k > LT_NN_PAR_MIN)
-  for (int64_t r = 0; r < n; r++) {
+/* Rows per chunk of a row-wise loop over (n, k). */
+static int64_t row_grain(int64_t k) { return k >= LT_NN_GRAIN ? 1 : LT_NN_GRAIN / (k > 0 ? k : 1); }
+
+static void softmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
+  const act_job *j = ctx;
+  const int64_t k = j->k;
+  for (int64_t r = r0; r < r1; r++) {
     float m, lse;
-    row_logsumexp(x + r * k, k, &m, &lse);
-    for (int64_t j = 0; j < k; j++) y[r * k + j] = expf(x[r * k + j] - m - lse);
+    row_logsumexp(j->x + r * k, k, &m, &lse);
+    for (int64_t c = 0; c < k; c++) j->out[r * k + c] = expf(j->x[r * k + c] - m - lse);
+  }
+}
+
+void lt_softmax_forward(const float *x, float *y, int64_t n, int64_t k) {
+  lt_parallel_for(n, row_grain(k), softmax_forward_rows, &(act_job){.x = x, .out = y, .k = k});
+}
+
+static void softmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
+  const act_job *j = ctx;
+  const int64_t k = j->k;
+  for (int64_t r = r0; r < r1; r++) {
+    double dot = 0.0;
+    for (int64_t c = 0; c < k; c++) dot += (double)j->y[r * k + c] * j->x[r * k + c];
+    for (int64_t c = 0; c < k; c++) j->out[r * k + c] = j->x[r * k + c] * (j->y[r * k + c] - (float)dot);
   }
 }
 
 void lt_softmax_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t k) {
-#pragma omp parallel for schedule(static) if (n * k > LT_NN_PAR_MIN)
-  for (int64_t r = 0; r < n; r++) {
-    double dot = 0.0;
-    for (int64_t j = 0; j < k; j++) dot += (double)gy[r * k + j] * y[r * k + j];
-    for (int64_t j = 0; j < k; j++) gx[r * k + j] = y[r * k + j] * (gy[r * k + j] - (float)dot);
+  lt_parallel_for(n, row_grain(k), softmax_backward_rows, &(act_job){.x = y, .y = gy, .out = gx, .k = k});
+}
+
+static void logsoftmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
+  const act_job *j = ctx;
+  const int64_t k = j->k;
+  for (int64_t r = r0; r < r1; r++) {
+    float m, lse;
+    row_logsumexp(j->x + r * k, k, &m, &lse);
+    for (int64_t c = 0; c < k; c++) j->out[r * k + c] = j->x[r * k + c] - m - lse;
   }
 }
 
 void lt_logsoftmax_forward(const float *x, float *y, int64_t n, int64_t k) {
-#pragma omp parallel for schedule(static) if (n * k > LT_NN_PAR_MIN)
-  for (int64_t r = 0; r < n; r++) {
-    float m, lse;
-    row_logsumexp(x + r * k, k, &m, &lse);
-    for (int64_t j = 0; j < k; j++) y[r * k + j] = x[r * k + j] - m - lse;
+  lt_parallel_for(n, row_grain(k), logsoftmax_forward_rows, &(act_job){.x = x, .out = y, .k = k});
+}
+
+static void logsoftmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
+  const act_job *j = ctx;
+  const int64_t k = j->k;
+  for (int64_t r = r0; r < r1; r++) {
+    double s = 0.0;
+    for (int64_t c = 0; c < k; c++) s += j->y[r * k + c];
+    for (int64_t c = 0; c < k; c++) j->out[r * k + c] = j->y[r * k + c] - expf(j->x[r * k + c]) * (float)s;
   }
 }
 
 void lt_logsoftmax_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t k) {
-#pragma omp parallel for schedule(static) if (n * k > LT_NN_PAR_MIN)
-  for (int64_t r = 0; r < n; r++) {
-    double s = 0.0;
-    for (int64_t j = 0; j < k; j++) s += gy[r * k + j];
-    for (int64_t j = 0; j < k; j++) gx[r * k + j] = gy[r * k + j] - expf(y[r * k + j]) * (float)s;
-  }
+  lt_parallel_for(n, row_grain(k), logsoftmax_backward_rows, &(act_job){.x = y, .y = gy, .out = gx, .k = k});
 }
 
 double lt_nll_forward(const float *logp, const int32_t *label, int64_t n, int64_t k) {

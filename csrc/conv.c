@@ -1,18 +1,21 @@
 /* conv.c — 2-D convolution (cross-correlation, as every deep-learning framework
- * computes it) over NCHW batches, lowered to cblas_sgemm through im2col.
+ * computes it) over NCHW batches, lowered to sgemm (gemm.h) through im2col.
  *
  * Image by image: one image is unfolded into cols (K, L), K = c*kh*kw, L = oh*ow, small
  * enough to stay in cache, and multiplied with the filters viewed as an (oc, K) matrix
  * in one sgemm whose result is that image's (oc, L) output plane: NCHW needs no
- * transposes. With several threads the images are split over OpenMP "lanes", each
- * with its own block of the workspace and a single-threaded sgemm, so that OpenMP and
- * OpenBLAS never run (and spin) at the same time; with one lane, or fewer images than
- * threads, the images go in turn and OpenBLAS threads each sgemm itself.
+ * transposes. The images are spread over the lanes of lunet's thread pool
+ * (threadpool.h), each lane with its own cols and padded image in the workspace.
+ *
+ * The parameter gradients sum over the images. So that the sums do not depend on
+ * which thread took which image, nor on the thread count, the batch is cut into a
+ * fixed number of blocks (LT_CONV2D_BLOCKS, fewer for a small batch), each block's sum
+ * goes to its own slot of the workspace, and the slots are added in order at the end.
  */
 #include <string.h>
-#include <cblas.h>
-#include <omp.h>
+#include "gemm.h"
 #include "nnkernels.h"
+#include "threadpool.h"
 
 int64_t lt_window_outsize(int64_t in, int64_t k, int64_t stride, int64_t pad) {
   int64_t span = in + 2 * pad - k;
@@ -80,113 +83,110 @@ void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *
 }
 
 int lt_conv2d_lanes(const lt_conv2d_geom *g) {
-  const int64_t nt = omp_get_max_threads();
-  return nt > 1 && g->n >= nt ? (int)nt : 1;
+  const int lanes = lt_parallel_lanes();
+  return g->n < lanes ? (int)(g->n > 0 ? g->n : 1) : lanes;
+}
+
+int lt_conv2d_blocks(const lt_conv2d_geom *g) {
+  return g->n < LT_CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : LT_CONV2D_BLOCKS;
 }
 
 int64_t lt_conv2d_lane_floats(const lt_conv2d_geom *g) {
-  const int64_t K = g->c * g->kh * g->kw;
-  return K * g->oh * g->ow + padded_floats(g) + g->oc * K + g->oc;
+  return g->c * g->kh * g->kw * g->oh * g->ow + padded_floats(g);
 }
 
-/* A lane's blocks of the workspace: cols (K, L), the padded image, and its share of
- * the parameter gradients (oc*K, then oc). */
-typedef struct {
-  float *cols, *pad, *gweight, *gbias;
-} lane_work;
+int64_t lt_conv2d_block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
 
-static lane_work lane_blocks(float *work, int lane, const lt_conv2d_geom *g) {
-  const int64_t K = g->c * g->kh * g->kw;
-  lane_work w;
-  w.cols = work + lane * lt_conv2d_lane_floats(g);
-  w.pad = w.cols + K * g->oh * g->ow;
-  w.gweight = w.pad + padded_floats(g);
-  w.gbias = w.gweight + g->oc * K;
-  return w;
+/* The workspace: lanes x (cols (K, L), the padded image), then blocks x (gweight
+ * (oc*K), gbias (oc)) partial sums. */
+static float *lane_cols(float *work, int lane, const lt_conv2d_geom *g) {
+  return work + lane * lt_conv2d_lane_floats(g);
+}
+
+static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
+  return lane_cols(work, lane, g) + g->c * g->kh * g->kw * g->oh * g->ow;
+}
+
+static float *block_sums(float *work, int block, const lt_conv2d_geom *g) {
+  return work + lt_conv2d_lanes(g) * lt_conv2d_lane_floats(g) + block * lt_conv2d_block_floats(g);
 }
 
 typedef struct {
   const lt_conv2d_geom *g;
   const float *in, *weight, *bias, *gout;
-  float *out, *gin, *gweight, *gbias, *work;
+  float *out, *gin, *work;
   float scale;
+  int has_gbias;
 } conv_job;
 
-typedef void (*image_fn)(const conv_job *job, int64_t b, int lane);
-
-/* Runs fn for every image: in turn with one lane, else split over `lanes` OpenMP
- * threads with OpenBLAS held to one thread meanwhile. */
-static void for_each_image(const conv_job *job, int lanes, image_fn fn) {
-  if (lanes <= 1) {
-    for (int64_t b = 0; b < job->g->n; b++) fn(job, b, 0);
-    return;
-  }
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-#pragma omp parallel num_threads(lanes)
-  {
-    const int lane = omp_get_thread_num();
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < job->g->n; b++) fn(job, b, lane);
-  }
-  openblas_set_num_threads(blas_threads);
-}
-
-static void forward_image(const conv_job *job, int64_t b, int lane) {
+static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
+  const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
   const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
-  const lane_work w = lane_blocks(job->work, lane, g);
-  float *o = job->out + b * g->oc * L;
-  if (job->bias) {
-    for (int64_t oc = 0; oc < g->oc; oc++) {
-      for (int64_t l = 0; l < L; l++) o[oc * L + l] = job->bias[oc];
+  float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
+  for (int64_t b = begin; b < end; b++) {
+    float *o = job->out + b * g->oc * L;
+    if (job->bias) {
+      for (int64_t oc = 0; oc < g->oc; oc++) {
+        for (int64_t l = 0; l < L; l++) o[oc * L + l] = job->bias[oc];
+      }
     }
+    lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
+    lt_sgemm(LT_NOTRANS, LT_NOTRANS, g->oc, L, K, 1.0f,
+                job->weight, K, cols, L, job->bias ? 1.0f : 0.0f, o, L);
   }
-  lt_im2col(job->in + b * g->c * g->h * g->w, w.cols, w.pad, g);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->oc, (int)L, (int)K, 1.0f,
-              job->weight, (int)K, w.cols, (int)L, job->bias ? 1.0f : 0.0f, o, (int)L);
 }
 
 void lt_conv2d_forward(const float *in, const float *weight, const float *bias, float *out,
                        float *work, const lt_conv2d_geom *g) {
-  const conv_job job = {.g = g, .in = in, .weight = weight, .bias = bias, .out = out, .work = work};
-  for_each_image(&job, lt_conv2d_lanes(g), forward_image);
+  conv_job job = {.g = g, .in = in, .weight = weight, .bias = bias, .out = out, .work = work};
+  lt_parallel_for(g->n, 1, forward_images, &job);
 }
 
-static void backward_input_image(const conv_job *job, int64_t b, int lane) {
+static void backward_input_images(void *ctx, int64_t begin, int64_t end, int lane) {
+  const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
   const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
-  const lane_work w = lane_blocks(job->work, lane, g);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)L, (int)g->oc, 1.0f,
-              job->weight, (int)K, job->gout + b * g->oc * L, (int)L, 0.0f, w.cols, (int)L);
-  lt_col2im(w.cols, job->gin + b * g->c * g->h * g->w, w.pad, g);
+  float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
+  for (int64_t b = begin; b < end; b++) {
+    lt_sgemm(LT_TRANS, LT_NOTRANS, K, L, g->oc, 1.0f,
+                job->weight, K, job->gout + b * g->oc * L, L, 0.0f, cols, L);
+    lt_col2im(cols, job->gin + b * g->c * g->h * g->w, pad, g);
+  }
 }
 
 void lt_conv2d_backward_input(const float *gout, const float *weight, float *gin, float *work,
                               const lt_conv2d_geom *g) {
-  const conv_job job = {.g = g, .gout = gout, .weight = weight, .gin = gin, .work = work};
-  for_each_image(&job, lt_conv2d_lanes(g), backward_input_image);
+  conv_job job = {.g = g, .gout = gout, .weight = weight, .gin = gin, .work = work};
+  lt_parallel_for(g->n, 1, backward_input_images, &job);
 }
 
-/* Lane 0 accumulates straight into gweight and gbias; the other lanes into their own
- * blocks of the workspace, added in afterwards. */
-static void backward_params_image(const conv_job *job, int64_t b, int lane) {
+/* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
+static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n / lt_conv2d_blocks(g); }
+
+/* One block's sums: gweight slot = scale * sum_b gout[b] . cols[b]^T, gbias slot =
+ * scale * sum_b sum_l gout[b][o][l]; the first image overwrites the slot. */
+static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int lane) {
+  const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
   const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
-  const lane_work w = lane_blocks(job->work, lane, g);
-  float *gw = lane == 0 ? job->gweight : w.gweight;
-  float *gb = lane == 0 ? job->gbias : w.gbias;
-  const float *go = job->gout + b * g->oc * L;
-  lt_im2col(job->in + b * g->c * g->h * g->w, w.cols, w.pad, g);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->oc, (int)K, (int)L, job->scale,
-              go, (int)L, w.cols, (int)L, 1.0f, gw, (int)K);
-  if (job->gbias) {
-    for (int64_t oc = 0; oc < g->oc; oc++) {
-      const float *q = go + oc * L;
-      float s = 0.0f;
+  float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
+  for (int64_t i = begin; i < end; i++) {
+    float *gw = block_sums(job->work, (int)i, g), *gb = gw + g->oc * K;
+    for (int64_t b = block_start(i, g); b < block_start(i + 1, g); b++) {
+      const float *go = job->gout + b * g->oc * L;
+      const int first = b == block_start(i, g);
+      lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
+      lt_sgemm(LT_NOTRANS, LT_TRANS, g->oc, K, L, job->scale,
+                  go, L, cols, L, first ? 0.0f : 1.0f, gw, K);
+      if (!job->has_gbias) continue;
+      for (int64_t oc = 0; oc < g->oc; oc++) {
+        const float *q = go + oc * L;
+        float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-      for (int64_t l = 0; l < L; l++) s += q[l];
-      gb[oc] += job->scale * s;
+        for (int64_t l = 0; l < L; l++) s += q[l];
+        gb[oc] = (first ? 0.0f : gb[oc]) + job->scale * s;
+      }
     }
   }
 }
@@ -194,18 +194,14 @@ static void backward_params_image(const conv_job *job, int64_t b, int lane) {
 void lt_conv2d_backward_params(const float *in, const float *gout, float *gweight, float *gbias,
                                float *work, float scale, const lt_conv2d_geom *g) {
   const int64_t K = g->c * g->kh * g->kw;
-  const int lanes = lt_conv2d_lanes(g);
-  for (int t = 1; t < lanes; t++) {
-    memset(lane_blocks(work, t, g).gweight, 0, (size_t)(g->oc * K + g->oc) * sizeof(float));
-  }
-  const conv_job job = {.g = g, .in = in, .gout = gout, .gweight = gweight, .gbias = gbias,
-                        .work = work, .scale = scale};
-  for_each_image(&job, lanes, backward_params_image);
-  for (int t = 1; t < lanes; t++) {
-    const lane_work w = lane_blocks(work, t, g);
-    for (int64_t k = 0; k < g->oc * K; k++) gweight[k] += w.gweight[k];
+  const int blocks = lt_conv2d_blocks(g);
+  conv_job job = {.g = g, .in = in, .gout = gout, .work = work, .scale = scale, .has_gbias = gbias != NULL};
+  lt_parallel_for(blocks, 1, backward_params_blocks, &job);
+  for (int i = 0; i < blocks; i++) {
+    const float *gw = block_sums(work, i, g), *gb = gw + g->oc * K;
+    for (int64_t k = 0; k < g->oc * K; k++) gweight[k] += gw[k];
     if (gbias) {
-      for (int64_t oc = 0; oc < g->oc; oc++) gbias[oc] += w.gbias[oc];
+      for (int64_t oc = 0; oc < g->oc; oc++) gbias[oc] += gb[oc];
     }
   }
 }

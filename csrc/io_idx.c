@@ -112,15 +112,9 @@ lunet_idx_reader *lunet_idx_open(const char *path, int *ndim, int64_t size[LT_MA
     snprintf(err, errlen, "'%s': truncated IDX header (%d dimensions announced)", path, *ndim);
     goto fail;
   }
-  int64_t count = 1, bytes;
-  int overflow = 0, empty = 0;
-  for (int d = 0; d < *ndim; d++) {
-    size[d] = be32(head + 4 + 4 * d);
-    empty |= size[d] == 0;
-  }
-  for (int d = 0; d < *ndim && !empty; d++) overflow |= lt_mul_overflow(count, size[d], &count);
-  if (empty) count = 0;
-  if (overflow || lt_mul_overflow(count, r->width, &bytes)) {
+  int64_t count, bytes;
+  for (int d = 0; d < *ndim; d++) size[d] = be32(head + 4 + 4 * d);
+  if (lt_shape_numel(*ndim, size, &count) || lt_mul_overflow(count, r->width, &bytes)) {
     snprintf(err, errlen, "'%s': IDX sizes overflow", path);
     goto fail;
   }

@@ -30,14 +30,10 @@ static void put64(unsigned char *p, uint64_t v) {
 
 static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
 
-/* The element count, or -1 when it overflows (a zero size makes it 0 regardless). */
+/* The element count, or -1 when it (or, with a zero size, the product of the others) overflows. */
 static int64_t tns_numel(const lunet_tns_header *hd) {
-  for (int d = 0; d < hd->ndim; d++)
-    if (hd->size[d] == 0) return 0;
-  int64_t n = 1;
-  for (int d = 0; d < hd->ndim; d++)
-    if (lt_mul_overflow(n, hd->size[d], &n)) return -1;
-  return n;
+  int64_t n;
+  return lt_shape_numel(hd->ndim, hd->size, &n) ? -1 : n;
 }
 
 static int write_fail(char *err, size_t errlen) {

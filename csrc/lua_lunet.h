@@ -38,5 +38,6 @@ void lunet_open_optim(lua_State *L); /* lua_optim.c: fused optimizer updates */
 void lunet_open_io(lua_State *L); /* lua_io.c: file formats and image operations */
 void lunet_open_rnn(lua_State *L); /* lua_rnn.c: RNN, LSTM and GRU over whole sequences */
 void lunet_open_sys(lua_State *L); /* lua_sys.c: fsync and file checksums for lunet.save */
+void lunet_open_speed(lua_State *L); /* lua_speed.c: denormal flushing, the sgemm timer */
 
 #endif

@@ -50,14 +50,11 @@ static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname) {
 }
 
 static int64_t checked_numel(lua_State *L, int ndim, const int64_t *size, const char *fname) {
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (size[i] < 0) luaL_error(L, "%s: size %d is negative (%I)", fname, i + 1, (lua_Integer)size[i]);
-    if (size[i] == 0) return 0; /* empty, whatever the other sizes */
-  }
+  int64_t n;
   for (int i = 0; i < ndim; i++)
-    if (lt_mul_overflow(n, size[i], &n) || n > MAX_NUMEL)
-      luaL_error(L, "%s: cannot allocate a tensor of that many elements (size overflows)", fname);
+    if (size[i] < 0) luaL_error(L, "%s: size %d is negative (%I)", fname, i + 1, (lua_Integer)size[i]);
+  if (lt_shape_numel(ndim, size, &n) || n > MAX_NUMEL)
+    luaL_error(L, "%s: cannot allocate a tensor of that many elements (size overflows)", fname);
   return n;
 }
 
@@ -501,6 +498,13 @@ static int m_stride(lua_State *L) {
   return 1;
 }
 
+/* t:shapeString() → "(2,3,4)", the form every error message uses. */
+static int m_shapeString(lua_State *L) {
+  char buf[200];
+  lua_pushstring(L, lt_shape_str(lunet_checktensor(L, 1), buf, sizeof buf));
+  return 1;
+}
+
 static int m_dim(lua_State *L) {
   lua_pushinteger(L, lunet_checktensor(L, 1)->ndim);
   return 1;
@@ -563,6 +567,8 @@ static int target_shape(lua_State *L, const lt_tensor *t, int arg, int64_t *size
     luaL_error(L, "%s: shape has %I elements but the tensor %s has %I", fname, (lua_Integer)known,
                lt_shape_str(t, buf, sizeof buf), (lua_Integer)n);
   }
+  int64_t span;
+  if (lt_shape_numel(nd, size, &span)) luaL_error(L, "%s: sizes overflow", fname); /* an empty view's strides */
   return nd;
 }
 
@@ -1444,7 +1450,7 @@ static int mt_div(lua_State *L) { return binary(L, LT_DIV, 0); }
 static int mt_pow(lua_State *L) { return binary(L, LT_POW, 0); }
 
 static const luaL_Reg methods[] = {
-    {"size", m_size}, {"stride", m_stride}, {"dim", m_dim}, {"numel", m_numel}, {"dtype", m_dtype},
+    {"size", m_size}, {"shapeString", m_shapeString}, {"stride", m_stride}, {"dim", m_dim}, {"numel", m_numel}, {"dtype", m_dtype},
     {"isContiguous", m_isContiguous}, {"view", m_view}, {"reshape", m_reshape}, {"narrow", m_narrow},
     {"select", m_select}, {"transpose", m_transpose}, {"t", m_transpose}, {"permute", m_permute},
     {"expand", m_expand}, {"unsqueeze", m_unsqueeze}, {"squeeze", m_squeeze}, {"contiguous", m_contiguous},

@@ -12,10 +12,10 @@
 
 #include <stdint.h>
 
-/* Elements an elementwise or pooling loop must touch before it runs on several
- * OpenMP threads: these loops are memory-bound, and below this a fork-join (and,
- * on a busy machine, waiting for a second core) costs more than it saves. */
-#define LT_NN_PAR_MIN (1 << 20)
+/* Elements per chunk of an elementwise or pooling loop on lunet's thread pool
+ * (threadpool.h): tens of microseconds of memory-bound work, so that a smaller loop
+ * runs on the calling thread alone and a larger one pays one wake-up per worker. */
+#define LT_NN_GRAIN (1 << 16)
 
 /* ---- conv2d (conv.c) ---- */
 
@@ -45,12 +45,17 @@ void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *
 /* The batched kernels below work image by image: unfold one image into cols (K, L),
  * small enough to stay in cache, and multiply it with the filters viewed as an
  * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane.
- * With several OpenMP threads the images are split over lt_conv2d_lanes(g) lanes.
- * work is a workspace of lt_conv2d_lanes(g) * lt_conv2d_lane_floats(g) floats. */
+ * The images are spread over lt_conv2d_lanes(g) lanes of lunet's thread pool, and the
+ * parameter gradients are summed per block of images, lt_conv2d_blocks(g) blocks in a
+ * fixed order, so that they do not depend on the thread count.
+ * work is a workspace of lt_conv2d_work_floats(g) floats:
+ *   lanes * lt_conv2d_lane_floats(g)    K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image)
+ *   + blocks * lt_conv2d_block_floats(g) oc*K + oc (a block's parameter gradients). */
+#define LT_CONV2D_BLOCKS 8
 int lt_conv2d_lanes(const lt_conv2d_geom *g);
-/* K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image) + oc*K + oc (a lane's share of
- * the parameter gradients). */
+int lt_conv2d_blocks(const lt_conv2d_geom *g);
 int64_t lt_conv2d_lane_floats(const lt_conv2d_geom *g);
+int64_t lt_conv2d_block_floats(const lt_conv2d_geom *g);
 
 /* Forward: out[b][o][y][x] = bias[o] + sum_{ci,i,j} weight[o][ci][i][j] * in[b][ci][y*sh-ph+i][x*sw-pw+j]
  * in (n,c,h,w), weight (oc,c,kh,kw), bias (oc) or NULL, out (n,oc,oh,ow). */

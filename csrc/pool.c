@@ -7,6 +7,7 @@
 #include <float.h>
 #include <string.h>
 #include "nnkernels.h"
+#include "threadpool.h"
 
 /* mask ? a : b for mask all ones or all zeros, on the bits. */
 static inline float blendf(int32_t mask, float a, float b) {
@@ -49,30 +50,54 @@ static inline void pool_plane(const float *src, float *dst, int32_t *sw, const l
   }
 }
 
-void lt_maxpool2d_forward(const float *in, float *out, int32_t *switches, const lt_conv2d_geom *g) {
-  const int64_t planes = g->n * g->c, hw = g->h * g->w, L = g->oh * g->ow;
+typedef struct {
+  const lt_conv2d_geom *g;
+  const float *in;
+  float *out;
+  int32_t *sw;
+  const int32_t *csw;
+} pool_job;
+
+static void pool_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
+  const pool_job *j = ctx;
+  const lt_conv2d_geom *g = j->g;
+  const int64_t hw = g->h * g->w, L = g->oh * g->ow;
   /* Without padding every window lies inside the input (oh, ow round down). */
   const int two = g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0;
-#pragma omp parallel for schedule(static) if (planes * L * g->kh * g->kw > LT_NN_PAR_MIN)
-  for (int64_t p = 0; p < planes; p++) {
-    if (two) pool_plane(in + p * hw, out + p * L, switches + p * L, g, 2, 2, 0);
-    else pool_plane(in + p * hw, out + p * L, switches + p * L, g, g->kh, g->kw, 1);
+  for (int64_t p = p0; p < p1; p++) {
+    if (two) pool_plane(j->in + p * hw, j->out + p * L, j->sw + p * L, g, 2, 2, 0);
+    else pool_plane(j->in + p * hw, j->out + p * L, j->sw + p * L, g, g->kh, g->kw, 1);
   }
+}
+
+/* Planes per chunk: about LT_NN_GRAIN elements of work. */
+static int64_t plane_grain(int64_t per_plane) {
+  return per_plane >= LT_NN_GRAIN ? 1 : LT_NN_GRAIN / (per_plane > 0 ? per_plane : 1);
+}
+
+void lt_maxpool2d_forward(const float *in, float *out, int32_t *switches, const lt_conv2d_geom *g) {
+  lt_parallel_for(g->n * g->c, plane_grain(g->h * g->w), pool_planes,
+                  &(pool_job){.g = g, .in = in, .out = out, .sw = switches});
 }
 
 /* Both the max-pool backward and the unpool scatter one (oh, ow) plane of values into
  * the (h, w) input plane through the switches, adding where windows share a maximum. */
-static void scatter_switches(const float *vals, const int32_t *switches, float *dst,
-                             const lt_conv2d_geom *g) {
-  const int64_t planes = g->n * g->c, hw = g->h * g->w, L = g->oh * g->ow;
-#pragma omp parallel for schedule(static) if (planes * hw > LT_NN_PAR_MIN)
-  for (int64_t p = 0; p < planes; p++) {
-    float *d = dst + p * hw;
-    const float *v = vals + p * L;
-    const int32_t *s = switches + p * L;
+static void scatter_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
+  const pool_job *j = ctx;
+  const int64_t hw = j->g->h * j->g->w, L = j->g->oh * j->g->ow;
+  for (int64_t p = p0; p < p1; p++) {
+    float *d = j->out + p * hw;
+    const float *v = j->in + p * L;
+    const int32_t *s = j->csw + p * L;
     memset(d, 0, (size_t)hw * sizeof(float));
     for (int64_t l = 0; l < L; l++) d[s[l] - 1] += v[l];
   }
+}
+
+static void scatter_switches(const float *vals, const int32_t *switches, float *dst,
+                             const lt_conv2d_geom *g) {
+  lt_parallel_for(g->n * g->c, plane_grain(g->h * g->w), scatter_planes,
+                  &(pool_job){.g = g, .in = vals, .out = dst, .csw = switches});
 }
 
 void lt_maxpool2d_backward(const float *gout, const int32_t *switches, float *gin,

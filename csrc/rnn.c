@@ -20,6 +20,9 @@
  *             gradients dG (stashed for all steps) and one sgemm dG_t W_h carrying the
  *             gradient to h_{t-1}; then dx, dW_x and dW_h are one sgemm each over all
  *             steps at once and the bias gradients one pass of column sums.
+ * Within a step the sequences are independent: a large batch is cut into chunks of
+ * sequences on lunet's thread pool, each chunk doing its rows' recurrent sgemm and
+ * gate pass, so that a step is one parallel loop and not two.
  *
  * State buffer (floats, batch-first rows r = n*T + t):
  *   A   (N,T,G*H)  gate activations (the RNN's single gate is h_t itself)
@@ -29,16 +32,17 @@
  * Scratch buffer: dG (N,T,G*H) and, for the GRU, dGh (N,T,G*H), the gradient w.r.t.
  * W_h h + b_h, which differs from dG in the n block (r * dG_n).
  */
+#include "gemm.h"
 #include "rnn.h"
 #include "tensor.h"
+#include "threadpool.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
-/* Gate passes smaller than this many elements per step stay on one thread: starting
- * a parallel region costs more than the pass itself. */
-#define LT_RNN_PARALLEL_MIN 65536
+/* Gate values per chunk of a step's gate pass on the thread pool: a wake-up of a
+ * worker costs microseconds, as much as a whole pass at batch 10. */
+#define LT_RNN_PARALLEL_MIN 16384
 
 /* The gate passes below must vectorize. Their clamps are float comparisons, which GCC
  * will not if-convert while it must preserve floating-point exceptions (-ftrapping-math,
@@ -256,6 +260,7 @@ typedef struct {
   const lt_rnn_dims *d;
   rnn_state s;
   int64_t t;
+  const float *wh;
   const float *bx, *bh; /* forward */
   float *y, *cN;
   const float *dy;      /* backward: dh, dc are the (N,H) carries */
@@ -297,44 +302,56 @@ static void backward_gates(const step_ctx *c, int64_t n) {
   }
 }
 
-/* The gate pass of one step over the batch. Threads only when the pass is big enough
- * to pay for them: even a parallel region with a false if() clause costs about a
- * microsecond, as much as a whole pass at batch 10. */
-static void each_row(const step_ctx *c, void (*pass)(const step_ctx *, int64_t)) {
-  const int64_t N = c->d->N;
-  if (N * lt_rnn_gates(c->d->cell) * c->d->H >= LT_RNN_PARALLEL_MIN) {
-#pragma omp parallel for
-    for (int64_t n = 0; n < N; n++) pass(c, n);
-  } else {
-    for (int64_t n = 0; n < N; n++) pass(c, n);
-  }
+/* Step t of the forward pass for the sequences [n0, n1): the recurrent product
+ * W_h h_{t-1}, added onto the projections of step t (or kept apart for the GRU,
+ * whose n block is scaled by r), then the gate pass. */
+static void forward_step_rows(void *ctx, int64_t n0, int64_t n1, int lane) {
+  const step_ctx *c = ctx;
+  const int64_t T = c->d->T, H = c->d->H, GH = lt_rnn_gates(c->d->cell) * H;
+  const float *hpt = c->s.hp + (n0 * T + c->t) * H;
+  if (c->d->cell == LT_GRU)
+    lt_sgemm(LT_NOTRANS, LT_TRANS, n1 - n0, GH, H, 1.0f, hpt,
+                T * H, c->wh, H, 0.0f, c->s.s + n0 * GH, GH);
+  else
+    lt_sgemm(LT_NOTRANS, LT_TRANS, n1 - n0, GH, H, 1.0f, hpt,
+                T * H, c->wh, H, 1.0f, c->s.a + (n0 * T + c->t) * GH, T * GH);
+  for (int64_t n = n0; n < n1; n++) forward_gates(c, n);
+}
+
+/* Step t of the backward pass for the sequences [n0, n1): the gate pass, then
+ * dL/dh_{t-1} = dGh_t W_h (plus the GRU's direct path z dL/dh_t, already there). */
+static void backward_step_rows(void *ctx, int64_t n0, int64_t n1, int lane) {
+  const step_ctx *c = ctx;
+  const int64_t T = c->d->T, H = c->d->H, GH = lt_rnn_gates(c->d->cell) * H;
+  for (int64_t n = n0; n < n1; n++) backward_gates(c, n);
+  lt_sgemm(LT_NOTRANS, LT_NOTRANS, n1 - n0, H, GH, 1.0f,
+              c->dgh + (n0 * T + c->t) * GH, T * GH, c->wh, H,
+              c->d->cell == LT_GRU ? 1.0f : 0.0f, c->dh + n0 * H, H);
+}
+
+/* A step over the batch: the sequences are independent within a step, so chunks of
+ * them (at least LT_RNN_PARALLEL_MIN gate values each) go to lunet's thread pool; a
+ * smaller batch (batch 10 has 2560 LSTM gate values) runs on the calling thread. */
+static void each_step(const step_ctx *c, lt_range_fn rows) {
+  const int64_t per_row = lt_rnn_gates(c->d->cell) * c->d->H;
+  const int64_t grain = per_row >= LT_RNN_PARALLEL_MIN ? 1 : LT_RNN_PARALLEL_MIN / per_row;
+  lt_parallel_for(c->d->N, grain, rows, (void *)c);
 }
 
 void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *wx, const float *wh,
                     const float *bx, const float *bh, const float *h0, const float *c0,
                     float *y, float *cN, float *state) {
   const int64_t N = d->N, T = d->T, D = d->D, H = d->H, GH = lt_rnn_gates(d->cell) * H;
-  step_ctx c = {.d = d, .s = state_views(d, state), .bx = bx, .bh = bh, .y = y, .cN = cN};
+  step_ctx c = {.d = d, .s = state_views(d, state), .wh = wh, .bx = bx, .bh = bh, .y = y, .cN = cN};
 
   /* input projections of all steps: A = x W_x^T, (N*T, G*H) */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(N * T), (int)GH, (int)D, 1.0f, x,
-              (int)D, wx, (int)D, 0.0f, c.s.a, (int)GH);
+  lt_sgemm(LT_NOTRANS, LT_TRANS, N * T, GH, D, 1.0f, x,
+              D, wx, D, 0.0f, c.s.a, GH);
   for (int64_t n = 0; n < N; n++) {
     copy_or_zero(c.s.hp + n * T * H, h0 ? h0 + n * H : NULL, H);
     if (d->cell == LT_LSTM) copy_or_zero(c.s.cp + n * T * H, c0 ? c0 + n * H : NULL, H);
   }
-  for (c.t = 0; c.t < T; c.t++) {
-    /* recurrent product W_h h_{t-1} for the whole batch: added onto the projections of
-     * step t, or kept apart for the GRU whose n block is scaled by r */
-    const float *hpt = c.s.hp + c.t * H;
-    if (d->cell == LT_GRU)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)GH, (int)H, 1.0f, hpt,
-                  (int)(T * H), wh, (int)H, 0.0f, c.s.s, (int)GH);
-    else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)GH, (int)H, 1.0f, hpt,
-                  (int)(T * H), wh, (int)H, 1.0f, c.s.a + c.t * GH, (int)(T * GH));
-    each_row(&c, forward_gates);
-  }
+  for (c.t = 0; c.t < T; c.t++) each_step(&c, forward_step_rows);
 }
 
 void lt_rnn_backward_data(const lt_rnn_dims *d, const float *wx, const float *wh,
@@ -344,22 +361,16 @@ void lt_rnn_backward_data(const lt_rnn_dims *d, const float *wx, const float *wh
   /* the state is only read; the gradient that flows into W_h h is dG itself except
    * for the GRU. dh0 and dc0 carry dL/dh_t and dL/dc_t from step to step and end as
    * dL/dh0 and dL/dc0. */
-  step_ctx c = {.d = d, .s = state_views(d, (float *)state), .dy = dy, .dh = dh0, .dc = dc0,
+  step_ctx c = {.d = d, .s = state_views(d, (float *)state), .wh = wh, .dy = dy, .dh = dh0, .dc = dc0,
                 .dg = scratch, .dgh = d->cell == LT_GRU ? scratch + N * T * GH : scratch};
 
   memset(dh0, 0, (size_t)(N * H) * sizeof(float));
   if (d->cell == LT_LSTM) memset(dc0, 0, (size_t)(N * H) * sizeof(float));
-  for (c.t = T - 1; c.t >= 0; c.t--) {
-    each_row(&c, backward_gates);
-    /* dL/dh_{t-1} = dGh_t W_h (plus the GRU's direct path z dL/dh_t, already there) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)H, (int)GH, 1.0f,
-                c.dgh + c.t * GH, (int)(T * GH), wh, (int)H, d->cell == LT_GRU ? 1.0f : 0.0f, dh0,
-                (int)H);
-  }
+  for (c.t = T - 1; c.t >= 0; c.t--) each_step(&c, backward_step_rows);
   /* dx = dG W_x, all steps at once */
   if (dx)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(N * T), (int)D, (int)GH, 1.0f, c.dg,
-                (int)GH, wx, (int)D, 0.0f, dx, (int)D);
+    lt_sgemm(LT_NOTRANS, LT_NOTRANS, N * T, D, GH, 1.0f, c.dg,
+                GH, wx, D, 0.0f, dx, D);
 }
 
 void lt_rnn_backward_weights(const lt_rnn_dims *d, const float *x, const float *state,
@@ -369,10 +380,10 @@ void lt_rnn_backward_weights(const lt_rnn_dims *d, const float *x, const float *
   const rnn_state s = state_views(d, (float *)state);
   const float *dg = scratch, *dgh = d->cell == LT_GRU ? scratch + N * T * GH : scratch;
   /* all steps at once: dW_x += dG^T x, dW_h += dGh^T Hp */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)GH, (int)D, (int)(N * T), scale, dg,
-              (int)GH, x, (int)D, 1.0f, dwx, (int)D);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)GH, (int)H, (int)(N * T), scale, dgh,
-              (int)GH, s.hp, (int)H, 1.0f, dwh, (int)H);
+  lt_sgemm(LT_TRANS, LT_NOTRANS, GH, D, N * T, scale, dg,
+              GH, x, D, 1.0f, dwx, D);
+  lt_sgemm(LT_TRANS, LT_NOTRANS, GH, H, N * T, scale, dgh,
+              GH, s.hp, H, 1.0f, dwh, H);
   colsum_acc(N * T, GH, scale, dg, dbx);
   if (d->cell == LT_GRU) colsum_acc(N * T, GH, scale, dgh, dbh);
 }

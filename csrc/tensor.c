@@ -55,6 +55,17 @@ int lt_mul_overflow(int64_t a, int64_t b, int64_t *out) {
   return 0;
 }
 
+int lt_shape_numel(int ndim, const int64_t *size, int64_t *numel) {
+  int64_t span = 1;
+  int empty = 0;
+  for (int i = 0; i < ndim; i++) {
+    if (size[i] == 0) empty = 1;
+    else if (lt_mul_overflow(span, size[i], &span)) return -1;
+  }
+  *numel = empty ? 0 : span;
+  return 0;
+}
+
 /* ---- the strided walker ----
  * Up to three views of one shape are walked together. Size-1 dimensions are dropped and
  * neighbouring dimensions merged wherever every view is contiguous across them, so a

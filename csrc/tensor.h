@@ -38,6 +38,10 @@ const char *lt_shape_str(const lt_tensor *t, char *buf, size_t n);
 
 /* Overflow-checked products; return 0 on success, -1 on overflow. */
 int lt_mul_overflow(int64_t a, int64_t b, int64_t *out);
+/* The element count of a shape into *numel (0 when a size is 0). Returns -1 when a size is
+ * negative or when the product of the nonzero sizes overflows: a shape's contiguous
+ * strides are those products, so even an empty (0,2^40,2^40) must be refused. */
+int lt_shape_numel(int ndim, const int64_t *size, int64_t *numel);
 
 /* ---- kernels over views (the caller has checked shapes; broadcasting is resolved by
  * giving an input the output's shape with stride 0 along broadcast dimensions) ---- */

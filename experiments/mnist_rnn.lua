@@ -47,15 +47,7 @@ local seqTrain, seqTest = mnist.load(args.data, {layout = "sequences", split = "
 local imgTrain, imgTest = mnist.load(args.data, {layout = "images", split = "train55k"})
 print(("data: %d training and %d test digits"):format(seqTrain.inputs:size(1), seqTest.inputs:size(1)))
 
-local function lenet5()
-  local m = nn.Sequential()
-  m:add(nn.Conv2d(1, 32, 5, {padding = "same"}), "conv1"):add(nn.ReLU()):add(nn.MaxPool2d(2, 2))
-  m:add(nn.Conv2d(32, 64, 5, {padding = "same"}), "conv2"):add(nn.ReLU()):add(nn.MaxPool2d(2, 2))
-  m:add(nn.Flatten()):add(nn.Linear(7 * 7 * 64, 1024), "fc1"):add(nn.ReLU()):add(nn.Dropout(0.5))
-  m:add(nn.Linear(1024, 10), "fc2")
-  m:init("course")
-  return m
-end
+local lenet5 = lunet.models.lenet5 -- the course's LeNet-5 and initialization
 
 local function recurrent(kind, hidden)
   local m = nn.Sequential()

@@ -5,6 +5,10 @@
  * package.path, and calls lunet.load under pcall on each input. Any Lua error
  * is a correct answer to a bad file; a crash or a sanitizer report is a bug.
  *
+ * The Lua interpreter is not instrumented, so libFuzzer would see only the C
+ * code's coverage. A line hook feeds it the Lua side too: each pair of
+ * consecutive (source, line) events bumps one of libFuzzer's extra counters.
+ *
  * The container ends with a CRC-32 of everything before it, so the custom
  * mutator recomputes that trailer after mutating (most of the time): the
  * fuzzer then reaches the value parser behind the checksum, and the crash
@@ -23,6 +27,17 @@ int luaopen_lunet_core(lua_State *L);
 static lua_State *L;
 static int load_ref; /* registry reference to lunet.load */
 
+#define LUA_EDGES 8192
+__attribute__((used, section("__libfuzzer_extra_counters"))) static uint8_t lua_edges[LUA_EDGES];
+
+static void line_hook(lua_State *l, lua_Debug *ar) {
+  static uintptr_t prev;
+  lua_getinfo(l, "S", ar);
+  uintptr_t here = (uintptr_t)ar->source * 31u + (uintptr_t)ar->currentline * 2654435761u;
+  lua_edges[(here ^ prev) % LUA_EDGES]++;
+  prev = here >> 1;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   setenv("LUNET_NUM_THREADS", "1", 0);
@@ -39,6 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     abort();
   }
   load_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_sethook(L, line_hook, LUA_MASKLINE, 0);
   return 0;
 }
 

@@ -93,7 +93,7 @@ end
     math.randomseed(seed)
     local last, killedMidSave = 0, 0
     for run = 1, 6 do
-      local delay = 0.2 + math.random()
+      local delay = (0.2 + math.random()) * (last == 0 and run or 1) -- longer while no save has completed (a slow machine)
       local errFile = tmp .. "/child.err"
       local ok, how, code = os.execute(("{ timeout -s KILL %.3f bin/lunet %s %s %d; } 2>%s"):format(
         delay, script, p, last + 1, errFile))

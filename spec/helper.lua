@@ -28,4 +28,12 @@ function H.relerr(a, b)
 end
 
 
+--- The folder of a real data set (datapath's search order), or nil when it is not on
+-- this machine; specs that need it start with
+-- `if not DIR then return pending("... data set not found (set LUNET_DATA)") end`.
+function H.dataDir(name)
+  local ok, dir = pcall(lunet.datapath.find, name)
+  return ok and dir or nil
+end
+
 return H

@@ -1,7 +1,8 @@
 local lunet = require "lunet"
 local IO = require "spec.io_helper"
 
-local MNIST = "../shared/data/mnist"
+local H = require "spec.helper"
+local MNIST = H.dataDir("mnist")
 
 -- An IDX file: header for `type` and `dims`, then `body` (packed values).
 local function idx(type, dims, body)
@@ -22,6 +23,7 @@ after_each(function() IO.rmtree(tmp) end)
 
 describe("loadIDX on MNIST", function()
   it("reads the training labels as int32, first 5 0 4 1 9, range 0..9", function()
+    if not MNIST then return pending("mnist data set not found (set LUNET_DATA)") end
     local y = lunet.loadIDX(MNIST .. "/train-labels-idx1-ubyte.gz", "int")
     assert.same({60000}, y:size())
     assert.equal("int", y:dtype())
@@ -31,6 +33,7 @@ describe("loadIDX on MNIST", function()
   end)
 
   it("reads the training images as raw 0..255 floats, 60000x28x28", function()
+    if not MNIST then return pending("mnist data set not found (set LUNET_DATA)") end
     local x = lunet.loadIDX(MNIST .. "/train-images-idx3-ubyte.gz")
     assert.same({60000, 28, 28}, x:size())
     assert.equal("float", x:dtype())
@@ -42,6 +45,7 @@ describe("loadIDX on MNIST", function()
   end)
 
   it("reads the test set, 10000 images and labels", function()
+    if not MNIST then return pending("mnist data set not found (set LUNET_DATA)") end
     local x = lunet.loadIDX(MNIST .. "/t10k-images-idx3-ubyte.gz")
     assert.same({10000, 28, 28}, x:size())
     assert.equal(18454, x[1]:sum())
@@ -156,6 +160,7 @@ describe("loadIDX errors name loadIDX and the file", function()
   end)
 
   it("every truncation of a real gzip'd MNIST file is an error", function()
+    if not MNIST then return pending("mnist data set not found (set LUNET_DATA)") end
     local data = IO.read(MNIST .. "/t10k-labels-idx1-ubyte.gz")
     local p = tmp .. "/cut.gz"
     for _, n in ipairs{0, 1, 3, 10, 11, 20, 100, #data // 2, #data - 8, #data - 5, #data - 1} do
@@ -165,6 +170,7 @@ describe("loadIDX errors name loadIDX and the file", function()
   end)
 
   it("a corrupt gzip stream is an error", function()
+    if not MNIST then return pending("mnist data set not found (set LUNET_DATA)") end
     local data = IO.read(MNIST .. "/t10k-labels-idx1-ubyte.gz")
     local i = #data // 2
     local p = IO.write(tmp .. "/bad.gz", data:sub(1, i - 1) .. string.char(data:byte(i) ~ 0xff) .. data:sub(i + 1))

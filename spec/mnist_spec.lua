@@ -4,7 +4,8 @@ local lunet = require "lunet"
 local mnist = require "lunet.mnist"
 local IO = require "spec.io_helper"
 
-local MNIST = "../shared/data/mnist"
+local H = require "spec.helper"
+local MNIST = H.dataDir("mnist")
 
 -- An MNIST-shaped pair of IDX files for `part`: n images whose pixel k (0-based, of
 -- 784) of image i holds (i + k) % 256, and labels (i - 1) % 10.
@@ -76,6 +77,7 @@ end)
 
 describe("mnist.load on the data set", function()
   it("splits 55,000 / 10,000 / 5,000 with the last 5,000 training digits for validation", function()
+    if not MNIST then return pending("mnist data set not found (set LUNET_DATA)") end
     local train, test, valid = mnist.load(MNIST, { split = "train55k", layout = "sequences" })
     assert.same({ 55000, 28, 28 }, train.inputs:size())
     assert.same({ 10000, 28, 28 }, test.inputs:size())

@@ -9,8 +9,6 @@ local lunet = require "lunet"
 local checkpoint = {}
 local FORMAT = "lunet.checkpoint/1"
 
-local function shapeOf(t) return "(" .. table.concat(t:size(), ",") .. ")" end
-
 function checkpoint.save(path, what)
   if type(path) ~= "string" then error("checkpoint.save: path must be a string", 2) end
   if type(what) ~= "table" or not what.model then error("checkpoint.save: needs {model = ...}", 2) end
@@ -36,9 +34,9 @@ function checkpoint.load(path, model, optimizer)
     if not lunet.isTensor(q) then
       error(("checkpoint.load: parameter %d in %s is not a tensor"):format(i, path), 2)
     end
-    if p:numel() ~= q:numel() or shapeOf(p) ~= shapeOf(q) then
+    if p:shapeString() ~= q:shapeString() then
       error(("checkpoint.load: parameter %d is %s in %s but %s in the model (another model shape?)")
-        :format(i, shapeOf(q), path, shapeOf(p)), 2)
+        :format(i, q:shapeString(), path, p:shapeString()), 2)
     end
   end
   for i, p in ipairs(params) do p:copy(c.params[i]) end

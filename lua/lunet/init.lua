@@ -19,7 +19,7 @@ end
 local lazy = {
   nn = "lunet.nn", optim = "lunet.optim", data = "lunet.data", plot = "lunet.plot",
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
-  mnist = "lunet.mnist", datapath = "lunet.datapath", serialize = "lunet.serialize",
+  mnist = "lunet.mnist", models = "lunet.models", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
   metrics = "lunet.metrics",
 }

@@ -16,11 +16,6 @@ local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
 end
 
-local function shape(t)
-  local s = {}
-  for d = 1, t:dim() do s[d] = tostring(t:size(d)) end
-  return "(" .. table.concat(s, ",") .. ")"
-end
 
 local function check_tensor(fname, what, x, level)
   if getmetatable(x) ~= core.Tensor then
@@ -32,7 +27,7 @@ local function check_labels(fname, labels, n, level)
   check_tensor(fname, "labels", labels, level + 1)
   if labels:dim() ~= 1 or labels:size(1) ~= n then
     fail(level + 1, "%s: labels must be 1-D of size %d (one per example), got %d-D %s",
-      fname, n, labels:dim(), shape(labels))
+      fname, n, labels:dim(), labels:shapeString())
   end
 end
 
@@ -42,7 +37,7 @@ function metrics.accuracy(logits, labels)
   local fname = "metrics.accuracy"
   check_tensor(fname, "logits", logits, 2)
   if logits:dim() ~= 2 then
-    fail(2, "%s: logits must be 2-D (N,K), got %d-D %s", fname, logits:dim(), shape(logits))
+    fail(2, "%s: logits must be 2-D (N,K), got %d-D %s", fname, logits:dim(), logits:shapeString())
   end
   local n = logits:size(1)
   check_labels(fname, labels, n, 2)
@@ -66,7 +61,7 @@ function metrics.confusion(pred, labels, K)
     pred = pred:argmax(2)
   elseif pred:dim() ~= 1 then
     fail(2, "%s: pred must be 1-D (N) class indices or 2-D (N,K) scores, got %d-D %s",
-      fname, pred:dim(), shape(pred))
+      fname, pred:dim(), pred:shapeString())
   end
   check_labels(fname, labels, pred:size(1), 2)
   if math.type(K) ~= "integer" or K < 1 then
@@ -174,7 +169,7 @@ function metrics.confusionMarkdown(cm, classNames)
   local fname = "metrics.confusionMarkdown"
   check_tensor(fname, "cm", cm, 2)
   if cm:dim() ~= 2 or cm:size(1) ~= cm:size(2) then
-    fail(2, "%s: cm must be a square 2-D (K,K) tensor, got %d-D %s", fname, cm:dim(), shape(cm))
+    fail(2, "%s: cm must be a square 2-D (K,K) tensor, got %d-D %s", fname, cm:dim(), cm:shapeString())
   end
   local K = cm:size(1)
   if classNames ~= nil and (type(classNames) ~= "table" or #classNames ~= K) then

@@ -22,11 +22,6 @@ local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
 end
 
-local function shape(t)
-  local s = {}
-  for d = 1, t:dim() do s[d] = tostring(t:size(d)) end
-  return "(" .. table.concat(s, ",") .. ")"
-end
 
 local function is_tensor(x)
   return getmetatable(x) == core.Tensor
@@ -149,7 +144,7 @@ local colours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 local function values(fname, what, v, level)
   if is_tensor(v) then
     if v:dim() ~= 1 then
-      fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %d-D %s", fname, what, v:dim(), shape(v))
+      fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %d-D %s", fname, what, v:dim(), v:shapeString())
     end
     return v:totable()
   end
@@ -337,7 +332,7 @@ function plot.heatmap(path, matrix, opts)
   local rows
   if is_tensor(matrix) then
     if matrix:dim() ~= 2 then
-      fail(2, "%s: matrix must be 2-D (rows,columns), got %d-D %s", fname, matrix:dim(), shape(matrix))
+      fail(2, "%s: matrix must be 2-D (rows,columns), got %d-D %s", fname, matrix:dim(), matrix:shapeString())
     end
     rows = matrix:totable()
   elseif type(matrix) == "table" then
@@ -431,7 +426,7 @@ local function batch_of(fname, images)
     local d = images:dim()
     if d ~= 3 and d ~= 4 then
       fail(3, "%s: images must be 4-D (N,C,H,W), 3-D (N,H,W) or a list of (C,H,W) tensors, got %d-D %s",
-        fname, d, shape(images))
+        fname, d, images:shapeString())
     end
     images = images:float():contiguous()
     if d == 3 then images = images:view(images:size(1), 1, images:size(2), images:size(3)) end
@@ -445,10 +440,10 @@ local function batch_of(fname, images)
   for i, x in ipairs(images) do
     if not is_tensor(x) or x:dim() ~= 3 then
       fail(3, "%s: images[%d] must be a 3-D (C,H,W) tensor, got %s", fname, i,
-        is_tensor(x) and string.format("%d-D %s", x:dim(), shape(x)) or type(x))
+        is_tensor(x) and string.format("%d-D %s", x:dim(), x:shapeString()) or type(x))
     end
-    if shape(x) ~= shape(first) then
-      fail(3, "%s: images[%d] is %s but images[1] is %s; all must have one shape", fname, i, shape(x), shape(first))
+    if x:shapeString() ~= first:shapeString() then
+      fail(3, "%s: images[%d] is %s but images[1] is %s; all must have one shape", fname, i, x:shapeString(), first:shapeString())
     end
   end
   local b = core.zeros(#images, first:size(1), first:size(2), first:size(3))
@@ -472,9 +467,9 @@ function plot.imageGrid(path, images, opts)
   opts = check_options(fname, "opts", opts, grid_fields, 2)
   local x = batch_of(fname, images)
   local n, c, h, w = x:size(1), x:size(2), x:size(3), x:size(4)
-  if n == 0 or h == 0 or w == 0 then fail(2, "%s: images are empty %s", fname, shape(x)) end
+  if n == 0 or h == 0 or w == 0 then fail(2, "%s: images are empty %s", fname, x:shapeString()) end
   if c ~= 1 and c ~= 3 then
-    fail(2, "%s: images must have 1 (gray) or 3 (RGB) channels, got C = %d in %s", fname, c, shape(x))
+    fail(2, "%s: images must have 1 (gray) or 3 (RGB) channels, got C = %d in %s", fname, c, x:shapeString())
   end
   local mode = opts.normalize or "minmax"
   if mode == "minmax" or mode == "symmetric" then

@@ -11,6 +11,10 @@
 -- Each evaluation row holds iter, train_loss and train_acc (running means over the
 -- minibatches since the previous row), test_loss, test_acc and elapsed seconds.
 -- Training stops with an error naming the iteration at the first non-finite loss.
+-- While it trains, denormal floats flush to zero (lunet.setFlushDenormals: tiny Adam
+-- moments and fading activations would otherwise take the CPU's slow path; values
+-- below 1.2e-38 become 0) and the model skips the gradient w.r.t. its input
+-- (model.needInputGrad = false, see lunet.nn); both are restored at the end.
 local lunet = require "lunet"
 local metrics = require "lunet.metrics"
 local progress = require "lunet.progress"
@@ -63,6 +67,12 @@ function train.classifier(cfg)
   local wall0 = lunet.wallclock()
   local lossSum, accSum, count = 0, 0, 0
   model:train()
+  local flushed, needInputGrad = lunet.setFlushDenormals(true), model.needInputGrad
+  model.needInputGrad = false
+  local function restore()
+    if flushed ~= nil then lunet.setFlushDenormals(flushed) end
+    model.needInputGrad = needInputGrad
+  end
   for it = 1, iters do
     local x, y = loader:next()
     model:zeroGrad()
@@ -70,6 +80,7 @@ function train.classifier(cfg)
     local loss = crit:forward(out, y)
     if loss ~= loss or loss == math.huge or loss == -math.huge then
       local what = loss ~= loss and "NaN" or (loss > 0 and "+inf" or "-inf")
+      restore()
       error(("train.classifier: loss is %s at iteration %d (%s); stopping"):format(what, it,
         cfg.label or "run"), 2)
     end
@@ -97,6 +108,7 @@ function train.classifier(cfg)
     end
   end
   bar:finish()
+  restore()
   if log then log:close() end
   hist.cpuSeconds = os.clock() - t0
   hist.final = {test_acc = hist.test_acc[#hist.test_acc], test_loss = hist.test_loss[#hist.test_loss],

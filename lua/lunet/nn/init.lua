@@ -4,6 +4,12 @@
 --   module:forward(input)              sets and returns module.output
 --   module:backward(input, gradOutput) sets and returns module.gradInput and ADDS the
 --                                      parameter gradients into module.grad<Param>
+--   module.needInputGrad = false       backward skips the gradient w.r.t. the input
+--                                      (returns nil): nothing upstream wants it, as for
+--                                      a whole network in training (train.classifier
+--                                      sets it); on a Sequential it passes to the first
+--                                      child, so LeNet-5's conv1 computes only its
+--                                      parameter gradients
 --   module:parameters()                two lists: {weights...}, {gradients...}
 --   module:zeroGrad(), module:train(), module:evaluate() (module.training)
 -- A subclass implements updateOutput(input), updateGradInput(input, gradOutput) and,
@@ -75,6 +81,10 @@ function Module:forward(input)
 end
 
 function Module:backward(input, gradOutput)
+  if self.needInputGrad == false then
+    self:accGradParameters(input, gradOutput)
+    return nil
+  end
   self:updateGradInput(input, gradOutput)
   self:accGradParameters(input, gradOutput)
   return self.gradInput
@@ -256,6 +266,8 @@ function Sequential:updateGradInput(input, gradOutput)
 end
 
 function Sequential:backward(input, gradOutput)
+  local first = self.modules[1]
+  if first then first.needInputGrad = self.needInputGrad end
   return backThrough(self, "backward", input, gradOutput)
 end
 

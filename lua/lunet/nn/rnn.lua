@@ -219,9 +219,11 @@ function Recurrent:updateGradInput(input, gradOutput)
   for l = #self.layer, 1, -1 do
     local L = self.layer[l]
     local x = l == 1 and self.x or self.layer[l - 1].output
-    self.cell.backwardData(x, self[L.weightIH], self[L.weightHH], L.state, g, L.gradInput,
+    -- the bottom layer's input gradient (one sgemm) only when someone wants it
+    local gx = (l > 1 or self.needInputGrad ~= false) and L.gradInput or nil
+    self.cell.backwardData(x, self[L.weightIH], self[L.weightHH], L.state, g, gx,
                             L.gradH0, L.gradC0, L.scratch)
-    g = L.gradInput
+    g = gx
   end
   self.gradInput = g
   self.gradH0 = gatherStateGrad(self, "gradH0", self.h0)

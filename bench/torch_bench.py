@@ -1,0 +1,152 @@
+"""bench/torch_bench.py — the PyTorch side of lunet's benchmark suite (bench/run.lua).
+
+One process per workload, driven by bench/run.lua over a line protocol:
+    python3 bench/torch_bench.py WORKLOAD THREADS
+  prints   "ready torch <version>"     after building the workload (or "missing <why>"
+                                       when PyTorch cannot be imported)
+  reads    "run K"  -> runs one untimed iteration, then K timed ones, and prints
+                       "times <s1> <s2> ... <sK>" (seconds per iteration)
+  reads    "quit"   -> prints "rss <VmHWM in kB>" (the process's peak resident memory)
+                       and exits.
+The workloads mirror bench/run.lua's: same shapes, same batch, same NCHW / batch-first
+layout, torch.set_num_threads(THREADS). Inputs are random; labels cycle 0..9.
+"""
+import sys
+import time
+
+
+def peak_rss_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+def lenet(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(7 * 7 * 64, 1024), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(1024, 10))
+
+
+def train_step(torch, model, x, y):
+    """One training step (forward, backward, Adam update) of model on (x, y)."""
+    crit = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        loss = crit(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+class LastStep:
+    """Sequence model: a recurrent layer, its last hidden state, a linear layer."""
+
+    def __init__(self, torch, cell, hidden):
+        nn = torch.nn
+        self.rnn = getattr(nn, cell)(28, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, 10)
+        self.params = list(self.rnn.parameters()) + list(self.fc.parameters())
+
+    def __call__(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1])
+
+    def parameters(self):
+        return self.params
+
+
+def build(torch, name):
+    """The function one iteration of workload `name` calls."""
+    nn = torch.nn
+    torch.manual_seed(1)
+
+    def labels(n):
+        return torch.arange(n) % 10
+
+    if name.startswith("lenet_"):
+        batch = int(name.rsplit("_b", 1)[1])
+        model = lenet(nn)
+        x = torch.rand(batch, 1, 28, 28)
+        if name.startswith("lenet_train"):
+            model.train()
+            return train_step(torch, model, x, labels(batch))
+        model.eval()
+
+        def infer():
+            with torch.no_grad():
+                model(x)
+        return infer
+    if name.startswith("conv"):
+        shapes = {"conv1": (1, 32, 28), "conv2": (32, 64, 14)}
+        c, oc, hw = shapes[name.split("_")[0]]
+        conv = nn.Conv2d(c, oc, 5, padding=2)
+        x = torch.rand(50, c, hw, hw)
+        if name.endswith("_fwd"):
+            def fwd():
+                with torch.no_grad():
+                    conv(x)
+            return fwd
+        x.requires_grad_(True)
+        out = conv(x)
+        g = torch.rand_like(out)
+
+        def bwd():
+            # gradients w.r.t. the input, the weight and the bias, as lunet's
+            # conv2d_backward_input + conv2d_backward_params
+            torch.autograd.grad(out, (x, conv.weight, conv.bias), g, retain_graph=True)
+        return bwd
+    if name.split("_")[0] in ("rnn", "lstm", "gru"):
+        cell = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[name.split("_")[0]]
+        batch = int(name.rsplit("_b", 1)[1])
+        model = LastStep(torch, cell, 64)
+        x = torch.rand(batch, 28, 28)
+        return train_step(torch, model, x, labels(batch))
+    if name.startswith("sgemm_"):
+        shapes = {"1024": (1024, 1024, 1024), "conv1": (32, 25, 50 * 784), "conv2": (64, 800, 50 * 196),
+                  "fc1": (50, 3136, 1024), "fc2": (50, 1024, 10)}
+        m, k, n = shapes[name[len("sgemm_"):]]
+        a, b, c = torch.rand(m, k), torch.rand(k, n), torch.empty(m, n)
+
+        def mm():
+            torch.mm(a, b, out=c)
+        return mm
+    raise ValueError("unknown workload " + name)
+
+
+def main():
+    name, threads = sys.argv[1], int(sys.argv[2])
+    try:
+        import torch
+    except ImportError as e:
+        print("missing", str(e).replace("\n", " "), flush=True)
+        return
+    torch.set_num_threads(threads)
+    try:
+        it = build(torch, name)
+    except ValueError as e:
+        print("error", e, flush=True)
+        return
+    print("ready torch", torch.__version__, flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "quit":
+            break
+        if cmd[0] == "run":
+            it()
+            times = []
+            for _ in range(int(cmd[1])):
+                t0 = time.perf_counter()
+                it()
+                times.append(time.perf_counter() - t0)
+            print("times", " ".join("%.9f" % t for t in times), flush=True)
+    print("rss", peak_rss_kb(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

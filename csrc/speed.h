@@ -1,0 +1,21 @@
+/* speed.h — what fast training loops and the benchmarks need from the CPU: flushing
+ * denormal floats to zero, and a timer around cblas_sgemm called directly. */
+#ifndef LUNET_SPEED_H
+#define LUNET_SPEED_H
+
+/* Turns flush-to-zero and denormals-are-zero (the MXCSR bits FTZ and DAZ) on or off
+ * on the calling thread and on every thread of lunet's OpenMP team; threads the team
+ * creates later inherit the calling thread's setting. OpenBLAS's worker threads,
+ * started when the library loads, keep theirs. Returns the previous setting of the
+ * calling thread, or -1 where the CPU has no such control (then nothing changes). */
+int lt_set_flush_denormals(int on);
+/* 1 when both bits are set on the calling thread, 0 when not, -1 without the control. */
+int lt_get_flush_denormals(void);
+
+/* Seconds per call of cblas_sgemm(RowMajor, NoTrans, NoTrans) on n x n matrices (own:
+ * of lt_sgemm, the product under the nn kernels, gemm.h), averaged over reps calls
+ * after one untimed call; -1 when the buffers cannot be allocated. The reference that
+ * lunet's matmul and kernels are compared with. */
+double lt_bench_sgemm(int n, int reps, int own);
+
+#endif
