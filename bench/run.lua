@@ -24,6 +24,7 @@ local lunet = require "lunet"
 local cli = require "lunet.cli"
 local nn = lunet.nn
 local optim = lunet.optim
+local models = require "lunet.models"
 local core = lunet.core
 
 local parser = cli.parser("bench", "lunet's benchmark suite, with PyTorch side by side.")
@@ -116,17 +117,6 @@ for _, s in ipairs({ "1024", "conv1", "conv2", "fc1", "fc2" }) do
     2 * m * k * n }
 end
 
-local function lenetModel()
-  return nn.Sequential()
-    :add(nn.Conv2d(1, 32, 5, { padding = "same" }), "conv1"):add(nn.ReLU(), "relu1")
-    :add(nn.MaxPool2d(2), "pool1")
-    :add(nn.Conv2d(32, 64, 5, { padding = "same" }), "conv2"):add(nn.ReLU(), "relu2")
-    :add(nn.MaxPool2d(2), "pool2")
-    :add(nn.Flatten(), "flatten"):add(nn.Linear(7 * 7 * 64, 1024), "fc1"):add(nn.ReLU(), "relu3")
-    :add(nn.Dropout(0.5), "dropout"):add(nn.Linear(1024, 10), "fc2")
-    :init("course")
-end
-
 local function labels(n)
   local y = lunet.zeros(n, "int")
   for i = 1, n do y[i] = (i - 1) % 10 + 1 end
@@ -184,7 +174,7 @@ local function build(name)
   lunet.manualSeed(1)
   local batch = tonumber(name:match("_b(%d+)$"))
   if name:match("^lenet_") then
-    local model, x = lenetModel(), lunet.rand(batch, 1, 28, 28)
+    local model, x = models.lenet5(), lunet.rand(batch, 1, 28, 28)
     if name:match("^lenet_train") then
       local y = labels(batch)
       return trainStep(model, x, y), function(k) return layerTimes(model, x, y, k) end
@@ -218,6 +208,11 @@ local function build(name)
   if n then
     local a, b = lunet.rand(n, n), lunet.rand(n, n)
     return function() return a:matmul(b) end
+  end
+  n = tonumber(name:match("^addmm_(%d+)$"))
+  if n then
+    local a, b, c = lunet.rand(n, n), lunet.rand(n, n), lunet.zeros(n, n)
+    return function() c:addmm_(a, b, 0, 1) end
   end
   n = tonumber(name:match("^cblas_(%d+)$"))
   if n then return nil, nil, function() return core.bench_sgemm(n, 1) end end
@@ -409,6 +404,7 @@ for _, threads in ipairs(threadsList) do
   for _, n in ipairs({ 512, 1024 }) do
     if selected("matmul_" .. n) or selected("sgemm_1024") or not args.only then
       reference[threads][n] = compare({ { label = "matmul", cmd = lunetCmd("matmul_" .. n, threads) },
+                                         { label = "addmm", cmd = lunetCmd("addmm_" .. n, threads) },
                                          { label = "cblas", cmd = lunetCmd("cblas_" .. n, threads) },
                                          { label = "gemm", cmd = lunetCmd("gemm_" .. n, threads) } },
                                        { name = "matmul_" .. n })
@@ -495,18 +491,19 @@ for _, threads in ipairs(threadsList) do
   add("## %d thread%s", threads, threads > 1 and "s" or "")
   add("")
   if next(reference[threads]) then
-    add("lunet's matmul (OpenBLAS underneath) against cblas_sgemm called directly (core.bench_sgemm), and the")
-    add("sgemm under lunet's nn kernels (gemm.h, backend %s):", lunet.gemmBackend())
+    add("lunet's `a:matmul(b)` (a new result each call) and `c:addmm_(a, b, 0, 1)` (into a kept tensor), both")
+    add("OpenBLAS underneath, against cblas_sgemm called directly (core.bench_sgemm); and the sgemm under")
+    add("lunet's nn kernels (gemm.h, backend %s). ms (GFLOP/s):", lunet.gemmBackend())
     add("")
-    add("| n | matmul ms | GFLOP/s | cblas_sgemm ms | GFLOP/s | matmul / cblas time | kernels' sgemm ms | GFLOP/s |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|")
+    add("| n | matmul | addmm_ | cblas_sgemm | matmul / cblas | addmm_ / cblas | kernels' sgemm |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
     for _, n in ipairs({ 512, 1024 }) do
       local r = reference[threads][n]
-      if r and r.matmul and r.cblas then
+      if r and r.matmul and r.addmm and r.cblas then
         local f = 2 * n ^ 3 / 1e9
-        add("| %d³ | %.2f | %.1f | %.2f | %.1f | %.3f | %s | %s |", n, r.matmul.ms, f / (r.matmul.ms * 1e-3),
-          r.cblas.ms, f / (r.cblas.ms * 1e-3), r.matmul.ms / r.cblas.ms, fmt(r.gemm and r.gemm.ms, "%.2f"),
-          fmt(r.gemm and f / (r.gemm.ms * 1e-3), "%.1f"))
+        local function cell(e) return e and ("%.2f (%.1f)"):format(e.ms, f / (e.ms * 1e-3)) or "—" end
+        add("| %d³ | %s | %s | %s | %.3f | %.3f | %s |", n, cell(r.matmul), cell(r.addmm), cell(r.cblas),
+          r.matmul.ms / r.cblas.ms, r.addmm.ms / r.cblas.ms, cell(r.gemm))
       end
     end
     add("")

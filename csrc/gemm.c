@@ -9,8 +9,9 @@
  * vectors of B and broadcasts 8 values of A: 16 fused multiply-adds. A B sliver (KC x NR,
  * 32 KB) stays in L1 while the A slivers of a block stream from L2. Tiles at the right
  * and bottom edges are computed whole from zero-padded slivers and stored under masks.
- * Packing buffers are per thread and grow to the largest product seen, so a training
- * step allocates nothing once its shapes are known.
+ * Small products of a linear layer's forward (up to 8 rows, B transposed) skip the
+ * packing: one dot product per element reads every value of B once. The packing space
+ * is per thread and allocated on its first product, so training steps allocate nothing.
  */
 #include "gemm.h"
 #include "threadpool.h"
@@ -66,9 +67,14 @@ typedef struct {
   int64_t lda, ldb, ldc;
 } gemm_args;
 
+/* cblas_sgemm on one thread: the thread pool is the parallelism (OpenBLAS's own threads
+ * would split the product differently for each thread count). */
 static void blas_gemm(const gemm_args *g) {
+  const int threads = openblas_get_num_threads();
+  if (threads > 1) openblas_set_num_threads(1);
   cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->m,
               (int)g->n, (int)g->k, g->alpha, g->a, (int)g->lda, g->b, (int)g->ldb, g->beta, g->c, (int)g->ldc);
+  if (threads > 1) openblas_set_num_threads(threads);
 }
 
 #if LT_HAVE_AVX512
@@ -87,18 +93,18 @@ static float *packing_space(void) {
   return pack_space;
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx512f")
+/* Compiled for AVX-512F whatever the build's -march; run only where the CPU has it. */
+#define AVX512 __attribute__((target("avx512f")))
 
 /* Column mask for the first n (0..16) lanes. */
-static inline __mmask16 lanes_mask(int64_t n) {
+AVX512 static inline __mmask16 lanes_mask(int64_t n) {
   return (__mmask16)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1);
 }
 
 /* The transposing copy both packers need: dst[c][r] = src[r][c] for r < rows (<= 16),
  * c < cols (<= 16); src rows are lds apart, dst rows ldd apart. Rows of dst get `rows`
  * values (the rest of a row is untouched); a 16 x 16 block is 64 shuffles. */
-static inline void transpose16(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+AVX512 static inline void transpose16(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                                int64_t ldd) {
   const __mmask16 load = lanes_mask(cols), store = lanes_mask(rows);
   __m512 r[16], t[16];
@@ -134,7 +140,7 @@ static inline void transpose16(const float *src, int64_t lds, int64_t rows, int6
 
 /* op(A)[i0 .. i0+mc, p0 .. p0+kc] into slivers of MR rows: sliver s holds, for each k,
  * the MR values of rows s*MR .. s*MR+MR-1 (zero beyond mc). */
-__attribute__((noinline)) static void pack_a(const gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+AVX512 __attribute__((noinline)) static void pack_a(const gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                                              float *ap) {
   for (int64_t s = 0; s < mc; s += MR) {
     float *d = ap + s * kc;
@@ -154,7 +160,7 @@ __attribute__((noinline)) static void pack_a(const gemm_args *g, int64_t i0, int
 
 /* op(B)[p0 .. p0+kc, j0 .. j0+nc] into slivers of NR columns: sliver s holds, for each k,
  * the NR values of columns s*NR .. s*NR+NR-1 (zero beyond nc). */
-__attribute__((noinline)) static void pack_b(const gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+AVX512 __attribute__((noinline)) static void pack_b(const gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                                              float *bp) {
   for (int64_t s = 0; s < nc; s += NR) {
     float *d = bp + s * kc;
@@ -188,7 +194,7 @@ __attribute__((noinline)) static void pack_b(const gemm_args *g, int64_t p0, int
 
 /* out = alpha * acc (+ beta * out, or + out when accumulating onto an earlier k slice),
  * under a column mask. */
-static inline __attribute__((always_inline)) void store_row(float *out, __m512 acc, __mmask16 m, float alpha,
+AVX512 static inline __attribute__((always_inline)) void store_row(float *out, __m512 acc, __mmask16 m, float alpha,
                                                             float beta, int first) {
   const __m512 va = _mm512_set1_ps(alpha);
   if (first && beta == 0.0f) {
@@ -203,7 +209,7 @@ static inline __attribute__((always_inline)) void store_row(float *out, __m512 a
 /* The MR x (16*nv) tile of C at c: kc multiply-adds of an A sliver and a B sliver,
  * then the first `rows` rows stored under the column masks m0, m1. nv (1 or 2, the
  * vectors per row) is a constant at each call site, so each gets its own unrolled code. */
-static inline __attribute__((always_inline)) void micro_kernel(int nv, int64_t kc, const float *ap,
+AVX512 static inline __attribute__((always_inline)) void micro_kernel(int nv, int64_t kc, const float *ap,
                                                                const float *bp, float *c, int64_t ldc,
                                                                int64_t rows, __mmask16 m0, __mmask16 m1,
                                                                float alpha, float beta, int first) {
@@ -236,8 +242,42 @@ static inline __attribute__((always_inline)) void micro_kernel(int nv, int64_t k
   }
 }
 
+/* C[i0..i1, j0..j1] for at most MR rows, A and op(B) = B^T both k-contiguous (as in a
+ * linear layer's forward at a small batch): one dot product per element, every value
+ * of B read once. Packing B would read and write it twice more for the one row
+ * sliver that uses it, and for batch 1 this is all of the work. */
+AVX512 static void dot_rows(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const int64_t rows = i1 - i0, k = g->k;
+  for (int64_t j = j0; j < j1; j++) {
+    const float *b = g->b + j * g->ldb;
+    /* two sums per row, over alternate blocks of 16 k, for two chains of multiply-adds */
+    __m512 acc[2][MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) acc[0][i] = acc[1][i] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; p += 16) {
+      const __mmask16 m = lanes_mask(k - p);
+      const int h = (int)(p >> 4) & 1;
+      _mm_prefetch((const char *)(b + g->ldb + p), _MM_HINT_T0); /* the next row of B */
+      const __m512 bv = _mm512_maskz_loadu_ps(m, b + p);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; i++) {
+        if (i < rows) acc[h][i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g->a + (i0 + i) * g->lda + p), bv, acc[h][i]);
+      }
+    }
+    for (int64_t i = 0; i < rows; i++) {
+      float *c = g->c + (i0 + i) * g->ldc + j;
+      const float v = g->alpha * _mm512_reduce_add_ps(_mm512_add_ps(acc[0][i], acc[1][i]));
+      *c = g->beta == 0.0f ? v : v + g->beta * *c;
+    }
+  }
+}
+
 /* C[i0..i1, j0..j1] of the product, on the calling thread. */
-static void avx512_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *space) {
+AVX512 static void avx512_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *space) {
+  if (i1 - i0 <= MR && g->ta == LT_NOTRANS && g->tb == LT_TRANS) {
+    dot_rows(g, i0, i1, j0, j1);
+    return;
+  }
   float *ap = space, *bp = space + MC * KC;
   for (int64_t jc = j0; jc < j1; jc += NC) {
     const int64_t nc = j1 - jc < NC ? j1 - jc : NC;
@@ -264,7 +304,13 @@ static void avx512_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0,
   }
 }
 
-#pragma GCC pop_options
+
+#define UNIT_COLS NR
+#define UNIT_ROWS MR
+#else
+#define UNIT_COLS 32
+#define UNIT_ROWS 8
+#endif
 
 /* Products below this many multiply-adds run on the calling thread. */
 #define PAR_MIN_MACS (1 << 21)
@@ -275,67 +321,56 @@ static void avx512_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0,
 
 typedef struct {
   const gemm_args *g;
-  int by_cols;
+  int by_cols, backend;
 } split_job;
 
+/* The product for the columns (or rows) of C in units [u0, u1). */
 static void split_chunk(void *ctx, int64_t u0, int64_t u1, int lane) {
   const split_job *j = ctx;
   const gemm_args *g = j->g;
-  float *space = packing_space();
-  const int64_t unit = j->by_cols ? NR : MR;
-  const int64_t lim = j->by_cols ? g->n : g->m;
-  const int64_t e = u1 * unit < lim ? u1 * unit : lim;
-  if (!space) {
-    gemm_args sub = *g;
-    if (j->by_cols) {
-      sub.n = e - u0 * unit;
-      sub.b += sub.tb ? u0 * unit * sub.ldb : u0 * unit;
-      sub.c += u0 * unit;
-    } else {
-      sub.m = e - u0 * unit;
-      sub.a += sub.ta ? u0 * unit : u0 * unit * sub.lda;
-      sub.c += u0 * unit * sub.ldc;
-    }
-    blas_gemm(&sub);
-  } else if (j->by_cols) {
-    avx512_block(g, 0, g->m, u0 * unit, e, space);
-  } else {
-    avx512_block(g, u0 * unit, e, 0, g->n, space);
+  const int64_t unit = j->by_cols ? UNIT_COLS : UNIT_ROWS, lim = j->by_cols ? g->n : g->m;
+  const int64_t s = u0 * unit, e = u1 * unit < lim ? u1 * unit : lim;
+#if LT_HAVE_AVX512
+  float *space = j->backend == BACKEND_AVX512 ? packing_space() : NULL;
+  if (space) {
+    if (j->by_cols) avx512_block(g, 0, g->m, s, e, space);
+    else avx512_block(g, s, e, 0, g->n, space);
+    return;
   }
-}
-
-static void avx512_gemm(const gemm_args *g) {
-  const int lanes = lt_parallel_lanes();
-  const int64_t col_units = (g->n + NR - 1) / NR, row_units = (g->m + MR - 1) / MR;
-  split_job j = {g, col_units * NR >= row_units * MR};
-  const int64_t units = j.by_cols ? col_units : row_units;
-  int64_t grain = units;
-  if (lanes > 1 && (double)g->m * (double)g->n * (double)g->k >= PAR_MIN_MACS) {
-    /* about four chunks per lane, for balance when a lane starts late */
-    const int64_t min_units = j.by_cols ? MIN_CHUNK_COLS / NR : MIN_CHUNK_ROWS / MR;
-    grain = (units + 4 * lanes - 1) / (4 * lanes);
-    if (grain < min_units) grain = min_units;
-  }
-  lt_parallel_for(units, grain, split_chunk, &j);
-}
-
 #endif
+  gemm_args sub = *g;
+  if (j->by_cols) {
+    sub.n = e - s;
+    sub.b += sub.tb == LT_TRANS ? s * sub.ldb : s;
+    sub.c += s;
+  } else {
+    sub.m = e - s;
+    sub.a += sub.ta == LT_TRANS ? s : s * sub.lda;
+    sub.c += s * sub.ldc;
+  }
+  blas_gemm(&sub);
+}
 
 void lt_sgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  const gemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
   if (k <= 0) {
     for (int64_t i = 0; i < m; i++) {
       for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     }
     return;
   }
-#if LT_HAVE_AVX512
-  if (current_backend() == BACKEND_AVX512) {
-    avx512_gemm(&g);
-    return;
+  const gemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
+  const int64_t col_units = (n + UNIT_COLS - 1) / UNIT_COLS, row_units = (m + UNIT_ROWS - 1) / UNIT_ROWS;
+  const split_job j = {&g, col_units * UNIT_COLS >= row_units * UNIT_ROWS, current_backend()};
+  const int64_t units = j.by_cols ? col_units : row_units;
+  const int lanes = lt_parallel_lanes();
+  int64_t grain = units;
+  if (lanes > 1 && (double)m * (double)n * (double)k >= PAR_MIN_MACS) {
+    /* about four chunks per lane, for balance when a lane starts late */
+    const int64_t min_units = j.by_cols ? MIN_CHUNK_COLS / UNIT_COLS : MIN_CHUNK_ROWS / UNIT_ROWS;
+    grain = (units + 4 * lanes - 1) / (4 * lanes);
+    if (grain < min_units) grain = min_units;
   }
-#endif
-  blas_gemm(&g);
+  lt_parallel_for(units, grain, split_chunk, (void *)&j);
 }

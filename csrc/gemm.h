@@ -9,8 +9,10 @@
  * LUNET_GEMM=blas (or avx512) in the environment overrides the default, which is
  * avx512 where the CPU has it. Both give the same products up to float rounding.
  * Large products are split over lunet's thread pool (threadpool.h) by blocks of rows
- * or columns of C; every element of C is summed in the same order whatever the thread
- * count. Called from inside a pool chunk, lt_sgemm runs on the calling thread.
+ * or columns of C, each block computed by one thread (cblas_sgemm with OpenBLAS held to
+ * one thread); with the avx512 backend every element of C is then summed in the same
+ * order whatever the thread count (OpenBLAS's blocking varies with the block's shape).
+ * Called from inside a pool chunk, lt_sgemm runs on the calling thread.
  */
 #ifndef LUNET_GEMM_H
 #define LUNET_GEMM_H

@@ -49,10 +49,7 @@ static int started;             /* workers started; only the calling thread touc
 static _Atomic uint32_t gen;    /* written under mu */
 static _Atomic uint64_t claim;  /* gen << 32 | next chunk */
 static _Atomic uint32_t done;   /* chunks finished in the current generation */
-static _Thread_local int inside;
-_Atomic long lt_dbg_worker_chunks;
-#include <stdio.h>
-__attribute__((destructor)) static void dbg(void) { fprintf(stderr, "worker chunks %ld\n", (long)lt_dbg_worker_chunks); } /* running chunks: a nested loop runs serially */
+static _Thread_local int inside; /* running chunks: a nested loop runs serially */
 
 int lt_parallel_lanes(void) {
   const int n = lt_get_num_threads();
@@ -70,7 +67,6 @@ static void run_chunks(const job_t *j, uint32_t g, int lane) {
     const int64_t begin = (int64_t)(uint32_t)c * j->grain;
     const int64_t end = begin + j->grain < j->n ? begin + j->grain : j->n;
     j->fn(j->ctx, begin, end, lane);
-    if (lane) { extern _Atomic long lt_dbg_worker_chunks; lt_dbg_worker_chunks++; }
     atomic_fetch_add_explicit(&done, 1, memory_order_release);
   }
 }

@@ -29,6 +29,7 @@ parser:option("--iterations", "Run every configuration for this many iterations 
 parser:flag("--data-parallel", "Under mpirun: train each run on all ranks, --batch being the global minibatch.")
 local rank, size = dist.start()
 local args = cli.parse(parser)
+if args.resume and args.data_parallel then parser:error("--resume does not work with --data-parallel yet") end
 -- --quick keeps the sweep's shape at 1/50 of its length (40, 120 and 200 iterations).
 local function iterationsOf(c)
   return args.iterations or (args.quick and c.iterations // 50 or c.iterations)
@@ -109,7 +110,8 @@ for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
   end
   local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(), optimizer = opt,
     loader = loader, iterations = c.iterations, test = testSet, evalEvery = args.eval_every,
-    log = writes and dir .. "/metrics.csv" or nil, label = name}
+    log = writes and dir .. "/metrics.csv" or nil, label = name,
+    checkpoint = not args.data_parallel and dir .. "/run.ckpt" or nil, checkpointEvery = 10 * args.eval_every, resume = args.resume}
   local r = {name = name, config = c, seed = seed, hist = hist, final = hist.final.test_acc,
     msPerIter = 1000 * hist.final.seconds / c.iterations, dir = dir, rank = rank}
   results[#results + 1] = r
@@ -118,7 +120,7 @@ for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
       ylabel = "cross-entropy", series = {{name = "train (running mean)", x = hist.iter, y = hist.train_loss},
       {name = "test", x = hist.iter, y = hist.test_loss}}})
     plot.lines(dir .. "/accuracy.png", {title = "accuracy, " .. name, xlabel = "iteration", ylabel = "accuracy",
-      yrange = {0, 1}, series = {{name = "train (running mean)", x = hist.iter, y = hist.train_acc},
+      yrange = {0, 1}, legend = "bottom right", series = {{name = "train (running mean)", x = hist.iter, y = hist.train_acc},
       {name = "test", x = hist.iter, y = hist.test_acc}}})
     local f = assert(io.open(dir .. "/activation_stats.md", "w"))
     f:write("# Activation statistics over the test set: ", name, "\n\n", activationStats(model, testSet), "\n")
@@ -161,7 +163,7 @@ for _, r in ipairs(results) do
   lossSeries[#lossSeries + 1] = {name = r.name, x = r.hist.iter, y = r.hist.train_loss}
 end
 plot.lines(args.out .. "/overlay_test_acc.png", {title = "test accuracy, all runs", xlabel = "iteration",
-  ylabel = "test accuracy", series = accSeries})
+  ylabel = "test accuracy", legend = "outside", series = accSeries})
 plot.lines(args.out .. "/overlay_train_loss.png", {title = "training loss, all runs", xlabel = "iteration",
   ylabel = "cross-entropy (running mean)", logy = true, series = lossSeries})
 
@@ -190,7 +192,7 @@ for _, row in ipairs(rows) do
 end
 local ranks = size == 1 and "" or args.data_parallel and (" on each of %d MPI ranks, data-parallel"):format(size)
   or (" on each of %d MPI ranks, runs dealt round-robin"):format(size)
-local summary = ("# Part 1: LeNet-5 on the CIFAR-10 subset\n\nbatch %d, seed %d%s, %d threads%s; wall time %.0f s\n\n%s\n\n"
+local summary = ("# Part 1: LeNet-5 on the CIFAR-10 subset\n\nbatch %d, seed %d%s, %d thread(s)%s; wall time %.0f s\n\n%s\n\n"
   .. "Best run: %s (test accuracy %.3f), checkpoint best.ckpt.\n"):format(args.batch, args.seed,
   args.quick and ", --quick" or "", lunet.getNumThreads(), ranks, lunet.wallclock() - t0,
   metrics.markdownTable({"optimizer", "learning rate", "iterations", "test accuracy", "spread", "reported",

@@ -72,11 +72,12 @@ for _, c in ipairs(dist.shard(runs)) do
   local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(),
     optimizer = optim.Adam(model, {lr = args.lr}), loader = data.Loader(trainSet, {batchSize = args.batch}),
     iterations = args.iterations, test = testSet, evalEvery = args.eval_every, evalSubset = args.eval_subset,
-    log = dir .. "/metrics.csv", label = name}
+    log = dir .. "/metrics.csv", label = name,
+    checkpoint = dir .. "/run.ckpt", checkpointEvery = 50 * args.eval_every, resume = args.resume}
   local r = {name = name, kind = c.kind, hidden = c.hidden, hist = hist, params = model:numParameters()}
   results[#results + 1] = r
   plot.lines(dir .. "/accuracy.png", {title = "accuracy, " .. name, xlabel = "iteration", ylabel = "accuracy",
-    series = {{name = "train (running mean)", x = hist.iter, y = hist.train_acc},
+    legend = "bottom right", series = {{name = "train (running mean)", x = hist.iter, y = hist.train_acc},
       {name = "test", x = hist.iter, y = hist.test_acc}}})
   plot.lines(dir .. "/loss.png", {title = "loss, " .. name, xlabel = "iteration", ylabel = "cross-entropy",
     logy = true, series = {{name = "train (running mean)", x = hist.iter, y = hist.train_loss},
@@ -99,7 +100,8 @@ local function overlay(file, title, pick)
     end
     if #series > 1 then
       plot.lines(("%s/%s_%s.png"):format(args.out, file, key), {title = title .. ": " .. label,
-        xlabel = "iteration", ylabel = label, logy = key:find("loss") ~= nil, series = series})
+        xlabel = "iteration", ylabel = label, logy = key:find("loss") ~= nil, series = series,
+        legend = key:find("acc") and "bottom right" or "top right"})
     end
   end
 end
@@ -120,7 +122,7 @@ for _, r in ipairs(results) do
     ("%.2f"):format(1000 * f.seconds / args.iterations)}
 end
 local summary = ("# Part 3: recurrent networks on MNIST\n\nAdam lr %g, batch %d, %d iterations, seed %d%s, "
-  .. "%d threads%s; training on the first 55,000 training digits, final test accuracy on all 10,000 test digits. "
+  .. "%d thread(s)%s; training on the first 55,000 training digits, final test accuracy on all 10,000 test digits. "
   .. "Wall time %.0f s.\n\n%s\n"):format(args.lr, args.batch, args.iterations, args.seed,
   args.quick and " (--quick)" or "", lunet.getNumThreads(),
   size > 1 and (" on each of %d MPI ranks, runs dealt round-robin"):format(size) or "", lunet.wallclock() - t0,

@@ -212,6 +212,12 @@ for _, R in ipairs{"RNN", "LSTM", "GRU"} do
   case(R .. ": gradOutput of the wrong shape", backwardWith(nn[R](3, 4), lunet.randn(2, 5, 3), lunet.randn(2, 5, 3)),
     kernel .. "_backward_data: gradOutput must be (N,T,H) = (2,5,4), got (2,5,3)")
 end
+case("SelectTime: time step 0", function() nn.SelectTime(0) end,
+  "SelectTime: the time step must be a non-zero integer (negative counts from the end), got 0")
+case("SelectTime: time step past the sequence", function() nn.SelectTime(6):forward(lunet.randn(2, 5, 4)) end,
+  "SelectTime: time step 6 is out of range for a sequence of 5 steps")
+case("LastStep: 2-D input", function() nn.LastStep():forward(x23) end,
+  "LastStep: input must be 3-D (N,T,H), got 2-D (2,3)")
 
 ---------------------------------------------------------------------------- optimizers
 case("Adam: negative learning rate", function() optim.Adam(nn.Linear(2, 2), {lr = -1}) end,

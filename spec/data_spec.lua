@@ -146,3 +146,25 @@ describe("data.mkdirs", function()
     rmtree(root)
   end)
 end)
+
+describe("Loader state", function()
+  it("continues exactly where it was after state() and loadState()", function()
+    local ds = {images = lunet.arange(12):view(12, 1), labels = lunet.arange(1, 13):int()}
+    lunet.manualSeed(2)
+    local a = data.Loader(ds, {batchSize = 5})
+    a:next()
+    local s = a:state()
+    local rng = lunet.getRNGState()
+    local want = {}
+    for i = 1, 4 do want[i] = select(2, a:next()):totable() end
+    local b = data.Loader(ds, {batchSize = 5})
+    b:loadState(s)
+    lunet.setRNGState(rng)
+    for i = 1, 4 do assert.same(want[i], select(2, b:next()):totable()) end
+    assert.equal(a.epoch, b.epoch)
+    assert.has_error(function() b:loadState({}) end, "Loader.loadState: not a loader state")
+    local other = data.Loader({images = lunet.zeros(7, 1), labels = lunet.ones(7, "int")}, {batchSize = 2})
+    assert.has_error(function() other:loadState(s) end,
+      "Loader.loadState: the state is for a data set of 12 examples, this one has 7")
+  end)
+end)

@@ -122,7 +122,10 @@ describe("results that do not depend on the thread count", function()
     assert.is_true(equal(one[2], two[2]))
   end)
 
-  it("a product split over the thread pool, Adam and the elementwise kernels", function()
+  it("a product split over the thread pool (avx512 backend), Adam and the elementwise kernels", function()
+    if lunet.gemmBackend() ~= "avx512" then
+      return pending("OpenBLAS's blocking (the blas backend) varies with the split")
+    end
     local x, w, gy = lunet.randn(64, 700), lunet.randn(600, 700), lunet.randn(64, 600)
     local one, two = both(function()
       local y = core.linear_forward(x, w, nil, lunet.zeros(0))
@@ -144,22 +147,22 @@ describe("lunet.setFlushDenormals", function()
     -- 16 chunks of the pool, 40 times in a row: the worker, awake after the first
     -- loops, takes some of them (which chunks it takes is up to the scheduler)
     local x, mask, y = lunet.full({ 1 << 20 }, 1e-39), lunet.ones(1 << 20), lunet.zeros(0)
-    -- the largest and the smallest output of 40 dropouts that keep everything
-    local function dropouts()
-      local hi, lo = -math.huge, math.huge
+    -- Does any of 40 dropouts that keep everything leave a nonzero output? The bytes
+    -- are inspected: reading the floats with DAZ on would see zeros.
+    local function anyNonzero()
+      local found = false
       for _ = 1, 40 do
         core.dropout_forward(x, mask, y, 1)
-        hi, lo = math.max(hi, y:max()), math.min(lo, y:min())
+        found = found or y:tobytes():find("[^%z]") ~= nil
       end
-      return hi, lo
+      return found
     end
     withThreads(2, function()
       assert.equal(was, lunet.setFlushDenormals(true))
       assert.is_true(lunet.getFlushDenormals())
-      assert.equal(0, (dropouts()))
+      assert.is_false(anyNonzero())
       assert.is_true(lunet.setFlushDenormals(false))
-      local _, lo = dropouts()
-      assert.is_true(lo > 0)
+      assert.is_true(anyNonzero())
     end)
     lunet.setFlushDenormals(was)
   end)

@@ -124,3 +124,64 @@ describe("cli", function()
     lunet.setNumThreads(2)
   end)
 end)
+
+describe("train.classifier checkpoints", function()
+  -- One run of 60 iterations; `stopAt` interrupts it (as a crash would) after that evaluation.
+  local function run(dir, opts)
+    lunet.manualSeed(11)
+    local trainSet, testSet = bars(120, 5), bars(40, 6)
+    lunet.manualSeed(12)
+    local model = smallNet()
+    model:add(nn.Dropout(0.2)) -- draws from the generator every step: its state must resume too
+    model:add(nn.Linear(4, 4))
+    local opt = optim.Adam(model, {lr = 1e-2})
+    local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(), optimizer = opt,
+      loader = data.Loader(trainSet, {batchSize = 10}), iterations = 60, test = testSet, evalEvery = 10,
+      log = dir .. "/metrics.csv", checkpoint = opts.checkpoint and dir .. "/run.ckpt", checkpointEvery = 20,
+      resume = opts.resume, progressOut = io.open("/dev/null", "w"),
+      onEval = function(it) if it == opts.stopAt then error("interrupted at " .. it, 0) end end}
+    return model, hist
+  end
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("a")
+    f:close()
+    return s
+  end
+
+  it("a resumed run ends bit-identical to an uninterrupted one, CSV included", function()
+    local a, b = os.tmpname(), os.tmpname()
+    os.remove(a); os.remove(b)
+    data.mkdirs(a); data.mkdirs(b)
+    local whole = run(a, {})
+    assert.has_error(function() run(b, {checkpoint = true, stopAt = 50}) end, "interrupted at 50")
+    local resumed, hist = run(b, {checkpoint = true, resume = true})
+    local pa, pb = whole:parameters(), resumed:parameters()
+    for i = 1, #pa do assert.same(pa[i]:totable(), pb[i]:totable()) end
+    assert.equal(read(a .. "/metrics.csv"), read(b .. "/metrics.csv"))
+    assert.same({10, 20, 30, 40, 50, 60}, hist.iter)
+    -- a finished run comes back at once with its history
+    local again, h2 = run(b, {checkpoint = true, resume = true, stopAt = 10})
+    assert.same(hist.test_acc, h2.test_acc)
+    assert.same(pa[1]:totable(), again:parameters()[1]:totable())
+    for _, d in ipairs{a, b} do
+      os.remove(d .. "/metrics.csv"); os.remove(d .. "/run.ckpt"); os.remove(d)
+    end
+  end)
+  it("the same seed gives the same metrics CSV, run to run", function()
+    local a, b = os.tmpname(), os.tmpname()
+    os.remove(a); os.remove(b)
+    data.mkdirs(a); data.mkdirs(b)
+    run(a, {})
+    run(b, {})
+    assert.equal(read(a .. "/metrics.csv"), read(b .. "/metrics.csv"))
+    for _, d in ipairs{a, b} do os.remove(d .. "/metrics.csv"); os.remove(d) end
+  end)
+  it("rejects a checkpoint interval that is not a multiple of the evaluation interval", function()
+    local model = smallNet()
+    assert.has_error(function()
+      train.classifier{model = model, criterion = nn.CrossEntropyLoss(), optimizer = optim.SGD(model),
+        loader = data.Loader(bars(4, 1), {batchSize = 2}), iterations = 10, evalEvery = 4, checkpointEvery = 6}
+    end, "train.classifier: checkpointEvery must be a positive multiple of evalEvery (4), got 6")
+  end)
+end)

@@ -1,7 +1,9 @@
 --- lunet.checkpoint: a model's parameters, optimizer state and run state in one file.
 --
---   checkpoint.save(path, {model = model, optimizer = opt, iteration = it, config = cfg})
+--   checkpoint.save(path, {model = model, optimizer = opt, iteration = it, config = cfg, state = s})
 --   local info = checkpoint.load(path, model, opt)   -- restores in place, returns the rest
+-- `state` is any plain table the caller needs to continue (train.classifier keeps the
+-- loader's position and the metrics so far there).
 -- The file is lunet.save's format (versioned, checksummed, written atomically). It also
 -- holds the generator's state, so a resumed run draws the same numbers.
 local lunet = require "lunet"
@@ -14,7 +16,7 @@ function checkpoint.save(path, what)
   if type(what) ~= "table" or not what.model then error("checkpoint.save: needs {model = ...}", 2) end
   local params = what.model:parameters()
   local entry = {format = FORMAT, params = params, iteration = what.iteration, config = what.config,
-    rng = lunet.getRNGState(), model = tostring(what.model)}
+    state = what.state, rng = lunet.getRNGState(), model = tostring(what.model)}
   if what.optimizer then entry.optimizer = what.optimizer:state() end
   lunet.save(path, entry)
 end
@@ -39,10 +41,11 @@ function checkpoint.load(path, model, optimizer)
         :format(i, q:shapeString(), path, p:shapeString()), 2)
     end
   end
-  for i, p in ipairs(params) do p:copy(c.params[i]) end
+  -- the optimizer's state is checked (and restored) first: a mismatch leaves the model untouched
   if optimizer and c.optimizer then optimizer:loadState(c.optimizer) end
+  for i, p in ipairs(params) do p:copy(c.params[i]) end
   if c.rng then lunet.setRNGState(c.rng) end
-  return {iteration = c.iteration, config = c.config, model = c.model}
+  return {iteration = c.iteration, config = c.config, state = c.state, model = c.model}
 end
 
 return checkpoint

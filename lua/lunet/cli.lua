@@ -6,7 +6,7 @@
 --   local args = cli.parse(parser)   -- seeds the generator, sets threads, creates args.out
 --
 -- Common flags: --out DIR (default results/<name>), --data DIR (the data set's own folder;
--- default: $LUNET_DATA, ./data, ../shared/data), --seed N, --threads N, --quick.
+-- default: $LUNET_DATA, ./data, ../shared/data), --seed N, --threads N, --quick, --resume.
 local argparse = require "argparse"
 local lunet = require "lunet"
 
@@ -20,6 +20,7 @@ function cli.parser(name, description)
   p:option("--seed", "Random seed.", "1"):convert(math.tointeger)
   p:option("--threads", "Threads for BLAS and lunet's loops (default: $LUNET_NUM_THREADS or all cores)."):convert(math.tointeger)
   p:flag("--quick", "A short run (under a minute) that still writes every output.")
+  p:flag("--resume", "Continue interrupted runs from the checkpoints in --out (finished runs are not redone).")
   return p
 end
 

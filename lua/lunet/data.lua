@@ -170,6 +170,23 @@ function Loader:next()
   return self.x:index(idx, self.xb), self.y:index(idx, self.yb)
 end
 
+--- The loader's position (for checkpoints): its epoch, position and this epoch's order.
+function Loader:state()
+  return {epoch = self.epoch, pos = self.pos == math.huge and -1 or self.pos, order = self.order}
+end
+
+--- Continue from what state() returned.
+function Loader:loadState(s)
+  if type(s) ~= "table" or math.type(s.pos) ~= "integer" or math.type(s.epoch) ~= "integer" then
+    error("Loader.loadState: not a loader state", 2)
+  end
+  if s.pos >= 0 and (not lunet.isTensor(s.order) or s.order:numel() ~= self.n) then
+    error(("Loader.loadState: the state is for a data set of %s examples, this one has %d")
+      :format(lunet.isTensor(s.order) and tostring(s.order:numel()) or "?", self.n), 2)
+  end
+  self.epoch, self.pos, self.order = s.epoch, s.pos < 0 and math.huge or s.pos, s.order
+end
+
 --- Iterate over a data set in order in batches: for x, y, i0 in data.batches(ds, 500) do ... end
 function data.batches(ds, batchSize)
   local x, y = ds.inputs or ds.images, ds.labels

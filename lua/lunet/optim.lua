@@ -130,6 +130,7 @@ function Optimizer:loadState(s)
   if type(s) ~= "table" or s.kind ~= self.kind then
     error(("%s.loadState: state is for %s"):format(self.kind, type(s) == "table" and tostring(s.kind) or type(s)), 2)
   end
+  -- every check before the first copy, so a bad state changes nothing
   for slot, list in pairs(self.buffers) do
     local src = s.buffers and s.buffers[slot]
     if type(src) ~= "table" or #src ~= #list then
@@ -139,8 +140,10 @@ function Optimizer:loadState(s)
       if not lunet.isTensor(src[i]) or src[i]:numel() ~= buf:numel() then
         error(("%s.loadState: buffer %q entry %d has the wrong size"):format(self.kind, slot, i), 2)
       end
-      buf:copy(src[i])
     end
+  end
+  for slot, list in pairs(self.buffers) do
+    for i, buf in ipairs(list) do buf:copy(s.buffers[slot][i]) end
   end
   self.t, self.lr = s.t, s.lr
 end

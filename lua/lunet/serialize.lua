@@ -119,7 +119,7 @@ function serialize.save(path, value)
       write_value(w, value, "value", {})
       local size = fh:seek()
       fh:seek("set", 0)
-      local crc, rerr = core.file_crc32(fh, size) -- read back: what is on the disk is what counts
+      local crc, rerr = core.file_crc32(fh, size) -- of the bytes as written, read back from the file
       if not crc then error("read-back error: " .. rerr, 0) end
       fh:seek("end")
       w.put(string.pack("<I4", crc))
@@ -228,7 +228,8 @@ function serialize.load(path)
       local start, body = r.offset(), size - 4
       if body < start then error("truncated file: no room for the checksum", 0) end
       fh:seek("set", 0)
-      local crc = core.file_crc32(fh, body)
+      local crc, cerr = core.file_crc32(fh, body)
+      if not crc then error("read error: " .. cerr, 0) end
       local stored = r.unpack("<I4", "checksum")
       if crc ~= stored then
         error(string.format("checksum mismatch, the file is corrupt (stored %08x, computed %08x)",

@@ -7,9 +7,17 @@
 --     log = "results/run/metrics.csv", label = "adam 1e-3",
 --     onEval = function(iter, row) end,                     -- optional hook (e.g. snapshots)
 --     progressOut = io.stderr,                              -- where the progress bar goes
+--     checkpoint = "results/run/run.ckpt", checkpointEvery = 1000, resume = true,
 --   }
 -- Each evaluation row holds iter, train_loss and train_acc (running means over the
--- minibatches since the previous row), test_loss, test_acc and elapsed seconds.
+-- minibatches since the previous row), test_loss and test_acc; the CSV holds exactly these,
+-- so the same seed and thread count give the same file, run to run. hist.seconds has the
+-- wall time at each row.
+-- With `checkpoint`, the model, optimizer, generator, loader position and metrics are saved
+-- (atomically) at every evaluation whose iteration is a multiple of checkpointEvery, and at
+-- the end. With `resume` as well, a run finds its checkpoint and continues from it: the
+-- result, CSV included, is bit-identical to a run that was never interrupted (same seed,
+-- same thread count); a finished run returns its history at once.
 -- Training stops with an error naming the iteration at the first non-finite loss.
 -- While it trains, denormal floats flush to zero (lunet.setFlushDenormals: tiny Adam
 -- moments and fading activations would otherwise take the CPU's slow path; values
@@ -19,6 +27,7 @@ local lunet = require "lunet"
 local metrics = require "lunet.metrics"
 local progress = require "lunet.progress"
 local data = require "lunet.data"
+local checkpoint = require "lunet.checkpoint"
 
 local train = {}
 
@@ -59,12 +68,33 @@ function train.classifier(cfg)
   if math.type(iters) ~= "integer" or iters < 1 then
     error("train.classifier: iterations must be a positive integer, got " .. tostring(iters), 2)
   end
-  local log = cfg.log and metrics.Logger.new(cfg.log,
-    {"iter", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"})
-  local bar = progress.new(iters, {label = cfg.label, out = cfg.progressOut})
+  local ckptEvery = cfg.checkpointEvery or every
+  if math.type(ckptEvery) ~= "integer" or ckptEvery < 1 or ckptEvery % every ~= 0 then
+    error(("train.classifier: checkpointEvery must be a positive multiple of evalEvery (%d), got %s")
+      :format(every, tostring(ckptEvery)), 2)
+  end
+  local COLUMNS = {"iter", "train_loss", "train_acc", "test_loss", "test_acc"}
   local hist = {iter = {}, train_loss = {}, train_acc = {}, test_loss = {}, test_acc = {}, seconds = {}}
+  local start = 1
+  if cfg.resume and cfg.checkpoint and io.open(cfg.checkpoint, "rb") then
+    local info = checkpoint.load(cfg.checkpoint, model, opt)
+    if type(info.state) ~= "table" or type(info.state.hist) ~= "table" then
+      error(("train.classifier: %s was not written by train.classifier"):format(cfg.checkpoint), 2)
+    end
+    loader:loadState(info.state.loader)
+    hist, start = info.state.hist, info.iteration + 1
+  end
+  local log = cfg.log and metrics.Logger.new(cfg.log, COLUMNS)
+  if log then -- a resumed run rewrites the rows up to its checkpoint
+    for i = 1, #hist.iter do
+      local row = {}
+      for _, k in ipairs(COLUMNS) do row[k] = hist[k][i] end
+      log:write(row)
+    end
+  end
+  local bar = progress.new(iters, {label = cfg.label, out = cfg.progressOut, start = start - 1})
   local t0 = os.clock()
-  local wall0 = lunet.wallclock()
+  local wall0 = lunet.wallclock() - (hist.seconds[#hist.seconds] or 0)
   local lossSum, accSum, count = 0, 0, 0
   model:train()
   local flushed, needInputGrad = lunet.setFlushDenormals(true), model.needInputGrad
@@ -73,7 +103,7 @@ function train.classifier(cfg)
     if flushed ~= nil then lunet.setFlushDenormals(flushed) end
     model.needInputGrad = needInputGrad
   end
-  for it = 1, iters do
+  for it = start, iters do
     local x, y = loader:next()
     model:zeroGrad()
     local out = model:forward(x)
@@ -96,10 +126,14 @@ function train.classifier(cfg)
           (not final) and cfg.evalSubset or nil)
       end
       local row = {iter = it, train_loss = lossSum / count, train_acc = accSum / count,
-        test_loss = cfg.test and tl or 0 / 0, test_acc = cfg.test and ta or 0 / 0,
-        seconds = lunet.wallclock() - wall0}
-      for k, v in pairs(row) do hist[k][#hist[k] + 1] = v end
+        test_loss = cfg.test and tl or 0 / 0, test_acc = cfg.test and ta or 0 / 0}
       if log then log:write(row) end
+      row.seconds = lunet.wallclock() - wall0
+      for k, v in pairs(row) do hist[k][#hist[k] + 1] = v end
+      if cfg.checkpoint and (it % ckptEvery == 0 or final) then
+        checkpoint.save(cfg.checkpoint, {model = model, optimizer = opt, iteration = it,
+          config = {label = cfg.label, iterations = iters}, state = {loader = loader:state(), hist = hist}})
+      end
       if cfg.onEval then cfg.onEval(it, row) end
       lossSum, accSum, count = 0, 0, 0
       bar:update(it, {loss = row.train_loss, acc = row.train_acc, test = cfg.test and row.test_acc or nil})

@@ -47,11 +47,6 @@ local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
 end
 
-local function shape(t)
-  local s = {}
-  for d = 1, t:dim() do s[d] = tostring(t:size(d)) end
-  return "(" .. table.concat(s, ",") .. ")"
-end
 
 local function options(fname, opts, known)
   if opts == nil then return {} end
@@ -78,11 +73,11 @@ end
 local function checkImages(fname, x, what, rank, layout)
   if not lunet.isTensor(x) then fail(3, "%s: %s must be a tensor %s, got %s", fname, what, layout, type(x)) end
   if x:dim() ~= rank then
-    fail(3, "%s: %s must be %d-D %s, got %d-D %s", fname, what, rank, layout, x:dim(), shape(x))
+    fail(3, "%s: %s must be %d-D %s, got %d-D %s", fname, what, rank, layout, x:dim(), x:shapeString())
   end
   if x:dtype() ~= "float" then fail(3, "%s: %s must be a float tensor, got %s", fname, what, x:dtype()) end
   for d = 1, rank do
-    if x:size(d) == 0 then fail(3, "%s: %s is empty %s", fname, what, shape(x)) end
+    if x:size(d) == 0 then fail(3, "%s: %s is empty %s", fname, what, x:shapeString()) end
   end
   return x:contiguous()
 end
@@ -515,7 +510,7 @@ end
 -- LogSoftmax, otherwise (logits) through a softmax.
 local function probabilities(fname, model, out)
   if out:dim() ~= 2 then
-    fail(4, "%s: the model's output must be 2-D (N,classes), got %d-D %s", fname, out:dim(), shape(out))
+    fail(4, "%s: the model's output must be 2-D (N,classes), got %d-D %s", fname, out:dim(), out:shapeString())
   end
   local last = model.modules[#model.modules].typename
   if last == "Softmax" then return out end
@@ -560,7 +555,7 @@ local function checkFill(fname, fill, c, h, w)
     return fill:float():contiguous()
   end
   fail(4, "%s: opts.fill must be a number or a (%d,%d,%d) tensor like the image, got %s", fname, c, h, w,
-    lunet.isTensor(fill) and shape(fill) or type(fill))
+    lunet.isTensor(fill) and fill:shapeString() or type(fill))
 end
 
 --- viz.occlusion(model, image, opts) -> result. Slides a square over image (C,H,W) and runs
@@ -609,7 +604,7 @@ function viz.occlusion(model, img, opts)
       local out = model.modules[li].output
       if out:dim() ~= 4 then
         fail(3, "%s: opts.layer '%s' must output feature maps (N,C,H,W), got %d-D %s", fname,
-          layerName(model, li), out:dim(), shape(out))
+          layerName(model, li), out:dim(), out:shapeString())
       end
       local h, w = out:size(3), out:size(4)
       if opts.map ~= nil then
@@ -659,7 +654,7 @@ local function checkLabels(fname, labels, n)
   if labels == nil then return nil end
   if lunet.isTensor(labels) then
     if labels:dim() ~= 1 or labels:size(1) ~= n then
-      fail(4, "%s: opts.labels must be a 1-D tensor of %d class numbers, got %s", fname, n, shape(labels))
+      fail(4, "%s: opts.labels must be a 1-D tensor of %d class numbers, got %s", fname, n, labels:shapeString())
     end
     labels = labels:totable()
   end
@@ -729,9 +724,9 @@ function viz.invariance(model, images, opts)
     for _, name in ipairs(names) do res.distance[name], res.distances[name] = {}, {} end
     for a, amount in ipairs(amounts) do
       local xt = transform(x, amount)
-      if not lunet.isTensor(xt) or shape(xt) ~= shape(x) then
-        fail(3, "%s: opts.transform must return a tensor shaped like the images %s, got %s", fname, shape(x),
-          lunet.isTensor(xt) and shape(xt) or type(xt))
+      if not lunet.isTensor(xt) or xt:shapeString() ~= x:shapeString() then
+        fail(3, "%s: opts.transform must return a tensor shaped like the images %s, got %s", fname, x:shapeString(),
+          lunet.isTensor(xt) and xt:shapeString() or type(xt))
       end
       local p = probabilities(fname, model, model:forward(xt)):totable()
       local probs, sum = {}, 0
@@ -760,7 +755,7 @@ end
 local function checkRegion(fname, what, r, H, W)
   if lunet.isTensor(r) then
     if r:dim() ~= 2 or r:size(1) ~= H or r:size(2) ~= W then
-      fail(4, "%s: %s as a mask must be (%d,%d) like the images, got %s", fname, what, H, W, shape(r))
+      fail(4, "%s: %s as a mask must be (%d,%d) like the images, got %s", fname, what, H, W, r:shapeString())
     end
     return r:float():contiguous()
   end

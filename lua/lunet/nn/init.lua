@@ -127,9 +127,21 @@ function Module:apply(fn)
   return self
 end
 
+-- "weight" -> "gradWeight", each name computed once.
+local gradNames = setmetatable({}, { __index = function(t, name)
+  local g = "grad" .. capitalize(name)
+  t[name] = g
+  return g
+end })
+local NONE = {}
+
+-- Walks the modules as parameters() does, without building its lists: this runs every
+-- training step, which then allocates nothing.
 function Module:zeroGrad()
-  local _, gs = self:parameters()
-  for _, g in ipairs(gs) do g:zero() end
+  for _, m in ipairs(self.modules or NONE) do m:zeroGrad() end
+  for _, name in ipairs(self.paramNames) do
+    if self[name] ~= nil then self[gradNames[name]]:zero() end
+  end
   return self
 end
 
