@@ -336,6 +336,7 @@ local function compare(sides, opts)
         torchState.available = false
         torchState.note = hello:match("^missing") and ("not installed (" .. hello:gsub("^missing ", "") .. ")")
           or ("failed to start: " .. (hello ~= "" and hello or "no answer"))
+        io.stderr:write("bench: PyTorch " .. torchState.note .. "; measuring lunet alone\n")
       else
         io.stderr:write(("bench: %s child for %s failed to start: %s\n"):format(s.label, opts.name, hello))
       end

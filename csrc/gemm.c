@@ -312,8 +312,9 @@ AVX512 static void avx512_block(const gemm_args *g, int64_t i0, int64_t i1, int6
 #define UNIT_ROWS 8
 #endif
 
-/* Products below this many multiply-adds run on the calling thread. */
-#define PAR_MIN_MACS (1 << 21)
+/* Products below this many multiply-adds (about 0.1 ms) run on the calling thread:
+ * a recurrent step's product at batch 128 (2M) ran slower split over two threads. */
+#define PAR_MIN_MACS (1 << 23)
 /* A chunk of a split product spans at least this many columns (or rows) of C, so that
  * repacking the shared operand per chunk costs under 1% of the chunk's work. */
 #define MIN_CHUNK_COLS 128
@@ -366,7 +367,9 @@ void lt_sgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, float a
   const int64_t units = j.by_cols ? col_units : row_units;
   const int lanes = lt_parallel_lanes();
   int64_t grain = units;
-  if (lanes > 1 && (double)m * (double)n * (double)k >= PAR_MIN_MACS) {
+  /* a product of few rows is paced by reading B (a linear layer's weights at batch 1):
+   * it counts as 16 rows */
+  if (lanes > 1 && (double)(m < 16 ? 16 : m) * (double)n * (double)k >= PAR_MIN_MACS) {
     /* about four chunks per lane, for balance when a lane starts late */
     const int64_t min_units = j.by_cols ? MIN_CHUNK_COLS / UNIT_COLS : MIN_CHUNK_ROWS / UNIT_ROWS;
     grain = (units + 4 * lanes - 1) / (4 * lanes);

@@ -40,9 +40,10 @@
 #include <limits.h>
 #include <string.h>
 
-/* Gate values per chunk of a step's gate pass on the thread pool: a wake-up of a
- * worker costs microseconds, as much as a whole pass at batch 10. */
-#define LT_RNN_PARALLEL_MIN 16384
+/* Gate values per chunk of a step on the thread pool. A step's chunk must be long
+ * enough to pay for handing rows between cores: at batch 128 (32768 LSTM gate values
+ * a step) two threads were slower than one (bench/RESULTS.md), so that stays serial. */
+#define LT_RNN_PARALLEL_MIN 65536
 
 /* The gate passes below must vectorize. Their clamps are float comparisons, which GCC
  * will not if-convert while it must preserve floating-point exceptions (-ftrapping-math,

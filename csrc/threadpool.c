@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -56,12 +57,12 @@ int lt_parallel_lanes(void) {
   return n < 1 ? 1 : (n > MAX_LANES ? MAX_LANES : n);
 }
 
-/* Claims and runs chunks of generation g until none is left. */
-static void run_chunks(const job_t *j, uint32_t g, int lane) {
-  for (;;) {
+/* Claims and runs chunks of generation g until none is left; returns how many it ran. */
+static int64_t run_chunks(const job_t *j, uint32_t g, int lane) {
+  for (int64_t ran = 0;; ran++) {
     uint64_t c = atomic_load_explicit(&claim, memory_order_relaxed);
     do {
-      if ((uint32_t)(c >> 32) != g || (uint32_t)c >= j->chunks) return;
+      if ((uint32_t)(c >> 32) != g || (uint32_t)c >= j->chunks) return ran;
     } while (!atomic_compare_exchange_weak_explicit(&claim, &c, c + 1, memory_order_acquire,
                                                     memory_order_relaxed));
     const int64_t begin = (int64_t)(uint32_t)c * j->grain;
@@ -95,6 +96,32 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Back-off when the other cores are busy. A worker that claimed a chunk and was then
+ * descheduled holds up the caller until the scheduler gives it a core back, which on a
+ * machine running other work takes milliseconds, every loop. When the caller waits
+ * much longer for the last chunks than one of its own chunks took, loops run on the
+ * calling thread alone for a while (50 ms, doubling while it recurs, up to 1.6 s),
+ * then are tried in parallel again. Results are the same either way. */
+#define STALL_SLACK_NS 200000
+#define BACKOFF_MIN_NS 50000000
+#define BACKOFF_MAX_NS 1600000000
+static int64_t serial_until, backoff = BACKOFF_MIN_NS; /* the calling thread's */
+
+static void note_wait(int64_t waited, int64_t per_chunk) {
+  if (waited > 2 * per_chunk + STALL_SLACK_NS) {
+    serial_until = now_ns() + backoff;
+    if (backoff < BACKOFF_MAX_NS) backoff *= 2;
+  } else if (backoff > BACKOFF_MIN_NS) {
+    backoff /= 2;
+  }
+}
+
 /* Starts workers up to lanes - 1 of them; returns the lanes actually available. */
 static int ensure_workers(int lanes) {
   while (started < lanes - 1) {
@@ -116,10 +143,10 @@ void lt_parallel_for(int64_t n, int64_t grain, lt_range_fn fn, void *ctx) {
   /* chunk numbers must fit the claim word's 32 bits */
   if (n / grain >= (int64_t)UINT32_MAX) grain = n / ((int64_t)UINT32_MAX - 1) + 1;
   const int64_t chunks = (n + grain - 1) / grain;
-  int lanes = lt_parallel_lanes();
+  int lanes = inside || now_ns() < serial_until ? 1 : lt_parallel_lanes();
   if (lanes > chunks) lanes = (int)chunks;
-  if (lanes > 1 && !inside) lanes = ensure_workers(lanes);
-  if (lanes <= 1 || inside) {
+  if (lanes > 1) lanes = ensure_workers(lanes);
+  if (lanes <= 1) {
     for (int64_t b = 0; b < n; b += grain) fn(ctx, b, b + grain < n ? b + grain : n, 0);
     return;
   }
@@ -137,11 +164,12 @@ void lt_parallel_for(int64_t n, int64_t grain, lt_range_fn fn, void *ctx) {
   pthread_mutex_unlock(&mu);
 
   inside = 1;
-  run_chunks(&j, g, 0);
+  const int64_t t0 = now_ns(), mine = run_chunks(&j, g, 0), t1 = now_ns();
   inside = 0;
   for (int s = 0; atomic_load_explicit(&done, memory_order_acquire) < j.chunks; s++) {
     if (s < CALLER_SPIN) CPU_RELAX();
     else sched_yield();
   }
+  if (mine > 0) note_wait(now_ns() - t1, (t1 - t0) / mine);
   if (blas_threads > 1) openblas_set_num_threads(blas_threads);
 }
