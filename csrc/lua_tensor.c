@@ -30,7 +30,7 @@ static int alloc_block(lua_State *L) {
   return 1;
 }
 
-static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname) {
+static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname, int zero) {
   if (numel < 0 || numel > MAX_NUMEL)
     luaL_error(L, "%s: cannot allocate a tensor of %I elements", fname, (lua_Integer)numel);
   size_t bytes = sizeof(storage_t) + (size_t)numel * 4 + LT_ALIGN;
@@ -44,7 +44,7 @@ static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname) {
   p = (p + LT_ALIGN - 1) & ~(uintptr_t)(LT_ALIGN - 1);
   s->data = (float *)p;
   s->capacity = numel;
-  memset(s->data, 0, (size_t)numel * 4);
+  if (zero) memset(s->data, 0, (size_t)numel * 4);
   luaL_setmetatable(L, STORAGE_MT);
   return s;
 }
@@ -69,12 +69,14 @@ static lt_tensor *push_view(lua_State *L, int sidx, const lt_tensor *view) {
   return t;
 }
 
-static lt_tensor *new_tensor_named(lua_State *L, lt_dtype dt, int ndim, const int64_t *size,
-                                   const char *fname) {
+/* zero: clear the elements; a result every element of which is about to be written
+ * (a product) skips that pass. */
+static lt_tensor *new_tensor_init(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname,
+                                  int zero) {
   if (ndim < 0 || ndim > LT_MAXDIM)
     luaL_error(L, "%s: at most %d dimensions are supported, got %d", fname, LT_MAXDIM, ndim);
   int64_t n = checked_numel(L, ndim, size, fname);
-  storage_t *s = new_storage(L, n, fname);
+  storage_t *s = new_storage(L, n, fname, zero);
   lt_tensor v;
   memset(&v, 0, sizeof v);
   v.base = s->data;
@@ -85,6 +87,11 @@ static lt_tensor *new_tensor_named(lua_State *L, lt_dtype dt, int ndim, const in
   lt_tensor *t = push_view(L, -1, &v);
   lua_remove(L, -2);
   return t;
+}
+
+static lt_tensor *new_tensor_named(lua_State *L, lt_dtype dt, int ndim, const int64_t *size,
+                                   const char *fname) {
+  return new_tensor_init(L, dt, ndim, size, fname, 1);
 }
 
 lt_tensor *lunet_newtensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size) {
@@ -104,7 +111,7 @@ lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size) {
   storage_t *s = luaL_testudata(L, -1, STORAGE_MT);
   lua_pop(L, 1);
   if (!s || s->capacity < n) {
-    s = new_storage(L, n, "resize");
+    s = new_storage(L, n, "resize", 1);
     lua_setiuservalue(L, idx, 1);
   }
   t->base = s->data;
@@ -1304,7 +1311,7 @@ static int m_matmul(lua_State *L) {
       return 1;
     }
     int64_t size[2] = {av.size[0], bv.size[1]};
-    lt_tensor *c = new_tensor_named(L, LT_FLOAT, 2, size, "matmul");
+    lt_tensor *c = new_tensor_init(L, LT_FLOAT, 2, size, "matmul", av.size[1] == 0);
     mm_into(L, c, 0, 1, &av, &bv, "matmul");
     if (squeeze_a) {
       c->ndim = 1;
@@ -1323,7 +1330,7 @@ static int m_matmul(lua_State *L) {
     shape_mismatch(L, "matmul", a, b);
   int64_t m = bv.ndim == 3 ? bv.size[2] : bv.size[1];
   int64_t size[3] = {B, av.size[1], m};
-  lt_tensor *c = new_tensor_named(L, LT_FLOAT, 3, size, "matmul");
+  lt_tensor *c = new_tensor_init(L, LT_FLOAT, 3, size, "matmul", av.size[2] == 0);
   for (int64_t i = 0; i < B; i++) {
     lt_tensor ai = av, bi = bv, ci = *c;
     ai.ndim = ci.ndim = 2;

@@ -277,6 +277,8 @@ describe("matrix products", function()
     assert.same({{9, 12}, {17, 24}}, C:totable())
     assert.same({{7, 10}, {15, 22}}, lunet.zeros(2, 2):addmm(A, A):totable())
     assert.equal(30, lunet.dot(A, A))
+    -- an empty inner dimension: the product is all zeros
+    assert.same({{0, 0}, {0, 0}, {0, 0}}, lunet.zeros(3, 0):matmul(lunet.zeros(0, 2)):totable())
   end)
   it("rejects mismatched shapes and ranks", function()
     assert.has_error(function() lunet.ones(2, 3):matmul(lunet.ones(2, 3)) end,
