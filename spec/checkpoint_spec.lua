@@ -2,6 +2,7 @@
 local lunet = require "lunet"
 local nn = require "lunet.nn"
 local optim = require "lunet.optim"
+local train = require "lunet.train"
 local checkpoint = require "lunet.checkpoint"
 local IO = require "spec.io_helper"
 
@@ -18,11 +19,7 @@ local function trained(model, opt, steps)
   local crit = nn.CrossEntropyLoss()
   for _ = 1, steps do
     local x, y = lunet.randn(6, 4), lunet.tensor{1, 2, 3, 1, 2, 3}:int()
-    model:zeroGrad()
-    local out = model:forward(x)
-    crit:forward(out, y)
-    model:backward(x, crit:backward(out, y))
-    opt:step()
+    train.step(model, crit, opt, x, y)
   end
 end
 

@@ -380,3 +380,25 @@ describe("a whole network", function()
     assert.is_true(correct / n > 0.9)
   end)
 end)
+
+describe("Flatten and SelectTime shapes", function()
+  local lunet = require "lunet"
+  local nn = lunet.nn
+  it("Flatten takes a non-contiguous input and checks gradOutput", function()
+    local f = nn.Flatten()
+    local x = lunet.randn(3, 4, 5):transpose(2, 3)
+    local y = f:forward(x)
+    assert.same({3, 20}, y:size())
+    assert.same(x:contiguous():view(3, 20):totable(), y:totable())
+    assert.same({3, 5, 4}, f:backward(x, lunet.ones(3, 20)):size())
+    assert.has_error(function() f:backward(x, lunet.ones(20, 3)) end,
+      "Flatten: gradOutput (20,3) does not match the output (3,20)")
+  end)
+  it("LastStep refuses a transposed gradOutput", function()
+    local s = nn.LastStep()
+    local x = lunet.randn(2, 3, 4)
+    s:forward(x)
+    assert.has_error(function() s:backward(x, lunet.ones(4, 2)) end,
+      "LastStep: gradOutput must be (2,4) like the output, got (4,2)")
+  end)
+end)

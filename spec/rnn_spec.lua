@@ -5,6 +5,7 @@
 local lunet = require "lunet"
 local nn = require "lunet.nn"
 local optim = require "lunet.optim"
+local train = require "lunet.train"
 local core = require "lunet.core"
 local H = require "spec.helper"
 
@@ -447,11 +448,7 @@ describe("recurrent learning", function()
       local opt = optim.Adam(model, { lr = 0.02 })
       for _ = 1, 300 do
         local x, y = batch(32)
-        model:zeroGrad()
-        local out = model:forward(x)
-        crit:forward(out, y)
-        model:backward(x, crit:backward(out, y))
-        opt:step()
+        train.step(model, crit, opt, x, y)
       end
       local x, y = batch(500)
       local pred = model:evaluate():forward(x):argmax(2)

@@ -61,6 +61,17 @@ function train.predict(model, ds, batchSize)
   return pred
 end
 
+--- One training step on a minibatch: zero the gradients, forward, loss, backward, update.
+-- Returns the loss and the model's output (the logits).
+function train.step(model, criterion, optimizer, x, y)
+  model:zeroGrad()
+  local out = model:forward(x)
+  local loss = criterion:forward(out, y)
+  model:backward(x, criterion:backward(out, y))
+  optimizer:step()
+  return loss, out
+end
+
 function train.classifier(cfg)
   local model, crit, opt, loader = cfg.model, cfg.criterion, cfg.optimizer, cfg.loader
   assert(model and crit and opt and loader, "train.classifier: model, criterion, optimizer and loader are required")

@@ -3,7 +3,7 @@
 -- under mpirun (`parallel`: each rank a block of every batch). Saves to arg[2] the
 -- final parameters as every rank holds them (their exact bytes and their values).
 local lunet = require "lunet"
-local nn, optim, data, dist = lunet.nn, lunet.optim, lunet.data, lunet.distributed
+local nn, optim, data, dist, train = lunet.nn, lunet.optim, lunet.data, lunet.distributed, lunet.train
 
 local mode, out = arg[1], arg[2]
 local rank = mode == "parallel" and dist.init() or 0
@@ -24,11 +24,7 @@ if mode == "parallel" then loader, opt = dist.dataParallel(model, opt, loader) e
 local crit = nn.CrossEntropyLoss()
 for _ = 1, 6 do
   local x, y = loader:next()
-  model:zeroGrad()
-  local o = model:forward(x)
-  crit:forward(o, y)
-  model:backward(x, crit:backward(o, y))
-  opt:step()
+  train.step(model, crit, opt, x, y)
 end
 
 local bytes, values = {}, {}

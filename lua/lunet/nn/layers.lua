@@ -309,19 +309,24 @@ function Dropout:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- Flatten(): (N, d2, d3, ...) -> (N, d2*d3*...), a view (the input must be contiguous).
+-- Flatten(): (N, d2, d3, ...) -> (N, d2*d3*...), a view of a contiguous input (a copy otherwise).
 local Flatten = nn.class("Flatten", Module)
 nn.Flatten = Flatten
 
 function Flatten:updateOutput(input)
   checkTensor(input, "Flatten", "input")
   if input:dim() < 1 then error("Flatten: input must have a batch dimension, got a scalar", 2) end
-  self.output = input:view(input:size(1), -1)
+  self.output = input:reshape(input:size(1), -1)
   return self.output
 end
 
 function Flatten:updateGradInput(input, gradOutput)
-  self.gradInput = gradOutput:view(input:size())
+  checkTensor(gradOutput, "Flatten", "gradOutput")
+  if gradOutput:numel() ~= input:numel() or gradOutput:size(1) ~= input:size(1) then
+    error(("Flatten: gradOutput %s does not match the output (%d,%d)"):format(gradOutput:shapeString(),
+      input:size(1), input:numel() // math.max(input:size(1), 1)), 2)
+  end
+  self.gradInput = gradOutput:reshape(input:size())
   return self.gradInput
 end
 

@@ -307,6 +307,10 @@ function SelectTime:updateGradInput(input, gradOutput)
   local t = stepOf(self, input)
   local N, T, H = input:size(1), input:size(2), input:size(3)
   if not hasShape(self.gradInput, N, T, H) then self.gradInput = lunet.zeros(N, T, H) end
+  if not hasShape(gradOutput, N, H) then
+    error(("%s: gradOutput must be (%d,%d) like the output, got %s"):format(tostring(self), N, H,
+      gradOutput:shapeString()), 2)
+  end
   self.gradInput:zero()
   self.gradInput:select(2, t):copy(gradOutput)
   return self.gradInput
