@@ -21,6 +21,9 @@ void lunet_checkdim(lua_State *L, const lt_tensor *t, int ndim, const char *fnam
                     const char *what, const char *layout);
 /* Raise unless t is contiguous. */
 void lunet_checkcontig(lua_State *L, const lt_tensor *t, const char *fname, const char *what);
+/* A kernel's input: a contiguous float tensor of rank ndim (the three checks above). */
+lt_tensor *lunet_checkin(lua_State *L, int idx, const char *fname, const char *what, int ndim,
+                         const char *layout);
 /* The FILE* of an open Lua file handle (io.open's) at idx; raises naming fname otherwise. */
 FILE *lunet_checkfile(lua_State *L, int idx, const char *fname);
 

@@ -13,14 +13,6 @@
 
 /* ---------------------------------------------------------------- checks */
 
-/* A float tensor argument of the given rank, contiguous. */
-static lt_tensor *check_in(lua_State *L, int idx, const char *fname, const char *what, int ndim,
-                           const char *layout) {
-  lt_tensor *t = lunet_checkfloat(L, idx, fname);
-  lunet_checkdim(L, t, ndim, fname, what, layout);
-  lunet_checkcontig(L, t, fname, what);
-  return t;
-}
 
 /* An output or workspace argument: a float (or int) tensor that is not also another
  * argument (resizing it would change that argument under the kernel). */
@@ -110,7 +102,7 @@ static lt_tensor *resize_like(lua_State *L, int idx, const lt_tensor *like) {
  * and, when bname is given, an optional bias (oc) at widx + 1 (nil allowed);
  * fills g->oc, kh, kw. */
 static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *wname, const char *bname) {
-  lt_tensor *w = check_in(L, widx, "conv2d", wname, 4, "(outC,inC,kH,kW)");
+  lt_tensor *w = lunet_checkin(L, widx, "conv2d", wname, 4, "(outC,inC,kH,kW)");
   if (w->size[1] != g->c)
     luaL_error(L, "conv2d: %s expects %I input channels, the input has %I", wname, (lua_Integer)w->size[1],
                (lua_Integer)g->c);
@@ -122,7 +114,7 @@ static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *w
     luaL_error(L, "conv2d: %s %s has an empty dimension", wname, lt_shape_str(w, buf, sizeof buf));
   }
   if (bname && !lua_isnil(L, widx + 1)) {
-    lt_tensor *b = check_in(L, widx + 1, "conv2d", bname, 1, "(outC)");
+    lt_tensor *b = lunet_checkin(L, widx + 1, "conv2d", bname, 1, "(outC)");
     if (b->size[0] != g->oc)
       luaL_error(L, "conv2d: %s must have %I elements (one per output channel), got %I", bname,
                  (lua_Integer)g->oc, (lua_Integer)b->size[0]);
@@ -152,7 +144,7 @@ static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g)
 /* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW) -> output */
 static int l_conv2d_forward(lua_State *L) {
   lt_conv2d_geom g;
-  lt_tensor *in = check_in(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
+  lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
   set_input_geom(&g, in);
   conv_weight(L, 2, &g, "weight", "bias");
   check_out(L, 4, "conv2d", LT_FLOAT);
@@ -168,7 +160,7 @@ static int l_conv2d_forward(lua_State *L) {
 
 /* Checks gradOutput at idx against the output shape the geometry gives. */
 static lt_tensor *conv_gradout(lua_State *L, int idx, const lt_conv2d_geom *g, const char *fname) {
-  lt_tensor *go = check_in(L, idx, fname, "gradOutput", 4, "(N,C,H,W)");
+  lt_tensor *go = lunet_checkin(L, idx, fname, "gradOutput", 4, "(N,C,H,W)");
   check_shape4(L, go, fname, "gradOutput", g->n, g->oc, g->oh, g->ow);
   return go;
 }
@@ -196,7 +188,7 @@ static int l_conv2d_backward_input(lua_State *L) {
  * accumulates into gradWeight and gradBias. */
 static int l_conv2d_backward_params(lua_State *L) {
   lt_conv2d_geom g;
-  lt_tensor *in = check_in(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
+  lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
   set_input_geom(&g, in);
   conv_weight(L, 3, &g, "gradWeight", "gradBias");
   check_out(L, 3, "conv2d", LT_FLOAT);
@@ -216,7 +208,7 @@ static int l_conv2d_backward_params(lua_State *L) {
 
 /* Pooling geometry from the input at idx and the window options from opt on. */
 static lt_tensor *pool_geom(lua_State *L, int idx, int opt, const char *fname, lt_conv2d_geom *g) {
-  lt_tensor *in = check_in(L, idx, fname, "input", 4, "(N,C,H,W)");
+  lt_tensor *in = lunet_checkin(L, idx, fname, "input", 4, "(N,C,H,W)");
   set_input_geom(g, in);
   g->oc = g->c;
   window_args(L, opt, 1, fname, g);
@@ -261,7 +253,7 @@ static int l_maxpool2d_forward(lua_State *L) {
 static int l_maxpool2d_backward(lua_State *L) {
   lt_conv2d_geom g;
   pool_geom(L, 1, 5, "maxpool2d", &g);
-  lt_tensor *go = check_in(L, 2, "maxpool2d", "gradOutput", 4, "(N,C,H,W)");
+  lt_tensor *go = lunet_checkin(L, 2, "maxpool2d", "gradOutput", 4, "(N,C,H,W)");
   check_shape4(L, go, "maxpool2d", "gradOutput", g.n, g.c, g.oh, g.ow);
   lt_tensor *sw = check_switches(L, 3, "maxpool2d", go, g.h * g.w);
   check_out(L, 4, "maxpool2d", LT_FLOAT);
@@ -275,7 +267,7 @@ static int l_maxpool2d_backward(lua_State *L) {
  * value at its switch, zero elsewhere. */
 static int l_maxunpool2d(lua_State *L) {
   lt_conv2d_geom g = {0};
-  lt_tensor *in = check_in(L, 1, "maxunpool2d", "input", 4, "(N,C,H,W)");
+  lt_tensor *in = lunet_checkin(L, 1, "maxunpool2d", "input", 4, "(N,C,H,W)");
   g.n = in->size[0];
   g.c = in->size[1];
   g.oh = in->size[2];
@@ -370,7 +362,7 @@ static int l_dropout_backward(lua_State *L) {
  * argument when bidx is 0). */
 static lt_tensor *linear_weight(lua_State *L, int widx, int bidx, int64_t in_features, const char *wname,
                                 const char *bname) {
-  lt_tensor *w = check_in(L, widx, "linear", wname, 2, "(out,in)");
+  lt_tensor *w = lunet_checkin(L, widx, "linear", wname, 2, "(out,in)");
   if (in_features >= 0 && w->size[1] != in_features)
     luaL_error(L, "linear: %s expects %I input features, the input has %I", wname, (lua_Integer)w->size[1],
                (lua_Integer)in_features);
@@ -381,7 +373,7 @@ static lt_tensor *linear_weight(lua_State *L, int widx, int bidx, int64_t in_fea
     luaL_error(L, "linear: %s %s has an empty dimension", wname, lt_shape_str(w, buf, sizeof buf));
   }
   if (bidx && !lua_isnil(L, bidx)) {
-    lt_tensor *b = check_in(L, bidx, "linear", bname, 1, "(out)");
+    lt_tensor *b = lunet_checkin(L, bidx, "linear", bname, 1, "(out)");
     if (b->size[0] != w->size[0])
       luaL_error(L, "linear: %s must have %I elements, got %I", bname, (lua_Integer)w->size[0],
                  (lua_Integer)b->size[0]);
@@ -391,7 +383,7 @@ static lt_tensor *linear_weight(lua_State *L, int widx, int bidx, int64_t in_fea
 
 /* linear_forward(input, weight, bias|nil, output) -> output;  output = input · weight^T + bias */
 static int l_linear_forward(lua_State *L) {
-  lt_tensor *x = check_in(L, 1, "linear", "input", 2, "(N,in)");
+  lt_tensor *x = lunet_checkin(L, 1, "linear", "input", 2, "(N,in)");
   lt_tensor *w = linear_weight(L, 2, 3, x->size[1], "weight", "bias");
   check_int_range(L, "linear", x->size[0], "batch size");
   check_out(L, 4, "linear", LT_FLOAT);
@@ -411,7 +403,7 @@ static void linear_gradout(lua_State *L, const lt_tensor *gy, int64_t n, int64_t
 
 /* linear_backward_input(gradOutput, weight, gradInput) -> gradInput = gradOutput · weight */
 static int l_linear_backward_input(lua_State *L) {
-  lt_tensor *gy = check_in(L, 1, "linear", "gradOutput", 2, "(N,out)");
+  lt_tensor *gy = lunet_checkin(L, 1, "linear", "gradOutput", 2, "(N,out)");
   lt_tensor *w = linear_weight(L, 2, 0, -1, "weight", NULL);
   linear_gradout(L, gy, gy->size[0], w->size[0]);
   check_int_range(L, "linear", gy->size[0], "batch size");
@@ -425,11 +417,11 @@ static int l_linear_backward_input(lua_State *L) {
 /* linear_backward_params(input, gradOutput, gradWeight, gradBias|nil [, scale]) accumulates
  * gradWeight += scale * gradOutput^T · input and gradBias += scale * column sums of gradOutput. */
 static int l_linear_backward_params(lua_State *L) {
-  lt_tensor *x = check_in(L, 1, "linear", "input", 2, "(N,in)");
+  lt_tensor *x = lunet_checkin(L, 1, "linear", "input", 2, "(N,in)");
   check_out(L, 3, "linear", LT_FLOAT);
   if (!lua_isnil(L, 4)) check_out(L, 4, "linear", LT_FLOAT);
   lt_tensor *gw = linear_weight(L, 3, 4, x->size[1], "gradWeight", "gradBias");
-  lt_tensor *gy = check_in(L, 2, "linear", "gradOutput", 2, "(N,out)");
+  lt_tensor *gy = lunet_checkin(L, 2, "linear", "gradOutput", 2, "(N,out)");
   linear_gradout(L, gy, x->size[0], gw->size[0]);
   check_int_range(L, "linear", x->size[0], "batch size");
   float scale = (float)luaL_optnumber(L, 5, 1.0);
@@ -446,7 +438,7 @@ typedef void (*rowwise_bwd_fn)(const float *, const float *, float *, int64_t, i
 
 /* f(input, output) over an (N,K) input. */
 static int rowwise_forward(lua_State *L, const char *fname, rowwise_fn f) {
-  lt_tensor *x = check_in(L, 1, fname, "input", 2, "(N,K)");
+  lt_tensor *x = lunet_checkin(L, 1, fname, "input", 2, "(N,K)");
   check_out(L, 2, fname, LT_FLOAT);
   lt_tensor *y = resize_like(L, 2, x);
   f(lt_fdata(x), lt_fdata(y), x->size[0], x->size[1]);
@@ -456,8 +448,8 @@ static int rowwise_forward(lua_State *L, const char *fname, rowwise_fn f) {
 
 /* f(output, gradOutput, gradInput): the backward from the forward's output. */
 static int rowwise_backward(lua_State *L, const char *fname, rowwise_bwd_fn f) {
-  lt_tensor *y = check_in(L, 1, fname, "output", 2, "(N,K)");
-  lt_tensor *gy = check_in(L, 2, fname, "gradOutput", 2, "(N,K)");
+  lt_tensor *y = lunet_checkin(L, 1, fname, "output", 2, "(N,K)");
+  lt_tensor *gy = lunet_checkin(L, 2, fname, "gradOutput", 2, "(N,K)");
   check_same(L, y, gy, fname, "output", "gradOutput");
   check_out(L, 3, fname, LT_FLOAT);
   lt_tensor *gx = resize_like(L, 3, y);
@@ -509,7 +501,7 @@ static const int32_t *check_labels(lua_State *L, int idx, int64_t n, int64_t k) 
 /* crossentropy_forward(logits, labels, logp) -> loss (a number): logp = logsoftmax(logits),
  * loss = mean over rows of -logp[label]. */
 static int l_crossentropy_forward(lua_State *L) {
-  lt_tensor *x = check_in(L, 1, "crossentropy", "logits", 2, "(N,K)");
+  lt_tensor *x = lunet_checkin(L, 1, "crossentropy", "logits", 2, "(N,K)");
   if (x->size[0] < 1) luaL_error(L, "crossentropy: logits have no rows");
   check_out(L, 3, "crossentropy", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, x->size[0], x->size[1]);
@@ -521,7 +513,7 @@ static int l_crossentropy_forward(lua_State *L) {
 
 /* crossentropy_backward(logp, labels, gradInput) -> gradInput = (softmax - onehot) / N */
 static int l_crossentropy_backward(lua_State *L) {
-  lt_tensor *lp = check_in(L, 1, "crossentropy", "logp", 2, "(N,K)");
+  lt_tensor *lp = lunet_checkin(L, 1, "crossentropy", "logp", 2, "(N,K)");
   if (lp->size[0] < 1) luaL_error(L, "crossentropy: logp has no rows");
   check_out(L, 3, "crossentropy", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, lp->size[0], lp->size[1]);

@@ -35,14 +35,6 @@ static rnn_call call_of(lua_State *L, const char *suffix) {
   return c;
 }
 
-/* A float tensor argument of the given rank, contiguous. */
-static lt_tensor *check_in(lua_State *L, int idx, const char *fname, const char *what, int ndim,
-                           const char *layout) {
-  lt_tensor *t = lunet_checkfloat(L, idx, fname);
-  lunet_checkdim(L, t, ndim, fname, what, layout);
-  lunet_checkcontig(L, t, fname, what);
-  return t;
-}
 
 /* Raise unless t has the given shape (ndim sizes); its rank is already checked. */
 static void check_shape(lua_State *L, const lt_tensor *t, const char *fname, const char *what,
@@ -64,7 +56,7 @@ static void check_shape(lua_State *L, const lt_tensor *t, const char *fname, con
 static lt_tensor *check_opt(lua_State *L, int idx, const char *fname, const char *what, int ndim,
                             const char *layout, int64_t a, int64_t b) {
   if (lua_isnoneornil(L, idx)) return NULL;
-  lt_tensor *t = check_in(L, idx, fname, what, ndim, layout);
+  lt_tensor *t = lunet_checkin(L, idx, fname, what, ndim, layout);
   check_shape(L, t, fname, what, layout, a, b, 0);
   return t;
 }
@@ -125,18 +117,18 @@ static const float *fdata_or_null(const lt_tensor *t) { return t ? lt_fdata(t) :
 static int l_forward(lua_State *L) {
   const rnn_call c = call_of(L, "forward");
   const int lstm = c.cell == LT_LSTM, gru = c.cell == LT_GRU;
-  lt_tensor *x = check_in(L, 1, c.fname, "input", 3, "(N,T,D)");
-  lt_tensor *wx = check_in(L, 2, c.fname, "Wx", 2, "(G*H,D)");
+  lt_tensor *x = lunet_checkin(L, 1, c.fname, "input", 3, "(N,T,D)");
+  lt_tensor *wx = lunet_checkin(L, 2, c.fname, "Wx", 2, "(G*H,D)");
   const lt_rnn_dims d = check_dims(L, &c, x, wx, "Wx");
   const int64_t GH = wx->size[0];
   check_shape(L, wx, c.fname, "Wx", "(G*H,D)", GH, d.D, 0);
-  lt_tensor *wh = check_in(L, 3, c.fname, "Wh", 2, "(G*H,H)");
+  lt_tensor *wh = lunet_checkin(L, 3, c.fname, "Wh", 2, "(G*H,H)");
   check_shape(L, wh, c.fname, "Wh", "(G*H,H)", GH, d.H, 0);
-  lt_tensor *bx = check_in(L, 4, c.fname, "bx", 1, "(G*H)");
+  lt_tensor *bx = lunet_checkin(L, 4, c.fname, "bx", 1, "(G*H)");
   check_shape(L, bx, c.fname, "bx", "(G*H)", GH, 0, 0);
   lt_tensor *bh = NULL;
   if (gru) {
-    bh = check_in(L, 5, c.fname, "bh", 1, "(G*H)");
+    bh = lunet_checkin(L, 5, c.fname, "bh", 1, "(G*H)");
     check_shape(L, bh, c.fname, "bh", "(G*H)", GH, 0, 0);
   } else {
     check_nil(L, 5, c.fname, "bh");
@@ -168,16 +160,16 @@ static int l_forward(lua_State *L) {
 static int l_backward_data(lua_State *L) {
   const rnn_call c = call_of(L, "backward_data");
   const int lstm = c.cell == LT_LSTM;
-  lt_tensor *x = check_in(L, 1, c.fname, "input", 3, "(N,T,D)");
-  lt_tensor *wx = check_in(L, 2, c.fname, "Wx", 2, "(G*H,D)");
+  lt_tensor *x = lunet_checkin(L, 1, c.fname, "input", 3, "(N,T,D)");
+  lt_tensor *wx = lunet_checkin(L, 2, c.fname, "Wx", 2, "(G*H,D)");
   const lt_rnn_dims d = check_dims(L, &c, x, wx, "Wx");
   const int64_t GH = wx->size[0];
   check_shape(L, wx, c.fname, "Wx", "(G*H,D)", GH, d.D, 0);
-  lt_tensor *wh = check_in(L, 3, c.fname, "Wh", 2, "(G*H,H)");
+  lt_tensor *wh = lunet_checkin(L, 3, c.fname, "Wh", 2, "(G*H,H)");
   check_shape(L, wh, c.fname, "Wh", "(G*H,H)", GH, d.H, 0);
-  lt_tensor *state = check_in(L, 4, c.fname, "state", 1, "(S)");
+  lt_tensor *state = lunet_checkin(L, 4, c.fname, "state", 1, "(S)");
   check_len(L, &c, state, lt_rnn_state_size(&d), "state", "forward");
-  lt_tensor *dy = check_in(L, 5, c.fname, "gradOutput", 3, "(N,T,H)");
+  lt_tensor *dy = lunet_checkin(L, 5, c.fname, "gradOutput", 3, "(N,T,H)");
   check_shape(L, dy, c.fname, "gradOutput", "(N,T,H)", d.N, d.T, d.H);
   const int want_dx = !lua_isnoneornil(L, 6);
   if (want_dx) check_out(L, 6, c.fname, "gradInput");
@@ -200,22 +192,22 @@ static int l_backward_data(lua_State *L) {
 static int l_backward_weights(lua_State *L) {
   const rnn_call c = call_of(L, "backward_weights");
   const int gru = c.cell == LT_GRU;
-  lt_tensor *x = check_in(L, 1, c.fname, "input", 3, "(N,T,D)");
-  lt_tensor *dwh = check_in(L, 5, c.fname, "gradWh", 2, "(G*H,H)");
+  lt_tensor *x = lunet_checkin(L, 1, c.fname, "input", 3, "(N,T,D)");
+  lt_tensor *dwh = lunet_checkin(L, 5, c.fname, "gradWh", 2, "(G*H,H)");
   const lt_rnn_dims d = check_dims(L, &c, x, dwh, "gradWh");
   const int64_t GH = dwh->size[0];
   check_shape(L, dwh, c.fname, "gradWh", "(G*H,H)", GH, d.H, 0);
-  lt_tensor *state = check_in(L, 2, c.fname, "state", 1, "(S)");
+  lt_tensor *state = lunet_checkin(L, 2, c.fname, "state", 1, "(S)");
   check_len(L, &c, state, lt_rnn_state_size(&d), "state", "forward");
-  lt_tensor *scratch = check_in(L, 3, c.fname, "scratch", 1, "(S)");
+  lt_tensor *scratch = lunet_checkin(L, 3, c.fname, "scratch", 1, "(S)");
   check_len(L, &c, scratch, lt_rnn_scratch_size(&d), "scratch", "backward_data");
-  lt_tensor *dwx = check_in(L, 4, c.fname, "gradWx", 2, "(G*H,D)");
+  lt_tensor *dwx = lunet_checkin(L, 4, c.fname, "gradWx", 2, "(G*H,D)");
   check_shape(L, dwx, c.fname, "gradWx", "(G*H,D)", GH, d.D, 0);
-  lt_tensor *dbx = check_in(L, 6, c.fname, "gradBx", 1, "(G*H)");
+  lt_tensor *dbx = lunet_checkin(L, 6, c.fname, "gradBx", 1, "(G*H)");
   check_shape(L, dbx, c.fname, "gradBx", "(G*H)", GH, 0, 0);
   lt_tensor *dbh = NULL;
   if (gru) {
-    dbh = check_in(L, 7, c.fname, "gradBh", 1, "(G*H)");
+    dbh = lunet_checkin(L, 7, c.fname, "gradBh", 1, "(G*H)");
     check_shape(L, dbh, c.fname, "gradBh", "(G*H)", GH, 0, 0);
   } else {
     check_nil(L, 7, c.fname, "gradBh");

@@ -164,6 +164,14 @@ void lunet_checkcontig(lua_State *L, const lt_tensor *t, const char *fname, cons
   if (!lt_is_contiguous(t)) luaL_error(L, "%s: %s must be contiguous (call :contiguous())", fname, what);
 }
 
+lt_tensor *lunet_checkin(lua_State *L, int idx, const char *fname, const char *what, int ndim,
+                         const char *layout) {
+  lt_tensor *t = lunet_checkfloat(L, idx, fname);
+  lunet_checkdim(L, t, ndim, fname, what, layout);
+  lunet_checkcontig(L, t, fname, what);
+  return t;
+}
+
 /* A dimension argument: 1-based, negative counts from the end. Returns 0-based. */
 static int check_dim(lua_State *L, int arg, const lt_tensor *t, const char *fname) {
   lua_Integer d = luaL_checkinteger(L, arg);
