@@ -38,7 +38,7 @@ local function stage(name)
   print(("[%6.1f s] %s"):format(lunet.wallclock() - t0, name))
 end
 
-local trainSet, testSet = data.cifar10(args.data, {cacheDir = out .. "/cache"})
+local trainSet, testSet = data.cifar10(args.data, {cacheDir = args.cache})
 local classes = testSet.classNames
 local testLabels = testSet.labels:totable()
 local byClass = {}

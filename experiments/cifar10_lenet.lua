@@ -70,7 +70,7 @@ local function runName(c, seed)
 end
 
 local t0 = lunet.wallclock()
-local trainSet, testSet = dist.rootFirst(data.cifar10, args.data, {cacheDir = args.out .. "/cache"})
+local trainSet, testSet = dist.rootFirst(data.cifar10, args.data, {cacheDir = args.cache})
 print(("data: %d training and %d test images of %s, %d classes"):format(trainSet.images:size(1),
   testSet.images:size(1), table.concat(trainSet.images[1]:size(), "x"), #trainSet.classes))
 print(lenet5())

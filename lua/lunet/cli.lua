@@ -24,7 +24,8 @@ function cli.parser(name, description)
   return p
 end
 
---- Parse arg (or the given list), apply seed and threads, create the output folder.
+--- Parse arg (or the given list), apply seed and threads, create the output folder;
+-- args.cache is the folder for data caches.
 function cli.parse(parser, argv)
   io.stdout:setvbuf("line") -- progress reaches logs and pipes as it happens
   local args = parser:parse(argv or arg)
@@ -35,6 +36,9 @@ function cli.parse(parser, argv)
     lunet.setNumThreads(args.threads)
   end
   require("lunet.data").mkdirs(args.out)
+  -- Data caches live beside the output folder (results/cache for the defaults), so the
+  -- experiments that read one data set share one cache.
+  args.cache = (args.out:match("^(.*[^/])/+[^/]+/*$") or ".") .. "/cache"
   return args
 end
 
