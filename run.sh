@@ -41,7 +41,7 @@ case "$cmd" in
     done
     ;;
   test)
-    install_missing
+    install_missing chromium # the report pages are checked in a headless browser
     build build
     bin/lunet /usr/bin/busted spec
     ;;
