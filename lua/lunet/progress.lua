@@ -9,6 +9,7 @@
 -- Elsewhere (a pipe, a log file, CI) it prints a plain line at every 10% and at
 -- least every `every` seconds. An update that draws nothing costs one clock read.
 local core = require "lunet.core"
+local check = require "lunet.check"
 
 local progress = {}
 
@@ -58,9 +59,6 @@ local function value_text(v)
   return tostring(v)
 end
 
-local option_names = {label = true, out = true, tty = true, every = true, clock = true, start = true,
-  columns = true}
-
 --- A bar counting up to `total` steps. opts: label (text before the bar), out
 -- (file handle, default io.stdout), tty (force terminal or plain mode; default:
 -- io.stdout on a terminal with TERM set), every (seconds between plain lines,
@@ -72,16 +70,7 @@ function progress.new(total, opts)
   if math.type(total) ~= "integer" or total < 1 then
     error(string.format("%s: total must be a positive integer, got %s", fname, tostring(total)), 2)
   end
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fname, type(opts)), 2)
-  end
-  for k in pairs(opts) do
-    if not option_names[k] then
-      error(string.format("%s: unknown option %q (known: clock, columns, every, label, out, start, tty)",
-        fname, tostring(k)), 2)
-    end
-  end
+  opts = check.options(fname, opts, {"clock", "columns", "every", "label", "out", "start", "tty"})
   local out = opts.out or io.stdout
   if io.type(out) ~= "file" then
     error(string.format("%s: out must be an open file handle, got %s", fname, io.type(out) or type(out)), 2)

@@ -30,14 +30,13 @@
 -- tag, a length past the end of the file or trailing bytes raise an error naming the
 -- file and where in the value the problem is.
 local core = require "lunet.core"
+local check = require "lunet.check"
 local lfs = require "lfs"
 
 local serialize = {}
 
 local MAGIC, VERSION = "LUNET\0", 2
 local TENSOR_MAGIC = "LUNETTNS"
-
-local function is_tensor(v) return getmetatable(v) == core.Tensor end
 
 -- "value.layers[2].weight": where in the saved value a problem is.
 local function child(where, k)
@@ -72,7 +71,7 @@ local function write_value(w, v, where, visiting)
     else w.put(string.pack("<c1d", "D", v)) end
   elseif ty == "string" then
     w.put(string.pack("<c1s8", "S", v))
-  elseif is_tensor(v) then
+  elseif check.isTensor(v) then
     w.put("X")
     w.tensor(v, where)
   elseif ty == "table" then
@@ -112,7 +111,7 @@ function serialize.save(path, value)
   if not fh then error("lunet.save: cannot open for writing " .. err, 2) end
   local w = writer(fh)
   local ok, msg = pcall(function()
-    if is_tensor(value) then
+    if check.isTensor(value) then
       w.tensor(value, "value")
     else
       w.put(MAGIC .. string.pack("<I4", VERSION))
