@@ -50,8 +50,9 @@ function check.options(fname, opts, known, level, noun, hints)
     end
     if not found then
       local hint = hints and hints[k]
-      check.fail(level, "%s: unknown %s %q (%sknown: %s)", fname, noun, tostring(k),
-        hint and ("did you mean '%s'? "):format(hint) or "", table.concat(known, ", "))
+      check.fail(level, "%s: unknown %s %q (%s%s)", fname, noun, tostring(k),
+        hint and ("did you mean '%s'? "):format(hint) or "",
+        #known > 0 and "known: " .. table.concat(known, ", ") or ("it takes no %ss"):format(noun))
     end
   end
   return opts
