@@ -89,3 +89,32 @@ describe("data.Loader{seed}", function()
       errorOf(function() data.Loader(ds, {seed = 1.5}) end), 1, true)
   end)
 end)
+
+describe("MaxPool2d options", function()
+  it("takes the options table as the other layers do, and the positional form", function()
+    assert.equal("MaxPool2d(3x3, stride 2, padding 1)", tostring(nn.MaxPool2d(3, {stride = 2, padding = 1})))
+    assert.equal("MaxPool2d(3x3, stride 2, padding 1)", tostring(nn.MaxPool2d(3, 2, 1)))
+    assert.equal("MaxPool2d(2x2, stride 2, padding 0)", tostring(nn.MaxPool2d(2, {})))
+    assert.equal("MaxPool2d(2x2, stride 1x2, padding 0)", tostring(nn.MaxPool2d(2, {1, 2})))
+  end)
+end)
+
+describe("projections owned by the modules", function()
+  it("need a forward first and name an unknown rule", function()
+    assert.matches("Conv2d:project: no forward has run yet",
+      errorOf(function() nn.Conv2d(1, 1, 3):project(lunet.zeros(1, 1, 2, 2)) end), 1, true)
+    local relu = nn.ReLU()
+    relu:forward(lunet.randn(2, 3))
+    assert.matches('ReLU:project: rule must be "deconvnet", "guided" or "saliency", got backprop',
+      errorOf(function() relu:project(lunet.randn(2, 3), "backprop") end), 1, true)
+  end)
+
+  it("ReLU:project applies each rule", function()
+    local relu = nn.ReLU()
+    relu:forward(lunet.tensor{{-1, 2, 3}})
+    local g = lunet.tensor{{5, -6, 7}}
+    assert.same({{5, 0, 7}}, relu:project(g):totable())
+    assert.same({{0, -6, 7}}, relu:project(g, "saliency"):totable())
+    assert.same({{0, 0, 7}}, relu:project(g, "guided"):totable())
+  end)
+end)

@@ -30,6 +30,12 @@ end
 
 local function kernelString(a, b) return ("%dx%d"):format(a, b) end
 
+-- geometry(): the sliding window of a Conv2d or MaxPool2d, as three {h, w} pairs: kernel
+-- size, stride and padding (what a receptive field is composed from).
+local function geometry(self)
+  return {self.kH, self.kW}, {self.sH, self.sW}, {self.pH, self.pW}
+end
+
 -- The buffer a module projects into (see the top): its own, reused between calls.
 local function projection(m)
   m.projection = m.projection or lunet.zeros(0)
@@ -94,6 +100,8 @@ function Conv2d:__init(inC, outC, k, opts)
   self.workspace = lunet.zeros(0)
   self:reset()
 end
+
+Conv2d.geometry = geometry
 
 function Conv2d:reset()
   return resetUniform(self, self.inC * self.kH * self.kW)
@@ -164,6 +172,8 @@ function MaxPool2d:__init(k, stride, padding)
   self.switches = lunet.zeros(0, "int")
   self.gradInput = lunet.zeros(0)
 end
+
+MaxPool2d.geometry = geometry
 
 function MaxPool2d:updateOutput(input)
   check.tensor("MaxPool2d", "input", input)
