@@ -74,7 +74,7 @@ function metrics.confusion(pred, labels, K)
   return core.tensor(counts, "int"):view(K, K)
 end
 
-local function cell_text(v)
+local function cellText(v)
   if math.type(v) == "integer" then return tostring(v) end
   if type(v) == "number" then
     if v ~= v then return "nan" end
@@ -86,17 +86,17 @@ end
 -- What tonumber misses of the numbers lunet writes: "%g" spells these out.
 local special = {nan = 0 / 0, ["-nan"] = 0 / 0, inf = math.huge, ["-inf"] = -math.huge}
 
-local function to_number(s)
+local function toNumber(s)
   local v = tonumber(s)
   if v ~= nil then return v end
   return special[s]
 end
 
-local function is_numeric(s)
-  return to_number(s) ~= nil
+local function isNumeric(s)
+  return toNumber(s) ~= nil
 end
 
-local function text_width(s)
+local function textWidth(s)
   return utf8.len(s) or #s
 end
 
@@ -116,7 +116,7 @@ function metrics.markdownTable(header, rows)
   local ncol = #header
   local cells, width, numeric = {}, {}, {}
   for j = 1, ncol do
-    width[j] = math.max(3, text_width(tostring(header[j])))
+    width[j] = math.max(3, textWidth(tostring(header[j])))
     numeric[j] = #rows > 0
   end
   for i, row in ipairs(rows) do
@@ -126,17 +126,17 @@ function metrics.markdownTable(header, rows)
     end
     cells[i] = {}
     for j = 1, ncol do
-      local s = cell_text(row[j]):gsub("|", "\\|")
+      local s = cellText(row[j]):gsub("|", "\\|")
       cells[i][j] = s
-      width[j] = math.max(width[j], text_width(s))
-      numeric[j] = numeric[j] and (is_numeric(s) or s == "" or s == "-")
+      width[j] = math.max(width[j], textWidth(s))
+      numeric[j] = numeric[j] and (isNumeric(s) or s == "" or s == "-")
     end
   end
   local function line(texts)
     local out = {}
     for j = 1, ncol do
       local s = texts[j]
-      local pad = string.rep(" ", width[j] - text_width(s))
+      local pad = string.rep(" ", width[j] - textWidth(s))
       out[j] = numeric[j] and pad .. s or s .. pad
     end
     return "| " .. table.concat(out, " | ") .. " |"
@@ -185,7 +185,7 @@ end
 
 ------------------------------------------------------------------------ CSV
 
-local function csv_field(v)
+local function csvField(v)
   local s
   if math.type(v) == "integer" then
     s = tostring(v)
@@ -200,7 +200,7 @@ end
 
 -- Parse CSV text into a list of records (lists of strings); quoted fields may hold
 -- commas, doubled quotes and newlines.
-local function parse_csv(text, fname, path)
+local function parseCsv(text, fname, path)
   local records, record, pos, n = {}, {}, 1, #text
   while pos <= n do
     local field
@@ -250,7 +250,7 @@ function metrics.readCSV(path)
   if not f then check.fail(2, "%s: cannot open %s", fname, err) end
   local text = f:read("a")
   f:close()
-  local records = parse_csv(text, fname, path)
+  local records = parseCsv(text, fname, path)
   if #records == 0 then check.fail(2, "%s: %s is empty (no header line)", fname, path) end
   local header = records[1]
   local columns = {}
@@ -262,10 +262,10 @@ function metrics.readCSV(path)
         check.fail(2, "%s: %s line %d has %d fields, the header has %d", fname, path, i, #r, #header)
       end
       raw[i - 1] = r[j]
-      numeric = numeric and (r[j] == "" or is_numeric(r[j]))
+      numeric = numeric and (r[j] == "" or isNumeric(r[j]))
     end
     if numeric then
-      for i, s in ipairs(raw) do raw[i] = to_number(s) or 0 / 0 end
+      for i, s in ipairs(raw) do raw[i] = toNumber(s) or 0 / 0 end
     end
     columns[name] = raw
   end
@@ -276,9 +276,9 @@ local Logger = {}
 Logger.__index = Logger
 metrics.Logger = Logger
 
-local function header_line(columns)
+local function headerLine(columns)
   local out = {}
-  for j, c in ipairs(columns) do out[j] = csv_field(c) end
+  for j, c in ipairs(columns) do out[j] = csvField(c) end
   return table.concat(out, ",")
 end
 
@@ -300,7 +300,7 @@ function Logger.new(path, columns, opts)
     index[c] = j
   end
   opts = check.options(fname, opts, {"append"})
-  local head = header_line(columns)
+  local head = headerLine(columns)
   local mode = "w"
   if opts.append then
     local f = io.open(path, "r")
@@ -338,7 +338,7 @@ function Logger:write(row)
     if t ~= "number" and t ~= "string" and t ~= "boolean" then
       check.fail(2, "%s: column %q must be a number, string or boolean, got %s", fname, k, t)
     end
-    out[j] = csv_field(v)
+    out[j] = csvField(v)
   end
   self.file:write(table.concat(out, ","), "\n")
   self.file:flush()

@@ -19,14 +19,14 @@ local plot = {}
 --- The gnuplot program run (a name on PATH or a path).
 plot.gnuplot = "gnuplot"
 
-local function check_path(fname, path, level)
+local function checkPath(fname, path, level)
   if type(path) ~= "string" or path == "" then
     check.fail(level + 1, "%s: path (argument #1) must be a non-empty string, got %s", fname,
       type(path) == "string" and "an empty string" or type(path))
   end
 end
 
-local function check_size(fname, what, v, default, level)
+local function checkSize(fname, what, v, default, level)
   if v == nil then return default end
   if math.type(v) ~= "integer" or v < 16 or v > 20000 then
     check.fail(level + 1, "%s: %s must be an integer number of pixels in 16..20000, got %s", fname, what, tostring(v))
@@ -34,7 +34,7 @@ local function check_size(fname, what, v, default, level)
   return v
 end
 
-local function check_range(fname, what, r, level)
+local function checkRange(fname, what, r, level)
   if r == nil then return nil end
   if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number" or not (r[1] < r[2])
       or not check.isFinite(r[1]) or not check.isFinite(r[2]) then
@@ -60,7 +60,7 @@ end
 
 -- Run a gnuplot script that writes `path`; raise with gnuplot's messages on failure,
 -- at `level` (as for error()) relative to the function calling this one.
-local function run_gnuplot(fname, script, path, level)
+local function runGnuplot(fname, script, path, level)
   local tmp = os.tmpname()
   local f, err = io.open(tmp, "w")
   if not f then check.fail(level + 1, "%s: cannot write gnuplot's script: %s", fname, err) end
@@ -133,19 +133,19 @@ local function values(fname, what, v, level)
   return v
 end
 
-local line_fields = {"title", "xlabel", "ylabel", "logx", "logy", "width", "height", "series",
+local lineFields = {"title", "xlabel", "ylabel", "logx", "logy", "width", "height", "series",
   "xrange", "yrange", "legend"}
-local series_fields = {"name", "x", "y", "style"}
+local seriesFields = {"name", "x", "y", "style"}
 
 -- The body of plot.lines (and plot.csv); errors are raised at the level of their caller.
-local function draw_lines(fname, path, spec)
-  check_path(fname, path, 3)
+local function drawLines(fname, path, spec)
+  checkPath(fname, path, 3)
   if spec == nil then check.fail(3, "%s: spec (argument #2) must be a table with a series list, got nil", fname) end
-  spec = check.options(fname, spec, line_fields, 3, "spec field")
-  local width = check_size(fname, "width", spec.width, 800, 3)
-  local height = check_size(fname, "height", spec.height, 500, 3)
-  check_range(fname, "xrange", spec.xrange, 3)
-  check_range(fname, "yrange", spec.yrange, 3)
+  spec = check.options(fname, spec, lineFields, 3, "spec field")
+  local width = checkSize(fname, "width", spec.width, 800, 3)
+  local height = checkSize(fname, "height", spec.height, 500, 3)
+  checkRange(fname, "xrange", spec.xrange, 3)
+  checkRange(fname, "yrange", spec.yrange, 3)
   local series = spec.series
   if type(series) ~= "table" or #series == 0 then
     check.fail(3, "%s: spec.series must be a non-empty list of series, got %s", fname,
@@ -166,7 +166,7 @@ local function draw_lines(fname, path, spec)
   local plots, drawn = {}, 0
   for k, sr in ipairs(series) do
     local what = string.format("series %d", k)
-    sr = check.options(fname, sr, series_fields, 3, what .. " field")
+    sr = check.options(fname, sr, seriesFields, 3, what .. " field")
     if sr.name ~= nil then what = string.format("series %d (%s)", k, tostring(sr.name)) end
     local y = values(fname, what .. " y", sr.y, 3)
     local x
@@ -198,7 +198,7 @@ local function draw_lines(fname, path, spec)
       (spec.logx or spec.logy) and " (positive on the log axes)" or "")
   end
   s[#s + 1] = "plot " .. table.concat(plots, ", \\\n  ")
-  run_gnuplot(fname, table.concat(s, "\n") .. "\n", path, 3)
+  runGnuplot(fname, table.concat(s, "\n") .. "\n", path, 3)
 end
 
 --- A line plot written to `path` as a PNG. spec:
@@ -211,12 +211,12 @@ end
 -- Points that cannot be drawn are skipped: NaN and infinite values (a diverged run, a
 -- column logged every few rows), and values <= 0 on a log axis.
 function plot.lines(path, spec)
-  draw_lines("plot.lines", path, spec)
+  drawLines("plot.lines", path, spec)
 end
 
-local csv_fields = {"file", "x", "y", "style"}
-for _, k in ipairs(line_fields) do
-  if k ~= "series" then csv_fields[#csv_fields + 1] = k end
+local csvFields = {"file", "x", "y", "style"}
+for _, k in ipairs(lineFields) do
+  if k ~= "series" then csvFields[#csvFields + 1] = k end
 end
 
 --- Plot columns of a CSV file (as lunet.metrics.Logger writes) against one column.
@@ -225,8 +225,8 @@ end
 -- labels, ranges, log scales, size and legend. Empty cells are skipped.
 function plot.csv(path, spec)
   local fname = "plot.csv"
-  check_path(fname, path, 2)
-  spec = check.options(fname, spec, csv_fields, 2, "spec field")
+  checkPath(fname, path, 2)
+  spec = check.options(fname, spec, csvFields, 2, "spec field")
   if type(spec.file) ~= "string" then check.fail(2, "%s: spec.file must be the CSV file's path, got %s", fname, type(spec.file)) end
   local ycols = type(spec.y) == "string" and {spec.y} or spec.y
   if type(spec.x) ~= "string" or type(ycols) ~= "table" or #ycols == 0 then
@@ -251,7 +251,7 @@ function plot.csv(path, spec)
   for k, name in ipairs(ycols) do
     lines.series[k] = {name = name, x = x, y = column(name), style = spec.style}
   end
-  draw_lines(fname, path, lines)
+  drawLines(fname, path, lines)
 end
 
 ------------------------------------------------------------------------ heatmap
@@ -265,22 +265,22 @@ local palettes = {
 }
 
 -- Text colour (as gnuplot's 24-bit integer) readable on a cell at palette position t in [0,1].
-local function label_colour(palette, t)
+local function labelColour(palette, t)
   local dark
   if palette == "diverging" then dark = math.abs(t - 0.5) > 0.35 else dark = t < 0.5 end
   return dark and 0xffffff or 0x000000
 end
 
-local function cell_text(v)
+local function cellText(v)
   if v ~= v then return "" end
   if v == math.floor(v) and math.abs(v) < 1e6 then return string.format("%d", v) end
   return string.format("%.2g", v)
 end
 
-local heatmap_fields = {"title", "xlabel", "ylabel", "width", "height", "palette", "cbrange",
+local heatmapFields = {"title", "xlabel", "ylabel", "width", "height", "palette", "cbrange",
   "xticlabels", "yticlabels", "values"}
 
-local function tic_labels(fname, what, labels, n, axis, level)
+local function ticLabels(fname, what, labels, n, axis, level)
   if labels == nil then return nil end
   if type(labels) ~= "table" or #labels ~= n then
     check.fail(level + 1, "%s: %s must be a list of %d labels, got %s", fname, what, n,
@@ -301,8 +301,8 @@ end
 -- values = true writes each cell's value in it. NaN cells stay blank.
 function plot.heatmap(path, matrix, opts)
   local fname = "plot.heatmap"
-  check_path(fname, path, 2)
-  opts = check.options(fname, opts, heatmap_fields, 2, "opts field")
+  checkPath(fname, path, 2)
+  opts = check.options(fname, opts, heatmapFields, 2, "opts field")
   local rows
   if check.isTensor(matrix) then
     if matrix:dim() ~= 2 then
@@ -341,7 +341,7 @@ function plot.heatmap(path, matrix, opts)
     end
   end
   if lo > hi then check.fail(2, "%s: every value of the matrix is NaN", fname) end
-  local cb = check_range(fname, "opts.cbrange", opts.cbrange, 2)
+  local cb = checkRange(fname, "opts.cbrange", opts.cbrange, 2)
   if cb then
     lo, hi = cb[1], cb[2]
   elseif palette == "diverging" then
@@ -349,8 +349,8 @@ function plot.heatmap(path, matrix, opts)
     lo, hi = -m, m
   end
   if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
-  local width = check_size(fname, "width", opts.width, 640, 2)
-  local height = check_size(fname, "height", opts.height, 560, 2)
+  local width = checkSize(fname, "width", opts.width, 640, 2)
+  local height = checkSize(fname, "height", opts.height, 560, 2)
   local s = preamble(opts, width, height, path)
   s[#s + 1] = palettes[palette]
   s[#s + 1] = string.format("set cbrange [%s:%s]", num(lo), num(hi))
@@ -359,8 +359,8 @@ function plot.heatmap(path, matrix, opts)
   s[#s + 1] = "set size ratio -1"
   s[#s + 1] = "set tics out nomirror"
   s[#s + 1] = "unset key"
-  s[#s + 1] = tic_labels(fname, "opts.xticlabels", opts.xticlabels, nc, "x", 2)
-  s[#s + 1] = tic_labels(fname, "opts.yticlabels", opts.yticlabels, nr, "y", 2)
+  s[#s + 1] = ticLabels(fname, "opts.xticlabels", opts.xticlabels, nc, "x", 2)
+  s[#s + 1] = ticLabels(fname, "opts.yticlabels", opts.yticlabels, nr, "y", 2)
   s[#s + 1] = "$m << EOD"
   for i = 1, nr do
     local line = {}
@@ -379,7 +379,7 @@ function plot.heatmap(path, matrix, opts)
         local v = rows[i][j]
         if v == v then
           local t = math.min(math.max((v - lo) / (hi - lo), 0), 1)
-          s[#s + 1] = string.format("%d %d \"%s\" %d", j, i, cell_text(v), label_colour(palette, t))
+          s[#s + 1] = string.format("%d %d \"%s\" %d", j, i, cellText(v), labelColour(palette, t))
         end
       end
     end
@@ -387,15 +387,15 @@ function plot.heatmap(path, matrix, opts)
     layers[2] = "$v using 1:2:3:4 with labels textcolor rgb variable"
   end
   s[#s + 1] = "plot " .. table.concat(layers, ", ")
-  run_gnuplot(fname, table.concat(s, "\n") .. "\n", path, 2)
+  runGnuplot(fname, table.concat(s, "\n") .. "\n", path, 2)
 end
 
 ------------------------------------------------------------------------ image grid
 
-local grid_fields = {"normalize", "scale", "padding", "padValue", "ncol"}
+local gridFields = {"normalize", "scale", "padding", "padValue", "ncol"}
 
 -- The images as one contiguous float tensor N×C×H×W.
-local function batch_of(fname, images)
+local function batchOf(fname, images)
   if check.isTensor(images) then
     local d = images:dim()
     if d ~= 3 and d ~= 4 then
@@ -437,9 +437,9 @@ end
 -- The grid is (rows·(H·scale + padding) + padding) × (ncol·(W·scale + padding) + padding).
 function plot.imageGrid(path, images, opts)
   local fname = "plot.imageGrid"
-  check_path(fname, path, 2)
-  opts = check.options(fname, opts, grid_fields, 2, "opts field")
-  local x = batch_of(fname, images)
+  checkPath(fname, path, 2)
+  opts = check.options(fname, opts, gridFields, 2, "opts field")
+  local x = batchOf(fname, images)
   local n, c, h, w = x:size(1), x:size(2), x:size(3), x:size(4)
   if n == 0 or h == 0 or w == 0 then check.fail(2, "%s: images are empty %s", fname, x:shapeString()) end
   if c ~= 1 and c ~= 3 then

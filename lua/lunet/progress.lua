@@ -19,41 +19,41 @@ Bar.__index = Bar
 local REDRAW = 0.1 -- seconds between redraws on a terminal
 local BAR_WIDTH = 20
 
-local stdout_tty -- whether io.stdout is a terminal, asked once per process
+local stdoutTty -- whether io.stdout is a terminal, asked once per process
 
-local function is_terminal()
-  if stdout_tty == nil then
+local function isTerminal()
+  if stdoutTty == nil then
     local term = os.getenv("TERM")
-    stdout_tty = term ~= nil and term ~= "" and term ~= "dumb" and os.execute("test -t 1") == true
+    stdoutTty = term ~= nil and term ~= "" and term ~= "dumb" and os.execute("test -t 1") == true
   end
-  return stdout_tty
+  return stdoutTty
 end
 
 -- Columns of the terminal, asked once: a line longer than that would wrap and
 -- break the redraw in place.
-local terminal_columns
+local terminalColumns
 
-local function terminal_width()
-  if terminal_columns == nil then
+local function terminalWidth()
+  if terminalColumns == nil then
     local n = tonumber(os.getenv("COLUMNS") or "")
     if not n then
       local p = io.popen("tput cols 2>/dev/null")
       n = p and tonumber(p:read("a"))
       if p then p:close() end
     end
-    terminal_columns = n and n >= 20 and math.floor(n) or 80
+    terminalColumns = n and n >= 20 and math.floor(n) or 80
   end
-  return terminal_columns
+  return terminalColumns
 end
 
-local function clock_text(s)
+local function clockText(s)
   s = math.floor(s + 0.5)
   local h, m = s // 3600, s // 60 % 60
   if h > 0 then return string.format("%d:%02d:%02d", h, m, s % 60) end
   return string.format("%02d:%02d", m, s % 60)
 end
 
-local function value_text(v)
+local function valueText(v)
   if math.type(v) == "integer" then return tostring(v) end
   if type(v) == "number" then return string.format("%.4g", v) end
   return tostring(v)
@@ -76,7 +76,7 @@ function progress.new(total, opts)
     error(string.format("%s: out must be an open file handle, got %s", fname, io.type(out) or type(out)), 2)
   end
   local tty = opts.tty
-  if tty == nil then tty = out == io.stdout and is_terminal() end
+  if tty == nil then tty = out == io.stdout and isTerminal() end
   local clock = opts.clock or core.wallclock
   local start = opts.start or 0
   if math.type(start) ~= "integer" or start < 0 or start > total then
@@ -92,7 +92,7 @@ function progress.new(total, opts)
   local now = clock()
   return setmetatable({
     total = total, label = opts.label and tostring(opts.label) .. "  " or "",
-    out = out, tty = tty, every = every, clock = clock, columns = tty and (opts.columns or terminal_width()),
+    out = out, tty = tty, every = every, clock = clock, columns = tty and (opts.columns or terminalWidth()),
     start = start, i = start, fields = nil,
     -- a terminal shows the bar at once; plain lines start at the first 10% or `every` seconds
     t0 = now, last = tty and -math.huge or now, drawn = nil, decile = start * 10 // total, done = false,
@@ -113,14 +113,14 @@ function Bar:line(now)
     parts[#parts + 1] = "[" .. string.rep("#", filled) .. string.rep("-", BAR_WIDTH - filled) .. "]"
   end
   parts[#parts + 1] = string.format("%d/%d", i, total)
-  parts[#parts + 1] = clock_text(elapsed) .. "<" .. (eta and clock_text(eta) or "?")
+  parts[#parts + 1] = clockText(elapsed) .. "<" .. (eta and clockText(eta) or "?")
   parts[#parts + 1] = rate and string.format(rate >= 10 and "%.0f it/s" or "%.2f it/s", rate) or "? it/s"
   if self.fields then
     local keys = {}
     for k in pairs(self.fields) do keys[#keys + 1] = tostring(k) end
     table.sort(keys)
     for _, k in ipairs(keys) do
-      parts[#parts + 1] = k .. "=" .. value_text(self.fields[k])
+      parts[#parts + 1] = k .. "=" .. valueText(self.fields[k])
     end
   end
   return table.concat(parts, " ")

@@ -2,7 +2,7 @@
 -- csrc/rnn.c: one call per layer for the forward pass, two for backpropagation through
 -- time), and SelectTime / LastStep, which pick one time step.
 --
---   nn.RNN(inputSize, hiddenSize, {layers = 1})      h_t = tanh(W_x x_t + W_h h_{t-1} + b)
+--   nn.RNN(inputSize, hiddenSize, {layers = 1})      h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
 --   nn.LSTM(inputSize, hiddenSize, {layers = 1, forgetBias = 1.0})
 --   nn.GRU(inputSize, hiddenSize, {layers = 1})      PyTorch's / cuDNN's formulation
 --
