@@ -37,6 +37,8 @@ describe("unknown options", function()
       'StepLR: unknown option "gama" (known: stepSize, gamma)'},
     {"Loader", function() data.Loader({images = lunet.zeros(4, 1), labels = lunet.ones(4, "int")}, {batch = 2}) end,
       'Loader: unknown option "batch" (known: batchSize, shuffle, seed)'},
+    {"mnist.load", function() require("lunet.mnist").load(nil, {normalize = true}) end,
+      'mnist.load: unknown option "normalize" (known: layout, split)'},
     {"train.classifier", function() train.classifier{model = nn.Linear(2, 2), iters = 5} end,
       'train.classifier: unknown option "iters"'},
   }
