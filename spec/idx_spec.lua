@@ -11,7 +11,7 @@ local function idx(type, dims, body)
   return table.concat(h) .. body
 end
 
-local function pack_all(fmt, values)
+local function packAll(fmt, values)
   local out = {}
   for i, v in ipairs(values) do out[i] = string.pack(fmt, v) end
   return table.concat(out)
@@ -75,7 +75,7 @@ describe("loadIDX formats", function()
       {0x0E, ">d", {-2.5, 0.125, 1e-3, 7}},
     }
     for _, c in ipairs(cases) do
-      local p = IO.write(tmp .. "/t.idx", idx(c[1], {4}, pack_all(c[2], c[3])))
+      local p = IO.write(tmp .. "/t.idx", idx(c[1], {4}, packAll(c[2], c[3])))
       local x = lunet.loadIDX(p):totable()
       for i, v in ipairs(c[3]) do assert.near(v, x[i], math.abs(v) * 1e-7) end
       if c[1] <= 0x0C then

@@ -215,7 +215,7 @@ describe("image.save", function()
     assert.has_error(function() image.save(p, lunet.zeros(2, 2), {colour = 1}) end,
       'image.save: unknown option "colour" (known: scale, bits)')
     assert.has_error(function() image.save(p, lunet.zeros(2, 2), "minmax") end,
-      "image.save: options (argument #3) must be a table, got string")
+      "image.save: options must be a table, got string")
     assert.is_false(IO.exists(p))
   end)
 

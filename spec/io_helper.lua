@@ -6,16 +6,16 @@ local lfs = require "lfs"
 
 local IO = {}
 
-local crc_table = {}
+local crcTable = {}
 for i = 0, 255 do
   local c = i
   for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
-  crc_table[i] = c
+  crcTable[i] = c
 end
 
 function IO.crc32(s)
   local crc = 0xFFFFFFFF
-  for i = 1, #s do crc = crc_table[(crc ~ s:byte(i)) & 0xFF] ~ (crc >> 8) end
+  for i = 1, #s do crc = crcTable[(crc ~ s:byte(i)) & 0xFF] ~ (crc >> 8) end
   return crc ~ 0xFFFFFFFF
 end
 
@@ -29,7 +29,7 @@ local function adler32(s)
 end
 
 -- A deflate stream of stored (uncompressed) blocks.
-local function deflate_stored(data)
+local function deflateStored(data)
   local out, pos = {}, 1
   repeat
     local chunk = data:sub(pos, pos + 65534)
@@ -40,10 +40,10 @@ local function deflate_stored(data)
   return table.concat(out)
 end
 
-function IO.zlib(data) return "\x78\x01" .. deflate_stored(data) .. string.pack(">I4", adler32(data)) end
+function IO.zlib(data) return "\x78\x01" .. deflateStored(data) .. string.pack(">I4", adler32(data)) end
 
 function IO.gzip(data)
-  return "\x1f\x8b\x08\x00\0\0\0\0\0\xff" .. deflate_stored(data) ..
+  return "\x1f\x8b\x08\x00\0\0\0\0\0\xff" .. deflateStored(data) ..
     string.pack("<I4I4", IO.crc32(data), #data & 0xFFFFFFFF)
 end
 

@@ -63,7 +63,7 @@ describe("mnist.load on small files", function()
     assert.has_error(function() mnist.load(tmp, { split = "80/20" }) end,
       'mnist.load: split must be "full" or "train55k", got 80/20')
     assert.has_error(function() mnist.load(tmp, "images") end,
-      "mnist.load: argument #2 must be an options table {layout=, split=}, got string")
+      "mnist.load: options must be a table, got string")
     assert.has_error(function() mnist.load(tmp) end,
       ("mnist.load: %s/train-images-idx3-ubyte[.gz] is missing"):format(tmp))
     writePart(tmp, "train", 6, false)

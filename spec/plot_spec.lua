@@ -12,7 +12,7 @@ end
 local PNG_SIGNATURE = "\137PNG\r\n\26\n"
 
 -- Check `path` holds a PNG of width × height pixels.
-local function assert_png(path, width, height)
+local function assertPng(path, width, height)
   local f = assert(io.open(path, "rb"))
   local head = f:read(8)
   f:close()
@@ -45,12 +45,12 @@ describe("plot.lines", function()
         {y = {2, 1, math.huge}, style = "points"},
       },
     })
-    assert_png(path, 640, 400)
+    assertPng(path, 640, 400)
   end)
   it("uses 800×500 by default", function()
     local path = dir .. "/default.png"
     plot.lines(path, {series = {{y = {3, 1, 2}}}})
-    assert_png(path, 800, 500)
+    assertPng(path, 800, 500)
   end)
   it("rejects bad arguments, naming what was expected", function()
     local ok1 = {series = {{y = {1, 2}}}}
@@ -106,9 +106,9 @@ describe("plot.csv", function()
     log:close()
     local path = dir .. "/csv.png"
     plot.csv(path, {file = csv, x = "iter", y = {"loss", "test_acc"}, title = "run", width = 500, height = 300})
-    assert_png(path, 500, 300)
+    assertPng(path, 500, 300)
     plot.csv(path, {file = csv, x = "iter", y = "test_acc", style = "points"})
-    assert_png(path, 800, 500)
+    assertPng(path, 800, 500)
   end)
   it("names a missing column and the columns there are", function()
     local csv = dir .. "/m2.csv"
@@ -134,11 +134,11 @@ describe("plot.heatmap", function()
       title = "confusion", values = true, xticlabels = {"cat", "dog"}, yticlabels = {"cat", "dog"},
       width = 400, height = 380,
     })
-    assert_png(path, 400, 380)
+    assertPng(path, 400, 380)
     plot.heatmap(path, {{-1, 0.5}, {0 / 0, 2}}, {palette = "diverging"})
-    assert_png(path, 640, 560)
+    assertPng(path, 640, 560)
     plot.heatmap(path, lunet.full({3, 3}, 2), {palette = "gray", cbrange = {0, 4}})
-    assert_png(path, 640, 560)
+    assertPng(path, 640, 560)
   end)
   it("rejects bad matrices and options", function()
     local p = dir .. "/x.png"
@@ -197,7 +197,7 @@ describe("plot.imageGrid", function()
       for c = 12, 15 do assert.equal(0.25, G[r][c]) end
     end
     -- the file holds the same picture, to 8 bits
-    assert_png(path, 16, 15)
+    assertPng(path, 16, 15)
     local back = image.load(path)
     assert.is_true((back[1] - g[1]):abs():max() <= 0.5 / 255 + 1e-6)
   end)
@@ -220,7 +220,7 @@ describe("plot.imageGrid", function()
     local path = dir .. "/rgb.png"
     local g = plot.imageGrid(path, {a, b}, {scale = 1, padding = 1})
     assert.same({3, 6, 11}, g:size())
-    assert_png(path, 11, 6)
+    assertPng(path, 11, 6)
     -- channels are normalized together: image b's tile is (b - min b) / (max b - min b)
     local nb = (b - b:min()) / (b:max() - b:min())
     assert.is_true((g:narrow(2, 2, 4):narrow(3, 7, 4) - nb):abs():max() < 1e-6)

@@ -29,23 +29,23 @@ local function matvec(W, v)
 end
 
 -- One step of a cell: returns h', c' (c' for the LSTM only).
-local function refStep(cell, x, h, c, Wx, Wh, bx, bh)
-  local px, ph, Hn = matvec(Wx, x), matvec(Wh, h), #h
+local function refStep(cell, x, h, c, weightIH, weightHH, biasIH, biasHH)
+  local px, ph, Hn = matvec(weightIH, x), matvec(weightHH, h), #h
   local h2, c2 = {}, {}
   for j = 1, Hn do
     if cell == "RNN" then
-      h2[j] = tanh(px[j] + ph[j] + bx[j])
+      h2[j] = tanh(px[j] + ph[j] + biasIH[j])
     elseif cell == "LSTM" then
-      local i = sigmoid(px[j] + ph[j] + bx[j])
-      local f = sigmoid(px[Hn + j] + ph[Hn + j] + bx[Hn + j])
-      local g = tanh(px[2 * Hn + j] + ph[2 * Hn + j] + bx[2 * Hn + j])
-      local o = sigmoid(px[3 * Hn + j] + ph[3 * Hn + j] + bx[3 * Hn + j])
+      local i = sigmoid(px[j] + ph[j] + biasIH[j])
+      local f = sigmoid(px[Hn + j] + ph[Hn + j] + biasIH[Hn + j])
+      local g = tanh(px[2 * Hn + j] + ph[2 * Hn + j] + biasIH[2 * Hn + j])
+      local o = sigmoid(px[3 * Hn + j] + ph[3 * Hn + j] + biasIH[3 * Hn + j])
       c2[j] = f * c[j] + i * g
       h2[j] = o * tanh(c2[j])
     else
-      local r = sigmoid(px[j] + bx[j] + ph[j] + bh[j])
-      local z = sigmoid(px[Hn + j] + bx[Hn + j] + ph[Hn + j] + bh[Hn + j])
-      local n = tanh(px[2 * Hn + j] + bx[2 * Hn + j] + r * (ph[2 * Hn + j] + bh[2 * Hn + j]))
+      local r = sigmoid(px[j] + biasIH[j] + ph[j] + biasHH[j])
+      local z = sigmoid(px[Hn + j] + biasIH[Hn + j] + ph[Hn + j] + biasHH[Hn + j])
+      local n = tanh(px[2 * Hn + j] + biasIH[2 * Hn + j] + r * (ph[2 * Hn + j] + biasHH[2 * Hn + j]))
       h2[j] = (1 - z) * n + z * h[j]
     end
   end
@@ -56,9 +56,9 @@ end
 -- y as nested tables (N,T,H) and the last cell state (N,H).
 local function reference(m, x, h0, c0)
   local cell, Hn = m.typename, m.hiddenSize
-  local Wx, Wh = m.weightIH1:totable(), m.weightHH1:totable()
-  local bx = (m.bias1 or m.biasIH1):totable()
-  local bh = m.biasHH1 and m.biasHH1:totable()
+  local weightIH, weightHH = m.weightIH1:totable(), m.weightHH1:totable()
+  local biasIH = (m.bias1 or m.biasIH1):totable()
+  local biasHH = m.biasHH1 and m.biasHH1:totable()
   local xs = x:totable()
   local y, cN = {}, {}
   for n = 1, #xs do
@@ -69,7 +69,7 @@ local function reference(m, x, h0, c0)
     end
     y[n] = {}
     for t = 1, #xs[n] do
-      h, c = refStep(cell, xs[n][t], h, c, Wx, Wh, bx, bh)
+      h, c = refStep(cell, xs[n][t], h, c, weightIH, weightHH, biasIH, biasHH)
       y[n][t] = h
     end
     cN[n] = c
@@ -363,7 +363,7 @@ describe("recurrent errors", function()
     assert.has_error(function() m:forward("x") end, "LSTM: input must be a tensor (N,T,D), got string")
     assert.has_error(function() nn.GRU(0, 3) end, "GRU: inputSize and hiddenSize must be positive integers, got 0 and 3")
     assert.has_error(function() nn.RNN(2, 3, { layers = 0 }) end, "RNN: layers must be a positive integer, got 0")
-    assert.has_error(function() nn.GRU(2, 3, { forgetBias = 1 }) end, "GRU: forgetBias is an LSTM option")
+    assert.has_error(function() nn.GRU(2, 3, { forgetBias = 1 }) end, "GRU: unknown option \"forgetBias\" (known: layers)")
     assert.has_error(function() nn.LSTM(2, 3, { forgetBias = "1" }) end, "LSTM: forgetBias must be a number or false, got 1")
     assert.has_error(function() nn.SelectTime(0) end,
       "SelectTime: the time step must be a non-zero integer (negative counts from the end), got 0")

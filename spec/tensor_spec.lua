@@ -312,3 +312,18 @@ describe("threads", function()
     assert.has_error(function() lunet.setNumThreads(0) end, "setNumThreads: thread count must be in 1..1024, got 0")
   end)
 end)
+
+describe("the public namespace", function()
+  it("holds no kernel entry points: those stay in lunet.core", function()
+    local core = require "lunet.core"
+    local leaked = {}
+    for k in pairs(core) do
+      if rawget(lunet, k) ~= nil and k:find("_", 1, true) then leaked[#leaked + 1] = k end
+    end
+    assert.same({}, leaked)
+    for _, k in ipairs{"relu_forward", "adam_step", "conv2d_forward", "lstm_forward", "png_load", "idx_load"} do
+      assert.is_nil(lunet[k], k)
+      assert.is_function(core[k], k)
+    end
+  end)
+end)

@@ -7,6 +7,7 @@
 --   local loader = data.Loader(ds, {batchSize = 50, seed = 1})
 --   local x, y = loader:next()   -- reshuffles at every epoch; buffers reused between calls
 local lunet = require "lunet"
+local check = require "lunet.check"
 local lfs = require "lfs"
 
 local data = {}
@@ -34,7 +35,7 @@ end
 -- opts.classes: the class folder names expected, in label order; a folder missing or one
 -- not in the list is an error (without it, a missing class would shift every later label).
 function data.imageFolder(dir, opts)
-  opts = opts or {}
+  opts = check.options("imageFolder", opts, {"cache", "classes"})
   if type(dir) ~= "string" then error("imageFolder: dir must be a string, got " .. type(dir), 2) end
   if not isdir(dir) then error("imageFolder: no such directory: " .. dir, 2) end
   local classes = sortedEntries(dir, "directory")
@@ -120,7 +121,7 @@ data.CIFAR10_CLASSES = {"airplane", "automobile", "bird", "cat", "deer", "dog", 
 -- dir: the CIFAR10 folder itself, or nil for the search order (LUNET_DATA, ./data, ../shared/data).
 -- opts.cacheDir: where to keep the tensor caches (default: no cache).
 function data.cifar10(dir, opts)
-  opts = opts or {}
+  opts = check.options("cifar10", opts, {"cacheDir"})
   dir = lunet.datapath.find("CIFAR10", dir, {"Train", "Test"})
   local digits = {}
   for c = 0, 9 do digits[#digits + 1] = tostring(c) end
@@ -135,13 +136,16 @@ end
 
 --- Minibatches from a data set {images|inputs = tensor (N,...), labels = int tensor (N)}.
 -- opts.batchSize (default 50); opts.shuffle (default true): a fresh permutation every epoch,
--- drawn from lunet's generator (seed it with lunet.manualSeed for reproducible runs).
+-- drawn from lunet's generator (seed it with lunet.manualSeed for reproducible runs);
+-- opts.seed: draw the permutations from a generator of the loader's own, seeded so, instead:
+-- the batches are then the same whatever else draws random numbers (initialization,
+-- dropout), and lunet's generator is left as it was.
 -- loader:next() returns (x, y) views of buffers that the next call overwrites.
 local Loader = {}
 Loader.__index = Loader
 
 function data.Loader(ds, opts)
-  opts = opts or {}
+  opts = check.options("Loader", opts, {"batchSize", "shuffle", "seed"})
   local x = ds.inputs or ds.images
   if not lunet.isTensor(x) or not lunet.isTensor(ds.labels) then
     error("Loader: data set must have tensors `images` (or `inputs`) and `labels`", 2)
@@ -156,12 +160,32 @@ function data.Loader(ds, opts)
   local self = setmetatable({x = x, y = ds.labels, n = x:size(1), batchSize = bs,
     shuffle = opts.shuffle ~= false, pos = math.huge, epoch = 0,
     xb = lunet.zeros(0), yb = lunet.zeros(0, "int")}, Loader)
+  if opts.seed ~= nil then
+    check.integer("Loader", "seed", opts.seed)
+    local global = lunet.getRNGState()
+    lunet.manualSeed(opts.seed)
+    self.rng = lunet.getRNGState()
+    lunet.setRNGState(global)
+  end
   return self
+end
+
+-- This epoch's order: a permutation from the loader's own generator when it has one
+-- (swapped in for the draw, lunet's put back after), else from lunet's.
+local function epochOrder(self)
+  if not self.shuffle then return lunet.arange(1, self.n + 1):int() end
+  if not self.rng then return lunet.randperm(self.n) end
+  local global = lunet.getRNGState()
+  lunet.setRNGState(self.rng)
+  local order = lunet.randperm(self.n)
+  self.rng = lunet.getRNGState()
+  lunet.setRNGState(global)
+  return order
 end
 
 function Loader:next()
   if self.pos + self.batchSize - 1 > self.n then
-    self.order = self.shuffle and lunet.randperm(self.n) or lunet.arange(1, self.n + 1):int()
+    self.order = epochOrder(self)
     self.pos = 1
     self.epoch = self.epoch + 1
   end
@@ -170,9 +194,10 @@ function Loader:next()
   return self.x:index(idx, self.xb), self.y:index(idx, self.yb)
 end
 
---- The loader's position (for checkpoints): its epoch, position and this epoch's order.
+--- The loader's position (for checkpoints): its epoch, position, this epoch's order and
+-- its own generator's state (with opts.seed).
 function Loader:state()
-  return {epoch = self.epoch, pos = self.pos == math.huge and -1 or self.pos, order = self.order}
+  return {epoch = self.epoch, pos = self.pos == math.huge and -1 or self.pos, order = self.order, rng = self.rng}
 end
 
 --- Continue from what state() returned.
@@ -185,6 +210,7 @@ function Loader:loadState(s)
       :format(lunet.isTensor(s.order) and tostring(s.order:numel()) or "?", self.n), 2)
   end
   self.epoch, self.pos, self.order = s.epoch, s.pos < 0 and math.huge or s.pos, s.order
+  self.rng = s.rng or self.rng
 end
 
 --- Iterate over a data set in order in batches: for x, y, i0 in data.batches(ds, 500) do ... end

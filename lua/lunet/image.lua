@@ -14,34 +14,12 @@
 --   image.crop(x, top, left, h, w, [fill])   may extend past the border
 --   image.normalize(x, mode, {perImage=})    "minmax" or "symmetric" into [0,1]
 local core = require "lunet.core"
+local check = require "lunet.check"
 
 local image = {}
 
-local function tensor_arg(fname, x)
-  if getmetatable(x) ~= core.Tensor then
-    error(string.format("%s: argument #1 must be a tensor, got %s", fname, type(x)), 3)
-  end
-  return x:contiguous()
-end
-
-local function options(fname, opts, idx, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("%s: options (argument #%d) must be a table, got %s", fname, idx, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      error(string.format("%s: unknown option %q (known: %s)", fname, tostring(k),
-        table.concat(known, ", ")), 3)
-    end
-  end
-  return opts
-end
-
-local function known(...)
-  local t = {...}
-  for _, k in ipairs(t) do t[k] = true end
-  return t
+local function tensorArg(fname, x)
+  return check.tensor(fname, "argument #1", x, nil, 3):contiguous()
 end
 
 --- Read a PNG file (gray, gray+alpha, RGB, RGBA or palette; 1 to 16 bits;
@@ -51,54 +29,50 @@ end
 -- transparency).
 image.load = core.png_load
 
-local save_options = known("scale", "bits")
-
 --- Write x (H×W, or C×H×W with C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) as a PNG.
 -- opts.scale: nil (values clamped to [0,1]), "minmax" (min -> 0, max -> 1) or
 -- "symmetric" (x / (2 max|x|) + 0.5: zero is mid-grey). opts.bits: 8 (default) or 16.
 function image.save(path, x, opts)
-  opts = options("image.save", opts, 3, save_options)
-  core.png_save(path, tensor_arg("image.save", x), opts.scale, opts.bits)
+  opts = check.options("image.save", opts, {"scale", "bits"})
+  core.png_save(path, tensorArg("image.save", x), opts.scale, opts.bits)
 end
 
 --- Resize to h×w by bilinear interpolation (half-pixel aligned; the same size is the identity).
 function image.resize(x, h, w)
-  return core.img_resize(tensor_arg("image.resize", x), h, w)
+  return core.img_resize(tensorArg("image.resize", x), h, w)
 end
 
 --- Rotate counter-clockwise (as displayed) by `degrees` about the centre; pixels
 -- from outside the image take `fill` (default 0).
 function image.rotate(x, degrees, fill)
-  return core.img_rotate(tensor_arg("image.rotate", x), degrees, fill)
+  return core.img_rotate(tensorArg("image.rotate", x), degrees, fill)
 end
 
 --- Move the content dx pixels right and dy pixels down (fractions interpolate);
 -- uncovered pixels take `fill` (default 0).
 function image.translate(x, dx, dy, fill)
-  return core.img_translate(tensor_arg("image.translate", x), dx, dy, fill)
+  return core.img_translate(tensorArg("image.translate", x), dx, dy, fill)
 end
 
 --- Zoom by `factor` about the centre (> 1 enlarges), keeping the size; pixels
 -- from outside the image take `fill` (default 0).
 function image.scale(x, factor, fill)
-  return core.img_scale(tensor_arg("image.scale", x), factor, fill)
+  return core.img_scale(tensorArg("image.scale", x), factor, fill)
 end
 
 --- The h×w window whose top-left pixel is (top, left), 1-based. The window may
 -- reach past the border (even start at 0 or below); those pixels take `fill`.
 function image.crop(x, top, left, h, w, fill)
-  return core.img_crop(tensor_arg("image.crop", x), top, left, h, w, fill)
+  return core.img_crop(tensorArg("image.crop", x), top, left, h, w, fill)
 end
-
-local normalize_options = known("perImage")
 
 --- Map values into [0,1] for display: mode "minmax" ((x - min) / (max - min)) or
 -- "symmetric" (x / (2 max|x|) + 0.5, so zero is mid-grey and signs stay apart).
 -- opts.perImage: map each index of the first dimension on its own (each image of
 -- a batch, each filter of a filter bank). No contrast at all gives 0.5.
 function image.normalize(x, mode, opts)
-  opts = options("image.normalize", opts, 3, normalize_options)
-  return core.img_normalize(tensor_arg("image.normalize", x), mode, opts.perImage)
+  opts = check.options("image.normalize", opts, {"perImage"})
+  return core.img_normalize(tensorArg("image.normalize", x), mode, opts.perImage)
 end
 
 return image

@@ -1,13 +1,31 @@
 --- lunet: tensors, neural networks and experiments for Lua 5.4.
--- `local lunet = require "lunet"` gives the tensor functions of the C core
--- (zeros, randn, matmul, ...) plus the Lua modules, loaded on first use:
+-- `local lunet = require "lunet"` gives the public tensor functions of the C core
+-- (the list below: zeros, randn, matmul, ...) plus the Lua modules, loaded on first use:
 -- lunet.nn, lunet.optim, lunet.data, lunet.plot, lunet.image, lunet.viz, ...
+-- The kernels' entry points (relu_forward, conv2d_backward_input, adam_step, ...) stay in
+-- lunet.core: they are the modules' building blocks, with the modules' buffers as
+-- arguments, not functions to call from a script.
+--
+-- How the code is laid out: lua/lunet/ holds one file (or folder) per module: check.lua
+-- (argument checks all modules share), nn/ (modules; see nn/init.lua), optim, data,
+-- train, metrics, plot, image, viz/ (see viz/init.lua), serialize, checkpoint,
+-- distributed, progress; csrc/ the C core they call.
 local core = require "lunet.core"
 
+-- The public tensor functions, re-exported from lunet.core.
+local PUBLIC = {
+  "Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "truncnormal", "randperm", "arange", "linspace",
+  "matmul", "bmm", "addmm", "dot",
+  "manualSeed", "getRNGState", "setRNGState",
+  "setNumThreads", "getNumThreads", "setFlushDenormals", "getFlushDenormals",
+  "gemmBackend", "gemmBackends", "setGemmBackend", "blasInfo", "wallclock",
+}
+
 local lunet = {}
-for k, v in pairs(core) do lunet[k] = v end
+for _, k in ipairs(PUBLIC) do
+  lunet[k] = assert(core[k], "lunet.core has no " .. k)
+end
 lunet.core = core
-lunet.Tensor = core.Tensor
 lunet.version = "0.1"
 
 --- Is x a lunet tensor?

@@ -9,24 +9,14 @@
 --
 -- Labels are 1-based class indices (int or float tensors), batch-first.
 local core = require "lunet.core"
+local check = require "lunet.check"
 
 local metrics = {}
 
-local function fail(level, fmt, ...)
-  error(string.format(fmt, ...), level + 1)
-end
-
-
-local function check_tensor(fname, what, x, level)
-  if getmetatable(x) ~= core.Tensor then
-    fail(level + 1, "%s: %s must be a tensor, got %s", fname, what, type(x))
-  end
-end
-
-local function check_labels(fname, labels, n, level)
-  check_tensor(fname, "labels", labels, level + 1)
+local function checkLabels(fname, labels, n, level)
+  check.tensor(fname, "labels", labels, nil, level + 1)
   if labels:dim() ~= 1 or labels:size(1) ~= n then
-    fail(level + 1, "%s: labels must be 1-D of size %d (one per example), got %d-D %s",
+    check.fail(level + 1, "%s: labels must be 1-D of size %d (one per example), got %d-D %s",
       fname, n, labels:dim(), labels:shapeString())
   end
 end
@@ -35,17 +25,17 @@ end
 -- (N, 1-based). Returns the fraction and the number correct. Ties go to the lowest index.
 function metrics.accuracy(logits, labels)
   local fname = "metrics.accuracy"
-  check_tensor(fname, "logits", logits, 2)
+  check.tensor(fname, "logits", logits)
   if logits:dim() ~= 2 then
-    fail(2, "%s: logits must be 2-D (N,K), got %d-D %s", fname, logits:dim(), logits:shapeString())
+    check.fail(2, "%s: logits must be 2-D (N,K), got %d-D %s", fname, logits:dim(), logits:shapeString())
   end
   local n = logits:size(1)
-  check_labels(fname, labels, n, 2)
-  if n == 0 then fail(2, "%s: no examples (N = 0)", fname) end
+  checkLabels(fname, labels, n, 2)
+  if n == 0 then check.fail(2, "%s: no examples (N = 0)", fname) end
   -- a label outside 1..K never matches: almost always 0-based labels, so say so
   local K, lo, hi = logits:size(2), labels:min(), labels:max()
   if lo < 1 or hi > K then
-    fail(2, "%s: labels must be class indices in 1..%d (1-based), got values in %g..%g", fname, K, lo, hi)
+    check.fail(2, "%s: labels must be class indices in 1..%d (1-based), got values in %g..%g", fname, K, lo, hi)
   end
   local correct = math.tointeger(logits:argmax(2):eq(labels):sum())
   return correct / n, correct
@@ -56,16 +46,16 @@ end
 -- (1-based) or N×K scores (their argmax is the prediction).
 function metrics.confusion(pred, labels, K)
   local fname = "metrics.confusion"
-  check_tensor(fname, "pred", pred, 2)
+  check.tensor(fname, "pred", pred)
   if pred:dim() == 2 then
     pred = pred:argmax(2)
   elseif pred:dim() ~= 1 then
-    fail(2, "%s: pred must be 1-D (N) class indices or 2-D (N,K) scores, got %d-D %s",
+    check.fail(2, "%s: pred must be 1-D (N) class indices or 2-D (N,K) scores, got %d-D %s",
       fname, pred:dim(), pred:shapeString())
   end
-  check_labels(fname, labels, pred:size(1), 2)
+  checkLabels(fname, labels, pred:size(1), 2)
   if math.type(K) ~= "integer" or K < 1 then
-    fail(2, "%s: K (argument #3) must be a positive integer, got %s", fname, tostring(K))
+    check.fail(2, "%s: K (argument #3) must be a positive integer, got %s", fname, tostring(K))
   end
   local p, l = pred:totable(), labels:totable()
   local counts = {}
@@ -73,10 +63,10 @@ function metrics.confusion(pred, labels, K)
   for i = 1, #p do
     local a, b = l[i], p[i]
     if a ~= math.floor(a) or a < 1 or a > K then
-      fail(2, "%s: label %d is %s, expected an integer in 1..%d", fname, i, tostring(a), K)
+      check.fail(2, "%s: label %d is %s, expected an integer in 1..%d", fname, i, tostring(a), K)
     end
     if b ~= math.floor(b) or b < 1 or b > K then
-      fail(2, "%s: prediction %d is %s, expected an integer in 1..%d", fname, i, tostring(b), K)
+      check.fail(2, "%s: prediction %d is %s, expected an integer in 1..%d", fname, i, tostring(b), K)
     end
     local k = (math.tointeger(a) - 1) * K + math.tointeger(b)
     counts[k] = counts[k] + 1
@@ -84,7 +74,7 @@ function metrics.confusion(pred, labels, K)
   return core.tensor(counts, "int"):view(K, K)
 end
 
-local function cell_text(v)
+local function cellText(v)
   if math.type(v) == "integer" then return tostring(v) end
   if type(v) == "number" then
     if v ~= v then return "nan" end
@@ -96,17 +86,17 @@ end
 -- What tonumber misses of the numbers lunet writes: "%g" spells these out.
 local special = {nan = 0 / 0, ["-nan"] = 0 / 0, inf = math.huge, ["-inf"] = -math.huge}
 
-local function to_number(s)
+local function toNumber(s)
   local v = tonumber(s)
   if v ~= nil then return v end
   return special[s]
 end
 
-local function is_numeric(s)
-  return to_number(s) ~= nil
+local function isNumeric(s)
+  return toNumber(s) ~= nil
 end
 
-local function text_width(s)
+local function textWidth(s)
   return utf8.len(s) or #s
 end
 
@@ -117,36 +107,36 @@ end
 function metrics.markdownTable(header, rows)
   local fname = "metrics.markdownTable"
   if type(header) ~= "table" or #header == 0 then
-    fail(2, "%s: header (argument #1) must be a non-empty list of column titles, got %s",
+    check.fail(2, "%s: header (argument #1) must be a non-empty list of column titles, got %s",
       fname, type(header) == "table" and "an empty table" or type(header))
   end
   if type(rows) ~= "table" then
-    fail(2, "%s: rows (argument #2) must be a list of rows, got %s", fname, type(rows))
+    check.fail(2, "%s: rows (argument #2) must be a list of rows, got %s", fname, type(rows))
   end
   local ncol = #header
   local cells, width, numeric = {}, {}, {}
   for j = 1, ncol do
-    width[j] = math.max(3, text_width(tostring(header[j])))
+    width[j] = math.max(3, textWidth(tostring(header[j])))
     numeric[j] = #rows > 0
   end
   for i, row in ipairs(rows) do
     if type(row) ~= "table" or #row ~= ncol then
-      fail(2, "%s: row %d must be a list of %d cells, got %s", fname, i, ncol,
+      check.fail(2, "%s: row %d must be a list of %d cells, got %s", fname, i, ncol,
         type(row) == "table" and (#row .. " cells") or type(row))
     end
     cells[i] = {}
     for j = 1, ncol do
-      local s = cell_text(row[j]):gsub("|", "\\|")
+      local s = cellText(row[j]):gsub("|", "\\|")
       cells[i][j] = s
-      width[j] = math.max(width[j], text_width(s))
-      numeric[j] = numeric[j] and (is_numeric(s) or s == "" or s == "-")
+      width[j] = math.max(width[j], textWidth(s))
+      numeric[j] = numeric[j] and (isNumeric(s) or s == "" or s == "-")
     end
   end
   local function line(texts)
     local out = {}
     for j = 1, ncol do
       local s = texts[j]
-      local pad = string.rep(" ", width[j] - text_width(s))
+      local pad = string.rep(" ", width[j] - textWidth(s))
       out[j] = numeric[j] and pad .. s or s .. pad
     end
     return "| " .. table.concat(out, " | ") .. " |"
@@ -167,13 +157,13 @@ end
 -- classNames: a list of K names (default 1..K).
 function metrics.confusionMarkdown(cm, classNames)
   local fname = "metrics.confusionMarkdown"
-  check_tensor(fname, "cm", cm, 2)
+  check.tensor(fname, "cm", cm)
   if cm:dim() ~= 2 or cm:size(1) ~= cm:size(2) then
-    fail(2, "%s: cm must be a square 2-D (K,K) tensor, got %d-D %s", fname, cm:dim(), cm:shapeString())
+    check.fail(2, "%s: cm must be a square 2-D (K,K) tensor, got %d-D %s", fname, cm:dim(), cm:shapeString())
   end
   local K = cm:size(1)
   if classNames ~= nil and (type(classNames) ~= "table" or #classNames ~= K) then
-    fail(2, "%s: classNames must be a list of %d names, got %s", fname, K,
+    check.fail(2, "%s: classNames must be a list of %d names, got %s", fname, K,
       type(classNames) == "table" and (#classNames .. " names") or type(classNames))
   end
   local m = cm:totable()
@@ -195,7 +185,7 @@ end
 
 ------------------------------------------------------------------------ CSV
 
-local function csv_field(v)
+local function csvField(v)
   local s
   if math.type(v) == "integer" then
     s = tostring(v)
@@ -210,7 +200,7 @@ end
 
 -- Parse CSV text into a list of records (lists of strings); quoted fields may hold
 -- commas, doubled quotes and newlines.
-local function parse_csv(text, fname, path)
+local function parseCsv(text, fname, path)
   local records, record, pos, n = {}, {}, 1, #text
   while pos <= n do
     local field
@@ -218,7 +208,7 @@ local function parse_csv(text, fname, path)
       local parts, i = {}, pos + 1
       while true do
         local q = text:find('"', i, true)
-        if not q then fail(3, "%s: %s: unterminated quoted field", fname, path) end
+        if not q then check.fail(3, "%s: %s: unterminated quoted field", fname, path) end
         parts[#parts + 1] = text:sub(i, q - 1)
         if text:sub(q + 1, q + 1) == '"' then
           parts[#parts + 1] = '"'
@@ -255,13 +245,13 @@ end
 -- strings.
 function metrics.readCSV(path)
   local fname = "metrics.readCSV"
-  if type(path) ~= "string" then fail(2, "%s: path must be a string, got %s", fname, type(path)) end
+  if type(path) ~= "string" then check.fail(2, "%s: path must be a string, got %s", fname, type(path)) end
   local f, err = io.open(path, "rb")
-  if not f then fail(2, "%s: cannot open %s", fname, err) end
+  if not f then check.fail(2, "%s: cannot open %s", fname, err) end
   local text = f:read("a")
   f:close()
-  local records = parse_csv(text, fname, path)
-  if #records == 0 then fail(2, "%s: %s is empty (no header line)", fname, path) end
+  local records = parseCsv(text, fname, path)
+  if #records == 0 then check.fail(2, "%s: %s is empty (no header line)", fname, path) end
   local header = records[1]
   local columns = {}
   for j, name in ipairs(header) do
@@ -269,13 +259,13 @@ function metrics.readCSV(path)
     for i = 2, #records do
       local r = records[i]
       if #r ~= #header then
-        fail(2, "%s: %s line %d has %d fields, the header has %d", fname, path, i, #r, #header)
+        check.fail(2, "%s: %s line %d has %d fields, the header has %d", fname, path, i, #r, #header)
       end
       raw[i - 1] = r[j]
-      numeric = numeric and (r[j] == "" or is_numeric(r[j]))
+      numeric = numeric and (r[j] == "" or isNumeric(r[j]))
     end
     if numeric then
-      for i, s in ipairs(raw) do raw[i] = to_number(s) or 0 / 0 end
+      for i, s in ipairs(raw) do raw[i] = toNumber(s) or 0 / 0 end
     end
     columns[name] = raw
   end
@@ -286,9 +276,9 @@ local Logger = {}
 Logger.__index = Logger
 metrics.Logger = Logger
 
-local function header_line(columns)
+local function headerLine(columns)
   local out = {}
-  for j, c in ipairs(columns) do out[j] = csv_field(c) end
+  for j, c in ipairs(columns) do out[j] = csvField(c) end
   return table.concat(out, ",")
 end
 
@@ -298,19 +288,19 @@ end
 -- file with the same columns and add rows after it (resuming a run).
 function Logger.new(path, columns, opts)
   local fname = "metrics.Logger.new"
-  if type(path) ~= "string" then fail(2, "%s: path must be a string, got %s", fname, type(path)) end
+  if type(path) ~= "string" then check.fail(2, "%s: path must be a string, got %s", fname, type(path)) end
   if type(columns) ~= "table" or #columns == 0 then
-    fail(2, "%s: columns (argument #2) must be a non-empty list of names, got %s", fname,
+    check.fail(2, "%s: columns (argument #2) must be a non-empty list of names, got %s", fname,
       type(columns) == "table" and "an empty table" or type(columns))
   end
   local index = {}
   for j, c in ipairs(columns) do
-    if type(c) ~= "string" then fail(2, "%s: column %d must be a string, got %s", fname, j, type(c)) end
-    if index[c] then fail(2, "%s: column %q appears twice", fname, c) end
+    if type(c) ~= "string" then check.fail(2, "%s: column %d must be a string, got %s", fname, j, type(c)) end
+    if index[c] then check.fail(2, "%s: column %q appears twice", fname, c) end
     index[c] = j
   end
-  opts = opts or {}
-  local head = header_line(columns)
+  opts = check.options(fname, opts, {"append"})
+  local head = headerLine(columns)
   local mode = "w"
   if opts.append then
     local f = io.open(path, "r")
@@ -318,13 +308,13 @@ function Logger.new(path, columns, opts)
       local first = f:read("l")
       f:close()
       if first and first ~= head then
-        fail(2, "%s: %s has columns %q, expected %q", fname, path, first, head)
+        check.fail(2, "%s: %s has columns %q, expected %q", fname, path, first, head)
       end
       mode = first and "a" or "w"
     end
   end
   local f, err = io.open(path, mode)
-  if not f then fail(2, "%s: cannot open %s", fname, err) end
+  if not f then check.fail(2, "%s: cannot open %s", fname, err) end
   if mode == "w" then
     f:write(head, "\n")
     f:flush()
@@ -335,20 +325,20 @@ end
 --- Append one row: a table from column name to value (number, string or boolean).
 function Logger:write(row)
   local fname = "metrics.Logger:write"
-  if not self.file then fail(2, "%s: the log %s is closed", fname, self.path) end
-  if type(row) ~= "table" then fail(2, "%s: row must be a table, got %s", fname, type(row)) end
+  if not self.file then check.fail(2, "%s: the log %s is closed", fname, self.path) end
+  if type(row) ~= "table" then check.fail(2, "%s: row must be a table, got %s", fname, type(row)) end
   local out = {}
   for j = 1, #self.columns do out[j] = "" end
   for k, v in pairs(row) do
     local j = self.index[k]
     if not j then
-      fail(2, "%s: unknown column %q (columns: %s)", fname, tostring(k), table.concat(self.columns, ", "))
+      check.fail(2, "%s: unknown column %q (columns: %s)", fname, tostring(k), table.concat(self.columns, ", "))
     end
     local t = type(v)
     if t ~= "number" and t ~= "string" and t ~= "boolean" then
-      fail(2, "%s: column %q must be a number, string or boolean, got %s", fname, k, t)
+      check.fail(2, "%s: column %q must be a number, string or boolean, got %s", fname, k, t)
     end
-    out[j] = csv_field(v)
+    out[j] = csvField(v)
   end
   self.file:write(table.concat(out, ","), "\n")
   self.file:flush()

@@ -20,6 +20,7 @@
 -- ./data/mnist and ../shared/data/mnist (lunet.datapath).
 local lunet = require "lunet"
 local datapath = require "lunet.datapath"
+local check = require "lunet.check"
 
 local mnist = {}
 
@@ -73,10 +74,7 @@ end
 --- MNIST's training and test sets (and the validation set with split = "train55k").
 -- opts.layout: "images" (default) or "sequences"; opts.split: "full" (default) or "train55k".
 function mnist.load(dir, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error(("mnist.load: argument #2 must be an options table {layout=, split=}, got %s"):format(type(opts)), 2)
-  end
+  opts = check.options("mnist.load", opts, {"layout", "split"})
   local layout, split = opts.layout or "images", opts.split or "full"
   if not LAYOUTS[layout] then
     error(("mnist.load: layout must be \"images\" or \"sequences\", got %s"):format(tostring(layout)), 2)

@@ -7,15 +7,16 @@
 -- opt:loadState(t) restores it.
 local lunet = require "lunet"
 local core = require "lunet.core"
+local check = require "lunet.check"
 
 local optim = {}
 
 local function resolve(a, b, c)
   if type(a) == "table" and type(a.parameters) == "function" then
     local p, g = a:parameters()
-    return p, g, b or {}
+    return p, g, b
   end
-  return a, b, c or {}
+  return a, b, c
 end
 
 local function checkLists(name, params, grads)
@@ -38,10 +39,26 @@ end
 local function checkNumber(name, cfg, key, default, lo, hi)
   local v = cfg[key]
   if v == nil then v = default end
-  if type(v) ~= "number" or v ~= v or v < lo or v > hi then
-    error(("%s: %s must be a number in [%g, %g], got %s"):format(name, key, lo, hi, tostring(v)), 3)
-  end
-  return v
+  return check.number(name, key, v, lo, hi, 3)
+end
+
+-- Other frameworks' spellings of lunet's options (Torch7's optim, PyTorch), named in the
+-- error so that a script ported from them does not go on with the default rate.
+local SPELLINGS = {learningRate = "lr", epsilon = "eps", weight_decay = "weightDecay",
+  learningRateDecay = "a schedule (optim.StepLR, optim.ExponentialLR)", step_size = "stepSize"}
+
+-- The options each optimizer and schedule knows.
+local OPTIONS = {
+  SGD = {"lr", "weightDecay", "momentum", "nesterov"},
+  Adam = {"lr", "weightDecay", "beta1", "beta2", "eps"},
+  RMSProp = {"lr", "weightDecay", "alpha", "eps"},
+  Adagrad = {"lr", "weightDecay", "eps"},
+  StepLR = {"stepSize", "gamma"},
+  ExponentialLR = {"gamma"},
+}
+
+local function options(name, cfg)
+  return check.options(name, cfg, OPTIONS[name], 4, nil, SPELLINGS)
 end
 
 local Optimizer = {}
@@ -49,6 +66,7 @@ Optimizer.__index = Optimizer
 
 local function new(kind, slots, a, b, c)
   local params, grads, cfg = resolve(a, b, c)
+  cfg = options(kind, cfg)
   checkLists(kind, params, grads)
   local self = setmetatable({kind = kind, params = params, grads = grads, t = 0, buffers = {}}, Optimizer)
   self.lr = checkNumber(kind, cfg, "lr", 1e-3, 0, math.huge)
@@ -64,7 +82,7 @@ end
 function optim.SGD(a, b, c)
   local _, _, cfg = resolve(a, b, c)
   local self
-  self, cfg = new("SGD", (cfg.momentum or 0) > 0 and {"velocity"} or {}, a, b, c)
+  self, cfg = new("SGD", type(cfg) == "table" and (cfg.momentum or 0) > 0 and {"velocity"} or {}, a, b, c)
   self.momentum = checkNumber("SGD", cfg, "momentum", 0, 0, 1)
   self.nesterov = cfg.nesterov and true or false
   if self.nesterov and self.momentum == 0 then error("SGD: nesterov needs momentum > 0", 2) end
@@ -160,20 +178,21 @@ Schedule.__index = Schedule
 
 local function schedule(name, opt, cfg, rate)
   if getmetatable(opt) ~= Optimizer then error(name .. ": first argument must be an optimizer", 3) end
+  cfg = options(name, cfg)
   local self = setmetatable({opt = opt, lr0 = opt.lr, n = 0, rate = rate}, Schedule)
   self.gamma = checkNumber(name, cfg, "gamma", 0.1, 0, math.huge)
   return self
 end
 
 function optim.StepLR(opt, cfg)
-  cfg = cfg or {}
-  local size = cfg.stepSize
+  local size = type(cfg) == "table" and cfg.stepSize
+  local self = schedule("StepLR", opt, cfg, function(s) return s.lr0 * s.gamma ^ (s.n // size) end)
   if type(size) ~= "number" or size < 1 then error("StepLR: stepSize must be a positive number", 2) end
-  return schedule("StepLR", opt, cfg, function(s) return s.lr0 * s.gamma ^ (s.n // size) end)
+  return self
 end
 
 function optim.ExponentialLR(opt, cfg)
-  return schedule("ExponentialLR", opt, cfg or {}, function(s) return s.lr0 * s.gamma ^ s.n end)
+  return schedule("ExponentialLR", opt, cfg, function(s) return s.lr0 * s.gamma ^ s.n end)
 end
 
 function Schedule:step()

@@ -10,6 +10,7 @@
 -- gnuplot runs; its messages come back in the error when it fails. Debian: gnuplot-nox.
 -- Text is taken literally (no enhanced-text markup), so names like `test_acc` print as written.
 local core = require "lunet.core"
+local check = require "lunet.check"
 local image = require "lunet.image"
 local metrics = require "lunet.metrics"
 
@@ -18,53 +19,26 @@ local plot = {}
 --- The gnuplot program run (a name on PATH or a path).
 plot.gnuplot = "gnuplot"
 
-local function fail(level, fmt, ...)
-  error(string.format(fmt, ...), level + 1)
-end
-
-
-local function is_tensor(x)
-  return getmetatable(x) == core.Tensor
-end
-
-local function is_finite(v)
-  return v == v and v ~= math.huge and v ~= -math.huge
-end
-
--- Reject option names that are not in `known` (a list), naming the known ones.
-local function check_options(fname, what, opts, known, level)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then fail(level + 1, "%s: %s must be a table, got %s", fname, what, type(opts)) end
-  local set = {}
-  for _, k in ipairs(known) do set[k] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      fail(level + 1, "%s: unknown %s field %q (known: %s)", fname, what, tostring(k), table.concat(known, ", "))
-    end
-  end
-  return opts
-end
-
-local function check_path(fname, path, level)
+local function checkPath(fname, path, level)
   if type(path) ~= "string" or path == "" then
-    fail(level + 1, "%s: path (argument #1) must be a non-empty string, got %s", fname,
+    check.fail(level + 1, "%s: path (argument #1) must be a non-empty string, got %s", fname,
       type(path) == "string" and "an empty string" or type(path))
   end
 end
 
-local function check_size(fname, what, v, default, level)
+local function checkSize(fname, what, v, default, level)
   if v == nil then return default end
   if math.type(v) ~= "integer" or v < 16 or v > 20000 then
-    fail(level + 1, "%s: %s must be an integer number of pixels in 16..20000, got %s", fname, what, tostring(v))
+    check.fail(level + 1, "%s: %s must be an integer number of pixels in 16..20000, got %s", fname, what, tostring(v))
   end
   return v
 end
 
-local function check_range(fname, what, r, level)
+local function checkRange(fname, what, r, level)
   if r == nil then return nil end
   if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number" or not (r[1] < r[2])
-      or not is_finite(r[1]) or not is_finite(r[2]) then
-    fail(level + 1, "%s: %s must be {lo, hi} with finite numbers lo < hi, got %s", fname, what,
+      or not check.isFinite(r[1]) or not check.isFinite(r[2]) then
+    check.fail(level + 1, "%s: %s must be {lo, hi} with finite numbers lo < hi, got %s", fname, what,
       type(r) == "table" and string.format("{%s, %s}", tostring(r[1]), tostring(r[2])) or type(r))
   end
   return r
@@ -86,27 +60,27 @@ end
 
 -- Run a gnuplot script that writes `path`; raise with gnuplot's messages on failure,
 -- at `level` (as for error()) relative to the function calling this one.
-local function run_gnuplot(fname, script, path, level)
+local function runGnuplot(fname, script, path, level)
   local tmp = os.tmpname()
   local f, err = io.open(tmp, "w")
-  if not f then fail(level + 1, "%s: cannot write gnuplot's script: %s", fname, err) end
+  if not f then check.fail(level + 1, "%s: cannot write gnuplot's script: %s", fname, err) end
   f:write(script)
   f:close()
   local p
   p, err = io.popen(shq(tostring(plot.gnuplot)) .. " " .. shq(tmp) .. " 2>&1", "r")
   if not p then
     os.remove(tmp)
-    fail(level + 1, "%s: cannot run gnuplot: %s", fname, err)
+    check.fail(level + 1, "%s: cannot run gnuplot: %s", fname, err)
   end
   local output = p:read("a")
   local ok, how, code = p:close()
   os.remove(tmp)
   if how == "exit" and code == 127 then
-    fail(level + 1, "%s: gnuplot not found (tried %q); install gnuplot-nox", fname, plot.gnuplot)
+    check.fail(level + 1, "%s: gnuplot not found (tried %q); install gnuplot-nox", fname, plot.gnuplot)
   end
   if not ok then
     os.remove(path) -- gnuplot leaves an empty file behind when a plot fails
-    fail(level + 1, "%s: gnuplot failed (%s status %s) writing %s:\n%s", fname, how, tostring(code), path,
+    check.fail(level + 1, "%s: gnuplot failed (%s status %s) writing %s:\n%s", fname, how, tostring(code), path,
       (output:gsub("%s+$", "")))
   end
 end
@@ -142,44 +116,44 @@ local colours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 -- A series' x or y values as a Lua list of numbers.
 local function values(fname, what, v, level)
-  if is_tensor(v) then
+  if check.isTensor(v) then
     if v:dim() ~= 1 then
-      fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %d-D %s", fname, what, v:dim(), v:shapeString())
+      check.fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %d-D %s", fname, what, v:dim(), v:shapeString())
     end
     return v:totable()
   end
   if type(v) ~= "table" then
-    fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %s", fname, what, type(v))
+    check.fail(level + 1, "%s: %s must be a 1-D tensor or a list of numbers, got %s", fname, what, type(v))
   end
   for i = 1, #v do
     if type(v[i]) ~= "number" then
-      fail(level + 1, "%s: %s[%d] must be a number, got %s", fname, what, i, type(v[i]))
+      check.fail(level + 1, "%s: %s[%d] must be a number, got %s", fname, what, i, type(v[i]))
     end
   end
   return v
 end
 
-local line_fields = {"title", "xlabel", "ylabel", "logx", "logy", "width", "height", "series",
+local lineFields = {"title", "xlabel", "ylabel", "logx", "logy", "width", "height", "series",
   "xrange", "yrange", "legend"}
-local series_fields = {"name", "x", "y", "style"}
+local seriesFields = {"name", "x", "y", "style"}
 
 -- The body of plot.lines (and plot.csv); errors are raised at the level of their caller.
-local function draw_lines(fname, path, spec)
-  check_path(fname, path, 3)
-  if spec == nil then fail(3, "%s: spec (argument #2) must be a table with a series list, got nil", fname) end
-  spec = check_options(fname, "spec", spec, line_fields, 3)
-  local width = check_size(fname, "width", spec.width, 800, 3)
-  local height = check_size(fname, "height", spec.height, 500, 3)
-  check_range(fname, "xrange", spec.xrange, 3)
-  check_range(fname, "yrange", spec.yrange, 3)
+local function drawLines(fname, path, spec)
+  checkPath(fname, path, 3)
+  if spec == nil then check.fail(3, "%s: spec (argument #2) must be a table with a series list, got nil", fname) end
+  spec = check.options(fname, spec, lineFields, 3, "spec field")
+  local width = checkSize(fname, "width", spec.width, 800, 3)
+  local height = checkSize(fname, "height", spec.height, 500, 3)
+  checkRange(fname, "xrange", spec.xrange, 3)
+  checkRange(fname, "yrange", spec.yrange, 3)
   local series = spec.series
   if type(series) ~= "table" or #series == 0 then
-    fail(3, "%s: spec.series must be a non-empty list of series, got %s", fname,
+    check.fail(3, "%s: spec.series must be a non-empty list of series, got %s", fname,
       type(series) == "table" and "an empty list" or type(series))
   end
   local legend = legends[spec.legend or "top right"]
   if legend == nil then
-    fail(3, "%s: spec.legend must be \"top right\", \"top left\", \"bottom right\", \"bottom left\", "
+    check.fail(3, "%s: spec.legend must be \"top right\", \"top left\", \"bottom right\", \"bottom left\", "
       .. "\"outside\" or \"off\", got %s", fname, tostring(spec.legend))
   end
   local s = preamble(spec, width, height, path)
@@ -192,7 +166,7 @@ local function draw_lines(fname, path, spec)
   local plots, drawn = {}, 0
   for k, sr in ipairs(series) do
     local what = string.format("series %d", k)
-    sr = check_options(fname, what, sr, series_fields, 3)
+    sr = check.options(fname, sr, seriesFields, 3, what .. " field")
     if sr.name ~= nil then what = string.format("series %d (%s)", k, tostring(sr.name)) end
     local y = values(fname, what .. " y", sr.y, 3)
     local x
@@ -202,15 +176,15 @@ local function draw_lines(fname, path, spec)
     else
       x = values(fname, what .. " x", sr.x, 3)
     end
-    if #x ~= #y then fail(3, "%s: %s has %d x values and %d y values", fname, what, #x, #y) end
+    if #x ~= #y then check.fail(3, "%s: %s has %d x values and %d y values", fname, what, #x, #y) end
     local style = styles[sr.style or "lines"]
     if not style then
-      fail(3, "%s: %s style must be \"lines\", \"points\" or \"linespoints\", got %s", fname, what, tostring(sr.style))
+      check.fail(3, "%s: %s style must be \"lines\", \"points\" or \"linespoints\", got %s", fname, what, tostring(sr.style))
     end
     s[#s + 1] = string.format("$d%d << EOD", k)
     for i = 1, #y do
       local xi, yi = x[i], y[i]
-      if is_finite(xi) and is_finite(yi) and not (spec.logx and xi <= 0) and not (spec.logy and yi <= 0) then
+      if check.isFinite(xi) and check.isFinite(yi) and not (spec.logx and xi <= 0) and not (spec.logy and yi <= 0) then
         s[#s + 1] = num(xi) .. " " .. num(yi)
         drawn = drawn + 1
       end
@@ -220,11 +194,11 @@ local function draw_lines(fname, path, spec)
       sr.name ~= nil and "title " .. gq(sr.name) or "notitle")
   end
   if drawn == 0 then
-    fail(3, "%s: nothing to draw: no series has a finite point%s", fname,
+    check.fail(3, "%s: nothing to draw: no series has a finite point%s", fname,
       (spec.logx or spec.logy) and " (positive on the log axes)" or "")
   end
   s[#s + 1] = "plot " .. table.concat(plots, ", \\\n  ")
-  run_gnuplot(fname, table.concat(s, "\n") .. "\n", path, 3)
+  runGnuplot(fname, table.concat(s, "\n") .. "\n", path, 3)
 end
 
 --- A line plot written to `path` as a PNG. spec:
@@ -237,12 +211,12 @@ end
 -- Points that cannot be drawn are skipped: NaN and infinite values (a diverged run, a
 -- column logged every few rows), and values <= 0 on a log axis.
 function plot.lines(path, spec)
-  draw_lines("plot.lines", path, spec)
+  drawLines("plot.lines", path, spec)
 end
 
-local csv_fields = {"file", "x", "y", "style"}
-for _, k in ipairs(line_fields) do
-  if k ~= "series" then csv_fields[#csv_fields + 1] = k end
+local csvFields = {"file", "x", "y", "style"}
+for _, k in ipairs(lineFields) do
+  if k ~= "series" then csvFields[#csvFields + 1] = k end
 end
 
 --- Plot columns of a CSV file (as lunet.metrics.Logger writes) against one column.
@@ -251,21 +225,21 @@ end
 -- labels, ranges, log scales, size and legend. Empty cells are skipped.
 function plot.csv(path, spec)
   local fname = "plot.csv"
-  check_path(fname, path, 2)
-  spec = check_options(fname, "spec", spec, csv_fields, 2)
-  if type(spec.file) ~= "string" then fail(2, "%s: spec.file must be the CSV file's path, got %s", fname, type(spec.file)) end
+  checkPath(fname, path, 2)
+  spec = check.options(fname, spec, csvFields, 2, "spec field")
+  if type(spec.file) ~= "string" then check.fail(2, "%s: spec.file must be the CSV file's path, got %s", fname, type(spec.file)) end
   local ycols = type(spec.y) == "string" and {spec.y} or spec.y
   if type(spec.x) ~= "string" or type(ycols) ~= "table" or #ycols == 0 then
-    fail(2, "%s: spec.x must be a column name and spec.y a column name or a non-empty list of them", fname)
+    check.fail(2, "%s: spec.x must be a column name and spec.y a column name or a non-empty list of them", fname)
   end
   local ok, columns, header = pcall(metrics.readCSV, spec.file)
-  if not ok then fail(2, "%s: %s", fname, columns) end
+  if not ok then check.fail(2, "%s: %s", fname, columns) end
   local function column(name)
     local c = columns[name]
     if not c then
-      fail(3, "%s: %s has no column %q (columns: %s)", fname, spec.file, name, table.concat(header, ", "))
+      check.fail(3, "%s: %s has no column %q (columns: %s)", fname, spec.file, name, table.concat(header, ", "))
     end
-    if type(c[1]) == "string" then fail(3, "%s: column %q of %s is not numeric", fname, name, spec.file) end
+    if type(c[1]) == "string" then check.fail(3, "%s: column %q of %s is not numeric", fname, name, spec.file) end
     return c
   end
   local x = column(spec.x)
@@ -277,7 +251,7 @@ function plot.csv(path, spec)
   for k, name in ipairs(ycols) do
     lines.series[k] = {name = name, x = x, y = column(name), style = spec.style}
   end
-  draw_lines(fname, path, lines)
+  drawLines(fname, path, lines)
 end
 
 ------------------------------------------------------------------------ heatmap
@@ -291,25 +265,25 @@ local palettes = {
 }
 
 -- Text colour (as gnuplot's 24-bit integer) readable on a cell at palette position t in [0,1].
-local function label_colour(palette, t)
+local function labelColour(palette, t)
   local dark
   if palette == "diverging" then dark = math.abs(t - 0.5) > 0.35 else dark = t < 0.5 end
   return dark and 0xffffff or 0x000000
 end
 
-local function cell_text(v)
+local function cellText(v)
   if v ~= v then return "" end
   if v == math.floor(v) and math.abs(v) < 1e6 then return string.format("%d", v) end
   return string.format("%.2g", v)
 end
 
-local heatmap_fields = {"title", "xlabel", "ylabel", "width", "height", "palette", "cbrange",
+local heatmapFields = {"title", "xlabel", "ylabel", "width", "height", "palette", "cbrange",
   "xticlabels", "yticlabels", "values"}
 
-local function tic_labels(fname, what, labels, n, axis, level)
+local function ticLabels(fname, what, labels, n, axis, level)
   if labels == nil then return nil end
   if type(labels) ~= "table" or #labels ~= n then
-    fail(level + 1, "%s: %s must be a list of %d labels, got %s", fname, what, n,
+    check.fail(level + 1, "%s: %s must be a list of %d labels, got %s", fname, what, n,
       type(labels) == "table" and (#labels .. " labels") or type(labels))
   end
   local t = {}
@@ -327,47 +301,47 @@ end
 -- values = true writes each cell's value in it. NaN cells stay blank.
 function plot.heatmap(path, matrix, opts)
   local fname = "plot.heatmap"
-  check_path(fname, path, 2)
-  opts = check_options(fname, "opts", opts, heatmap_fields, 2)
+  checkPath(fname, path, 2)
+  opts = check.options(fname, opts, heatmapFields, 2, "opts field")
   local rows
-  if is_tensor(matrix) then
+  if check.isTensor(matrix) then
     if matrix:dim() ~= 2 then
-      fail(2, "%s: matrix must be 2-D (rows,columns), got %d-D %s", fname, matrix:dim(), matrix:shapeString())
+      check.fail(2, "%s: matrix must be 2-D (rows,columns), got %d-D %s", fname, matrix:dim(), matrix:shapeString())
     end
     rows = matrix:totable()
   elseif type(matrix) == "table" then
     rows = matrix
     for i = 1, #rows do
       if type(rows[i]) ~= "table" or #rows[i] ~= #rows[1] then
-        fail(2, "%s: matrix row %d must be a list of %d numbers like row 1", fname, i, #rows[1])
+        check.fail(2, "%s: matrix row %d must be a list of %d numbers like row 1", fname, i, #rows[1])
       end
       for j = 1, #rows[i] do
         if type(rows[i][j]) ~= "number" then
-          fail(2, "%s: matrix[%d][%d] must be a number, got %s", fname, i, j, type(rows[i][j]))
+          check.fail(2, "%s: matrix[%d][%d] must be a number, got %s", fname, i, j, type(rows[i][j]))
         end
       end
     end
   else
-    fail(2, "%s: matrix (argument #2) must be a 2-D tensor or a list of rows, got %s", fname, type(matrix))
+    check.fail(2, "%s: matrix (argument #2) must be a 2-D tensor or a list of rows, got %s", fname, type(matrix))
   end
   local nr, nc = #rows, rows[1] and #rows[1] or 0
-  if nr == 0 or nc == 0 then fail(2, "%s: matrix is empty (%d×%d)", fname, nr, nc) end
+  if nr == 0 or nc == 0 then check.fail(2, "%s: matrix is empty (%d×%d)", fname, nr, nc) end
   local palette = opts.palette or "viridis"
   if not palettes[palette] then
-    fail(2, "%s: opts.palette must be \"viridis\", \"gray\" or \"diverging\", got %s", fname, tostring(palette))
+    check.fail(2, "%s: opts.palette must be \"viridis\", \"gray\" or \"diverging\", got %s", fname, tostring(palette))
   end
   local lo, hi = math.huge, -math.huge
   for i = 1, nr do
     for j = 1, nc do
       local v = rows[i][j]
       if v == math.huge or v == -math.huge then
-        fail(2, "%s: matrix[%d][%d] is infinite; only finite values and NaN (blank) can be drawn", fname, i, j)
+        check.fail(2, "%s: matrix[%d][%d] is infinite; only finite values and NaN (blank) can be drawn", fname, i, j)
       end
       if v == v then lo, hi = math.min(lo, v), math.max(hi, v) end
     end
   end
-  if lo > hi then fail(2, "%s: every value of the matrix is NaN", fname) end
-  local cb = check_range(fname, "opts.cbrange", opts.cbrange, 2)
+  if lo > hi then check.fail(2, "%s: every value of the matrix is NaN", fname) end
+  local cb = checkRange(fname, "opts.cbrange", opts.cbrange, 2)
   if cb then
     lo, hi = cb[1], cb[2]
   elseif palette == "diverging" then
@@ -375,8 +349,8 @@ function plot.heatmap(path, matrix, opts)
     lo, hi = -m, m
   end
   if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
-  local width = check_size(fname, "width", opts.width, 640, 2)
-  local height = check_size(fname, "height", opts.height, 560, 2)
+  local width = checkSize(fname, "width", opts.width, 640, 2)
+  local height = checkSize(fname, "height", opts.height, 560, 2)
   local s = preamble(opts, width, height, path)
   s[#s + 1] = palettes[palette]
   s[#s + 1] = string.format("set cbrange [%s:%s]", num(lo), num(hi))
@@ -385,8 +359,8 @@ function plot.heatmap(path, matrix, opts)
   s[#s + 1] = "set size ratio -1"
   s[#s + 1] = "set tics out nomirror"
   s[#s + 1] = "unset key"
-  s[#s + 1] = tic_labels(fname, "opts.xticlabels", opts.xticlabels, nc, "x", 2)
-  s[#s + 1] = tic_labels(fname, "opts.yticlabels", opts.yticlabels, nr, "y", 2)
+  s[#s + 1] = ticLabels(fname, "opts.xticlabels", opts.xticlabels, nc, "x", 2)
+  s[#s + 1] = ticLabels(fname, "opts.yticlabels", opts.yticlabels, nr, "y", 2)
   s[#s + 1] = "$m << EOD"
   for i = 1, nr do
     local line = {}
@@ -405,7 +379,7 @@ function plot.heatmap(path, matrix, opts)
         local v = rows[i][j]
         if v == v then
           local t = math.min(math.max((v - lo) / (hi - lo), 0), 1)
-          s[#s + 1] = string.format("%d %d \"%s\" %d", j, i, cell_text(v), label_colour(palette, t))
+          s[#s + 1] = string.format("%d %d \"%s\" %d", j, i, cellText(v), labelColour(palette, t))
         end
       end
     end
@@ -413,19 +387,19 @@ function plot.heatmap(path, matrix, opts)
     layers[2] = "$v using 1:2:3:4 with labels textcolor rgb variable"
   end
   s[#s + 1] = "plot " .. table.concat(layers, ", ")
-  run_gnuplot(fname, table.concat(s, "\n") .. "\n", path, 2)
+  runGnuplot(fname, table.concat(s, "\n") .. "\n", path, 2)
 end
 
 ------------------------------------------------------------------------ image grid
 
-local grid_fields = {"normalize", "scale", "padding", "padValue", "ncol"}
+local gridFields = {"normalize", "scale", "padding", "padValue", "ncol"}
 
 -- The images as one contiguous float tensor N×C×H×W.
-local function batch_of(fname, images)
-  if is_tensor(images) then
+local function batchOf(fname, images)
+  if check.isTensor(images) then
     local d = images:dim()
     if d ~= 3 and d ~= 4 then
-      fail(3, "%s: images must be 4-D (N,C,H,W), 3-D (N,H,W) or a list of (C,H,W) tensors, got %d-D %s",
+      check.fail(3, "%s: images must be 4-D (N,C,H,W), 3-D (N,H,W) or a list of (C,H,W) tensors, got %d-D %s",
         fname, d, images:shapeString())
     end
     images = images:float():contiguous()
@@ -433,17 +407,17 @@ local function batch_of(fname, images)
     return images
   end
   if type(images) ~= "table" or #images == 0 then
-    fail(3, "%s: images must be a tensor or a non-empty list of (C,H,W) tensors, got %s", fname,
+    check.fail(3, "%s: images must be a tensor or a non-empty list of (C,H,W) tensors, got %s", fname,
       type(images) == "table" and "an empty list" or type(images))
   end
   local first = images[1]
   for i, x in ipairs(images) do
-    if not is_tensor(x) or x:dim() ~= 3 then
-      fail(3, "%s: images[%d] must be a 3-D (C,H,W) tensor, got %s", fname, i,
-        is_tensor(x) and string.format("%d-D %s", x:dim(), x:shapeString()) or type(x))
+    if not check.isTensor(x) or x:dim() ~= 3 then
+      check.fail(3, "%s: images[%d] must be a 3-D (C,H,W) tensor, got %s", fname, i,
+        check.isTensor(x) and string.format("%d-D %s", x:dim(), x:shapeString()) or type(x))
     end
     if x:shapeString() ~= first:shapeString() then
-      fail(3, "%s: images[%d] is %s but images[1] is %s; all must have one shape", fname, i, x:shapeString(), first:shapeString())
+      check.fail(3, "%s: images[%d] is %s but images[1] is %s; all must have one shape", fname, i, x:shapeString(), first:shapeString())
     end
   end
   local b = core.zeros(#images, first:size(1), first:size(2), first:size(3))
@@ -463,35 +437,35 @@ end
 -- The grid is (rows·(H·scale + padding) + padding) × (ncol·(W·scale + padding) + padding).
 function plot.imageGrid(path, images, opts)
   local fname = "plot.imageGrid"
-  check_path(fname, path, 2)
-  opts = check_options(fname, "opts", opts, grid_fields, 2)
-  local x = batch_of(fname, images)
+  checkPath(fname, path, 2)
+  opts = check.options(fname, opts, gridFields, 2, "opts field")
+  local x = batchOf(fname, images)
   local n, c, h, w = x:size(1), x:size(2), x:size(3), x:size(4)
-  if n == 0 or h == 0 or w == 0 then fail(2, "%s: images are empty %s", fname, x:shapeString()) end
+  if n == 0 or h == 0 or w == 0 then check.fail(2, "%s: images are empty %s", fname, x:shapeString()) end
   if c ~= 1 and c ~= 3 then
-    fail(2, "%s: images must have 1 (gray) or 3 (RGB) channels, got C = %d in %s", fname, c, x:shapeString())
+    check.fail(2, "%s: images must have 1 (gray) or 3 (RGB) channels, got C = %d in %s", fname, c, x:shapeString())
   end
   local mode = opts.normalize or "minmax"
   if mode == "minmax" or mode == "symmetric" then
     x = image.normalize(x, mode, {perImage = true})
   elseif mode ~= "none" then
-    fail(2, "%s: opts.normalize must be \"minmax\", \"symmetric\" or \"none\", got %s", fname, tostring(mode))
+    check.fail(2, "%s: opts.normalize must be \"minmax\", \"symmetric\" or \"none\", got %s", fname, tostring(mode))
   end
   local scale = opts.scale or math.max(1, math.ceil(40 / math.min(h, w)))
   local pad = opts.padding or 2
   local ncol = opts.ncol or math.ceil(math.sqrt(n))
   for _, o in ipairs {{"scale", scale, 1}, {"padding", pad, 0}, {"ncol", ncol, 1}} do
     if math.type(o[2]) ~= "integer" or o[2] < o[3] or o[2] > 4096 then
-      fail(2, "%s: opts.%s must be an integer in %d..4096, got %s", fname, o[1], o[3], tostring(o[2]))
+      check.fail(2, "%s: opts.%s must be an integer in %d..4096, got %s", fname, o[1], o[3], tostring(o[2]))
     end
   end
   local padValue = opts.padValue or 1
-  if type(padValue) ~= "number" then fail(2, "%s: opts.padValue must be a number, got %s", fname, type(padValue)) end
+  if type(padValue) ~= "number" then check.fail(2, "%s: opts.padValue must be a number, got %s", fname, type(padValue)) end
   ncol = math.min(ncol, n)
   local nrow = math.ceil(n / ncol)
   local th, tw = h * scale, w * scale
   local gh, gw = nrow * (th + pad) + pad, ncol * (tw + pad) + pad
-  if gh * gw > 1e8 then fail(2, "%s: the grid would be %d×%d pixels; lower opts.scale", fname, gh, gw) end
+  if gh * gw > 1e8 then check.fail(2, "%s: the grid would be %d×%d pixels; lower opts.scale", fname, gh, gw) end
   -- nearest-neighbour upscaling as a broadcast: each pixel repeated over a scale×scale block
   local up = x:view(n, c, h, 1, w, 1):expand(n, c, h, scale, w, scale):contiguous():view(n, c, th, tw)
   local grid = core.full({c, gh, gw}, padValue)

@@ -9,6 +9,7 @@
 -- Elsewhere (a pipe, a log file, CI) it prints a plain line at every 10% and at
 -- least every `every` seconds. An update that draws nothing costs one clock read.
 local core = require "lunet.core"
+local check = require "lunet.check"
 
 local progress = {}
 
@@ -18,48 +19,45 @@ Bar.__index = Bar
 local REDRAW = 0.1 -- seconds between redraws on a terminal
 local BAR_WIDTH = 20
 
-local stdout_tty -- whether io.stdout is a terminal, asked once per process
+local stdoutTty -- whether io.stdout is a terminal, asked once per process
 
-local function is_terminal()
-  if stdout_tty == nil then
+local function isTerminal()
+  if stdoutTty == nil then
     local term = os.getenv("TERM")
-    stdout_tty = term ~= nil and term ~= "" and term ~= "dumb" and os.execute("test -t 1") == true
+    stdoutTty = term ~= nil and term ~= "" and term ~= "dumb" and os.execute("test -t 1") == true
   end
-  return stdout_tty
+  return stdoutTty
 end
 
 -- Columns of the terminal, asked once: a line longer than that would wrap and
 -- break the redraw in place.
-local terminal_columns
+local terminalColumns
 
-local function terminal_width()
-  if terminal_columns == nil then
+local function terminalWidth()
+  if terminalColumns == nil then
     local n = tonumber(os.getenv("COLUMNS") or "")
     if not n then
       local p = io.popen("tput cols 2>/dev/null")
       n = p and tonumber(p:read("a"))
       if p then p:close() end
     end
-    terminal_columns = n and n >= 20 and math.floor(n) or 80
+    terminalColumns = n and n >= 20 and math.floor(n) or 80
   end
-  return terminal_columns
+  return terminalColumns
 end
 
-local function clock_text(s)
+local function clockText(s)
   s = math.floor(s + 0.5)
   local h, m = s // 3600, s // 60 % 60
   if h > 0 then return string.format("%d:%02d:%02d", h, m, s % 60) end
   return string.format("%02d:%02d", m, s % 60)
 end
 
-local function value_text(v)
+local function valueText(v)
   if math.type(v) == "integer" then return tostring(v) end
   if type(v) == "number" then return string.format("%.4g", v) end
   return tostring(v)
 end
-
-local option_names = {label = true, out = true, tty = true, every = true, clock = true, start = true,
-  columns = true}
 
 --- A bar counting up to `total` steps. opts: label (text before the bar), out
 -- (file handle, default io.stdout), tty (force terminal or plain mode; default:
@@ -72,22 +70,13 @@ function progress.new(total, opts)
   if math.type(total) ~= "integer" or total < 1 then
     error(string.format("%s: total must be a positive integer, got %s", fname, tostring(total)), 2)
   end
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fname, type(opts)), 2)
-  end
-  for k in pairs(opts) do
-    if not option_names[k] then
-      error(string.format("%s: unknown option %q (known: clock, columns, every, label, out, start, tty)",
-        fname, tostring(k)), 2)
-    end
-  end
+  opts = check.options(fname, opts, {"clock", "columns", "every", "label", "out", "start", "tty"})
   local out = opts.out or io.stdout
   if io.type(out) ~= "file" then
     error(string.format("%s: out must be an open file handle, got %s", fname, io.type(out) or type(out)), 2)
   end
   local tty = opts.tty
-  if tty == nil then tty = out == io.stdout and is_terminal() end
+  if tty == nil then tty = out == io.stdout and isTerminal() end
   local clock = opts.clock or core.wallclock
   local start = opts.start or 0
   if math.type(start) ~= "integer" or start < 0 or start > total then
@@ -103,7 +92,7 @@ function progress.new(total, opts)
   local now = clock()
   return setmetatable({
     total = total, label = opts.label and tostring(opts.label) .. "  " or "",
-    out = out, tty = tty, every = every, clock = clock, columns = tty and (opts.columns or terminal_width()),
+    out = out, tty = tty, every = every, clock = clock, columns = tty and (opts.columns or terminalWidth()),
     start = start, i = start, fields = nil,
     -- a terminal shows the bar at once; plain lines start at the first 10% or `every` seconds
     t0 = now, last = tty and -math.huge or now, drawn = nil, decile = start * 10 // total, done = false,
@@ -124,14 +113,14 @@ function Bar:line(now)
     parts[#parts + 1] = "[" .. string.rep("#", filled) .. string.rep("-", BAR_WIDTH - filled) .. "]"
   end
   parts[#parts + 1] = string.format("%d/%d", i, total)
-  parts[#parts + 1] = clock_text(elapsed) .. "<" .. (eta and clock_text(eta) or "?")
+  parts[#parts + 1] = clockText(elapsed) .. "<" .. (eta and clockText(eta) or "?")
   parts[#parts + 1] = rate and string.format(rate >= 10 and "%.0f it/s" or "%.2f it/s", rate) or "? it/s"
   if self.fields then
     local keys = {}
     for k in pairs(self.fields) do keys[#keys + 1] = tostring(k) end
     table.sort(keys)
     for _, k in ipairs(keys) do
-      parts[#parts + 1] = k .. "=" .. value_text(self.fields[k])
+      parts[#parts + 1] = k .. "=" .. valueText(self.fields[k])
     end
   end
   return table.concat(parts, " ")

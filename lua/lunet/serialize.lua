@@ -30,14 +30,13 @@
 -- tag, a length past the end of the file or trailing bytes raise an error naming the
 -- file and where in the value the problem is.
 local core = require "lunet.core"
+local check = require "lunet.check"
 local lfs = require "lfs"
 
 local serialize = {}
 
 local MAGIC, VERSION = "LUNET\0", 2
 local TENSOR_MAGIC = "LUNETTNS"
-
-local function is_tensor(v) return getmetatable(v) == core.Tensor end
 
 -- "value.layers[2].weight": where in the saved value a problem is.
 local function child(where, k)
@@ -61,7 +60,7 @@ local function writer(fh)
   return w
 end
 
-local function write_value(w, v, where, visiting)
+local function writeValue(w, v, where, visiting)
   local ty = type(v)
   if ty == "nil" then
     w.put("N")
@@ -72,7 +71,7 @@ local function write_value(w, v, where, visiting)
     else w.put(string.pack("<c1d", "D", v)) end
   elseif ty == "string" then
     w.put(string.pack("<c1s8", "S", v))
-  elseif is_tensor(v) then
+  elseif check.isTensor(v) then
     w.put("X")
     w.tensor(v, where)
   elseif ty == "table" then
@@ -89,8 +88,8 @@ local function write_value(w, v, where, visiting)
       if kt ~= "string" and kt ~= "number" and kt ~= "boolean" then
         error(string.format("%s: cannot save a table key of type %s", where, kt), 0)
       end
-      write_value(w, k, where, visiting)
-      write_value(w, x, child(where, k), visiting)
+      writeValue(w, k, where, visiting)
+      writeValue(w, x, child(where, k), visiting)
     end
     visiting[v] = nil
   else
@@ -112,11 +111,11 @@ function serialize.save(path, value)
   if not fh then error("lunet.save: cannot open for writing " .. err, 2) end
   local w = writer(fh)
   local ok, msg = pcall(function()
-    if is_tensor(value) then
+    if check.isTensor(value) then
       w.tensor(value, "value")
     else
       w.put(MAGIC .. string.pack("<I4", VERSION))
-      write_value(w, value, "value", {})
+      writeValue(w, value, "value", {})
       local size = fh:seek()
       fh:seek("set", 0)
       local crc, rerr = core.file_crc32(fh, size) -- of the bytes as written, read back from the file
@@ -166,7 +165,7 @@ local function reader(fh, size)
   return r
 end
 
-local function read_value(r, where, top)
+local function readValue(r, where, top)
   local tag = r.bytes(1, where)
   if tag == "N" and top then return nil
   elseif tag == "F" then return false
@@ -187,12 +186,12 @@ local function read_value(r, where, top)
     end
     local t = {}
     for _ = 1, n do
-      local k = read_value(r, where .. " (a key)", false)
+      local k = readValue(r, where .. " (a key)", false)
       local kt = type(k)
       if not (kt == "string" or kt == "boolean" or (kt == "number" and k == k)) then
         error(string.format("%s: invalid table key (%s)", where, kt), 0)
       end
-      t[k] = read_value(r, child(where, k), false)
+      t[k] = readValue(r, child(where, k), false)
     end
     return t
   end
@@ -237,7 +236,7 @@ function serialize.load(path)
       end
       fh:seek("set", start)
       r = reader(fh, body)
-      v = read_value(r, "value", true)
+      v = readValue(r, "value", true)
     else
       error("not a lunet file (bad magic)", 0)
     end

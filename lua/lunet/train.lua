@@ -8,7 +8,9 @@
 --     onEval = function(iter, row) end,                     -- optional hook (e.g. snapshots)
 --     progressOut = io.stderr,                              -- where the progress bar goes
 --     checkpoint = "results/run/run.ckpt", checkpointEvery = 1000, resume = true,
+--     schedule = optim.StepLR(opt, {stepSize = 1000}),      -- stepped after every update
 --   }
+-- An unknown key is an error naming it. Each iteration is one train.step.
 -- Each evaluation row holds iter, train_loss and train_acc (running means over the
 -- minibatches since the previous row), test_loss and test_acc; the CSV holds exactly these,
 -- so the same seed and thread count give the same file, run to run. hist.seconds has the
@@ -24,6 +26,7 @@
 -- below 1.2e-38 become 0) and the model skips the gradient w.r.t. its input
 -- (model.needInputGrad = false, see lunet.nn); both are restored at the end.
 local lunet = require "lunet"
+local check = require "lunet.check"
 local metrics = require "lunet.metrics"
 local progress = require "lunet.progress"
 local data = require "lunet.data"
@@ -62,17 +65,25 @@ function train.predict(model, ds, batchSize)
 end
 
 --- One training step on a minibatch: zero the gradients, forward, loss, backward, update.
--- Returns the loss and the model's output (the logits).
-function train.step(model, criterion, optimizer, x, y)
+-- beforeUpdate (optional): called as beforeUpdate(loss, output) once the loss is known and
+-- before any gradient is taken, so it can look at the loss or stop the step (by raising an
+-- error) before the parameters change. Returns the loss and the model's output (the logits).
+function train.step(model, criterion, optimizer, x, y, beforeUpdate)
   model:zeroGrad()
   local out = model:forward(x)
   local loss = criterion:forward(out, y)
+  if beforeUpdate then beforeUpdate(loss, out) end
   model:backward(x, criterion:backward(out, y))
   optimizer:step()
   return loss, out
 end
 
+local CLASSIFIER_OPTIONS = {"model", "criterion", "optimizer", "loader", "iterations", "test", "evalEvery",
+  "evalSubset", "evalBatch", "log", "label", "onEval", "progressOut", "checkpoint", "checkpointEvery", "resume",
+  "schedule"}
+
 function train.classifier(cfg)
+  check.options("train.classifier", cfg, CLASSIFIER_OPTIONS)
   local model, crit, opt, loader = cfg.model, cfg.criterion, cfg.optimizer, cfg.loader
   assert(model and crit and opt and loader, "train.classifier: model, criterion, optimizer and loader are required")
   local iters, every = cfg.iterations, cfg.evalEvery or 100
@@ -114,19 +125,21 @@ function train.classifier(cfg)
     if flushed ~= nil then lunet.setFlushDenormals(flushed) end
     model.needInputGrad = needInputGrad
   end
-  for it = start, iters do
-    local x, y = loader:next()
-    model:zeroGrad()
-    local out = model:forward(x)
-    local loss = crit:forward(out, y)
-    if loss ~= loss or loss == math.huge or loss == -math.huge then
+  -- Made once, not per step: a training step allocates nothing.
+  local it
+  local function finiteLoss(loss)
+    if not check.isFinite(loss) then
       local what = loss ~= loss and "NaN" or (loss > 0 and "+inf" or "-inf")
       restore()
+      -- level 4: this hook, train.step, train.classifier, its caller
       error(("train.classifier: loss is %s at iteration %d (%s); stopping"):format(what, it,
-        cfg.label or "run"), 2)
+        cfg.label or "run"), 4)
     end
-    model:backward(x, crit:backward(out, y))
-    opt:step()
+  end
+  for i = start, iters do
+    it = i
+    local x, y = loader:next()
+    local loss, out = train.step(model, crit, opt, x, y, finiteLoss)
     if cfg.schedule then cfg.schedule:step() end
     lossSum, accSum, count = lossSum + loss, accSum + metrics.accuracy(out, y), count + 1
     if it % every == 0 or it == iters then

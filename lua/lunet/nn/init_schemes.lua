@@ -1,16 +1,12 @@
 -- lunet.nn.init — parameter initializers, each filling a tensor in place (and
 -- returning it) from lunet's generator, so lunet.manualSeed reproduces them;
 -- and whole-model schemes: model:init("course") or nn.init.course(model).
-local lunet = require "lunet"
-local nn = require "lunet.nn"
+local check = require "lunet.check"
 
 local init = {}
-nn.init = init
 
 local function checkTensor(t, fname)
-  if not lunet.isTensor(t) then
-    error(("nn.init.%s: argument #1 must be a tensor, got %s"):format(fname, type(t)), 3)
-  end
+  check.tensor("nn.init." .. fname, "argument #1", t, nil, 3)
 end
 
 -- Normal(0, std) resampled beyond 2 std, as TensorFlow's truncated_normal.
@@ -38,8 +34,8 @@ end
 local function fans(t, fname)
   checkTensor(t, fname)
   if t:dim() < 2 then
-    error(("nn.init.%s: needs a weight of at least 2 dimensions (out, in, ...), got %d-D"):format(
-      fname, t:dim()), 3)
+    check.fail(3, "nn.init.%s: needs a weight of at least 2 dimensions (out, in, ...), got %d-D",
+      fname, t:dim())
   end
   local field = 1
   for d = 3, t:dim() do field = field * t:size(d) end

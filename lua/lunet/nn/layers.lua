@@ -2,11 +2,16 @@
 -- Each is a thin Lua shell over the C kernels of lunet.core (csrc/conv.c, pool.c,
 -- activ.c): the module owns its parameters and buffers, the kernels resize and fill
 -- them, so once the shapes are known a training step allocates nothing.
+-- The deconvnet's steps down the stack (lunet.viz) are methods here too, each module
+-- projecting a signal from its output back to its input: Conv2d:project,
+-- MaxPool2d:project (= unpool), ReLU:project.
 local lunet = require "lunet"
 local core = require "lunet.core"
-local nn = require "lunet.nn"
+local check = require "lunet.check"
+local module = require "lunet.nn.module"
 
-local Module = nn.Module
+local Module = module.Module
+local layers = {}
 
 -- A number n -> n, n; a table {a, b} -> a, b.
 local function pair(v, fname, what)
@@ -14,8 +19,8 @@ local function pair(v, fname, what)
   if type(v) == "table" and math.type(v[1]) == "integer" and math.type(v[2]) == "integer" then
     return v[1], v[2]
   end
-  error(("%s: %s must be an integer or a pair {h, w} of integers, got %s"):format(
-    fname, what, type(v) == "table" and "a table" or tostring(v)), 4)
+  check.fail(4, "%s: %s must be an integer or a pair {h, w} of integers, got %s",
+    fname, what, type(v) == "table" and "a table" or tostring(v))
 end
 
 -- Strides and paddings print as "2" or "2x1"; kernel sizes always as "5x5".
@@ -25,10 +30,25 @@ end
 
 local function kernelString(a, b) return ("%dx%d"):format(a, b) end
 
-local function checkTensor(x, fname, what)
-  if not lunet.isTensor(x) then
-    error(("%s: %s must be a tensor, got %s"):format(fname, what, type(x)), 3)
+-- geometry(): the sliding window of a Conv2d or MaxPool2d, as three {h, w} pairs: kernel
+-- size, stride and padding (what a receptive field is composed from).
+local function geometry(self)
+  return {self.kH, self.kW}, {self.sH, self.sW}, {self.pH, self.pW}
+end
+
+-- The buffer a module projects into (see the top): its own, reused between calls.
+local function projection(m)
+  m.projection = m.projection or lunet.zeros(0)
+  return m.projection
+end
+
+-- The input of the last forward, which a projection needs for its shape (and ReLU's
+-- rules for its signs).
+local function lastInput(m, fname)
+  if not lunet.isTensor(m.input) then
+    check.fail(3, "%s: no forward has run yet (the projection goes through its input)", fname)
   end
+  return m.input
 end
 
 -- Default initialization of Torch7's nn: weight and bias uniform in +-1/sqrt(fanIn).
@@ -44,28 +64,22 @@ end
 -- k, stride and padding are numbers or {h, w} pairs. padding = 'same' keeps the
 -- spatial size (odd kernels and stride 1, where it equals TensorFlow's 'same').
 -- weight (outC, inC, kH, kW), bias (outC); input (N, inC, H, W) -> (N, outC, H', W').
-local Conv2d = nn.class("Conv2d", Module)
-nn.Conv2d = Conv2d
+local Conv2d = module.class("Conv2d", Module)
+layers.Conv2d = Conv2d
 
 function Conv2d:__init(inC, outC, k, opts)
   Module.__init(self)
-  opts = opts or {}
   if math.type(inC) ~= "integer" or inC < 1 or math.type(outC) ~= "integer" or outC < 1 then
-    error(("Conv2d: channel counts must be positive integers, got %s and %s"):format(
-      tostring(inC), tostring(outC)), 3)
+    check.fail(3, "Conv2d: channel counts must be positive integers, got %s and %s", tostring(inC), tostring(outC))
   end
-  if type(opts) ~= "table" then
-    error(("Conv2d: argument #4 must be an options table {stride=, padding=, bias=}, got %s"):format(
-      type(opts)), 3)
-  end
+  opts = check.options("Conv2d", opts, {"bias", "padding", "stride"}, 3)
   self.inC, self.outC = inC, outC
   self.kH, self.kW = pair(k, "Conv2d", "kernel size")
   self.sH, self.sW = pair(opts.stride or 1, "Conv2d", "stride")
   if opts.padding == "same" then
     if self.kH % 2 == 0 or self.kW % 2 == 0 or self.sH ~= 1 or self.sW ~= 1 then
-      error(("Conv2d: padding 'same' needs an odd kernel and stride 1, got kernel %s, stride %s; "
-             .. "give the padding as a number"):format(kernelString(self.kH, self.kW),
-                                                        pairString(self.sH, self.sW)), 3)
+      check.fail(3, "Conv2d: padding 'same' needs an odd kernel and stride 1, got kernel %s, stride %s; "
+        .. "give the padding as a number", kernelString(self.kH, self.kW), pairString(self.sH, self.sW))
     end
     self.same = true
     self.pH, self.pW = (self.kH - 1) // 2, (self.kW - 1) // 2
@@ -73,7 +87,7 @@ function Conv2d:__init(inC, outC, k, opts)
     self.pH, self.pW = pair(opts.padding or 0, "Conv2d", "padding")
   end
   if self.kH < 1 or self.kW < 1 or self.sH < 1 or self.sW < 1 or self.pH < 0 or self.pW < 0 then
-    error("Conv2d: kernel and stride must be >= 1 and padding >= 0", 3)
+    check.fail(3, "Conv2d: kernel and stride must be >= 1 and padding >= 0")
   end
   self.weight = lunet.zeros(outC, inC, self.kH, self.kW)
   self.gradWeight = lunet.zeros(outC, inC, self.kH, self.kW)
@@ -87,12 +101,14 @@ function Conv2d:__init(inC, outC, k, opts)
   self:reset()
 end
 
+Conv2d.geometry = geometry
+
 function Conv2d:reset()
   return resetUniform(self, self.inC * self.kH * self.kW)
 end
 
 function Conv2d:updateOutput(input)
-  checkTensor(input, "Conv2d", "input")
+  check.tensor("Conv2d", "input", input)
   core.conv2d_forward(input, self.weight, self.bias, self.output, self.workspace,
                       self.sH, self.sW, self.pH, self.pW)
   return self.output
@@ -109,6 +125,16 @@ function Conv2d:accGradParameters(input, gradOutput, scale)
                               self.sH, self.sW, self.pH, self.pW, scale or 1)
 end
 
+-- project(signal): the deconvnet's filtering step, signal (N,outC,H',W') at the output
+-- of the last forward -> (N,inC,H,W) at its input, through this layer's filters
+-- transposed (the gradient w.r.t. the input, conv2d_backward_input) and without the
+-- bias. Returns the module's projection buffer, which the next call overwrites.
+function Conv2d:project(signal)
+  core.conv2d_backward_input(lastInput(self, "Conv2d:project"), signal, self.weight, projection(self),
+                             self.workspace, self.sH, self.sW, self.pH, self.pW)
+  return self.projection
+end
+
 function Conv2d:__tostring()
   local pad = pairString(self.pH, self.pW)
   return ("Conv2d(%d -> %d, %s, stride %s, padding %s%s)"):format(
@@ -117,31 +143,40 @@ function Conv2d:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- MaxPool2d(k, stride = k, padding = 0): max over k windows. The forward records the
--- argmax switches (module.switches, int (N,C,H',W'), 1-based flat indices into each
+-- MaxPool2d(k, {stride = k, padding = 0}), or positionally MaxPool2d(k, stride, padding):
+-- max over k windows; k, stride and padding are numbers or {h, w} pairs. The forward
+-- records the argmax switches (module.switches, int (N,C,H',W'), 1-based flat indices into each
 -- input plane), which the backward routes gradients through and unpool() uses.
-local MaxPool2d = nn.class("MaxPool2d", Module)
-nn.MaxPool2d = MaxPool2d
+local MaxPool2d = module.class("MaxPool2d", Module)
+layers.MaxPool2d = MaxPool2d
 
 function MaxPool2d:__init(k, stride, padding)
   Module.__init(self)
+  -- An options table is a table that is not a {h, w} pair.
+  if type(stride) == "table" and stride[1] == nil then
+    if padding ~= nil then check.fail(3, "MaxPool2d: give the options table or stride and padding, not both") end
+    local opts = check.options("MaxPool2d", stride, {"padding", "stride"}, 3)
+    stride, padding = opts.stride, opts.padding
+  end
   self.kH, self.kW = pair(k, "MaxPool2d", "kernel size")
   self.sH, self.sW = pair(stride or k, "MaxPool2d", "stride")
   self.pH, self.pW = pair(padding or 0, "MaxPool2d", "padding")
   if self.kH < 1 or self.kW < 1 or self.sH < 1 or self.sW < 1 then
-    error("MaxPool2d: kernel and stride must be >= 1", 3)
+    check.fail(3, "MaxPool2d: kernel and stride must be >= 1")
   end
   if self.pH < 0 or self.pW < 0 or 2 * self.pH > self.kH or 2 * self.pW > self.kW then
-    error(("MaxPool2d: padding must be between 0 and half the kernel, got %s for kernel %s"):format(
-      pairString(self.pH, self.pW), kernelString(self.kH, self.kW)), 3)
+    check.fail(3, "MaxPool2d: padding must be between 0 and half the kernel, got %s for kernel %s",
+      pairString(self.pH, self.pW), kernelString(self.kH, self.kW))
   end
   self.output = lunet.zeros(0)
   self.switches = lunet.zeros(0, "int")
   self.gradInput = lunet.zeros(0)
 end
 
+MaxPool2d.geometry = geometry
+
 function MaxPool2d:updateOutput(input)
-  checkTensor(input, "MaxPool2d", "input")
+  check.tensor("MaxPool2d", "input", input)
   core.maxpool2d_forward(input, self.output, self.switches, self.kH, self.kW,
                          self.sH, self.sW, self.pH, self.pW)
   return self.output
@@ -158,10 +193,16 @@ end
 function MaxPool2d:unpool(values, output)
   local input = self.input
   if not lunet.isTensor(input) then
-    error("MaxPool2d:unpool: no forward has run yet (the switches come from it)", 2)
+    check.fail(2, "MaxPool2d:unpool: no forward has run yet (the switches come from it)")
   end
   return core.maxunpool2d(values, self.switches, output or lunet.zeros(0),
                           input:size(3), input:size(4))
+end
+
+-- project(signal): the deconvnet's unpooling step, unpool into the module's projection
+-- buffer (which the next call overwrites).
+function MaxPool2d:project(signal)
+  return self:unpool(signal, projection(self))
 end
 
 function MaxPool2d:__tostring()
@@ -171,8 +212,8 @@ end
 
 ---------------------------------------------------------------------------------
 -- ReLU: max(x, 0). Its input, the pre-activation, stays reachable as module.preact.
-local ReLU = nn.class("ReLU", Module)
-nn.ReLU = ReLU
+local ReLU = module.class("ReLU", Module)
+layers.ReLU = ReLU
 
 function ReLU:__init()
   Module.__init(self)
@@ -181,7 +222,7 @@ function ReLU:__init()
 end
 
 function ReLU:updateOutput(input)
-  checkTensor(input, "ReLU", "input")
+  check.tensor("ReLU", "input", input)
   self.preact = input
   core.relu_forward(input, self.output)
   return self.output
@@ -192,20 +233,40 @@ function ReLU:updateGradInput(input, gradOutput)
   return self.gradInput
 end
 
+-- How a projection passes a signal g down through the ReLU whose forward input was x:
+--   deconvnet  relu(g)                 (Zeiler & Fergus)
+--   saliency   g where x > 0           (the gradient, Simonyan et al.)
+--   guided     relu(g) where x > 0     (guided backpropagation, Springenberg et al.)
+ReLU.projectRules = {
+  deconvnet = function(_, g, out) return core.relu_forward(g, out) end,
+  saliency = function(x, g, out) return core.relu_backward(x, g, out) end,
+  guided = function(x, g, out) return core.relu_backward(x, g, out):relu_() end,
+}
+
+-- project(signal, rule): signal at the output of the last forward -> at its input, by
+-- rule (default "deconvnet"); returns the module's projection buffer, which the next
+-- call overwrites.
+function ReLU:project(signal, rule)
+  local fn = ReLU.projectRules[rule or "deconvnet"]
+  if not fn then
+    check.fail(2, "ReLU:project: rule must be \"deconvnet\", \"guided\" or \"saliency\", got %s", tostring(rule))
+  end
+  return fn(lastInput(self, "ReLU:project"), signal, projection(self))
+end
+
 function ReLU:__tostring() return "ReLU" end
 
 ---------------------------------------------------------------------------------
 -- Linear(in, out, {bias = true}): y = x W^T + b; weight (out, in), input (N, in).
-local Linear = nn.class("Linear", Module)
-nn.Linear = Linear
+local Linear = module.class("Linear", Module)
+layers.Linear = Linear
 
 function Linear:__init(inF, outF, opts)
   Module.__init(self)
   if math.type(inF) ~= "integer" or inF < 1 or math.type(outF) ~= "integer" or outF < 1 then
-    error(("Linear: feature counts must be positive integers, got %s and %s"):format(
-      tostring(inF), tostring(outF)), 3)
+    check.fail(3, "Linear: feature counts must be positive integers, got %s and %s", tostring(inF), tostring(outF))
   end
-  opts = opts or {}
+  opts = check.options("Linear", opts, {"bias"}, 3)
   self.inF, self.outF = inF, outF
   self.weight = lunet.zeros(outF, inF)
   self.gradWeight = lunet.zeros(outF, inF)
@@ -223,7 +284,7 @@ function Linear:reset()
 end
 
 function Linear:updateOutput(input)
-  checkTensor(input, "Linear", "input")
+  check.tensor("Linear", "input", input)
   core.linear_forward(input, self.weight, self.bias, self.output)
   return self.output
 end
@@ -247,14 +308,15 @@ end
 -- Inverted dropout: in training, y = x * mask / keep, the mask drawn from lunet's
 -- generator (lunet.manualSeed reproduces it) and kept as module.mask; in evaluation,
 -- y = x. module.p and module.keep hold both views.
-local Dropout = nn.class("Dropout", Module)
-nn.Dropout = Dropout
+local Dropout = module.class("Dropout", Module)
+layers.Dropout = Dropout
 
 function Dropout:__init(p)
   Module.__init(self)
   local keep
   if type(p) == "table" then
-    if p.keep ~= nil and p.p ~= nil then error("Dropout: give either p or keep, not both", 3) end
+    check.options("Dropout", p, {"keep", "p"}, 3)
+    if p.keep ~= nil and p.p ~= nil then check.fail(3, "Dropout: give either p or keep, not both") end
     keep = p.keep or (p.p and 1 - p.p)
   elseif p == nil then
     keep = 0.5
@@ -262,8 +324,8 @@ function Dropout:__init(p)
     keep = type(p) == "number" and 1 - p or nil
   end
   if type(keep) ~= "number" or not (keep > 0 and keep <= 1) then
-    error(("Dropout: p (drop probability) must be in [0,1) and keep in (0,1], got %s"):format(
-      type(p) == "table" and ("{p=%s, keep=%s}"):format(tostring(p.p), tostring(p.keep)) or tostring(p)), 3)
+    check.fail(3, "Dropout: p (drop probability) must be in [0,1) and keep in (0,1], got %s",
+      type(p) == "table" and ("{p=%s, keep=%s}"):format(tostring(p.p), tostring(p.keep)) or tostring(p))
   end
   self.keep, self.p = keep, 1 - keep
   -- In evaluation output and gradInput are the incoming tensors themselves, so the
@@ -284,7 +346,7 @@ local function sameShape(a, b)
 end
 
 function Dropout:updateOutput(input)
-  checkTensor(input, "Dropout", "input")
+  check.tensor("Dropout", "input", input)
   if not self.training or self.keep == 1 then
     self.output = input
     return input
@@ -310,21 +372,21 @@ end
 
 ---------------------------------------------------------------------------------
 -- Flatten(): (N, d2, d3, ...) -> (N, d2*d3*...), a view of a contiguous input (a copy otherwise).
-local Flatten = nn.class("Flatten", Module)
-nn.Flatten = Flatten
+local Flatten = module.class("Flatten", Module)
+layers.Flatten = Flatten
 
 function Flatten:updateOutput(input)
-  checkTensor(input, "Flatten", "input")
-  if input:dim() < 1 then error("Flatten: input must have a batch dimension, got a scalar", 2) end
+  check.tensor("Flatten", "input", input)
+  if input:dim() < 1 then check.fail(2, "Flatten: input must have a batch dimension, got a scalar") end
   self.output = input:reshape(input:size(1), -1)
   return self.output
 end
 
 function Flatten:updateGradInput(input, gradOutput)
-  checkTensor(gradOutput, "Flatten", "gradOutput")
+  check.tensor("Flatten", "gradOutput", gradOutput)
   if gradOutput:numel() ~= input:numel() or gradOutput:size(1) ~= input:size(1) then
-    error(("Flatten: gradOutput %s does not match the output (%d,%d)"):format(gradOutput:shapeString(),
-      input:size(1), input:numel() // math.max(input:size(1), 1)), 2)
+    check.fail(2, "Flatten: gradOutput %s does not match the output (%d,%d)", gradOutput:shapeString(),
+      input:size(1), input:numel() // math.max(input:size(1), 1))
   end
   self.gradInput = gradOutput:reshape(input:size())
   return self.gradInput
@@ -335,8 +397,8 @@ function Flatten:__tostring() return "Flatten" end
 ---------------------------------------------------------------------------------
 -- Softmax and LogSoftmax over the second dimension of an (N, K) input.
 local function rowwise(name, kernel)
-  local cls = nn.class(name, Module)
-  nn[name] = cls
+  local cls = module.class(name, Module)
+  layers[name] = cls
   local fwd, bwd = core[kernel .. "_forward"], core[kernel .. "_backward"]
   function cls:__init()
     Module.__init(self)
@@ -344,7 +406,7 @@ local function rowwise(name, kernel)
     self.gradInput = lunet.zeros(0)
   end
   function cls:updateOutput(input)
-    checkTensor(input, name, "input")
+    check.tensor(name, "input", input)
     fwd(input, self.output)
     return self.output
   end
@@ -357,3 +419,5 @@ end
 
 rowwise("Softmax", "softmax")
 rowwise("LogSoftmax", "logsoftmax")
+
+return layers

@@ -2,7 +2,7 @@
 -- csrc/rnn.c: one call per layer for the forward pass, two for backpropagation through
 -- time), and SelectTime / LastStep, which pick one time step.
 --
---   nn.RNN(inputSize, hiddenSize, {layers = 1})      h_t = tanh(W_x x_t + W_h h_{t-1} + b)
+--   nn.RNN(inputSize, hiddenSize, {layers = 1})      h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
 --   nn.LSTM(inputSize, hiddenSize, {layers = 1, forgetBias = 1.0})
 --   nn.GRU(inputSize, hiddenSize, {layers = 1})      PyTorch's / cuDNN's formulation
 --
@@ -25,57 +25,47 @@
 -- h0 (or (N,H) / (layers,N,H) when there was none).
 local lunet = require "lunet"
 local core = require "lunet.core"
-local nn = require "lunet.nn"
+local check = require "lunet.check"
+local module = require "lunet.nn.module"
 
-local Module = nn.Module
+local Module = module.Module
+local rnn = {}
 
--- Per cell: its gate count and its three kernels (csrc/lua_rnn.c).
+-- Per cell: its gate count, its options and its three kernels (csrc/lua_rnn.c).
 local CELLS = {}
-for name, c in pairs({ RNN = { "rnn", 1 }, LSTM = { "lstm", 4 }, GRU = { "gru", 3 } }) do
-  CELLS[name] = { gates = c[2], forward = core[c[1] .. "_forward"],
-                  backwardData = core[c[1] .. "_backward_data"],
-                  backwardWeights = core[c[1] .. "_backward_weights"] }
+for name, c in pairs({ RNN = { "rnn", 1 }, LSTM = { "lstm", 4, { "forgetBias", "layers" } }, GRU = { "gru", 3 } }) do
+  CELLS[name] = { gates = c[2], options = c[3] or { "layers" }, forward = core[c[1] .. "_forward"],
+                  backwardInput = core[c[1] .. "_backward_data"],
+                  backwardParams = core[c[1] .. "_backward_weights"] }
 end
 
 -- weightIH1 -> gradWeightIH1
 local function gradName(p) return "grad" .. p:sub(1, 1):upper() .. p:sub(2) end
 
-local function shapeString(t)
-  local s = {}
-  for d = 1, t:dim() do s[d] = tostring(t:size(d)) end
-  return "(" .. table.concat(s, ",") .. ")"
-end
-
 local function isPositiveInteger(v) return math.type(v) == "integer" and v >= 1 end
 
 ---------------------------------------------------------------------------------
 -- Recurrent: the shared implementation; nn.RNN, nn.LSTM, nn.GRU are its subclasses.
-local Recurrent = nn.class("Recurrent", Module)
+local Recurrent = module.class("Recurrent", Module)
 
 function Recurrent:__init(inputSize, hiddenSize, opts)
   Module.__init(self)
   local name, cell = self.typename, self.cell
-  opts = opts or {}
   if not isPositiveInteger(inputSize) or not isPositiveInteger(hiddenSize) then
-    error(("%s: inputSize and hiddenSize must be positive integers, got %s and %s"):format(
-      name, tostring(inputSize), tostring(hiddenSize)), 3)
+    check.fail(3, "%s: inputSize and hiddenSize must be positive integers, got %s and %s",
+      name, tostring(inputSize), tostring(hiddenSize))
   end
-  if type(opts) ~= "table" then
-    error(("%s: argument #3 must be an options table {layers=%s}, got %s"):format(
-      name, name == "LSTM" and ", forgetBias=" or "", type(opts)), 3)
-  end
+  opts = check.options(name, opts, cell.options, 3)
   local layers = opts.layers or 1
   if not isPositiveInteger(layers) then
-    error(("%s: layers must be a positive integer, got %s"):format(name, tostring(opts.layers)), 3)
+    check.fail(3, "%s: layers must be a positive integer, got %s", name, tostring(opts.layers))
   end
   local forgetBias = opts.forgetBias
   if name == "LSTM" then
     if forgetBias == nil then forgetBias = 1.0 end
     if forgetBias ~= false and type(forgetBias) ~= "number" then
-      error(("LSTM: forgetBias must be a number or false, got %s"):format(tostring(forgetBias)), 3)
+      check.fail(3, "LSTM: forgetBias must be a number or false, got %s", tostring(forgetBias))
     end
-  elseif forgetBias ~= nil then
-    error(("%s: forgetBias is an LSTM option"):format(name), 3)
   end
   self.inputSize, self.hiddenSize, self.numLayers = inputSize, hiddenSize, layers
   self.forgetBias = forgetBias
@@ -137,7 +127,7 @@ function Recurrent:setInitialState(h0, c0)
       if not ok then
         error(("%s:setInitialState: %s must be (layers,N,H) = (%d,N,%d)%s, got %s"):format(
           name, what, layers, H, layers == 1 and (" or (N,H) = (N,%d)"):format(H) or "",
-          shapeString(t)), 2)
+          t:shapeString()), 2)
       end
     end
   end
@@ -156,20 +146,15 @@ end
 local function checkBatch(self, t, what, input)
   if t ~= nil and t:size(t:dim() - 1) ~= input:size(1) then
     error(("%s: the initial state %s %s is for a batch of %d, the input %s has %d"):format(
-      self.typename, what, shapeString(t), t:size(t:dim() - 1), shapeString(input), input:size(1)), 4)
+      self.typename, what, t:shapeString(), t:size(t:dim() - 1), input:shapeString(), input:size(1)), 4)
   end
 end
 
 function Recurrent:updateOutput(input)
   local name = self.typename
-  if not lunet.isTensor(input) then
-    error(("%s: input must be a tensor (N,T,D), got %s"):format(name, type(input)), 3)
-  end
-  if input:dim() ~= 3 then
-    error(("%s: input must be 3-D (N,T,D), got %d-D %s"):format(name, input:dim(), shapeString(input)), 3)
-  end
+  check.tensor(name, "input", input, {rank = 3, layout = "(N,T,D)"}, 3)
   if input:size(3) ~= self.inputSize then
-    error(("%s: input must be (N,T,%d), got %s"):format(name, self.inputSize, shapeString(input)), 3)
+    error(("%s: input must be (N,T,%d), got %s"):format(name, self.inputSize, input:shapeString()), 3)
   end
   checkBatch(self, self.h0, "h0", input)
   checkBatch(self, self.c0, "c0", input)
@@ -185,7 +170,7 @@ function Recurrent:updateOutput(input)
   self.output = top.output
   self.hN = top.output:select(2, top.output:size(2))
   self.cN = top.cN
-  self.gradFor = nil -- the backward_data of this forward has not run yet
+  self.gradFor = nil -- the backward input pass of this forward has not run yet
   return self.output
 end
 
@@ -221,7 +206,7 @@ function Recurrent:updateGradInput(input, gradOutput)
     local x = l == 1 and self.x or self.layer[l - 1].output
     -- the bottom layer's input gradient (one sgemm) only when someone wants it
     local gx = (l > 1 or self.needInputGrad ~= false) and L.gradInput or nil
-    self.cell.backwardData(x, self[L.weightIH], self[L.weightHH], L.state, g, gx,
+    self.cell.backwardInput(x, self[L.weightIH], self[L.weightHH], L.state, g, gx,
                             L.gradH0, L.gradC0, L.scratch)
     g = gx
   end
@@ -236,7 +221,7 @@ function Recurrent:accGradParameters(input, gradOutput, scale)
   if self.gradFor ~= gradOutput then self:updateGradInput(input, gradOutput) end
   for l, L in ipairs(self.layer) do
     local x = l == 1 and self.x or self.layer[l - 1].output
-    self.cell.backwardWeights(x, L.state, L.scratch, self[gradName(L.weightIH)],
+    self.cell.backwardParams(x, L.state, L.scratch, self[gradName(L.weightIH)],
                               self[gradName(L.weightHH)], self[gradName(L.biasIH)],
                               L.biasHH and self[gradName(L.biasHH)], scale or 1)
   end
@@ -252,17 +237,17 @@ function Recurrent:__tostring()
 end
 
 for name, cell in pairs(CELLS) do
-  local cls = nn.class(name, Recurrent)
+  local cls = module.class(name, Recurrent)
   cls.cell = cell
-  nn[name] = cls
+  rnn[name] = cls
 end
 
 ---------------------------------------------------------------------------------
 -- SelectTime(t): (N,T,H) -> (N,H), time step t (1-based; negative counts from the
 -- end, -1 the last). Its gradInput is zero except at step t. LastStep() is
 -- SelectTime(-1): Sequential{LSTM, LastStep, Linear} classifies whole sequences.
-local SelectTime = nn.class("SelectTime", Module)
-nn.SelectTime = SelectTime
+local SelectTime = module.class("SelectTime", Module)
+rnn.SelectTime = SelectTime
 
 function SelectTime:__init(t)
   Module.__init(self)
@@ -283,10 +268,7 @@ local function hasShape(t, a, b, c)
 end
 
 local function stepOf(self, input)
-  if not lunet.isTensor(input) or input:dim() ~= 3 then
-    error(("%s: input must be 3-D (N,T,H), got %s"):format(self.typename,
-      lunet.isTensor(input) and (("%d-D %s"):format(input:dim(), shapeString(input))) or type(input)), 4)
-  end
+  check.tensor(self.typename, "input", input, {rank = 3, layout = "(N,T,H)"}, 4)
   local T = input:size(2)
   local t = self.t < 0 and T + 1 + self.t or self.t
   if t < 1 or t > T then
@@ -318,8 +300,8 @@ end
 
 function SelectTime:__tostring() return ("SelectTime(%d)"):format(self.t) end
 
-local LastStep = nn.class("LastStep", SelectTime)
-nn.LastStep = LastStep
+local LastStep = module.class("LastStep", SelectTime)
+rnn.LastStep = LastStep
 
 function LastStep:__init()
   SelectTime.__init(self, -1)
@@ -327,4 +309,4 @@ end
 
 function LastStep:__tostring() return "LastStep" end
 
-return nn
+return rnn

@@ -1,0 +1,180 @@
+-- bench/workloads.lua — what the benchmark suite measures: the workloads (name,
+-- description, FLOPs per iteration), and build(name), the function one iteration of a
+-- workload calls in a worker process. Orchestration is bench/run.lua, the report
+-- bench/report.lua.
+local lunet = require "lunet"
+local nn = lunet.nn
+local optim = lunet.optim
+local train = lunet.train
+local models = require "lunet.models"
+local core = lunet.core
+
+local workloads = {}
+
+--- The median of a list of numbers (NaN for none): every figure of the suite is one.
+function workloads.median(t)
+  local s = table.move(t, 1, #t, 1, {})
+  table.sort(s)
+  local n = #s
+  if n == 0 then return 0 / 0 end
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+local median = workloads.median
+
+-- The workloads. FLOPs are counted per layer: 2 per multiply-add of every product
+-- (convolutions, linear layers, recurrent projections); elementwise work is not counted.
+
+local function convFlops(n, c, hw, oc, k) return 2 * n * oc * hw * hw * c * k * k end -- 'same' padding
+local function linearFlops(n, i, o) return 2 * n * i * o end
+
+-- LeNet-5 of MISSION.md at batch n: per-layer forward FLOPs.
+local function lenetForward(n)
+  return { conv1 = convFlops(n, 1, 28, 32, 5), conv2 = convFlops(n, 32, 14, 64, 5),
+           fc1 = linearFlops(n, 3136, 1024), fc2 = linearFlops(n, 1024, 10) }
+end
+
+local function lenetFlops(n, train)
+  local f = lenetForward(n)
+  local fwd = f.conv1 + f.conv2 + f.fc1 + f.fc2
+  if not train then return fwd end
+  -- backward: weight and input gradients (2x the forward) except conv1, whose input
+  -- needs no gradient
+  return fwd + f.conv1 + 2 * (f.conv2 + f.fc1 + f.fc2)
+end
+
+-- A recurrent training step: forward input projections (x) and recurrent products (h)
+-- over T steps plus the linear layer; backward the recurrent products again, dW_x, dW_h
+-- and the linear layer's two gradients (no gradient w.r.t. the input sequence).
+local function rnnFlops(gates, n)
+  local T, D, H = 28, 28, 64
+  local x, h, lin = 2 * n * T * D * gates * H, 2 * n * T * H * gates * H, linearFlops(n, H, 10)
+  return 2 * x + 3 * h + 3 * lin
+end
+
+local SGEMM = { ["1024"] = { 1024, 1024, 1024 }, conv1 = { 32, 25, 50 * 784 }, conv2 = { 64, 800, 50 * 196 },
+                fc1 = { 50, 3136, 1024 }, fc2 = { 50, 1024, 10 } }
+
+-- name, description, FLOPs per iteration; `torch`: measured on both sides.
+workloads.list = {
+  { "lenet_train_b50", "LeNet-5 training step, batch 50", lenetFlops(50, true) },
+  { "lenet_infer_b50", "LeNet-5 inference, batch 50", lenetFlops(50) },
+  { "lenet_infer_b1", "LeNet-5 inference, batch 1 (latency)", lenetFlops(1) },
+  { "lenet_infer_b256", "LeNet-5 inference, batch 256 (throughput)", lenetFlops(256) },
+  { "conv1_fwd", "conv2d 1->32 5x5, 50x28x28, forward", lenetForward(50).conv1 },
+  { "conv1_bwd", "conv2d 1->32, backward (input+weight)", 2 * lenetForward(50).conv1 },
+  { "conv2_fwd", "conv2d 32->64 5x5, 50x14x14, forward", lenetForward(50).conv2 },
+  { "conv2_bwd", "conv2d 32->64, backward (input+weight)", 2 * lenetForward(50).conv2 },
+}
+local WORKLOADS = workloads.list
+for _, c in ipairs({ { "rnn", "RNN", 1 }, { "lstm", "LSTM", 4 }, { "gru", "GRU", 3 } }) do
+  for _, n in ipairs({ 10, 128 }) do
+    WORKLOADS[#WORKLOADS + 1] = { ("%s_train_b%d"):format(c[1], n),
+      ("%s training step, batch %d (T=28, D=28, H=64)"):format(c[2], n), rnnFlops(c[3], n) }
+  end
+end
+for _, s in ipairs({ "1024", "conv1", "conv2", "fc1", "fc2" }) do
+  local m, k, n = table.unpack(SGEMM[s])
+  WORKLOADS[#WORKLOADS + 1] = { "sgemm_" .. s,
+    ("sgemm %dx%d . %dx%d%s"):format(m, k, k, n, s == "1024" and "" or (" (%s, batch 50)"):format(s)),
+    2 * m * k * n }
+end
+
+local function labels(n)
+  local y = lunet.zeros(n, "int")
+  for i = 1, n do y[i] = (i - 1) % 10 + 1 end
+  return y
+end
+
+-- One training step as train.classifier takes it: train.step, with denormals flushed
+-- and no gradient w.r.t. the input, as there.
+local function trainStep(model, x, y)
+  local crit, opt = nn.CrossEntropyLoss(), optim.Adam(model, { lr = 1e-3 })
+  lunet.setFlushDenormals(true)
+  model.needInputGrad = false
+  return function() train.step(model, crit, opt, x, y) end
+end
+
+-- Per-layer medians (ms) of forward and backward over k training steps, as
+-- Sequential:forward and :backward run them.
+local function layerTimes(model, x, y, k)
+  local crit, mods = nn.CrossEntropyLoss(), model.modules
+  local fwd, bwd = {}, {}
+  for i = 1, #mods do fwd[i], bwd[i] = {}, {} end
+  for it = 1, k do
+    model:zeroGrad()
+    local h = x
+    for i, m in ipairs(mods) do
+      local t = lunet.wallclock()
+      h = m:forward(h)
+      fwd[i][it] = lunet.wallclock() - t
+    end
+    crit:forward(h, y)
+    local g = crit:backward(h, y)
+    mods[1].needInputGrad = model.needInputGrad
+    for i = #mods, 1, -1 do
+      local t = lunet.wallclock()
+      g = mods[i]:backward(i > 1 and mods[i - 1].output or x, g)
+      bwd[i][it] = lunet.wallclock() - t
+    end
+  end
+  local parts = {}
+  for i = 1, #mods do
+    parts[i] = ("%s=%.4f,%.4f"):format(model.names[i] or ("m" .. i), median(fwd[i]) * 1e3, median(bwd[i]) * 1e3)
+  end
+  return table.concat(parts, " ")
+end
+
+-- The function one iteration of workload `name` calls, and an optional per-layer
+-- report function.
+function workloads.build(name)
+  lunet.manualSeed(1)
+  local batch = tonumber(name:match("_b(%d+)$"))
+  if name:match("^lenet_") then
+    local model, x = models.lenet5(), lunet.rand(batch, 1, 28, 28)
+    if name:match("^lenet_train") then
+      local y = labels(batch)
+      return trainStep(model, x, y), function(k) return layerTimes(model, x, y, k) end
+    end
+    model:evaluate()
+    return function() model:forward(x) end
+  end
+  local conv = name:match("^(conv%d)_")
+  if conv then
+    local c, oc, hw = table.unpack(({ conv1 = { 1, 32, 28 }, conv2 = { 32, 64, 14 } })[conv])
+    local m, x = nn.Conv2d(c, oc, 5, { padding = "same" }), lunet.rand(50, c, hw, hw)
+    if name:match("_fwd$") then return function() m:forward(x) end end
+    local g = lunet.rand(table.unpack(m:forward(x):size()))
+    return function()
+      m:updateGradInput(x, g)
+      m:accGradParameters(x, g)
+    end
+  end
+  local cell = name:match("^(%a+)_train")
+  if cell then
+    local model = nn.Sequential():add(nn[cell:upper()](28, 64)):add(nn.LastStep()):add(nn.Linear(64, 10))
+    return trainStep(model, lunet.rand(batch, 28, 28), labels(batch))
+  end
+  local shape = name:match("^sgemm_(.*)$")
+  if shape then
+    local m, k, n = table.unpack(SGEMM[shape])
+    local a, b, c = lunet.rand(m, k), lunet.rand(k, n), lunet.zeros(m, n)
+    return function() c:addmm_(a, b, 0, 1) end
+  end
+  local n = tonumber(name:match("^matmul_(%d+)$"))
+  if n then
+    local a, b = lunet.rand(n, n), lunet.rand(n, n)
+    return function() return a:matmul(b) end
+  end
+  n = tonumber(name:match("^addmm_(%d+)$"))
+  if n then
+    local a, b, c = lunet.rand(n, n), lunet.rand(n, n), lunet.zeros(n, n)
+    return function() c:addmm_(a, b, 0, 1) end
+  end
+  n = tonumber(name:match("^cblas_(%d+)$"))
+  if n then return nil, nil, function() return core.bench_sgemm(n, 1) end end
+  n = tonumber(name:match("^gemm_(%d+)$"))
+  if n then return nil, nil, function() return core.bench_sgemm(n, 1, "lunet") end end
+  error("unknown workload " .. name)
+end
+
+return workloads
