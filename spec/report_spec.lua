@@ -84,6 +84,8 @@ describe("report.toHtml", function()
     assert.error_matches(function() report.writeHtml("/nonexistent/x.md") end, "report.writeHtml: cannot read /nonexistent/x.md")
     assert.error_matches(function() report.index("/tmp/i.html", { { "only a title" } }) end,
       "report.index: entry 1 must be {title, href")
+    assert.error_matches(function() report.toHtml("x", { titel = "y" }) end,
+      'report.toHtml: unknown option "titel" %(known: dir, title, nav%)')
   end)
 end)
 

@@ -16,6 +16,8 @@
 --   local html = report.toHtml(markdownText, {dir = "results/x", title = "Part 1"})
 --   report.index("results/index.html", {{"Part 1", "cifar10_lenet/summary.html"}, ...})
 
+local check = require "lunet.check"
+
 local report = {}
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -144,9 +146,9 @@ end
 -- opts.dir: the folder relative image paths are read from (default "."); opts.title: the
 -- page's title (default: its first heading); opts.nav: raw HTML put above the page (a link back).
 function report.toHtml(markdown, opts)
-  opts = opts or {}
+  opts = check.options("report.toHtml", opts, { "dir", "title", "nav" })
   if type(markdown) ~= "string" then
-    error(("report.toHtml: markdown must be a string, got %s"):format(type(markdown)), 2)
+    check.fail(2, "report.toHtml: markdown must be a string, got %s", type(markdown))
   end
   local dir = opts.dir or "."
   local lines = {}
@@ -218,7 +220,7 @@ end
 
 local function readAll(path, fname)
   local f, err = io.open(path, "rb")
-  if not f then error(("%s: cannot read %s (%s)"):format(fname, path, err), 3) end
+  if not f then check.fail(3, "%s: cannot read %s (%s)", fname, path, err) end
   local s = f:read("a")
   f:close()
   return s
@@ -227,24 +229,24 @@ end
 local function writeAll(path, text, fname)
   local tmp = path .. ".part"
   local f, err = io.open(tmp, "wb")
-  if not f then error(("%s: cannot write %s (%s)"):format(fname, path, err), 3) end
+  if not f then check.fail(3, "%s: cannot write %s (%s)", fname, path, err) end
   local ok, werr = f:write(text)
   local closed, cerr = f:close()
   if not ok or not closed then
     os.remove(tmp)
-    error(("%s: writing %s failed (%s)"):format(fname, path, werr or cerr), 3)
+    check.fail(3, "%s: writing %s failed (%s)", fname, path, werr or cerr)
   end
   local renamed, rerr = os.rename(tmp, path)
-  if not renamed then error(("%s: cannot write %s (%s)"):format(fname, path, rerr), 3) end
+  if not renamed then check.fail(3, "%s: cannot write %s (%s)", fname, path, rerr) end
 end
 
 --- Write `mdPath`'s page as HTML beside it (`x.md` → `x.html`, or `htmlPath`), figures embedded.
 -- opts as for toHtml; dir defaults to mdPath's folder. Returns the HTML file's path.
 function report.writeHtml(mdPath, htmlPath, opts)
   if type(mdPath) ~= "string" then
-    error(("report.writeHtml: mdPath must be a string, got %s"):format(type(mdPath)), 2)
+    check.fail(2, "report.writeHtml: mdPath must be a string, got %s", type(mdPath))
   end
-  opts = opts or {}
+  opts = check.options("report.writeHtml", opts, { "dir", "title", "nav" })
   htmlPath = htmlPath or (mdPath:gsub("%.md$", "") .. ".html")
   local dir = opts.dir or mdPath:match("^(.*)/[^/]*$") or "."
   local html = report.toHtml(readAll(mdPath, "report.writeHtml"),
@@ -255,11 +257,11 @@ end
 
 --- Write a page that links the experiment pages: entries = {{title, href, description}, ...}.
 function report.index(path, entries, opts)
-  opts = opts or {}
+  opts = check.options("report.index", opts, { "title", "intro" })
   local items = {}
   for k, e in ipairs(entries) do
     if type(e) ~= "table" or type(e[1]) ~= "string" or type(e[2]) ~= "string" then
-      error(("report.index: entry %d must be {title, href [, description]}"):format(k), 2)
+      check.fail(2, "report.index: entry %d must be {title, href [, description]}", k)
     end
     items[#items + 1] = ('<li><a href="%s">%s</a>%s</li>'):format(escape(e[2]), escape(e[1]),
       e[3] and (" — " .. inline(e[3], ".")) or "")
