@@ -340,7 +340,8 @@ local function checkTensor(call, op, got, shape, want, scale)
   if not sameShape(gs, shape) then
     finding("wrong shape", op, call, ("expected %s, got %s"):format(shapeStr(shape), shapeStr(gs)))
   end
-  if not want then return end
+  -- an empty tensor with a huge dimension would make totable build that many tables
+  if not want or #want == 0 then return end
   local vals = flatten(got:totable())
   for i = 1, #want do
     if want[i] ~= nil and not close(vals[i], want[i], type(scale) == "table" and scale[i] or scale) then
@@ -685,6 +686,9 @@ end
 -- The view's new variable, defined by its statement; checked against the model.
 local function viewResult(c, v, shape, srcIndex)
   c.expect = function(call, r)
+    for _, s in ipairs(shape) do
+      if s > 64 then return checkTensor(call, c.op, r, shape, {}) end -- empty, too big to model
+    end
     local map = {}
     for k = 1, numelOf(shape) do map[k] = v.map[flat(v.shape, srcIndex(unflat(shape, k)))] end
     local nv = addVar(r, v.root, shape, map, v.dtype)
