@@ -42,28 +42,49 @@ do
 end
 
 ---------------------------------------------------------------------------------
--- The parent: runs the worker under a time limit and reports how it ended.
+-- The parent: runs the worker under a time limit and reports how it ended. The worker
+-- exits with 10 after findings it reported itself, 11 on an error of the fuzzer, 0
+-- when all went well; anything else is a crash. With --keep-going, a crash ends only
+-- its iteration: the worker starts again at the next one.
+local FOUND, INTERNAL = 10, 11
 if not opts.worker then
   os.execute("mkdir -p '" .. opts.out .. "'")
   local current = opts.out .. "/current.txt"
-  os.remove(current)
-  -- A hang in C only shows as the whole run overrunning; 30 s of slack covers a slow
-  -- sanitizer start-up and the last iteration.
-  local limit = (opts.seconds or 600) + 30
-  local cmd = ("timeout -s KILL %d lua5.4 %q --worker"):format(limit, arg[0])
-  for _, a in ipairs(arg) do cmd = cmd .. (" %q"):format(a) end
-  local ok, how, code = os.execute(cmd)
-  if ok then os.exit(0) end
-  -- findings already reported (1), usage (2), an error of the fuzzer itself (4)
-  if how == "exit" and (code == 1 or code == 2 or code == 4) then os.exit(code) end
-  local f = io.open(current)
-  local last = f and f:read("a") or "(no call recorded)\n"
-  if f then f:close() end
-  local kind = (how == "signal" or code == 137) and "crash or hang (killed by signal)" or ("crash (exit " .. code .. ")")
-  if code == 137 or (how == "signal" and code == 9) then kind = "hang (no end within " .. limit .. " s)" end
-  io.stdout:write(("\nFINDING %s during this call:\n%s"):format(kind, last))
-  io.stdout:write("api.lua: executions 0+ (see above), findings 1\n")
-  os.exit(3)
+  local deadline = opts.seconds and os.time() + opts.seconds
+  local first, last = opts.first, opts.iterations and opts.first + opts.iterations - 1
+  local crashes, status = 0, 0
+  while true do
+    os.remove(current)
+    -- A hang in C shows only as the run overrunning: 30 s of slack covers a slow
+    -- sanitizer start-up and the last iteration.
+    local secs = deadline and math.max(1, deadline - os.time())
+    local limit = (secs or 600) + 30
+    local cmd = ("timeout -s KILL %d lua5.4 %q --worker --first %d --seed %d --out %q"):format(
+      limit, arg[0], first, opts.seed, opts.out)
+    if secs then cmd = cmd .. " --seconds " .. secs end
+    if last then cmd = cmd .. " --iterations " .. (last - first + 1) end
+    if opts.keepGoing then cmd = cmd .. " --keep-going" end
+    local ok, how, code = os.execute(cmd)
+    if ok then break end
+    if how == "exit" and code == FOUND then status = 1; break end
+    if how == "exit" and code == INTERNAL then os.exit(4) end
+    local f = io.open(current)
+    local k = f and tonumber(f:read("l"):match("%d+"))
+    local repro = f and f:read("a") or "(no call recorded)\n"
+    if f then f:close() end
+    local kind = (how == "signal" or code == 137) and "hang (killed after " .. limit .. " s)" or "crash (exit " .. code .. ")"
+    io.stdout:write(("\nFINDING %s (seed %d, iteration %s) in this call:\n  %s"):format(kind, opts.seed, tostring(k), repro))
+    local log = io.open(opts.out .. "/findings.txt", "a")
+    if log then
+      log:write(("%s\tseed %d iteration %s\t%s"):format(kind, opts.seed, tostring(k), repro))
+      log:close()
+    end
+    crashes, status = crashes + 1, 1
+    if not opts.keepGoing or not k or (deadline and os.time() >= deadline) or (last and k >= last) then break end
+    first = k + 1
+  end
+  if crashes > 0 then io.stdout:write(("api.lua: crashes or hangs %d\n"):format(crashes)) end
+  os.exit(status)
 end
 
 ---------------------------------------------------------------------------------
@@ -276,7 +297,7 @@ local function finding(kind, op, call, detail)
   end
   if not opts.keepGoing then
     io.stdout:write(("api.lua: executions %d, findings %d\n"):format(stats.calls, stats.findings))
-    os.exit(1)
+    os.exit(FOUND)
   end
   error({ finding = true }) -- ends the iteration: its model may be off from here
 end
@@ -306,7 +327,7 @@ local function invoke(call, fn, ...)
   stats.calls = stats.calls + 1
   local f = io.open(currentFile, "w")
   if f then
-    f:write(slice(call), "\n")
+    f:write("iteration ", iter.k, "\n", slice(call), "\n")
     f:close()
   end
   debug.sethook(function() error("api.lua watchdog: call did not return", 0) end, "", WATCHDOG)
@@ -528,7 +549,12 @@ local ops = {}
 
 -- Creation ----------------------------------------------------------------------
 local function sizeArg()
-  if chance(0.15) then return hostile() end
+  if chance(0.15) then
+    -- a size lunet may really allocate (up to 2^40 elements) would only test the machine
+    local h = hostile()
+    if math.type(h) == "integer" and h > 4096 and h <= 1 << 40 then h = 1 << 41 end
+    return h
+  end
   return R(0, 4)
 end
 
@@ -1581,7 +1607,7 @@ while true do
   if not ok and not (type(err) == "table" and err.finding) then
     -- an error of the fuzzer itself: say so, with the iteration to replay
     io.stderr:write(("api.lua: internal error in iteration %d: %s\n"):format(k, tostring(err)))
-    os.exit(4)
+    os.exit(INTERNAL)
   end
   k = k + 1
   if k % 200 == 0 then collectgarbage() end
@@ -1589,4 +1615,4 @@ end
 local secs = math.max(clock() - t0, 1e-9)
 io.stdout:write(("api.lua: seed %d, iterations %d, executions %d (%.0f/s), %d errors raised, findings %d\n"):format(
   opts.seed, k - opts.first, stats.calls, stats.calls / secs, stats.errors, stats.findings))
-os.exit(stats.findings > 0 and 1 or 0)
+os.exit(stats.findings > 0 and FOUND or 0)
