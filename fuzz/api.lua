@@ -574,7 +574,8 @@ local function judgeSizes(sizes)
     if s > (1 << 40) // n then return nil end
     n = n * s
   end
-  return odd and "either" or n
+  -- a big allocation may fail for want of memory
+  return (odd or n > 4096) and "either" or n
 end
 
 ops.create = function()
@@ -660,6 +661,7 @@ ops.create = function()
     return c
   elseif which == "linspace" then
     local a, b, cnt = R(-5, 5) + 0.0, R(-5, 5) + 0.0, chance(0.15) and hostile() or R(0, 6)
+    if math.type(cnt) == "integer" and cnt > 4096 and cnt <= 1 << 40 then cnt = 1 << 41 end
     local c = func("L.linspace", L.linspace, a, b, cnt)
     c.op = "linspace"
     if math.type(cnt) ~= "integer" then c.expect = type(cnt) == "number" and (cnt ~= cnt or cnt ~= math.floor(cnt)) and "error" or "either"; return c end
