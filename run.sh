@@ -3,6 +3,7 @@
 #   ./run.sh main    install what is missing, build, run the assignment's experiments
 #   ./run.sh test    install what is missing, build, run every spec
 #   ./run.sh asan    the spec suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./run.sh apifuzz a 25 s smoke run of the API fuzzer (fuzz/api.lua, fixed seed) under ASan + UBSan
 #   ./run.sh bench   the benchmark suite (installs PyTorch from Debian for the side-by-side columns)
 # Extra arguments after main/bench go to the scripts (e.g. ./run.sh main --quick).
 set -eu
@@ -55,13 +56,17 @@ case "$cmd" in
     ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LUNET_BUILD=build-asan bin/lunet /usr/bin/busted spec
     ;;
+  apifuzz)
+    install_missing
+    fuzz/api_asan.sh --seed 1 --seconds 25 --out build-asan/apifuzz
+    ;;
   bench)
     install_missing python3-torch python3-pil
     build build
     bin/lunet bench/run.lua "$@"
     ;;
   *)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
