@@ -3,7 +3,7 @@
  *
  * Plain functions over raw float/int32 pointers and sizes; they know nothing of Lua.
  * Every array is contiguous, row-major, batch-first (NCHW for images, (N,D) for
- * vectors). The callers (csrc/lua_nn.c) check shapes and own every output and
+ * vectors). The callers (csrc/lua/nn.c) check shapes and own every output and
  * workspace buffer. "Accumulates" means the kernel adds into its output (+=), the
  * way parameter gradients are gathered over calls; otherwise outputs are overwritten.
  */

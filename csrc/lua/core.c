@@ -1,4 +1,4 @@
-/* lua_core.c — luaopen_lunet_core: builds the module table from every binding file. */
+/* core.c — luaopen_lunet_core: builds the module table from every binding file. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -39,6 +39,7 @@ int luaopen_lunet_core(lua_State *L) {
   lt_parallel_init();
   lua_newtable(L);
   lunet_open_tensor(L);
+  lunet_open_random(L);
   lunet_open_nn(L);
   lunet_open_optim(L);
   lunet_open_io(L);

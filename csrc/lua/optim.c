@@ -1,4 +1,4 @@
-/* lua_optim.c — binding of the fused optimizer updates. Every tensor must be float,
+/* optim.c — binding of the fused optimizer updates. Every tensor must be float,
  * contiguous and of the parameter's size. */
 #include "lua_lunet.h"
 #include "optim.h"

@@ -1,16 +1,18 @@
-/* lua_rnn.c — the binding of the recurrent kernels (rnn.h) as functions of lunet.core:
+/* rnn.c — the binding of the recurrent kernels (rnn.h) as functions of lunet.core:
  *
- *   <cell>_forward(x, Wx, Wh, bx, bh, h0, c0, y, cN, state)          -> y [, cN]
- *   <cell>_backward_data(x, Wx, Wh, state, gradOutput, gradInput, gradH0, gradC0, scratch)
- *   <cell>_backward_weights(x, state, scratch, gradWx, gradWh, gradBx, gradBh [, scale])
+ *   <cell>_forward(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, y, cN, state) -> y [, cN]
+ *   <cell>_backward_input(x, weight_ih, weight_hh, state, grad_output, grad_input, grad_h0,
+ *                         grad_c0, scratch) -> grad_input
+ *   <cell>_backward_params(x, state, scratch, grad_weight_ih, grad_weight_hh, grad_bias_ih,
+ *                          grad_bias_hh [, scale])
  *
  * for <cell> = rnn, lstm, gru; one positional layout for the three, the arguments a cell
- * has no use for being nil: bh and gradBh (the GRU's hidden-side bias) and c0, cN,
- * gradC0 (the LSTM's cell state). h0 and c0 may be nil (zeros); gradInput may be nil
- * (not computed). x (N,T,D), Wx (G*H,D), Wh (G*H,H), biases (G*H), states (N,H),
- * y and gradOutput (N,T,H); shapes and layouts are documented in rnn.h.
+ * has no use for being nil: bias_hh and grad_bias_hh (the GRU's hidden-side bias) and
+ * c0, cN, grad_c0 (the LSTM's cell state). h0 and c0 may be nil (zeros); grad_input may
+ * be nil (not computed). x (N,T,D), weight_ih (G*H,D), weight_hh (G*H,H), biases (G*H),
+ * states (N,H), y and grad_output (N,T,H); shapes and layouts are documented in rnn.h.
  *
- * THNN's convention as in lua_nn.c: the caller owns the output, state and scratch
+ * THNN's convention as in nn.c: the caller owns the output, state and scratch
  * tensors, which are resized here (their storage is reused when large enough); every
  * argument is checked before any is resized, and data pointers are taken after the
  * resizes. The backward functions need the state the forward call left and check
@@ -35,29 +37,12 @@ static rnn_call call_of(lua_State *L, const char *suffix) {
   return c;
 }
 
-
-/* Raise unless t has the given shape (ndim sizes); its rank is already checked. */
-static void check_shape(lua_State *L, const lt_tensor *t, const char *fname, const char *what,
-                        const char *layout, int64_t a, int64_t b, int64_t c) {
-  const int64_t want[3] = {a, b, c};
-  for (int i = 0; i < t->ndim; i++) {
-    if (t->size[i] != want[i]) {
-      char got[160], exp[96];
-      if (t->ndim == 1) snprintf(exp, sizeof exp, "(%lld)", (long long)a);
-      else if (t->ndim == 2) snprintf(exp, sizeof exp, "(%lld,%lld)", (long long)a, (long long)b);
-      else snprintf(exp, sizeof exp, "(%lld,%lld,%lld)", (long long)a, (long long)b, (long long)c);
-      luaL_error(L, "%s: %s must be %s = %s, got %s", fname, what, layout, exp,
-                 lt_shape_str(t, got, sizeof got));
-    }
-  }
-}
-
 /* An optional tensor argument of a given shape: NULL when nil. */
 static lt_tensor *check_opt(lua_State *L, int idx, const char *fname, const char *what, int ndim,
                             const char *layout, int64_t a, int64_t b) {
   if (lua_isnoneornil(L, idx)) return NULL;
   lt_tensor *t = lunet_checkin(L, idx, fname, what, ndim, layout);
-  check_shape(L, t, fname, what, layout, a, b, 0);
+  lunet_checkshape(L, t, fname, what, layout, (int64_t[]){a, b});
   return t;
 }
 
@@ -66,17 +51,6 @@ static void check_nil(lua_State *L, int idx, const char *fname, const char *what
   if (!lua_isnoneornil(L, idx))
     luaL_error(L, "%s: argument #%d (%s) must be nil for this cell, got %s", fname, idx, what,
                lunet_totensor(L, idx) ? "a tensor" : luaL_typename(L, idx));
-}
-
-/* An output or workspace argument: a float tensor that is not also another argument
- * (resizing it would change that argument under the kernel). */
-static void check_out(lua_State *L, int idx, const char *fname, const char *what) {
-  lunet_checkfloat(L, idx, fname);
-  for (int i = 1, top = lua_gettop(L); i <= top; i++) {
-    if (i != idx && lua_rawequal(L, i, idx))
-      luaL_error(L, "%s: argument #%d (%s, an output) is the same tensor as argument #%d", fname,
-                 idx, what, i);
-  }
 }
 
 /* The dimensions from x (N,T,D) and a weight (G*H, K) whose first size gives H. */
@@ -107,114 +81,108 @@ static void check_len(lua_State *L, const rnn_call *c, const lt_tensor *t, int64
   }
 }
 
-static lt_tensor *resize(lua_State *L, int idx, int ndim, int64_t a, int64_t b, int64_t c3) {
-  const int64_t size[3] = {a, b, c3};
-  return lunet_resize(L, idx, ndim, size);
-}
-
-static const float *fdata_or_null(const lt_tensor *t) { return t ? lt_fdata(t) : NULL; }
+static float *fdata_or_null(const lt_tensor *t) { return t ? lt_fdata(t) : NULL; }
 
 static int l_forward(lua_State *L) {
   const rnn_call c = call_of(L, "forward");
   const int lstm = c.cell == LT_LSTM, gru = c.cell == LT_GRU;
   lt_tensor *x = lunet_checkin(L, 1, c.fname, "input", 3, "(N,T,D)");
-  lt_tensor *wx = lunet_checkin(L, 2, c.fname, "Wx", 2, "(G*H,D)");
-  const lt_rnn_dims d = check_dims(L, &c, x, wx, "Wx");
-  const int64_t GH = wx->size[0];
-  check_shape(L, wx, c.fname, "Wx", "(G*H,D)", GH, d.D, 0);
-  lt_tensor *wh = lunet_checkin(L, 3, c.fname, "Wh", 2, "(G*H,H)");
-  check_shape(L, wh, c.fname, "Wh", "(G*H,H)", GH, d.H, 0);
-  lt_tensor *bx = lunet_checkin(L, 4, c.fname, "bx", 1, "(G*H)");
-  check_shape(L, bx, c.fname, "bx", "(G*H)", GH, 0, 0);
-  lt_tensor *bh = NULL;
+  lt_tensor *weight_ih = lunet_checkin(L, 2, c.fname, "weight_ih", 2, "(G*H,D)");
+  const lt_rnn_dims d = check_dims(L, &c, x, weight_ih, "weight_ih");
+  const int64_t GH = weight_ih->size[0];
+  lunet_checkshape(L, weight_ih, c.fname, "weight_ih", "(G*H,D)", (int64_t[]){GH, d.D});
+  lt_tensor *weight_hh = lunet_checkin(L, 3, c.fname, "weight_hh", 2, "(G*H,H)");
+  lunet_checkshape(L, weight_hh, c.fname, "weight_hh", "(G*H,H)", (int64_t[]){GH, d.H});
+  lt_tensor *bias_ih = lunet_checkin(L, 4, c.fname, "bias_ih", 1, "(G*H)");
+  lunet_checkshape(L, bias_ih, c.fname, "bias_ih", "(G*H)", (int64_t[]){GH});
+  lt_tensor *bias_hh = NULL;
   if (gru) {
-    bh = lunet_checkin(L, 5, c.fname, "bh", 1, "(G*H)");
-    check_shape(L, bh, c.fname, "bh", "(G*H)", GH, 0, 0);
+    bias_hh = lunet_checkin(L, 5, c.fname, "bias_hh", 1, "(G*H)");
+    lunet_checkshape(L, bias_hh, c.fname, "bias_hh", "(G*H)", (int64_t[]){GH});
   } else {
-    check_nil(L, 5, c.fname, "bh");
+    check_nil(L, 5, c.fname, "bias_hh");
   }
   lt_tensor *h0 = check_opt(L, 6, c.fname, "h0", 2, "(N,H)", d.N, d.H);
   lt_tensor *c0 = NULL;
   if (lstm) {
     c0 = check_opt(L, 7, c.fname, "c0", 2, "(N,H)", d.N, d.H);
-    check_out(L, 9, c.fname, "cN");
+    lunet_checkout(L, 9, c.fname, "cN", LT_FLOAT);
   } else {
     check_nil(L, 7, c.fname, "c0");
     check_nil(L, 9, c.fname, "cN");
   }
-  check_out(L, 8, c.fname, "y");
-  check_out(L, 10, c.fname, "state");
+  lunet_checkout(L, 8, c.fname, "y", LT_FLOAT);
+  lunet_checkout(L, 10, c.fname, "state", LT_FLOAT);
 
-  lt_tensor *y = resize(L, 8, 3, d.N, d.T, d.H);
-  lt_tensor *cN = lstm ? resize(L, 9, 2, d.N, d.H, 0) : NULL;
-  lt_tensor *state = resize(L, 10, 1, lt_rnn_state_size(&d), 0, 0);
-  lt_rnn_forward(&d, lt_fdata(x), lt_fdata(wx), lt_fdata(wh), lt_fdata(bx), fdata_or_null(bh),
-                 fdata_or_null(h0), fdata_or_null(c0), lt_fdata(y), cN ? lt_fdata(cN) : NULL,
-                 lt_fdata(state));
+  lt_tensor *y = lunet_resize(L, 8, 3, (int64_t[]){d.N, d.T, d.H});
+  lt_tensor *cN = lstm ? lunet_resize(L, 9, 2, (int64_t[]){d.N, d.H}) : NULL;
+  lt_tensor *state = lunet_resize(L, 10, 1, (int64_t[]){lt_rnn_state_size(&d)});
+  lt_rnn_forward(&d, lt_fdata(x), lt_fdata(weight_ih), lt_fdata(weight_hh), lt_fdata(bias_ih),
+                 fdata_or_null(bias_hh), fdata_or_null(h0), fdata_or_null(c0), lt_fdata(y),
+                 cN ? lt_fdata(cN) : NULL, lt_fdata(state));
   lua_pushvalue(L, 8);
   if (!lstm) return 1;
   lua_pushvalue(L, 9);
   return 2;
 }
 
-static int l_backward_data(lua_State *L) {
-  const rnn_call c = call_of(L, "backward_data");
+static int l_backward_input(lua_State *L) {
+  const rnn_call c = call_of(L, "backward_input");
   const int lstm = c.cell == LT_LSTM;
   lt_tensor *x = lunet_checkin(L, 1, c.fname, "input", 3, "(N,T,D)");
-  lt_tensor *wx = lunet_checkin(L, 2, c.fname, "Wx", 2, "(G*H,D)");
-  const lt_rnn_dims d = check_dims(L, &c, x, wx, "Wx");
-  const int64_t GH = wx->size[0];
-  check_shape(L, wx, c.fname, "Wx", "(G*H,D)", GH, d.D, 0);
-  lt_tensor *wh = lunet_checkin(L, 3, c.fname, "Wh", 2, "(G*H,H)");
-  check_shape(L, wh, c.fname, "Wh", "(G*H,H)", GH, d.H, 0);
+  lt_tensor *weight_ih = lunet_checkin(L, 2, c.fname, "weight_ih", 2, "(G*H,D)");
+  const lt_rnn_dims d = check_dims(L, &c, x, weight_ih, "weight_ih");
+  const int64_t GH = weight_ih->size[0];
+  lunet_checkshape(L, weight_ih, c.fname, "weight_ih", "(G*H,D)", (int64_t[]){GH, d.D});
+  lt_tensor *weight_hh = lunet_checkin(L, 3, c.fname, "weight_hh", 2, "(G*H,H)");
+  lunet_checkshape(L, weight_hh, c.fname, "weight_hh", "(G*H,H)", (int64_t[]){GH, d.H});
   lt_tensor *state = lunet_checkin(L, 4, c.fname, "state", 1, "(S)");
   check_len(L, &c, state, lt_rnn_state_size(&d), "state", "forward");
-  lt_tensor *dy = lunet_checkin(L, 5, c.fname, "gradOutput", 3, "(N,T,H)");
-  check_shape(L, dy, c.fname, "gradOutput", "(N,T,H)", d.N, d.T, d.H);
-  const int want_dx = !lua_isnoneornil(L, 6);
-  if (want_dx) check_out(L, 6, c.fname, "gradInput");
-  check_out(L, 7, c.fname, "gradH0");
-  if (lstm) check_out(L, 8, c.fname, "gradC0");
-  else check_nil(L, 8, c.fname, "gradC0");
-  check_out(L, 9, c.fname, "scratch");
+  lt_tensor *grad_output = lunet_checkin(L, 5, c.fname, "grad_output", 3, "(N,T,H)");
+  lunet_checkshape(L, grad_output, c.fname, "grad_output", "(N,T,H)", (int64_t[]){d.N, d.T, d.H});
+  const int want_grad_input = !lua_isnoneornil(L, 6);
+  if (want_grad_input) lunet_checkout(L, 6, c.fname, "grad_input", LT_FLOAT);
+  lunet_checkout(L, 7, c.fname, "grad_h0", LT_FLOAT);
+  if (lstm) lunet_checkout(L, 8, c.fname, "grad_c0", LT_FLOAT);
+  else check_nil(L, 8, c.fname, "grad_c0");
+  lunet_checkout(L, 9, c.fname, "scratch", LT_FLOAT);
 
-  lt_tensor *dx = want_dx ? resize(L, 6, 3, d.N, d.T, d.D) : NULL;
-  lt_tensor *dh0 = resize(L, 7, 2, d.N, d.H, 0);
-  lt_tensor *dc0 = lstm ? resize(L, 8, 2, d.N, d.H, 0) : NULL;
-  lt_tensor *scratch = resize(L, 9, 1, lt_rnn_scratch_size(&d), 0, 0);
-  lt_rnn_backward_data(&d, lt_fdata(wx), lt_fdata(wh), lt_fdata(state), lt_fdata(dy),
-                       dx ? lt_fdata(dx) : NULL, lt_fdata(dh0), dc0 ? lt_fdata(dc0) : NULL,
-                       lt_fdata(scratch));
+  lt_tensor *grad_input = want_grad_input ? lunet_resize(L, 6, 3, (int64_t[]){d.N, d.T, d.D}) : NULL;
+  lt_tensor *grad_h0 = lunet_resize(L, 7, 2, (int64_t[]){d.N, d.H});
+  lt_tensor *grad_c0 = lstm ? lunet_resize(L, 8, 2, (int64_t[]){d.N, d.H}) : NULL;
+  lt_tensor *scratch = lunet_resize(L, 9, 1, (int64_t[]){lt_rnn_scratch_size(&d)});
+  lt_rnn_backward_input(&d, lt_fdata(weight_ih), lt_fdata(weight_hh), lt_fdata(state), lt_fdata(grad_output),
+                        fdata_or_null(grad_input), lt_fdata(grad_h0), fdata_or_null(grad_c0), lt_fdata(scratch));
   lua_pushvalue(L, 6);
   return 1;
 }
 
-static int l_backward_weights(lua_State *L) {
-  const rnn_call c = call_of(L, "backward_weights");
+static int l_backward_params(lua_State *L) {
+  const rnn_call c = call_of(L, "backward_params");
   const int gru = c.cell == LT_GRU;
   lt_tensor *x = lunet_checkin(L, 1, c.fname, "input", 3, "(N,T,D)");
-  lt_tensor *dwh = lunet_checkin(L, 5, c.fname, "gradWh", 2, "(G*H,H)");
-  const lt_rnn_dims d = check_dims(L, &c, x, dwh, "gradWh");
-  const int64_t GH = dwh->size[0];
-  check_shape(L, dwh, c.fname, "gradWh", "(G*H,H)", GH, d.H, 0);
+  lt_tensor *grad_weight_hh = lunet_checkin(L, 5, c.fname, "grad_weight_hh", 2, "(G*H,H)");
+  const lt_rnn_dims d = check_dims(L, &c, x, grad_weight_hh, "grad_weight_hh");
+  const int64_t GH = grad_weight_hh->size[0];
+  lunet_checkshape(L, grad_weight_hh, c.fname, "grad_weight_hh", "(G*H,H)", (int64_t[]){GH, d.H});
   lt_tensor *state = lunet_checkin(L, 2, c.fname, "state", 1, "(S)");
   check_len(L, &c, state, lt_rnn_state_size(&d), "state", "forward");
   lt_tensor *scratch = lunet_checkin(L, 3, c.fname, "scratch", 1, "(S)");
-  check_len(L, &c, scratch, lt_rnn_scratch_size(&d), "scratch", "backward_data");
-  lt_tensor *dwx = lunet_checkin(L, 4, c.fname, "gradWx", 2, "(G*H,D)");
-  check_shape(L, dwx, c.fname, "gradWx", "(G*H,D)", GH, d.D, 0);
-  lt_tensor *dbx = lunet_checkin(L, 6, c.fname, "gradBx", 1, "(G*H)");
-  check_shape(L, dbx, c.fname, "gradBx", "(G*H)", GH, 0, 0);
-  lt_tensor *dbh = NULL;
+  check_len(L, &c, scratch, lt_rnn_scratch_size(&d), "scratch", "backward_input");
+  lt_tensor *grad_weight_ih = lunet_checkin(L, 4, c.fname, "grad_weight_ih", 2, "(G*H,D)");
+  lunet_checkshape(L, grad_weight_ih, c.fname, "grad_weight_ih", "(G*H,D)", (int64_t[]){GH, d.D});
+  lt_tensor *grad_bias_ih = lunet_checkin(L, 6, c.fname, "grad_bias_ih", 1, "(G*H)");
+  lunet_checkshape(L, grad_bias_ih, c.fname, "grad_bias_ih", "(G*H)", (int64_t[]){GH});
+  lt_tensor *grad_bias_hh = NULL;
   if (gru) {
-    dbh = lunet_checkin(L, 7, c.fname, "gradBh", 1, "(G*H)");
-    check_shape(L, dbh, c.fname, "gradBh", "(G*H)", GH, 0, 0);
+    grad_bias_hh = lunet_checkin(L, 7, c.fname, "grad_bias_hh", 1, "(G*H)");
+    lunet_checkshape(L, grad_bias_hh, c.fname, "grad_bias_hh", "(G*H)", (int64_t[]){GH});
   } else {
-    check_nil(L, 7, c.fname, "gradBh");
+    check_nil(L, 7, c.fname, "grad_bias_hh");
   }
   const float scale = (float)luaL_optnumber(L, 8, 1.0);
-  lt_rnn_backward_weights(&d, lt_fdata(x), lt_fdata(state), lt_fdata(scratch), scale, lt_fdata(dwx),
-                          lt_fdata(dwh), lt_fdata(dbx), dbh ? lt_fdata(dbh) : NULL);
+  lt_rnn_backward_params(&d, lt_fdata(x), lt_fdata(state), lt_fdata(scratch), scale, lt_fdata(grad_weight_ih),
+                         lt_fdata(grad_weight_hh), lt_fdata(grad_bias_ih), fdata_or_null(grad_bias_hh));
   return 0;
 }
 
@@ -222,7 +190,7 @@ void lunet_open_rnn(lua_State *L) {
   static const struct {
     const char *suffix;
     lua_CFunction fn;
-  } fns[] = {{"forward", l_forward}, {"backward_data", l_backward_data}, {"backward_weights", l_backward_weights}};
+  } fns[] = {{"forward", l_forward}, {"backward_input", l_backward_input}, {"backward_params", l_backward_params}};
   for (int cell = LT_RNN; cell <= LT_GRU; cell++) {
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
       lua_pushfstring(L, "%s_%s", cell_names[cell], fns[i].suffix);

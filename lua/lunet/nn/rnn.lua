@@ -33,8 +33,8 @@ local Module = nn.Module
 local CELLS = {}
 for name, c in pairs({ RNN = { "rnn", 1 }, LSTM = { "lstm", 4 }, GRU = { "gru", 3 } }) do
   CELLS[name] = { gates = c[2], forward = core[c[1] .. "_forward"],
-                  backwardData = core[c[1] .. "_backward_data"],
-                  backwardWeights = core[c[1] .. "_backward_weights"] }
+                  backwardData = core[c[1] .. "_backward_input"],
+                  backwardWeights = core[c[1] .. "_backward_params"] }
 end
 
 -- weightIH1 -> gradWeightIH1
