@@ -15,7 +15,7 @@ cmake -S . -B $build -DCMAKE_C_COMPILER=clang -DLUNET_FUZZ=ON -DCMAKE_BUILD_TYPE
 cmake --build $build -j2 --target $(for t in $targets; do printf 'fuzz_%s ' "$t"; done) >/dev/null
 
 # One thread: the fuzzers run one at a time on a shared machine.
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LUNET_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=1 LUNET_NUM_THREADS=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 summary=""
 for t in $targets; do

@@ -687,11 +687,17 @@ static lt_tensor expanded(const lt_tensor *t, int nd, const int64_t *size) {
   return v;
 }
 
-/* Float view of argument idx: int tensors are converted into a temporary left on the stack. */
-static lt_tensor *float_arg(lua_State *L, int idx, const char *fname) {
+/* An operand that may also be a number: raises naming fname when it is neither. */
+static lt_tensor *operand(lua_State *L, int idx, const char *fname) {
   lt_tensor *t = lunet_totensor(L, idx);
   if (!t) luaL_error(L, "%s: argument #%d must be a tensor or a number, got %s", fname, idx, luaL_typename(L, idx));
   if (!t->base) luaL_error(L, "%s: argument #%d was released (closed)", fname, idx);
+  return t;
+}
+
+/* Float view of argument idx: int tensors are converted into a temporary left on the stack. */
+static lt_tensor *float_arg(lua_State *L, int idx, const char *fname) {
+  lt_tensor *t = operand(L, idx, fname);
   if (t->dtype == LT_FLOAT) return t;
   lt_tensor *f = new_like(L, t, LT_FLOAT);
   lt_copy(f, t);
@@ -772,42 +778,28 @@ static int m_mul_(lua_State *L) { return binary(L, LT_MUL, 1); }
 static int m_div_(lua_State *L) { return binary(L, LT_DIV, 1); }
 static int m_pow_(lua_State *L) { return binary(L, LT_POW, 1); }
 
-/* Comparisons give float 0/1 tensors (so they can be summed into counts). */
-typedef enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } cmpop;
-static int compare(lua_State *L, cmpop op, const char *fname) {
-  lt_tensor *a = float_arg(L, 1, fname);
-  lt_tensor tmp, *b;
-  float s;
+/* Comparisons give float 0/1 tensors (so they can be summed into counts). A number
+ * compared with a float tensor is first rounded to float, as every scalar operand is. */
+static int compare(lua_State *L, lt_cmpop op, const char *fname) {
+  lt_tensor *a = operand(L, 1, fname);
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    s = (float)lua_tonumber(L, 2);
-    memset(&tmp, 0, sizeof tmp);
-    tmp.base = &s;
-    b = &tmp;
-  } else {
-    b = float_arg(L, 2, fname);
+    double s = a->dtype == LT_FLOAT ? (double)(float)lua_tonumber(L, 2) : lua_tonumber(L, 2);
+    lt_compare_scalar(lunet_newresult(L, LT_FLOAT, a->ndim, a->size, fname), a, s, op);
+    return 1;
   }
-  a = lunet_totensor(L, 1);
+  lt_tensor *b = operand(L, 2, fname);
   int64_t size[LT_MAXDIM];
   int nd = broadcast_shape(L, a, b, size, fname);
   lt_tensor ea = expanded(a, nd, size), eb = expanded(b, nd, size);
-  lt_tensor *o = lunet_newtensor(L, LT_FLOAT, nd, size, fname);
-  /* sub gives the sign; map it to 0/1 */
-  lt_binary(o, &ea, &eb, LT_SUB);
-  int64_t n = lt_numel(o);
-  float *d = lt_fdata(o);
-  for (int64_t i = 0; i < n; i++) {
-    float v = d[i];
-    int r = op == C_EQ ? v == 0 : op == C_NE ? v != 0 : op == C_LT ? v < 0 : op == C_LE ? v <= 0 : op == C_GT ? v > 0 : v >= 0;
-    d[i] = r ? 1.0f : 0.0f;
-  }
+  lt_compare(lunet_newresult(L, LT_FLOAT, nd, size, fname), &ea, &eb, op);
   return 1;
 }
-static int m_eq(lua_State *L) { return compare(L, C_EQ, "eq"); }
-static int m_ne(lua_State *L) { return compare(L, C_NE, "ne"); }
-static int m_lt(lua_State *L) { return compare(L, C_LT, "lt"); }
-static int m_le(lua_State *L) { return compare(L, C_LE, "le"); }
-static int m_gt(lua_State *L) { return compare(L, C_GT, "gt"); }
-static int m_ge(lua_State *L) { return compare(L, C_GE, "ge"); }
+static int m_eq(lua_State *L) { return compare(L, LT_EQ, "eq"); }
+static int m_ne(lua_State *L) { return compare(L, LT_NE, "ne"); }
+static int m_lt(lua_State *L) { return compare(L, LT_LT, "lt"); }
+static int m_le(lua_State *L) { return compare(L, LT_LE, "le"); }
+static int m_gt(lua_State *L) { return compare(L, LT_GT, "gt"); }
+static int m_ge(lua_State *L) { return compare(L, LT_GE, "ge"); }
 
 static int unary(lua_State *L, lt_unop op, const char *fname, int inplace) {
   lt_tensor *a = inplace ? lunet_checkfloat(L, 1, fname) : float_arg(L, 1, fname);
@@ -899,18 +891,20 @@ static int m_argmin(lua_State *L) { return reduce(L, LT_ARGMIN, "argmin"); }
 
 /* ---------------------------------------------------------------- matrix products */
 
+/* The matrix dimensions (the last two) of t, and their strides, must fit a BLAS int. */
 static void check_blas_dims(lua_State *L, const lt_tensor *t, const char *fname) {
-  for (int i = 0; i < t->ndim; i++)
+  for (int i = t->ndim - 2; i < t->ndim; i++)
     if (t->size[i] > INT32_MAX || t->stride[i] > INT32_MAX)
       luaL_error(L, "%s: dimensions beyond 2^31 are not supported by BLAS", fname);
 }
 
+/* C = beta*C + alpha * A·B, 2-D (lt_addmm) or batched 3-D (lt_bmm). */
 static void mm_into(lua_State *L, lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b,
                     const char *fname) {
   check_blas_dims(L, a, fname);
   check_blas_dims(L, b, fname);
   check_blas_dims(L, c, fname);
-  if (lt_addmm(c, beta, alpha, a, b)) luaL_error(L, "%s: out of memory", fname);
+  if ((c->ndim == 3 ? lt_bmm : lt_addmm)(c, beta, alpha, a, b)) luaL_error(L, "%s: out of memory", fname);
 }
 
 static void shape_mismatch(lua_State *L, const char *fname, const lt_tensor *a, const lt_tensor *b) {
@@ -978,20 +972,7 @@ static int m_matmul(lua_State *L) {
   int64_t m = bv.ndim == 3 ? bv.size[2] : bv.size[1];
   int64_t size[3] = {B, av.size[1], m};
   lt_tensor *c = (av.size[2] == 0 ? lunet_newtensor : lunet_newresult)(L, LT_FLOAT, 3, size, "matmul");
-  for (int64_t i = 0; i < B; i++) {
-    lt_tensor ai = av, bi = bv, ci = *c;
-    ai.ndim = ci.ndim = 2;
-    ai.offset += i * av.stride[0];
-    ai.size[0] = av.size[1], ai.size[1] = av.size[2], ai.stride[0] = av.stride[1], ai.stride[1] = av.stride[2];
-    ci.offset += i * c->stride[0];
-    ci.size[0] = c->size[1], ci.size[1] = c->size[2], ci.stride[0] = c->stride[1], ci.stride[1] = c->stride[2];
-    if (bv.ndim == 3) {
-      bi.ndim = 2;
-      bi.offset += i * bv.stride[0];
-      bi.size[0] = bv.size[1], bi.size[1] = bv.size[2], bi.stride[0] = bv.stride[1], bi.stride[1] = bv.stride[2];
-    }
-    mm_into(L, &ci, 0, 1, &ai, &bi, "matmul");
-  }
+  mm_into(L, c, 0, 1, &av, &bv, "matmul");
   return 1;
 }
 
@@ -1039,9 +1020,7 @@ static int m_dot(lua_State *L) {
     char x[160], y[160];
     luaL_error(L, "dot: shapes %s and %s differ", lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
   }
-  lt_tensor *p = new_like(L, a, LT_FLOAT);
-  lt_binary(p, a, b, LT_MUL);
-  lua_pushnumber(L, lt_reduce_all(p, LT_SUM));
+  lua_pushnumber(L, lt_dot(a, b));
   return 1;
 }
 
@@ -1070,18 +1049,7 @@ static int m_index(lua_State *L) {
     lua_pushvalue(L, 3);
     o = lunet_resize(L, -1, t->ndim, size);
   }
-  lt_tensor src = *t, dst = *o;
-  src.ndim = dst.ndim = t->ndim - 1;
-  for (int j = 1; j < t->ndim; j++) {
-    src.size[j - 1] = t->size[j], src.stride[j - 1] = t->stride[j];
-    dst.size[j - 1] = o->size[j], dst.stride[j - 1] = o->stride[j];
-  }
-  for (int64_t i = 0; i < n; i++) {
-    lt_tensor s1 = src, d1 = dst;
-    s1.offset = t->offset + (int64_t)(lt_idata(ix)[i * ix->stride[0]] - 1) * t->stride[0];
-    d1.offset = o->offset + i * o->stride[0];
-    lt_copy(&d1, &s1);
-  }
+  lt_gather_rows(o, t, lt_idata(ix), ix->stride[0]);
   return 1;
 }
 
