@@ -82,25 +82,44 @@ void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *
   }
 }
 
-int lt_conv2d_lanes(const lt_conv2d_geom *g) {
+/* The images are spread over `lanes` lanes of the thread pool; the parameter gradients
+ * are summed per block of images, `blocks` blocks in a fixed order, so that they do not
+ * depend on the thread count. */
+#define CONV2D_BLOCKS 8
+
+static int conv2d_lanes(const lt_conv2d_geom *g) {
   const int lanes = lt_parallel_lanes();
   return g->n < lanes ? (int)(g->n > 0 ? g->n : 1) : lanes;
 }
 
-int lt_conv2d_blocks(const lt_conv2d_geom *g) {
-  return g->n < LT_CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : LT_CONV2D_BLOCKS;
+static int conv2d_blocks(const lt_conv2d_geom *g) {
+  return g->n < CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : CONV2D_BLOCKS;
 }
 
-int64_t lt_conv2d_lane_floats(const lt_conv2d_geom *g) {
+/* A lane's floats: cols (K, L) and the padded image c*(h+2ph)*(w+2pw). */
+static int64_t lane_floats(const lt_conv2d_geom *g) {
   return g->c * g->kh * g->kw * g->oh * g->ow + padded_floats(g);
 }
 
-int64_t lt_conv2d_block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
+/* A block's floats: its parameter gradients, oc*K + oc. */
+static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
+
+int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
+  int64_t k, l, kl, ok, pad, lane, block, lanes, blocks, total;
+  if (__builtin_mul_overflow(g->c, g->kh, &k) || __builtin_mul_overflow(k, g->kw, &k) ||
+      __builtin_mul_overflow(g->oh, g->ow, &l) || __builtin_mul_overflow(k, l, &kl) ||
+      __builtin_mul_overflow(g->oc, k, &ok) || __builtin_mul_overflow(g->c, g->h + 2 * g->ph, &pad) ||
+      __builtin_mul_overflow(pad, g->w + 2 * g->pw, &pad) || __builtin_add_overflow(kl, pad, &lane) ||
+      __builtin_add_overflow(ok, g->oc, &block) || __builtin_mul_overflow(lane, conv2d_lanes(g), &lanes) ||
+      __builtin_mul_overflow(block, conv2d_blocks(g), &blocks) || __builtin_add_overflow(lanes, blocks, &total))
+    return -1;
+  return total;
+}
 
 /* The workspace: lanes x (cols (K, L), the padded image), then blocks x (gweight
  * (oc*K), gbias (oc)) partial sums. */
 static float *lane_cols(float *work, int lane, const lt_conv2d_geom *g) {
-  return work + lane * lt_conv2d_lane_floats(g);
+  return work + lane * lane_floats(g);
 }
 
 static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
@@ -108,7 +127,7 @@ static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
 }
 
 static float *block_sums(float *work, int block, const lt_conv2d_geom *g) {
-  return work + lt_conv2d_lanes(g) * lt_conv2d_lane_floats(g) + block * lt_conv2d_block_floats(g);
+  return work + conv2d_lanes(g) * lane_floats(g) + block * block_floats(g);
 }
 
 typedef struct {
@@ -162,7 +181,7 @@ void lt_conv2d_backward_input(const float *gout, const float *weight, float *gin
 }
 
 /* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
-static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n / lt_conv2d_blocks(g); }
+static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n / conv2d_blocks(g); }
 
 /* One block's sums: gweight slot = scale * sum_b gout[b] . cols[b]^T, gbias slot =
  * scale * sum_b sum_l gout[b][o][l]; the first image overwrites the slot. */
@@ -194,7 +213,7 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
 void lt_conv2d_backward_params(const float *in, const float *gout, float *gweight, float *gbias,
                                float *work, float scale, const lt_conv2d_geom *g) {
   const int64_t K = g->c * g->kh * g->kw;
-  const int blocks = lt_conv2d_blocks(g);
+  const int blocks = conv2d_blocks(g);
   conv_job job = {.g = g, .in = in, .gout = gout, .work = work, .scale = scale, .has_gbias = gbias != NULL};
   lt_parallel_for(blocks, 1, backward_params_blocks, &job);
   for (int i = 0; i < blocks; i++) {

@@ -45,17 +45,15 @@ void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *
 /* The batched kernels below work image by image: unfold one image into cols (K, L),
  * small enough to stay in cache, and multiply it with the filters viewed as an
  * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane.
- * The images are spread over lt_conv2d_lanes(g) lanes of lunet's thread pool, and the
- * parameter gradients are summed per block of images, lt_conv2d_blocks(g) blocks in a
- * fixed order, so that they do not depend on the thread count.
+ * The images are spread over the lanes of lunet's thread pool, and the parameter
+ * gradients are summed per block of images, a fixed number of blocks in a fixed order,
+ * so that they do not depend on the thread count.
  * work is a workspace of lt_conv2d_work_floats(g) floats:
- *   lanes * lt_conv2d_lane_floats(g)    K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image)
- *   + blocks * lt_conv2d_block_floats(g) oc*K + oc (a block's parameter gradients). */
-#define LT_CONV2D_BLOCKS 8
-int lt_conv2d_lanes(const lt_conv2d_geom *g);
-int lt_conv2d_blocks(const lt_conv2d_geom *g);
-int64_t lt_conv2d_lane_floats(const lt_conv2d_geom *g);
-int64_t lt_conv2d_block_floats(const lt_conv2d_geom *g);
+ *   lanes * (K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image))
+ *   + blocks * (oc*K + oc (a block's parameter gradients)). */
+/* The workspace size in floats for the current thread count, or -1 when it overflows
+ * int64. Every size product is checked. */
+int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g);
 
 /* Forward: out[b][o][y][x] = bias[o] + sum_{ci,i,j} weight[o][ci][i][j] * in[b][ci][y*sh-ph+i][x*sw-pw+j]
  * in (n,c,h,w), weight (oc,c,kh,kw), bias (oc) or NULL, out (n,oc,oh,ow). */

@@ -84,19 +84,13 @@ static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *w
   }
 }
 
-/* Checks the sizes handed to sgemm and resizes the workspace at idx to
- * lanes * lt_conv2d_lane_floats(g) + blocks * lt_conv2d_block_floats(g), with every
- * product overflow-checked first. */
+/* Checks the sizes handed to sgemm and resizes the workspace at idx to the
+ * lt_conv2d_work_floats(g) floats the kernels need. */
 static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g) {
-  const int64_t limit = INT64_MAX / 8;
-  int64_t k, l, kl, ok, pad, lanes, blocks, total;
-  if (lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) || lt_mul_overflow(g->oh, g->ow, &l) ||
-      lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) ||
-      lt_mul_overflow(g->c, g->h + 2 * g->ph, &pad) || lt_mul_overflow(pad, g->w + 2 * g->pw, &pad) ||
-      kl > limit || ok > limit || pad > limit ||
-      lt_mul_overflow(lt_conv2d_lane_floats(g), lt_conv2d_lanes(g), &lanes) ||
-      lt_mul_overflow(lt_conv2d_block_floats(g), lt_conv2d_blocks(g), &blocks) ||
-      __builtin_add_overflow(lanes, blocks, &total))
+  int64_t k, l;
+  const int64_t total = lt_conv2d_work_floats(g);
+  if (total < 0 || lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) ||
+      lt_mul_overflow(g->oh, g->ow, &l))
     luaL_error(L, "conv2d: sizes overflow");
   check_int_range(L, "conv2d", k, "inC*kH*kW");
   check_int_range(L, "conv2d", l, "outH*outW");
