@@ -100,9 +100,9 @@ static void scatter_switches(const float *vals, const int32_t *switches, float *
                   &(pool_job){.g = g, .in = vals, .out = dst, .csw = switches});
 }
 
-void lt_maxpool2d_backward(const float *gout, const int32_t *switches, float *gin,
+void lt_maxpool2d_backward(const float *grad_output, const int32_t *switches, float *grad_input,
                            const lt_conv2d_geom *g) {
-  scatter_switches(gout, switches, gin, g);
+  scatter_switches(grad_output, switches, grad_input, g);
 }
 
 void lt_maxunpool2d(const float *in, const int32_t *switches, float *out, const lt_conv2d_geom *g) {

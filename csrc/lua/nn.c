@@ -117,12 +117,12 @@ static int l_conv2d_forward(lua_State *L) {
 
 /* Checks grad_output at idx against the output shape the geometry gives. */
 static lt_tensor *conv_gradout(lua_State *L, int idx, const lt_conv2d_geom *g, const char *fname) {
-  lt_tensor *go = lunet_checkin(L, idx, fname, "grad_output", 4, "(N,C,H,W)");
-  lunet_checkshape(L, go, fname, "grad_output", "(N,C,H,W)", (int64_t[]){g->n, g->oc, g->oh, g->ow});
-  return go;
+  lt_tensor *grad_output = lunet_checkin(L, idx, fname, "grad_output", 4, "(N,C,H,W)");
+  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", (int64_t[]){g->n, g->oc, g->oh, g->ow});
+  return grad_output;
 }
 
-/* conv2d_backward_input(input, gradOutput, weight, gradInput, workspace, sH, sW, pH, pW) -> gradInput
+/* conv2d_backward_input(input, grad_output, weight, grad_input, workspace, sH, sW, pH, pW) -> grad_input
  * input gives the shape only (the transposed convolution needs the size it maps back to). */
 static int l_conv2d_backward_input(lua_State *L) {
   lt_conv2d_geom g;
@@ -133,16 +133,17 @@ static int l_conv2d_backward_input(lua_State *L) {
   lunet_checkout(L, 4, "conv2d", "grad_input", LT_FLOAT);
   lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
-  lt_tensor *go = conv_gradout(L, 2, &g, "conv2d");
-  lt_tensor *gin = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
+  lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
   lt_tensor *work = conv_workspace(L, 5, &g);
-  lt_conv2d_backward_input(lt_fdata(go), lt_fdata(lunet_totensor(L, 3)), lt_fdata(gin), lt_fdata(work), &g);
+  lt_conv2d_backward_input(lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), lt_fdata(grad_input),
+                           lt_fdata(work), &g);
   lua_settop(L, 4);
   return 1;
 }
 
-/* conv2d_backward_params(input, gradOutput, gradWeight, gradBias|nil, workspace, sH, sW, pH, pW [, scale])
- * accumulates into gradWeight and gradBias. */
+/* conv2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, sH, sW, pH, pW [, scale])
+ * accumulates into grad_weight and grad_bias. */
 static int l_conv2d_backward_params(lua_State *L) {
   lt_conv2d_geom g;
   lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
@@ -153,11 +154,11 @@ static int l_conv2d_backward_params(lua_State *L) {
   lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
   float scale = (float)luaL_optnumber(L, 10, 1.0);
-  lt_tensor *go = conv_gradout(L, 2, &g, "conv2d");
+  lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
   lt_tensor *work = conv_workspace(L, 5, &g);
-  lt_tensor *gw = lunet_totensor(L, 3), *gb = lunet_totensor(L, 4);
-  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(go), lt_fdata(gw), gb ? lt_fdata(gb) : NULL,
-                            lt_fdata(work), scale, &g);
+  lt_tensor *grad_weight = lunet_totensor(L, 3), *grad_bias = lunet_totensor(L, 4);
+  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight),
+                            grad_bias ? lt_fdata(grad_bias) : NULL, lt_fdata(work), scale, &g);
   return 0;
 }
 
@@ -206,16 +207,16 @@ static int l_maxpool2d_forward(lua_State *L) {
   return 2;
 }
 
-/* maxpool2d_backward(input, gradOutput, switches, gradInput, kH, kW, sH, sW, pH, pW) -> gradInput */
+/* maxpool2d_backward(input, grad_output, switches, grad_input, kH, kW, sH, sW, pH, pW) -> grad_input */
 static int l_maxpool2d_backward(lua_State *L) {
   lt_conv2d_geom g;
   pool_geom(L, 1, 5, "maxpool2d", &g);
-  lt_tensor *go = lunet_checkin(L, 2, "maxpool2d", "grad_output", 4, "(N,C,H,W)");
-  lunet_checkshape(L, go, "maxpool2d", "grad_output", "(N,C,H,W)", (int64_t[]){g.n, g.c, g.oh, g.ow});
-  lt_tensor *sw = check_switches(L, 3, "maxpool2d", go, g.h * g.w);
+  lt_tensor *grad_output = lunet_checkin(L, 2, "maxpool2d", "grad_output", 4, "(N,C,H,W)");
+  lunet_checkshape(L, grad_output, "maxpool2d", "grad_output", "(N,C,H,W)", (int64_t[]){g.n, g.c, g.oh, g.ow});
+  lt_tensor *sw = check_switches(L, 3, "maxpool2d", grad_output, g.h * g.w);
   lunet_checkout(L, 4, "maxpool2d", "grad_input", LT_FLOAT);
-  lt_tensor *gin = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
-  lt_maxpool2d_backward(lt_fdata(go), lt_idata(sw), lt_fdata(gin), &g);
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
+  lt_maxpool2d_backward(lt_fdata(grad_output), lt_idata(sw), lt_fdata(grad_input), &g);
   lua_settop(L, 4);
   return 1;
 }
@@ -268,14 +269,14 @@ static int l_relu_forward(lua_State *L) {
   return 1;
 }
 
-/* relu_backward(input, gradOutput, gradInput) -> gradInput */
+/* relu_backward(input, grad_output, grad_input) -> grad_input */
 static int l_relu_backward(lua_State *L) {
   lt_tensor *x = check_any(L, 1, "relu", "input");
-  lt_tensor *gy = check_any(L, 2, "relu", "grad_output");
-  check_same(L, x, gy, "relu", "input", "grad_output");
+  lt_tensor *grad_output = check_any(L, 2, "relu", "grad_output");
+  check_same(L, x, grad_output, "relu", "input", "grad_output");
   lunet_checkout(L, 3, "relu", "grad_input", LT_FLOAT);
-  lt_tensor *gx = lunet_resize_like(L, 3, x);
-  lt_relu_backward(lt_fdata(x), lt_fdata(gy), lt_fdata(gx), lt_numel(x));
+  lt_tensor *grad_input = lunet_resize_like(L, 3, x);
+  lt_relu_backward(lt_fdata(x), lt_fdata(grad_output), lt_fdata(grad_input), lt_numel(x));
   lua_settop(L, 3);
   return 1;
 }
@@ -299,15 +300,15 @@ static int l_dropout_forward(lua_State *L) {
   return 1;
 }
 
-/* dropout_backward(gradOutput, mask, gradInput, keep) -> gradInput */
+/* dropout_backward(grad_output, mask, grad_input, keep) -> grad_input */
 static int l_dropout_backward(lua_State *L) {
-  lt_tensor *gy = check_any(L, 1, "dropout", "grad_output");
+  lt_tensor *grad_output = check_any(L, 1, "dropout", "grad_output");
   lt_tensor *m = check_any(L, 2, "dropout", "mask");
-  check_same(L, gy, m, "dropout", "grad_output", "mask");
+  check_same(L, grad_output, m, "dropout", "grad_output", "mask");
   lunet_checkout(L, 3, "dropout", "grad_input", LT_FLOAT);
   float keep = check_keep(L, 4);
-  lt_tensor *gx = lunet_resize_like(L, 3, gy);
-  lt_dropout_backward(lt_fdata(gy), lt_fdata(m), lt_fdata(gx), lt_numel(gy), keep);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, grad_output);
+  lt_dropout_backward(lt_fdata(grad_output), lt_fdata(m), lt_fdata(grad_input), lt_numel(grad_output), keep);
   lua_settop(L, 3);
   return 1;
 }
@@ -352,37 +353,39 @@ static int l_linear_forward(lua_State *L) {
   return 1;
 }
 
-static void linear_gradout(lua_State *L, const lt_tensor *gy, int64_t n, int64_t out) {
-  lunet_checkshape(L, gy, "linear", "grad_output", "(N,out)", (int64_t[]){n, out});
+static void linear_gradout(lua_State *L, const lt_tensor *grad_output, int64_t n, int64_t out) {
+  lunet_checkshape(L, grad_output, "linear", "grad_output", "(N,out)", (int64_t[]){n, out});
 }
 
-/* linear_backward_input(gradOutput, weight, gradInput) -> gradInput = gradOutput · weight */
+/* linear_backward_input(grad_output, weight, grad_input) -> grad_input = grad_output · weight */
 static int l_linear_backward_input(lua_State *L) {
-  lt_tensor *gy = lunet_checkin(L, 1, "linear", "grad_output", 2, "(N,out)");
+  lt_tensor *grad_output = lunet_checkin(L, 1, "linear", "grad_output", 2, "(N,out)");
   lt_tensor *w = linear_weight(L, 2, 0, -1, "weight", NULL);
-  linear_gradout(L, gy, gy->size[0], w->size[0]);
-  check_int_range(L, "linear", gy->size[0], "batch size");
+  linear_gradout(L, grad_output, grad_output->size[0], w->size[0]);
+  check_int_range(L, "linear", grad_output->size[0], "batch size");
   lunet_checkout(L, 3, "linear", "grad_input", LT_FLOAT);
-  lt_tensor *gx = lunet_resize(L, 3, 2, (int64_t[]){gy->size[0], w->size[1]});
-  lt_linear_backward_input(lt_fdata(gy), lt_fdata(w), lt_fdata(gx), gy->size[0], w->size[1], w->size[0]);
+  lt_tensor *grad_input = lunet_resize(L, 3, 2, (int64_t[]){grad_output->size[0], w->size[1]});
+  lt_linear_backward_input(lt_fdata(grad_output), lt_fdata(w), lt_fdata(grad_input), grad_output->size[0],
+                           w->size[1], w->size[0]);
   lua_settop(L, 3);
   return 1;
 }
 
-/* linear_backward_params(input, gradOutput, gradWeight, gradBias|nil [, scale]) accumulates
- * gradWeight += scale * gradOutput^T · input and gradBias += scale * column sums of gradOutput. */
+/* linear_backward_params(input, grad_output, grad_weight, grad_bias|nil [, scale]) accumulates
+ * grad_weight += scale * grad_output^T · input and grad_bias += scale * column sums of grad_output. */
 static int l_linear_backward_params(lua_State *L) {
   lt_tensor *x = lunet_checkin(L, 1, "linear", "input", 2, "(N,in)");
   lunet_checkout(L, 3, "linear", "grad_weight", LT_FLOAT);
   if (!lua_isnil(L, 4)) lunet_checkout(L, 4, "linear", "grad_bias", LT_FLOAT);
-  lt_tensor *gw = linear_weight(L, 3, 4, x->size[1], "grad_weight", "grad_bias");
-  lt_tensor *gy = lunet_checkin(L, 2, "linear", "grad_output", 2, "(N,out)");
-  linear_gradout(L, gy, x->size[0], gw->size[0]);
+  lt_tensor *grad_weight = linear_weight(L, 3, 4, x->size[1], "grad_weight", "grad_bias");
+  lt_tensor *grad_output = lunet_checkin(L, 2, "linear", "grad_output", 2, "(N,out)");
+  linear_gradout(L, grad_output, x->size[0], grad_weight->size[0]);
   check_int_range(L, "linear", x->size[0], "batch size");
   float scale = (float)luaL_optnumber(L, 5, 1.0);
-  lt_tensor *gb = lunet_totensor(L, 4);
-  lt_linear_backward_params(lt_fdata(gy), lt_fdata(x), lt_fdata(gw), gb ? lt_fdata(gb) : NULL, scale,
-                            x->size[0], x->size[1], gw->size[0]);
+  lt_tensor *grad_bias = lunet_totensor(L, 4);
+  lt_linear_backward_params(lt_fdata(grad_output), lt_fdata(x), lt_fdata(grad_weight),
+                            grad_bias ? lt_fdata(grad_bias) : NULL, scale,
+                            x->size[0], x->size[1], grad_weight->size[0]);
   return 0;
 }
 
@@ -401,19 +404,19 @@ static int rowwise_forward(lua_State *L, const char *fname, rowwise_fn f) {
   return 1;
 }
 
-/* f(output, gradOutput, gradInput): the backward from the forward's output. */
+/* f(output, grad_output, grad_input): the backward from the forward's output. */
 static int rowwise_backward(lua_State *L, const char *fname, rowwise_bwd_fn f) {
   lt_tensor *y = lunet_checkin(L, 1, fname, "output", 2, "(N,K)");
-  lt_tensor *gy = lunet_checkin(L, 2, fname, "grad_output", 2, "(N,K)");
-  check_same(L, y, gy, fname, "output", "grad_output");
+  lt_tensor *grad_output = lunet_checkin(L, 2, fname, "grad_output", 2, "(N,K)");
+  check_same(L, y, grad_output, fname, "output", "grad_output");
   lunet_checkout(L, 3, fname, "grad_input", LT_FLOAT);
-  lt_tensor *gx = lunet_resize_like(L, 3, y);
-  f(lt_fdata(y), lt_fdata(gy), lt_fdata(gx), y->size[0], y->size[1]);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, y);
+  f(lt_fdata(y), lt_fdata(grad_output), lt_fdata(grad_input), y->size[0], y->size[1]);
   lua_settop(L, 3);
   return 1;
 }
 
-/* softmax_forward(input, output), softmax_backward(output, gradOutput, gradInput), and the
+/* softmax_forward(input, output), softmax_backward(output, grad_output, grad_input), and the
  * same for logsoftmax. */
 static int l_softmax_forward(lua_State *L) { return rowwise_forward(L, "softmax", lt_softmax_forward); }
 static int l_softmax_backward(lua_State *L) { return rowwise_backward(L, "softmax", lt_softmax_backward); }
@@ -466,14 +469,14 @@ static int l_crossentropy_forward(lua_State *L) {
   return 1;
 }
 
-/* crossentropy_backward(logp, labels, gradInput) -> gradInput = (softmax - onehot) / N */
+/* crossentropy_backward(logp, labels, grad_input) -> grad_input = (softmax - onehot) / N */
 static int l_crossentropy_backward(lua_State *L) {
   lt_tensor *lp = lunet_checkin(L, 1, "crossentropy", "logp", 2, "(N,K)");
   if (lp->size[0] < 1) luaL_error(L, "crossentropy: logp has no rows");
   lunet_checkout(L, 3, "crossentropy", "grad_input", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, lp->size[0], lp->size[1]);
-  lt_tensor *gx = lunet_resize_like(L, 3, lp);
-  lt_crossentropy_backward(lt_fdata(lp), lab, lt_fdata(gx), lp->size[0], lp->size[1]);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, lp);
+  lt_crossentropy_backward(lt_fdata(lp), lab, lt_fdata(grad_input), lp->size[0], lp->size[1]);
   lua_settop(L, 3);
   return 1;
 }
