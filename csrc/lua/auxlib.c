@@ -218,6 +218,22 @@ FILE *lunet_checkfile(lua_State *L, int idx, const char *fname) {
   return s->f;
 }
 
+lua_Integer lunet_checkinteger(lua_State *L, int idx, const char *fname, const char *what, lua_Integer lo,
+                               lua_Integer hi) {
+  int ok;
+  lua_Integer v = lua_tointegerx(L, idx, &ok);
+  if (!ok) {
+    if (lua_type(L, idx) == LUA_TNUMBER)
+      luaL_error(L, "%s: %s (argument #%d) must be an integer, got %f", fname, what, idx, lua_tonumber(L, idx));
+    luaL_error(L, "%s: %s (argument #%d) must be an integer, got %s", fname, what, idx, luaL_typename(L, idx));
+  }
+  if (v < lo || v > hi) {
+    if (hi == LUA_MAXINTEGER) luaL_error(L, "%s: %s must be >= %I, got %I", fname, what, lo, v);
+    luaL_error(L, "%s: %s must be in %I..%I, got %I", fname, what, lo, hi, v);
+  }
+  return v;
+}
+
 int lunet_checkdimarg(lua_State *L, int arg, const lt_tensor *t, const char *fname) {
   lua_Integer d = luaL_checkinteger(L, arg);
   lua_Integer nd = t->ndim;

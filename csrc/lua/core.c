@@ -8,9 +8,7 @@
 #include "parallel.h"
 
 static int l_setNumThreads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1 || n > 1024) luaL_error(L, "setNumThreads: thread count must be in 1..1024, got %d", (int)n);
-  lt_set_num_threads((int)n);
+  lt_set_num_threads((int)lunet_checkinteger(L, 1, "setNumThreads", "thread count", 1, 1024));
   return 0;
 }
 

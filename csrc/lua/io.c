@@ -75,23 +75,6 @@ static float opt_fill(lua_State *L, int idx, const char *fname) {
   return lua_isnoneornil(L, idx) ? 0.0f : (float)check_number(L, idx, fname, "fill");
 }
 
-/* An integer in [lo, hi]. */
-static int64_t check_int(lua_State *L, int idx, const char *fname, const char *what, int64_t lo,
-                         int64_t hi) {
-  if (!lua_isinteger(L, idx)) {
-    if (lua_type(L, idx) == LUA_TNUMBER)
-      luaL_error(L, "%s: %s (argument #%d) must be an integer, got %f", fname, what, idx,
-                 lua_tonumber(L, idx));
-    luaL_error(L, "%s: %s (argument #%d) must be an integer, got %s", fname, what, idx,
-               luaL_typename(L, idx));
-  }
-  lua_Integer v = lua_tointeger(L, idx);
-  if (v < lo || v > hi)
-    luaL_error(L, "%s: %s must be in %I..%I, got %I", fname, what, (lua_Integer)lo,
-               (lua_Integer)hi, v);
-  return v;
-}
-
 /* A display mode by name: "minmax" or "symmetric"; nil means clamp where allow_nil. */
 static lunet_display check_mode(lua_State *L, int idx, const char *fname, int allow_nil) {
   if (allow_nil && lua_isnoneornil(L, idx)) return LUNET_DISPLAY_CLAMP;
@@ -239,8 +222,8 @@ static int l_img_resize(lua_State *L) {
   const char *fname = "image.resize";
   size_t planes;
   lt_tensor *x = check_image(L, 1, fname, &planes);
-  int64_t oh = check_int(L, 2, fname, "height", 1, INT32_MAX);
-  int64_t ow = check_int(L, 3, fname, "width", 1, INT32_MAX);
+  int64_t oh = lunet_checkinteger(L, 2, fname, "height", 1, INT32_MAX);
+  int64_t ow = lunet_checkinteger(L, 3, fname, "width", 1, INT32_MAX);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
   char buf[160];
   if (h < 1 || w < 1)
@@ -296,10 +279,10 @@ static int l_img_crop(lua_State *L) {
   const char *fname = "image.crop";
   size_t planes;
   lt_tensor *x = check_image(L, 1, fname, &planes);
-  int64_t top = check_int(L, 2, fname, "top", INT32_MIN, INT32_MAX);
-  int64_t left = check_int(L, 3, fname, "left", INT32_MIN, INT32_MAX);
-  int64_t oh = check_int(L, 4, fname, "height", 1, INT32_MAX);
-  int64_t ow = check_int(L, 5, fname, "width", 1, INT32_MAX);
+  int64_t top = lunet_checkinteger(L, 2, fname, "top", INT32_MIN, INT32_MAX);
+  int64_t left = lunet_checkinteger(L, 3, fname, "left", INT32_MIN, INT32_MAX);
+  int64_t oh = lunet_checkinteger(L, 4, fname, "height", 1, INT32_MAX);
+  int64_t ow = lunet_checkinteger(L, 5, fname, "width", 1, INT32_MAX);
   float fill = opt_fill(L, 6, fname);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
   lt_tensor *y = new_image_like(L, x, oh, ow, fname);

@@ -63,6 +63,10 @@ lt_tensor *lunet_checkin(lua_State *L, int idx, const char *fname, const char *w
 void lunet_checkout(lua_State *L, int idx, const char *fname, const char *what, lt_dtype dt);
 /* The FILE* of an open Lua file handle (io.open's) at idx. */
 FILE *lunet_checkfile(lua_State *L, int idx, const char *fname);
+/* An integer argument in lo..hi (a float with an integer value counts):
+ * "fname: what must be in lo..hi, got v", or "must be >= lo" when hi is LUA_MAXINTEGER. */
+lua_Integer lunet_checkinteger(lua_State *L, int idx, const char *fname, const char *what, lua_Integer lo,
+                               lua_Integer hi);
 /* A dimension argument of t: 1-based, negative counts from the end. Returns it 0-based. */
 int lunet_checkdimarg(lua_State *L, int arg, const lt_tensor *t, const char *fname);
 /* Sizes given as integers from arg on, or as one table, into size; returns their count.

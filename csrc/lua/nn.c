@@ -18,29 +18,17 @@ static void check_int_range(lua_State *L, const char *fname, int64_t v, const ch
   if (v > INT_MAX) luaL_error(L, "%s: %s (%I) is too large for the BLAS interface", fname, what, (lua_Integer)v);
 }
 
-static int64_t check_pos(lua_State *L, int idx, const char *fname, const char *what) {
-  lua_Integer v = luaL_checkinteger(L, idx);
-  if (v < 1) luaL_error(L, "%s: %s must be >= 1, got %I", fname, what, v);
-  return v;
-}
-
-static int64_t check_nonneg(lua_State *L, int idx, const char *fname, const char *what) {
-  lua_Integer v = luaL_checkinteger(L, idx);
-  if (v < 0) luaL_error(L, "%s: %s must be >= 0, got %I", fname, what, v);
-  return v;
-}
-
 /* Reads the window options (kh, kw,) sh, sw, ph, pw from argument idx on into g and
  * computes the output size from g->h, g->w; raises when the window does not fit. */
 static void window_args(lua_State *L, int idx, int with_kernel, const char *fname, lt_conv2d_geom *g) {
   if (with_kernel) {
-    g->kh = check_pos(L, idx++, fname, "kernel height");
-    g->kw = check_pos(L, idx++, fname, "kernel width");
+    g->kh = lunet_checkinteger(L, idx++, fname, "kernel height", 1, INT32_MAX);
+    g->kw = lunet_checkinteger(L, idx++, fname, "kernel width", 1, INT32_MAX);
   }
-  g->sh = check_pos(L, idx++, fname, "stride height");
-  g->sw = check_pos(L, idx++, fname, "stride width");
-  g->ph = check_nonneg(L, idx++, fname, "padding height");
-  g->pw = check_nonneg(L, idx, fname, "padding width");
+  g->sh = lunet_checkinteger(L, idx++, fname, "stride height", 1, INT32_MAX);
+  g->sw = lunet_checkinteger(L, idx++, fname, "stride width", 1, INT32_MAX);
+  g->ph = lunet_checkinteger(L, idx++, fname, "padding height", 0, INT32_MAX);
+  g->pw = lunet_checkinteger(L, idx, fname, "padding width", 0, INT32_MAX);
   if (g->ph > g->h + g->kh || g->pw > g->w + g->kw)
     luaL_error(L, "%s: padding %Ix%I is larger than the input %Ix%I plus the kernel", fname,
                (lua_Integer)g->ph, (lua_Integer)g->pw, (lua_Integer)g->h, (lua_Integer)g->w);
@@ -230,8 +218,8 @@ static int l_maxunpool2d(lua_State *L) {
   g.c = in->size[1];
   g.oh = in->size[2];
   g.ow = in->size[3];
-  g.h = check_pos(L, 4, "maxunpool2d", "output height");
-  g.w = check_pos(L, 5, "maxunpool2d", "output width");
+  g.h = lunet_checkinteger(L, 4, "maxunpool2d", "output height", 1, INT32_MAX);
+  g.w = lunet_checkinteger(L, 5, "maxunpool2d", "output width", 1, INT32_MAX);
   if (g.h * g.w > INT32_MAX) luaL_error(L, "maxunpool2d: output planes are too large for int32 switches");
   lt_tensor *sw = check_switches(L, 2, "maxunpool2d", in, g.h * g.w);
   lunet_checkout(L, 3, "maxunpool2d", "output", LT_FLOAT);
