@@ -21,14 +21,20 @@ static int l_zeros(lua_State *L) {
   return 1;
 }
 
+/* Every element of t (any layout) = v, converted to t's dtype. */
 static void fill_value(lt_tensor *t, double v) {
   if (t->dtype == LT_FLOAT) {
     lt_unary(t, t, LT_FILL, (float)v, 0.0f);
-  } else {
-    int64_t n = lt_numel(t);
-    int32_t *d = lt_idata(t); /* fresh tensors are contiguous */
-    for (int64_t i = 0; i < n; i++) d[i] = (int32_t)v;
+    return;
   }
+  lt_tensor one;
+  memset(&one, 0, sizeof one);
+  int32_t iv = (int32_t)v;
+  one.base = &iv;
+  one.dtype = LT_INT;
+  one.ndim = t->ndim;
+  for (int i = 0; i < t->ndim; i++) one.size[i] = t->size[i];
+  lt_copy(t, &one); /* every stride 0: the one value everywhere */
 }
 
 static int l_ones(lua_State *L) {
@@ -445,19 +451,7 @@ static int m_copy(lua_State *L) {
 
 static int m_fill(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
-  double v = luaL_checknumber(L, 2);
-  if (t->dtype == LT_FLOAT) {
-    lt_unary(t, t, LT_FILL, (float)v, 0);
-  } else {
-    lt_tensor one;
-    memset(&one, 0, sizeof one);
-    int32_t iv = (int32_t)v;
-    one.base = &iv;
-    one.dtype = LT_INT;
-    one.ndim = t->ndim;
-    for (int i = 0; i < t->ndim; i++) one.size[i] = t->size[i];
-    lt_copy(t, &one); /* every stride 0: the one value everywhere */
-  }
+  fill_value(t, luaL_checknumber(L, 2));
   lua_settop(L, 1);
   return 1;
 }
@@ -1105,9 +1099,8 @@ void lunet_open_tensor(lua_State *L) {
   lua_pushcclosure(L, mt_index, 1);
   lua_setfield(L, -2, "__index");
   static const luaL_Reg meta[] = {{"__newindex", mt_newindex}, {"__len", mt_len}, {"__tostring", mt_tostring},
-                                  {"__add", mt_add},
-                                  {"__sub", mt_sub}, {"__mul", mt_mul}, {"__div", mt_div}, {"__pow", mt_pow},
-                                  {"__unm", mt_unm}, {NULL, NULL}};
+                                  {"__add", mt_add}, {"__sub", mt_sub}, {"__mul", mt_mul}, {"__div", mt_div},
+                                  {"__pow", mt_pow}, {"__unm", mt_unm}, {NULL, NULL}};
   luaL_setfuncs(L, meta, 0);
   lua_setfield(L, -2, "Tensor"); /* core.Tensor = the metatable, to extend from Lua */
   luaL_setfuncs(L, functions, 0);
