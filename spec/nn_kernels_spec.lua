@@ -1,4 +1,4 @@
--- The CNN kernels of lunet.core (csrc/conv.c, pool.c, activ.c through lua_nn.c):
+-- The CNN kernels of lunet.core (csrc/kernels/conv.c, pool.c, activ.c through csrc/lua/nn.c):
 -- known answers on hand-computed inputs, a naive reference convolution, centered
 -- finite-difference gradient checks, and the errors of every binding.
 local lunet = require "lunet"

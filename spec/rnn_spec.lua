@@ -1,4 +1,4 @@
--- Specs of the recurrent modules (lua/lunet/nn/rnn.lua) and their kernels (csrc/rnn.c):
+-- Specs of the recurrent modules (lua/lunet/nn/rnn.lua) and their kernels (csrc/kernels/rnn.c):
 -- known answers against a float64 reference written from the cells' equations,
 -- finite-difference gradient checks over multi-step sequences, errors, and a task
 -- that only memory solves.
@@ -13,7 +13,7 @@ local CELLS = { "RNN", "LSTM", "GRU" }
 local GATES = { RNN = 1, LSTM = 4, GRU = 3 }
 
 ---------------------------------------------------------------------------------
--- The reference: the equations of csrc/rnn.c, in float64, on plain tables.
+-- The reference: the equations of csrc/kernels/rnn.c, in float64, on plain tables.
 local function sigmoid(v) return 1 / (1 + math.exp(-v)) end
 local function tanh(v) return 1 - 2 / (math.exp(2 * v) + 1) end
 
