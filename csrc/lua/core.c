@@ -32,7 +32,7 @@ static int l_blasInfo(lua_State *L) {
   return 2;
 }
 
-int luaopen_lunet_core(lua_State *L);
+LUNET_EXPORT int luaopen_lunet_core(lua_State *L);
 int luaopen_lunet_core(lua_State *L) {
   lt_parallel_init();
   lua_newtable(L);

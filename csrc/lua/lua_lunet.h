@@ -75,6 +75,11 @@ int lunet_checksizes(lua_State *L, int arg, int64_t *size, const char *fname, in
 /* A dtype option at arg: "float" (the default, also for nil) or "int". */
 lt_dtype lunet_optdtype(lua_State *L, int arg, const char *fname);
 
+/* The modules' entry points: the only symbols lunet.core and lunet.mpi export (the build
+ * hides every other one, so neither module's copy of the kernels can clash with another
+ * library's symbols). */
+#define LUNET_EXPORT __attribute__((visibility("default")))
+
 /* ---- registration: each binding file adds its functions to the table on top of the stack ---- */
 void lunet_open_tensor(lua_State *L); /* tensor.c: the Tensor type; first, it makes the metatable */
 void lunet_open_random(lua_State *L); /* random.c: generator, random constructors and fills */

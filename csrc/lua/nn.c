@@ -75,13 +75,11 @@ static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *w
 /* Checks the sizes handed to sgemm and resizes the workspace at idx to the
  * lt_conv2d_work_floats(g) floats the kernels need. */
 static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g) {
-  int64_t k, l;
   const int64_t total = lt_conv2d_work_floats(g);
-  if (total < 0 || lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) ||
-      lt_mul_overflow(g->oh, g->ow, &l))
-    luaL_error(L, "conv2d: sizes overflow");
-  check_int_range(L, "conv2d", k, "inC*kH*kW");
-  check_int_range(L, "conv2d", l, "outH*outW");
+  if (total < 0) luaL_error(L, "conv2d: sizes overflow");
+  /* lt_conv2d_work_floats has checked these products */
+  check_int_range(L, "conv2d", g->c * g->kh * g->kw, "inC*kH*kW");
+  check_int_range(L, "conv2d", g->oh * g->ow, "outH*outW");
   check_int_range(L, "conv2d", g->oc, "outC");
   return lunet_resize(L, idx, 1, &total);
 }

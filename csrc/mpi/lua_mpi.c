@@ -161,7 +161,7 @@ static int l_gather(lua_State *L) {
   return 1;
 }
 
-int luaopen_lunet_mpi(lua_State *L) {
+LUNET_EXPORT int luaopen_lunet_mpi(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"init", l_init}, {"state", l_state}, {"finalize", l_finalize}, {"abort", l_abort},
     {"rank", l_rank}, {"size", l_size}, {"localRank", l_local}, {"host", l_host},
