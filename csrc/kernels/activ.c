@@ -21,7 +21,7 @@ static void relu_forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 }
 
 void lt_relu_forward(const float *x, float *y, int64_t n) {
-  lt_parallel_for(n, LT_NN_GRAIN, relu_forward_range, &(act_job){.x = x, .out = y});
+  lt_parallel_for(n, LT_EW_GRAIN, relu_forward_range, &(act_job){.x = x, .out = y});
 }
 
 static void relu_backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
@@ -34,7 +34,8 @@ static void relu_backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 }
 
 void lt_relu_backward(const float *x, const float *grad_output, float *grad_input, int64_t n) {
-  lt_parallel_for(n, LT_NN_GRAIN, relu_backward_range, &(act_job){.x = x, .y = grad_output, .out = grad_input});
+  lt_parallel_for(n, LT_EW_GRAIN, relu_backward_range,
+                  &(act_job){.x = x, .y = grad_output, .out = grad_input});
 }
 
 static void dropout_range(void *ctx, int64_t i0, int64_t i1, int lane) {
@@ -44,7 +45,7 @@ static void dropout_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 }
 
 void lt_dropout_forward(const float *x, const float *mask, float *y, int64_t n, float keep) {
-  lt_parallel_for(n, LT_NN_GRAIN, dropout_range, &(act_job){.x = x, .m = mask, .out = y, .s = 1.0f / keep});
+  lt_parallel_for(n, LT_EW_GRAIN, dropout_range, &(act_job){.x = x, .m = mask, .out = y, .s = 1.0f / keep});
 }
 
 void lt_dropout_backward(const float *grad_output, const float *mask, float *grad_input, int64_t n, float keep) {
@@ -90,7 +91,7 @@ static void row_logsumexp(const float *x, int64_t k, float *m, float *lse) {
 }
 
 /* Rows per chunk of a row-wise loop over (n, k). */
-static int64_t row_grain(int64_t k) { return k >= LT_NN_GRAIN ? 1 : LT_NN_GRAIN / (k > 0 ? k : 1); }
+static int64_t row_grain(int64_t k) { return k >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (k > 0 ? k : 1); }
 
 static void softmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   const act_job *j = ctx;

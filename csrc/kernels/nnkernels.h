@@ -12,11 +12,6 @@
 
 #include <stdint.h>
 
-/* Elements per chunk of an elementwise or pooling loop on lunet's thread pool
- * (threadpool.h): tens of microseconds of memory-bound work, so that a smaller loop
- * runs on the calling thread alone and a larger one pays one wake-up per worker. */
-#define LT_NN_GRAIN (1 << 16)
-
 /* ---- conv2d (conv.c) ---- */
 
 /* The geometry of a 2-D convolution or pooling window over a batch:

@@ -70,9 +70,9 @@ static void pool_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
   }
 }
 
-/* Planes per chunk: about LT_NN_GRAIN elements of work. */
+/* Planes per chunk: about LT_EW_GRAIN elements of work. */
 static int64_t plane_grain(int64_t per_plane) {
-  return per_plane >= LT_NN_GRAIN ? 1 : LT_NN_GRAIN / (per_plane > 0 ? per_plane : 1);
+  return per_plane >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (per_plane > 0 ? per_plane : 1);
 }
 
 void lt_maxpool2d_forward(const float *in, float *out, int32_t *switches, const lt_conv2d_geom *g) {

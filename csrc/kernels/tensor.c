@@ -126,10 +126,6 @@ static void walk_rows(const walk_t *w, int nt, row_fn row, void *ctx) {
   }
 }
 
-/* Elements per chunk of an elementwise loop on the thread pool: tens of microseconds of
- * memory-bound work, so that a short row runs on the calling thread alone. */
-#define EW_GRAIN (1 << 16)
-
 typedef struct {
   row_fn row;
   void *ctx;
@@ -154,12 +150,12 @@ typedef struct {
 
 static void par_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
   const par_ctx *c = vctx;
-  if (n <= EW_GRAIN) {
+  if (n <= LT_EW_GRAIN) {
     c->row(c->ctx, off, st, n);
     return;
   }
   split_job j = {c->row, c->ctx, c->nt, off, st};
-  lt_parallel_for(n, EW_GRAIN, split_chunk, &j);
+  lt_parallel_for(n, LT_EW_GRAIN, split_chunk, &j);
 }
 
 static void walk_rows_parallel(const walk_t *w, int nt, row_fn row, void *ctx) {
