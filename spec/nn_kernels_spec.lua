@@ -212,6 +212,14 @@ describe("maxpool2d kernels", function()
     assert.is_true(v ~= v)
   end)
 
+  it("gives -inf for a window of -inf (api fuzzer, seed 1)", function()
+    local ninf = -math.huge
+    local x = lunet.tensor{ { { { ninf, ninf, 0 }, { ninf, ninf, 1 } } } }
+    local out, sw = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 1, 1, 0, 0)
+    assert.same({ { { { ninf, 1 } } } }, out:totable())
+    assert.same({ { { { 1, 6 } } } }, sw:totable())
+  end)
+
   it("routes gradients through the switches, adding where windows share a maximum", function()
     local x = lunet.tensor{ { { { 1, 2, 1 }, { 0, 9, 0 }, { 1, 2, 1 } } } }
     local out, sw = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 1, 1, 0, 0)

@@ -4,7 +4,7 @@
  * A switch is the flat index of the window's maximum inside its own input plane,
  * 1-based as every index lunet shows to Lua: row * w + col + 1. Planes are
  * (image, channel) pairs, processed in parallel. */
-#include <float.h>
+#include <math.h>
 #include <string.h>
 #include "nnkernels.h"
 #include "threadpool.h"
@@ -32,7 +32,7 @@ static inline void pool_plane(const float *src, float *dst, int32_t *sw, const l
     for (int64_t x = 0; x < g->ow; x++) {
       const int64_t c0 = x * g->sw - g->pw;
       const int64_t ca = clip && c0 < 0 ? 0 : c0, cb = clip && c0 + kw > g->w ? g->w : c0 + kw;
-      float best = -FLT_MAX;
+      float best = -INFINITY; /* a window of -inf yields -inf, at its first element */
       int32_t arg = (int32_t)(ra * g->w + ca);
       for (int64_t r = ra; r < rb; r++) {
         for (int64_t c = ca; c < cb; c++) {
