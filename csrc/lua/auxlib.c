@@ -122,6 +122,14 @@ lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like) {
   return lunet_resize(L, idx, like->ndim, like->size);
 }
 
+int lunet_samestorage(lua_State *L, int a, int b) {
+  lua_getiuservalue(L, a, 1);
+  lua_getiuservalue(L, b, 1);
+  const int same = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same;
+}
+
 /* Release: drop the storage reference; memory goes with the collector's next cycle. */
 static int release(lua_State *L) {
   lt_tensor *t = luaL_checkudata(L, 1, LUNET_TENSOR_MT);

@@ -35,6 +35,9 @@ lt_tensor *lunet_pushview(lua_State *L, int idx, const lt_tensor *view);
  * This is how kernels reuse the caller's output and workspace buffers. */
 lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size);
 lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like);
+/* 1 when the tensors at a and b are views of one storage (so writing one may change the
+ * other), else 0. */
+int lunet_samestorage(lua_State *L, int a, int b);
 /* Create the tensor and storage metatables (__gc and __close release the storage);
  * leaves the tensor metatable on the stack. */
 void lunet_newmetatables(lua_State *L);

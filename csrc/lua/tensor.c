@@ -1023,7 +1023,8 @@ static int m_dot(lua_State *L) {
 }
 
 /* t:index(idx [, out]) — rows of t picked by a 1-D int tensor of 1-based indices along
- * dimension 1 (a gather, for minibatches); out, if given, is resized and reused. */
+ * dimension 1 (a gather, for minibatches); out, if given, receives them (resized and
+ * reused unless it already has the result's shape). */
 static int m_index(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lt_tensor *ix = lunet_checkint(L, 2, "index");
@@ -1038,16 +1039,26 @@ static int m_index(lua_State *L) {
     if (k < 1 || k > t->size[0])
       luaL_error(L, "index: index %d out of range for dimension 1 of size %I", (int)k, (lua_Integer)t->size[0]);
   }
-  lt_tensor *o;
   if (lua_isnoneornil(L, 3)) {
-    o = lunet_newtensor(L, t->dtype, t->ndim, size, "index");
-  } else {
-    o = lunet_checktensor(L, 3);
-    if (o->dtype != t->dtype) luaL_error(L, "index: out must have the dtype of the source");
-    lua_pushvalue(L, 3);
-    o = lunet_resize(L, -1, t->ndim, size);
+    lt_gather_rows(lunet_newresult(L, t->dtype, t->ndim, size, "index"), t, lt_idata(ix), ix->stride[0]);
+    return 1;
   }
-  lt_gather_rows(o, t, lt_idata(ix), ix->stride[0]);
+  lt_tensor *o = lunet_checktensor(L, 3);
+  if (o->dtype != t->dtype) luaL_error(L, "index: out must have the dtype of the source");
+  /* An out that shares storage with the source or the indices receives a finished
+   * gather: rows copied one by one would read what earlier rows wrote. */
+  lt_tensor *tmp = NULL;
+  if (lunet_samestorage(L, 3, 1) || lunet_samestorage(L, 3, 2)) {
+    tmp = lunet_newresult(L, t->dtype, t->ndim, size, "index");
+    lt_gather_rows(tmp, t, lt_idata(ix), ix->stride[0]);
+  }
+  /* out of the result's shape is written where it points, else resized */
+  lt_tensor want = *t;
+  want.size[0] = size[0];
+  if (!lt_same_shape(o, &want)) o = lunet_resize(L, 3, t->ndim, size);
+  if (tmp) lt_copy(o, tmp);
+  else lt_gather_rows(o, t, lt_idata(ix), ix->stride[0]);
+  lua_settop(L, 3);
   return 1;
 }
 

@@ -1,0 +1,33 @@
+-- What main's API fuzzer (fuzz/api.lua, seed 1) found in the tensor binding: bounds
+-- checks that overflowed on extreme arguments, and outputs that alias their inputs.
+local lunet = require "lunet"
+
+describe("API fuzzer findings", function()
+  it("narrow refuses a length of math.maxinteger without overflowing", function()
+    local t = lunet.zeros(0, 1, 4, 5)
+    assert.has_error(function() t:narrow(-3, 4, math.maxinteger) end,
+      "narrow: 9223372036854775807 elements from 4 out of bounds for dimension 2 of size 1")
+    assert.has_error(function() t:narrow(3, math.maxinteger, 1) end,
+      "narrow: range [9223372036854775807, 9223372036854775807] out of bounds for dimension 3 of size 4")
+  end)
+
+  it("index into its own index tensor gathers first", function()
+    local t = lunet.tensor({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, "int")
+    local ix = lunet.tensor({ 3, 1 }, "int")
+    assert.same({ { 5, 6 }, { 1, 2 } }, t:index(ix, ix):totable())
+  end)
+
+  it("index into its own source (rows permuted in place) gathers first", function()
+    local a = lunet.arange(0, 6):view(3, 2)
+    local r = a:index(lunet.tensor({ 3, 2, 1 }, "int"), a)
+    assert.equal(a, r)
+    assert.same({ { 4, 5 }, { 2, 3 }, { 0, 1 } }, a:totable())
+  end)
+
+  it("index writes an out of the result's shape where it points", function()
+    local buf = lunet.zeros(2, 3)
+    local out = buf:narrow(2, 2, 2)
+    lunet.tensor({ { 1, 2 }, { 3, 4 } }):index(lunet.tensor({ 2, 1 }, "int"), out)
+    assert.same({ { 0, 3, 4 }, { 0, 1, 2 } }, buf:totable())
+  end)
+end)
