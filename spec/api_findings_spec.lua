@@ -11,6 +11,11 @@ describe("API fuzzer findings", function()
       "narrow: range [9223372036854775807, 9223372036854775807] out of bounds for dimension 3 of size 4")
   end)
 
+  it("expand refuses a shape whose element count overflows", function()
+    local t = lunet.tensor({ { { -4.125 } }, { { -1.5 } }, { { 2.375 } } })
+    assert.has_error(function() t:expand(1, 4611686018427387904, 3, 1, 3) end, "expand: sizes overflow")
+  end)
+
   it("index into its own index tensor gathers first", function()
     local t = lunet.tensor({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, "int")
     local ix = lunet.tensor({ 3, 1 }, "int")

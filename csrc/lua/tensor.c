@@ -387,6 +387,8 @@ static int m_expand(lua_State *L) {
                  (lua_Integer)size[i], lt_shape_str(t, buf, sizeof buf));
     }
   }
+  int64_t numel; /* every other function counts a view's elements in int64 */
+  if (lt_shape_numel(nd, v.size, &numel)) luaL_error(L, "expand: sizes overflow");
   lunet_pushview(L, 1, &v);
   return 1;
 }
