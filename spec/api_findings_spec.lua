@@ -16,6 +16,17 @@ describe("API fuzzer findings", function()
     assert.has_error(function() t:expand(1, 4611686018427387904, 3, 1, 3) end, "expand: sizes overflow")
   end)
 
+  it("refuses values that do not fit an int tensor", function()
+    local t = lunet.tensor({ 1, 1 }, "int")
+    assert.has_error(function() t:fill(0 / 0) end, "fill: NaN does not fit an int tensor")
+    assert.has_error(function() lunet.full({ 2 }, 2 ^ 31, "int") end, "full: 2147483648.0 does not fit an int tensor")
+    assert.has_error(function() lunet.tensor({ -2 ^ 40 }, "int") end,
+      "tensor: -1099511627776.0 does not fit an int tensor")
+    assert.has_error(function() t[1] = math.huge end, "newindex: inf does not fit an int tensor")
+    assert.same({ -2, -2 }, t:fill(-2.5):totable()) -- fractions truncate toward zero
+    assert.same({ -2147483648, 2147483647 }, lunet.tensor({ -2147483648.5, 2147483647.5 }, "int"):totable())
+  end)
+
   it("index into its own index tensor gathers first", function()
     local t = lunet.tensor({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, "int")
     local ix = lunet.tensor({ 3, 1 }, "int")

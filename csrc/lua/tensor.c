@@ -21,15 +21,22 @@ static int l_zeros(lua_State *L) {
   return 1;
 }
 
+/* v as an int element: truncated toward zero; NaN and values beyond int32 raise. */
+static int32_t int_value(lua_State *L, double v, const char *fname) {
+  if (v != v) luaL_error(L, "%s: NaN does not fit an int tensor", fname);
+  if (!(v > -2147483649.0 && v < 2147483648.0)) luaL_error(L, "%s: %f does not fit an int tensor", fname, v);
+  return (int32_t)v;
+}
+
 /* Every element of t (any layout) = v, converted to t's dtype. */
-static void fill_value(lt_tensor *t, double v) {
+static void fill_value(lua_State *L, lt_tensor *t, double v, const char *fname) {
   if (t->dtype == LT_FLOAT) {
     lt_unary(t, t, LT_FILL, (float)v, 0.0f);
     return;
   }
   lt_tensor one;
   memset(&one, 0, sizeof one);
-  int32_t iv = (int32_t)v;
+  int32_t iv = int_value(L, v, fname);
   one.base = &iv;
   one.dtype = LT_INT;
   one.ndim = t->ndim;
@@ -41,7 +48,7 @@ static int l_ones(lua_State *L) {
   int64_t size[LT_MAXDIM];
   int next;
   int nd = lunet_checksizes(L, 1, size, "ones", &next);
-  fill_value(lunet_newtensor(L, lunet_optdtype(L, next, "ones"), nd, size, "ones"), 1.0);
+  fill_value(L, lunet_newtensor(L, lunet_optdtype(L, next, "ones"), nd, size, "ones"), 1.0, "ones");
   return 1;
 }
 
@@ -51,7 +58,7 @@ static int l_full(lua_State *L) {
   luaL_argexpected(L, lua_istable(L, 1), 1, "table of sizes");
   int nd = lunet_checksizes(L, 1, size, "full", NULL);
   double v = luaL_checknumber(L, 2);
-  fill_value(lunet_newtensor(L, lunet_optdtype(L, 3, "full"), nd, size, "full"), v);
+  fill_value(L, lunet_newtensor(L, lunet_optdtype(L, 3, "full"), nd, size, "full"), v, "full");
   return 1;
 }
 
@@ -86,7 +93,7 @@ static void nested_fill(lua_State *L, int idx, int depth, int nd, const int64_t 
       if (t->dtype == LT_FLOAT)
         lt_fdata(t)[*k] = (float)v;
       else
-        lt_idata(t)[*k] = (int32_t)v;
+        lt_idata(t)[*k] = int_value(L, v, "tensor");
       (*k)++;
     }
     lua_pop(L, 1);
@@ -96,7 +103,7 @@ static void nested_fill(lua_State *L, int idx, int depth, int nd, const int64_t 
 static int l_tensor(lua_State *L) {
   if (lua_type(L, 1) == LUA_TNUMBER) { /* a 0-D tensor */
     lt_tensor *t = lunet_newtensor(L, lunet_optdtype(L, 2, "tensor"), 0, NULL, "tensor");
-    fill_value(t, lua_tonumber(L, 1));
+    fill_value(L, t, lua_tonumber(L, 1), "tensor");
     return 1;
   }
   luaL_argexpected(L, lua_istable(L, 1), 1, "nested table of numbers");
@@ -457,7 +464,7 @@ static int m_copy(lua_State *L) {
 
 static int m_fill(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
-  fill_value(t, luaL_checknumber(L, 2));
+  fill_value(L, t, luaL_checknumber(L, 2), "fill");
   lua_settop(L, 1);
   return 1;
 }
@@ -562,7 +569,7 @@ static int mt_newindex(lua_State *L) {
     if (t->dtype == LT_FLOAT)
       lt_fdata(t)[off] = (float)v;
     else
-      lt_idata(t)[off] = (int32_t)v;
+      lt_idata(t)[off] = int_value(L, v, "newindex");
     return 0;
   }
   select_view(L, 1, t, 0, i, "newindex");
