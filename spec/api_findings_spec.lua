@@ -27,6 +27,15 @@ describe("API fuzzer findings", function()
     assert.same({ -2147483648, 2147483647 }, lunet.tensor({ -2147483648.5, 2147483647.5 }, "int"):totable())
   end)
 
+  it("copy from a view of the destination's own storage reads the source first", function()
+    local t = lunet.tensor({ { 1, 2 }, { 3, 4 } })
+    t:copy(t:t())
+    assert.same({ { 1, 3 }, { 2, 4 } }, t:totable())
+    local m = lunet.tensor({ { 1, 2 }, { 3, 4 } })
+    m[1] = m:t()[2]
+    assert.same({ { 2, 4 }, { 3, 4 } }, m:totable())
+  end)
+
   it("index into its own index tensor gathers first", function()
     local t = lunet.tensor({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, "int")
     local ix = lunet.tensor({ 3, 1 }, "int")

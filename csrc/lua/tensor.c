@@ -449,6 +449,13 @@ static int m_clone(lua_State *L) {
   return 1;
 }
 
+/* dst (at didx) = src (at sidx), elementwise in row-major order. A source that shares
+ * storage with dst is copied out first, so that no element is read after it is written. */
+static void copy_into(lua_State *L, int didx, lt_tensor *dst, int sidx, const lt_tensor *src) {
+  if (lunet_samestorage(L, didx, sidx)) src = push_contiguous_copy(L, src);
+  lt_copy(dst, src);
+}
+
 static int m_copy(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lt_tensor *s = lunet_checktensor(L, 2);
@@ -457,7 +464,7 @@ static int m_copy(lua_State *L) {
     luaL_error(L, "copy: destination %s and source %s differ in number of elements", lt_shape_str(t, a, sizeof a),
                lt_shape_str(s, b, sizeof b));
   }
-  lt_copy(t, s);
+  copy_into(L, 1, t, 2, s);
   lua_settop(L, 1);
   return 1;
 }
@@ -588,7 +595,7 @@ static int mt_newindex(lua_State *L) {
     luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
                lt_shape_str(row, b, sizeof b));
   }
-  lt_copy(row, src);
+  copy_into(L, lua_absindex(L, -1), row, 3, src);
   return 0;
 }
 
