@@ -36,6 +36,12 @@ describe("API fuzzer findings", function()
     assert.same({ { 2, 4 }, { 3, 4 } }, m:totable())
   end)
 
+  it("addmm_ with C as an operand multiplies the old C", function()
+    local c = lunet.tensor({ { 1, 2 }, { 3, 4 } })
+    c:addmm_(c, c, 1, 1) -- c + c·c
+    assert.same({ { 8, 12 }, { 18, 26 } }, c:totable())
+  end)
+
   it("index into its own index tensor gathers first", function()
     local t = lunet.tensor({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, "int")
     local ix = lunet.tensor({ 3, 1 }, "int")

@@ -1004,6 +1004,9 @@ static int m_addmm_(lua_State *L) {
     luaL_error(L, "addmm_: shapes C%s, A%s, B%s do not match", lt_shape_str(c, z, sizeof z),
                lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
   }
+  /* BLAS reads A and B while it writes C: an operand sharing C's storage is copied out */
+  if (lunet_samestorage(L, 1, 2)) a = push_contiguous_copy(L, a);
+  if (lunet_samestorage(L, 1, 3)) b = push_contiguous_copy(L, b);
   mm_into(L, c, beta, alpha, a, b, "addmm_");
   lua_settop(L, 1);
   return 1;
