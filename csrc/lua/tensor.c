@@ -294,7 +294,7 @@ static int m_narrow(lua_State *L) {
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
   if (start < 1 || len < 0 || start - 1 > t->size[d] || len > t->size[d] - (start - 1)) {
     if (start >= 1 && len >= 0 && len - 1 <= LUA_MAXINTEGER - start) /* start+len-1 fits */
-      luaL_error(L, "narrow: range [%I, %I] out of bounds for dimension %d of size %I", start, start + len - 1,
+      luaL_error(L, "narrow: range [%I, %I] out of bounds for dimension %d of size %I", start, start + (len - 1),
                  d + 1, (lua_Integer)t->size[d]);
     luaL_error(L, "narrow: %I elements from %I out of bounds for dimension %d of size %I", len, start, d + 1,
                (lua_Integer)t->size[d]);
