@@ -21,7 +21,7 @@ if [ -n "$libfuzzer" ]; then
 fi
 
 # One thread: the fuzzers run one at a time on a shared machine.
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LUNET_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=1 LUNET_NUM_THREADS=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 summary=""
 for t in $targets; do

@@ -1,7 +1,7 @@
 #!/bin/sh
 # fuzz/valgrind.sh — a short training run (fuzz/valgrind.lua) under valgrind's memcheck, on
 # the normal build. Exits non-zero on any memory error or definite (or indirect) leak. The
-# OpenMP and OpenBLAS thread pools live until exit; their thread stacks show as "possibly
+# thread pools (lunet's and OpenBLAS's) live until exit; their thread stacks show as "possibly
 # lost", which is not counted.
 #   fuzz/valgrind.sh [dataDir]   (dataDir: default ../shared/data, for one PNG and one IDX file)
 set -eu

@@ -121,7 +121,7 @@ case("Conv2d: non-contiguous input", function() nn.Conv2d(1, 2, 3):forward(img:t
 case("Conv2d: int input", function() nn.Conv2d(1, 2, 3):forward(lunet.zeros(1, 1, 5, 5, "int")) end,
   "conv2d: argument #1 must be a float tensor, got an int tensor")
 case("Conv2d: gradOutput of the wrong shape", backwardWith(nn.Conv2d(1, 2, 3), img, lunet.randn(1, 2, 2, 2)),
-  "conv2d: gradOutput must have shape (1,2,4,4), got (1,2,2,2)")
+  "conv2d: grad_output must be (N,C,H,W) = (1,2,4,4), got (1,2,2,2)")
 case("MaxPool2d: padding over half the kernel", function() nn.MaxPool2d(2, 2, 3) end,
   "MaxPool2d: padding must be between 0 and half the kernel, got 3 for kernel 2x2")
 case("MaxPool2d: 3-D input", function() nn.MaxPool2d(2):forward(lunet.randn(1, 4, 4)) end,
@@ -131,7 +131,7 @@ case("MaxPool2d: window larger than the input", function() nn.MaxPool2d(5):forwa
 case("MaxPool2d: int input", function() nn.MaxPool2d(2):forward(lunet.zeros(1, 1, 4, 4, "int")) end,
   "maxpool2d: argument #1 must be a float tensor, got an int tensor")
 case("MaxPool2d: gradOutput of the wrong shape", backwardWith(nn.MaxPool2d(2), img, lunet.randn(1, 1, 2, 2)),
-  "maxpool2d: gradOutput must have shape (1,1,3,3), got (1,1,2,2)")
+  "maxpool2d: grad_output must be (N,C,H,W) = (1,1,3,3), got (1,1,2,2)")
 case("MaxPool2d: unpool before any forward", function() nn.MaxPool2d(2):unpool(lunet.randn(1, 1, 2, 2)) end,
   "MaxPool2d:unpool: no forward has run yet")
 case("Linear: zero features", function() nn.Linear(0, 2) end,
@@ -144,14 +144,14 @@ case("Linear: input features differ from the weight's", function() nn.Linear(3, 
 case("Linear: non-contiguous input", function() nn.Linear(3, 2):forward(lunet.randn(3, 4):t()) end,
   "linear: input must be contiguous (call :contiguous())")
 case("Linear: gradOutput of the wrong shape", backwardWith(nn.Linear(3, 2), lunet.randn(4, 3), lunet.randn(4, 3)),
-  "linear: gradOutput must have shape (4,2), got (4,3)")
+  "linear: grad_output must be (N,out) = (4,2), got (4,3)")
 case("ReLU: input not a tensor", function() nn.ReLU():forward(1) end, "ReLU: input must be a tensor, got number")
 case("ReLU: int input", function() nn.ReLU():forward(lunet.zeros(3, "int")) end,
   "relu: argument #1 must be a float tensor, got an int tensor")
 case("ReLU: non-contiguous input", function() nn.ReLU():forward(x23:t()) end,
   "relu: input must be contiguous (call :contiguous())")
 case("ReLU: gradOutput of the wrong shape", backwardWith(nn.ReLU(), lunet.randn(4, 3), lunet.randn(4, 2)),
-  "relu: input (4,3) and gradOutput (4,2) differ in shape")
+  "relu: input (4,3) and grad_output (4,2) differ in shape")
 case("Dropout: probability above 1", function() nn.Dropout(1.5) end,
   "Dropout: p (drop probability) must be in [0,1) and keep in (0,1], got 1.5")
 case("Dropout: both p and keep", function() nn.Dropout{p = 0.5, keep = 0.5} end,
@@ -159,7 +159,7 @@ case("Dropout: both p and keep", function() nn.Dropout{p = 0.5, keep = 0.5} end,
 case("Dropout: int input", function() nn.Dropout(0.5):forward(lunet.zeros(3, "int")) end,
   "dropout: argument #1 must be a float tensor, got an int tensor")
 case("Dropout: gradOutput of the wrong shape", backwardWith(nn.Dropout(0.5), lunet.randn(4, 3), lunet.randn(4, 2)),
-  "dropout: gradOutput (4,2) and mask (4,3) differ in shape")
+  "dropout: grad_output (4,2) and mask (4,3) differ in shape")
 case("Flatten: scalar input", function() nn.Flatten():forward(lunet.tensor(3)) end,
   "Flatten: input must have a batch dimension, got a scalar")
 case("Softmax: 3-D input", function() nn.Softmax():forward(lunet.randn(2, 3, 4)) end,
@@ -210,7 +210,7 @@ for _, R in ipairs{"RNN", "LSTM", "GRU"} do
   case(R .. ": int input", function() nn[R](3, 4):forward(lunet.zeros(2, 5, 3, "int")) end,
     kernel .. "_forward: argument #1 must be a float tensor, got an int tensor")
   case(R .. ": gradOutput of the wrong shape", backwardWith(nn[R](3, 4), lunet.randn(2, 5, 3), lunet.randn(2, 5, 3)),
-    kernel .. "_backward_data: gradOutput must be (N,T,H) = (2,5,4), got (2,5,3)")
+    kernel .. "_backward_input: grad_output must be (N,T,H) = (2,5,4), got (2,5,3)")
 end
 case("SelectTime: time step 0", function() nn.SelectTime(0) end,
   "SelectTime: the time step must be a non-zero integer (negative counts from the end), got 0")

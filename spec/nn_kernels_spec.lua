@@ -1,4 +1,4 @@
--- The CNN kernels of lunet.core (csrc/conv.c, pool.c, activ.c through lua_nn.c):
+-- The CNN kernels of lunet.core (csrc/kernels/conv.c, pool.c, activ.c through csrc/lua/nn.c):
 -- known answers on hand-computed inputs, a naive reference convolution, centered
 -- finite-difference gradient checks, and the errors of every binding.
 local lunet = require "lunet"
@@ -156,9 +156,9 @@ describe("conv2d kernels", function()
     assert.has_error(function() fwd(x, w, lunet.randn(5), empty(), empty(), 1, 1, 0, 0) end,
       "conv2d: bias must have 4 elements (one per output channel), got 5")
     assert.has_error(function() fwd(x, w, nil, empty(), empty(), 0, 1, 0, 0) end,
-      "conv2d: stride height must be >= 1, got 0")
+      "conv2d: stride height must be in 1..2147483647, got 0")
     assert.has_error(function() fwd(x, w, nil, empty(), empty(), 1, 1, -1, 0) end,
-      "conv2d: padding height must be >= 0, got -1")
+      "conv2d: padding height must be in 0..2147483647, got -1")
     assert.has_error(function() fwd(x, lunet.randn(4, 3, 9, 9), nil, empty(), empty(), 1, 1, 0, 0) end,
       "conv2d: a 9x9 window with padding 0x0 does not fit the 8x8 input")
     assert.has_error(function() fwd(lunet.randn(2, 0, 8, 8), lunet.randn(4, 0, 3, 3), nil, empty(), empty(), 1, 1, 0, 0) end,
@@ -168,19 +168,19 @@ describe("conv2d kernels", function()
     assert.has_error(function() fwd(x:transpose(3, 4), w, nil, empty(), empty(), 1, 1, 0, 0) end,
       "conv2d: input must be contiguous (call :contiguous())")
     assert.has_error(function() fwd(x, w, nil, x, empty(), 1, 1, 0, 0) end,
-      "conv2d: argument #4 (an output) is the same tensor as argument #1")
+      "conv2d: argument #4 (output) is an output and must not be the same tensor as argument #1")
     assert.has_error(function() fwd(x, w, nil, empty("int"), empty(), 1, 1, 0, 0) end,
       "conv2d: argument #4 must be a float tensor, got an int tensor")
     assert.has_error(function()
       core.conv2d_backward_input(x, lunet.randn(2, 4, 5, 5), w, empty(), empty(), 1, 1, 0, 0)
-    end, "conv2d: gradOutput must have shape (2,4,6,6), got (2,4,5,5)")
+    end, "conv2d: grad_output must be (N,C,H,W) = (2,4,6,6), got (2,4,5,5)")
     assert.has_error(function()
       core.conv2d_backward_params(x, lunet.randn(2, 4, 6, 6), lunet.zeros(4, 3, 2, 2), nil, empty(), 1, 1, 0, 0)
-    end, "conv2d: gradOutput must have shape (2,4,7,7), got (2,4,6,6)")
+    end, "conv2d: grad_output must be (N,C,H,W) = (2,4,7,7), got (2,4,6,6)")
     assert.has_error(function()
       core.conv2d_backward_params(x, lunet.randn(2, 4, 6, 6), lunet.zeros(4, 3, 3, 3), lunet.zeros(3), empty(),
         1, 1, 0, 0)
-    end, "conv2d: gradBias must have 4 elements (one per output channel), got 3")
+    end, "conv2d: grad_bias must have 4 elements (one per output channel), got 3")
   end)
 end)
 
@@ -210,6 +210,14 @@ describe("maxpool2d kernels", function()
     local out = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 2, 2, 0, 0)
     local v = out:view(-1)[1]
     assert.is_true(v ~= v)
+  end)
+
+  it("gives -inf for a window of -inf (api fuzzer, seed 1)", function()
+    local ninf = -math.huge
+    local x = lunet.tensor{ { { { ninf, ninf, 0 }, { ninf, ninf, 1 } } } }
+    local out, sw = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 1, 1, 0, 0)
+    assert.same({ { { { ninf, 1 } } } }, out:totable())
+    assert.same({ { { { 1, 6 } } } }, sw:totable())
   end)
 
   it("routes gradients through the switches, adding where windows share a maximum", function()
@@ -253,7 +261,7 @@ describe("maxpool2d kernels", function()
       "maxpool2d: a 5x5 window with padding 0x0 does not fit the 4x4 input")
     local out, sw = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 2, 2, 0, 0)
     assert.has_error(function() core.maxpool2d_backward(x, lunet.randn(1, 2, 3, 3), sw, empty(), 2, 2, 2, 2, 0, 0) end,
-      "maxpool2d: gradOutput must have shape (1,2,2,2), got (1,2,3,3)")
+      "maxpool2d: grad_output must be (N,C,H,W) = (1,2,2,2), got (1,2,3,3)")
     local bad = sw:clone()
     bad:view(-1)[3] = 17
     assert.has_error(function() core.maxpool2d_backward(x, out, bad, empty(), 2, 2, 2, 2, 0, 0) end,
@@ -261,9 +269,9 @@ describe("maxpool2d kernels", function()
     assert.has_error(function() core.maxunpool2d(out, bad, empty(), 4, 4) end,
       "maxunpool2d: switch 17 at position 3 is outside 1..16")
     assert.has_error(function() core.maxunpool2d(out, sw, empty(), 0, 4) end,
-      "maxunpool2d: output height must be >= 1, got 0")
+      "maxunpool2d: output height must be in 1..2147483647, got 0")
     assert.has_error(function() core.maxunpool2d(lunet.randn(1, 2, 2, 3), sw, empty(), 4, 4) end,
-      "maxunpool2d: switches must have shape (1,2,2,3), got (1,2,2,2)")
+      "maxunpool2d: switches must be (N,C,H,W) = (1,2,2,3), got (1,2,2,2)")
   end)
 end)
 
@@ -278,7 +286,7 @@ describe("relu and dropout kernels", function()
     local gin = core.relu_backward(x, r, empty())
     assert.is_true(H.relerr(gin, H.numgrad(f, x, 1e-2)) < 1e-3)
     assert.has_error(function() core.relu_backward(x, lunet.randn(3, 4), empty()) end,
-      "relu: input (3,4,5) and gradOutput (3,4) differ in shape")
+      "relu: input (3,4,5) and grad_output (3,4) differ in shape")
   end)
 
   it("dropout with a fixed mask: scaled forward and a matching gradient", function()
@@ -325,9 +333,9 @@ describe("linear kernels", function()
     assert.has_error(function() core.linear_forward(x, w, lunet.randn(4), empty()) end,
       "linear: bias must have 3 elements, got 4")
     assert.has_error(function() core.linear_backward_input(lunet.randn(5, 4), w, empty()) end,
-      "linear: gradOutput must have shape (5,3), got (5,4)")
+      "linear: grad_output must be (N,out) = (5,3), got (5,4)")
     assert.has_error(function() core.linear_backward_params(x, lunet.randn(5, 3), lunet.zeros(3, 6), nil) end,
-      "linear: gradWeight expects 6 input features, the input has 7")
+      "linear: grad_weight expects 6 input features, the input has 7")
   end)
 end)
 

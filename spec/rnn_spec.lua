@@ -1,4 +1,4 @@
--- Specs of the recurrent modules (lua/lunet/nn/rnn.lua) and their kernels (csrc/rnn.c):
+-- Specs of the recurrent modules (lua/lunet/nn/rnn.lua) and their kernels (csrc/kernels/rnn.c):
 -- known answers against a float64 reference written from the cells' equations,
 -- finite-difference gradient checks over multi-step sequences, errors, and a task
 -- that only memory solves.
@@ -13,7 +13,7 @@ local CELLS = { "RNN", "LSTM", "GRU" }
 local GATES = { RNN = 1, LSTM = 4, GRU = 3 }
 
 ---------------------------------------------------------------------------------
--- The reference: the equations of csrc/rnn.c, in float64, on plain tables.
+-- The reference: the equations of csrc/kernels/rnn.c, in float64, on plain tables.
 local function sigmoid(v) return 1 / (1 + math.exp(-v)) end
 local function tanh(v) return 1 - 2 / (math.exp(2 * v) + 1) end
 
@@ -390,22 +390,22 @@ describe("recurrent errors", function()
       "GRU:backward: call forward(input) with this same input first")
     m:forward(lunet.zeros(1, 2, 2))
     assert.has_error(function() m:backward(m.x, lunet.zeros(1, 3, 3)) end,
-      "gru_backward_data: gradOutput must be (N,T,H) = (1,2,3), got (1,3,3)")
+      "gru_backward_input: grad_output must be (N,T,H) = (1,2,3), got (1,3,3)")
   end)
 
   it("in the kernels: shapes, nil slots, aliasing and stale state", function()
     local x, y, st = lunet.zeros(2, 3, 4), lunet.zeros(0), lunet.zeros(0)
     local wx, wh, b = lunet.zeros(8, 4), lunet.zeros(8, 2), lunet.zeros(8)
     assert.has_error(function() core.lstm_forward(x, lunet.zeros(6, 4), wh, b, nil, nil, nil, y, lunet.zeros(0), st) end,
-      "lstm_forward: Wx must have 4*H rows (the lstm gates stacked), got (6,4)")
+      "lstm_forward: weight_ih must have 4*H rows (the lstm gates stacked), got (6,4)")
     assert.has_error(function() core.rnn_forward(x, wx, lunet.zeros(8, 8), b, b, nil, nil, y, nil, st) end,
-      "rnn_forward: argument #5 (bh) must be nil for this cell, got a tensor")
+      "rnn_forward: argument #5 (bias_hh) must be nil for this cell, got a tensor")
     assert.has_error(function() core.rnn_forward(x, wx, lunet.zeros(8, 3), b, nil, nil, nil, y, nil, st) end,
-      "rnn_forward: Wh must be (G*H,H) = (8,8), got (8,3)")
+      "rnn_forward: weight_hh must be (G*H,H) = (8,8), got (8,3)")
     assert.has_error(function() core.gru_forward(x, lunet.zeros(6, 4), lunet.zeros(6, 2), lunet.zeros(6), nil, nil, nil, y, nil, st) end,
       "gru_forward: argument #5 must be a tensor, got nil")
     assert.has_error(function() core.rnn_forward(x, wx, lunet.zeros(8, 8), b, nil, nil, nil, x, nil, st) end,
-      "rnn_forward: argument #8 (y, an output) is the same tensor as argument #1")
+      "rnn_forward: argument #8 (y) is an output and must not be the same tensor as argument #1")
     assert.has_error(function() core.rnn_forward(x:transpose(1, 2), wx, lunet.zeros(8, 8), b, nil, nil, nil, y, nil, st) end,
       "rnn_forward: input must be contiguous (call :contiguous())")
     assert.has_error(function() core.rnn_forward(lunet.zeros(2, 0, 4), wx, lunet.zeros(8, 8), b, nil, nil, nil, y, nil, st) end,
@@ -413,12 +413,12 @@ describe("recurrent errors", function()
     assert.has_error(function() core.rnn_forward(lunet.zeros(2, 3, 4, "int"), wx, lunet.zeros(8, 8), b, nil, nil, nil, y, nil, st) end)
     core.rnn_forward(x, wx, lunet.zeros(8, 8), b, nil, nil, nil, y, nil, st)
     assert.has_error(function()
-      core.rnn_backward_data(lunet.zeros(2, 4, 4), wx, lunet.zeros(8, 8), st, lunet.zeros(2, 4, 8), lunet.zeros(0),
+      core.rnn_backward_input(lunet.zeros(2, 4, 4), wx, lunet.zeros(8, 8), st, lunet.zeros(2, 4, 8), lunet.zeros(0),
         lunet.zeros(0), nil, lunet.zeros(0))
-    end, "rnn_backward_data: state must be the (128) floats that rnn_forward left for these shapes, got (96)")
+    end, "rnn_backward_input: state must be the (128) floats that rnn_forward left for these shapes, got (96)")
     assert.has_error(function()
-      core.rnn_backward_weights(x, st, lunet.zeros(5), lunet.zeros(8, 4), lunet.zeros(8, 8), lunet.zeros(8), nil)
-    end, "rnn_backward_weights: scratch must be the (48) floats that rnn_backward_data left for these shapes, got (5)")
+      core.rnn_backward_params(x, st, lunet.zeros(5), lunet.zeros(8, 4), lunet.zeros(8, 8), lunet.zeros(8), nil)
+    end, "rnn_backward_params: scratch must be the (48) floats that rnn_backward_input left for these shapes, got (5)")
   end)
 end)
 

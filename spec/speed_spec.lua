@@ -1,4 +1,4 @@
--- What the speed work added (csrc/gemm.c, threadpool.c, speed.c through lua_speed.c):
+-- What the speed work added (csrc/kernels/gemm.c, threadpool.c, speed.c through csrc/lua/speed.c):
 -- both sgemm backends against OpenBLAS through every transpose the kernels use, the
 -- nn specs re-run on the backend that is not the default, results that do not depend
 -- on the thread count, denormal flushing on every thread, model.needInputGrad, and

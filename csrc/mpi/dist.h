@@ -13,7 +13,7 @@
 
 typedef enum { LD_UNINITIALIZED = 0, LD_RUNNING = 1, LD_FINALIZED = 2 } ld_state;
 
-/* MPI_Init_thread (FUNNELED: only the main thread calls MPI; OpenMP and OpenBLAS
+/* MPI_Init_thread (FUNNELED: only the main thread calls MPI; the thread pool's and OpenBLAS's
  * threads do not) and registers ld_exit_handler for the process's exit. Returns 0,
  * or -1 when MPI was already finalized (MPI cannot start twice). A second call while
  * running does nothing. */

@@ -5,7 +5,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "lua_lunet.h" /* LUNET_TENSOR_MT and lt_tensor only: lunet.core's functions are not linked here */
+#include "lua_lunet.h"
 #include "dist.h"
 
 /* Raise unless MPI is running: "fname: MPI is not initialized (call init() first)". */
@@ -15,19 +15,11 @@ static void check_running(lua_State *L, const char *fname) {
   if (s == LD_FINALIZED) luaL_error(L, "%s: MPI was already finalized", fname);
 }
 
-/* The elements of a contiguous float tensor and their count. lunet.core's
- * lt_is_contiguous is in another shared object, loaded privately (RTLD_LOCAL),
- * so the row-major check is made here. */
+/* The elements of a contiguous float tensor and their count. */
 static float *check_buffer(lua_State *L, int idx, const char *fname, int64_t *n) {
-  lt_tensor *t = luaL_checkudata(L, idx, LUNET_TENSOR_MT);
-  if (t->dtype != LT_FLOAT) luaL_error(L, "%s: tensor must be float, got int", fname);
-  int64_t expect = 1;
-  for (int d = t->ndim - 1; d >= 0; d--) {
-    if (t->size[d] != 1 && t->stride[d] != expect)
-      luaL_error(L, "%s: tensor must be contiguous (use t:contiguous() and copy back)", fname);
-    expect *= t->size[d];
-  }
-  *n = expect;
+  lt_tensor *t = lunet_checkfloat(L, idx, fname);
+  lunet_checkcontig(L, t, fname, "tensor");
+  *n = lt_numel(t);
   return lt_fdata(t);
 }
 
@@ -169,7 +161,7 @@ static int l_gather(lua_State *L) {
   return 1;
 }
 
-int luaopen_lunet_mpi(lua_State *L) {
+LUNET_EXPORT int luaopen_lunet_mpi(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"init", l_init}, {"state", l_state}, {"finalize", l_finalize}, {"abort", l_abort},
     {"rank", l_rank}, {"size", l_size}, {"localRank", l_local}, {"host", l_host},

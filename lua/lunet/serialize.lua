@@ -16,7 +16,7 @@
 --   replace).
 --
 -- Formats (little-endian). A tensor alone is written as a bare tensor file,
--- lunet's tensor format (csrc/lunet_io.h: "LUNETTNS", version, dtype, ndim,
+-- lunet's tensor format (csrc/kernels/lunet_io.h: "LUNETTNS", version, dtype, ndim,
 -- u64 sizes, data, crc32). Anything else goes in a container:
 --   "LUNET\0"  magic, 6 bytes
 --   u32        container version (2)

@@ -1,5 +1,5 @@
 -- lunet.nn layers: Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax.
--- Each is a thin Lua shell over the C kernels of lunet.core (csrc/conv.c, pool.c,
+-- Each is a thin Lua shell over the C kernels of lunet.core (csrc/kernels/conv.c, pool.c,
 -- activ.c): the module owns its parameters and buffers, the kernels resize and fill
 -- them, so once the shapes are known a training step allocates nothing.
 -- The deconvnet's steps down the stack (lunet.viz) are methods here too, each module

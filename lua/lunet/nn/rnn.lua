@@ -1,5 +1,5 @@
 -- lunet.nn recurrent modules: RNN, LSTM and GRU over whole sequences (the C kernels of
--- csrc/rnn.c: one call per layer for the forward pass, two for backpropagation through
+-- csrc/kernels/rnn.c: one call per layer for the forward pass, two for backpropagation through
 -- time), and SelectTime / LastStep, which pick one time step.
 --
 --   nn.RNN(inputSize, hiddenSize, {layers = 1})      h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
@@ -31,12 +31,12 @@ local module = require "lunet.nn.module"
 local Module = module.Module
 local rnn = {}
 
--- Per cell: its gate count, its options and its three kernels (csrc/lua_rnn.c).
+-- Per cell: its gate count, its options and its three kernels (csrc/lua/rnn.c).
 local CELLS = {}
 for name, c in pairs({ RNN = { "rnn", 1 }, LSTM = { "lstm", 4, { "forgetBias", "layers" } }, GRU = { "gru", 3 } }) do
   CELLS[name] = { gates = c[2], options = c[3] or { "layers" }, forward = core[c[1] .. "_forward"],
-                  backwardInput = core[c[1] .. "_backward_data"],
-                  backwardParams = core[c[1] .. "_backward_weights"] }
+                  backwardInput = core[c[1] .. "_backward_input"],
+                  backwardParams = core[c[1] .. "_backward_params"] }
 end
 
 -- weightIH1 -> gradWeightIH1

@@ -3,7 +3,6 @@
 #include "gemm.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -22,8 +21,6 @@ int lt_get_flush_denormals(void) { return (_mm_getcsr() & LT_FTZ_DAZ) == LT_FTZ_
 
 int lt_set_flush_denormals(int on) {
   const int was = lt_get_flush_denormals();
-  set_bits(on);
-#pragma omp parallel
   set_bits(on);
   return was;
 }

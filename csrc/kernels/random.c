@@ -83,3 +83,49 @@ void lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]) {
   has_spare = in[LT_RNG_STATE_WORDS] != 0;
   memcpy(&spare, &in[LT_RNG_STATE_WORDS + 1], sizeof spare);
 }
+
+/* ---------------------------------------------------------------- fills */
+
+static float uniform_float(double lo, double hi) {
+  float v = (float)(lo + (hi - lo) * lt_rng_uniform());
+  if (v >= (float)hi && hi > lo) v = nextafterf((float)hi, (float)lo);
+  return v;
+}
+
+typedef enum { FILL_UNIFORM, FILL_NORMAL, FILL_TRUNC } fill_kind;
+
+/* One draw per element, walking the view's index in row-major order. */
+static void fill(lt_tensor *t, fill_kind k, double p, double q) {
+  const int64_t n = lt_numel(t);
+  int64_t idx[LT_MAXDIM] = {0}, off = 0;
+  float *d = lt_fdata(t);
+  for (int64_t i = 0; i < n; i++) {
+    d[off] = k == FILL_UNIFORM ? uniform_float(p, q)
+             : k == FILL_NORMAL ? (float)(p + q * lt_rng_normal())
+                                : (float)lt_rng_truncnormal(p);
+    for (int j = t->ndim - 1; j >= 0; j--) {
+      off += t->stride[j];
+      if (++idx[j] < t->size[j]) break;
+      off -= t->stride[j] * t->size[j];
+      idx[j] = 0;
+    }
+  }
+}
+
+void lt_fill_uniform(lt_tensor *t, double lo, double hi) { fill(t, FILL_UNIFORM, lo, hi); }
+void lt_fill_normal(lt_tensor *t, double mean, double std) { fill(t, FILL_NORMAL, mean, std); }
+void lt_fill_truncnormal(lt_tensor *t, double std) { fill(t, FILL_TRUNC, std, 0.0); }
+
+void lt_fill_bernoulli(float *d, int64_t n, double p) {
+  for (int64_t i = 0; i < n; i++) d[i] = uniform_float(0.0, 1.0) < p ? 1.0f : 0.0f;
+}
+
+void lt_randperm(int32_t *d, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] = (int32_t)(i + 1);
+  for (int64_t i = n - 1; i > 0; i--) {
+    const int64_t j = (int64_t)lt_rng_below((uint64_t)(i + 1));
+    const int32_t tmp = d[i];
+    d[i] = d[j];
+    d[j] = tmp;
+  }
+}

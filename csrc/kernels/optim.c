@@ -5,9 +5,6 @@
 
 #include <math.h>
 
-/* Parameters per chunk: tens of microseconds of memory-bound work. */
-#define OPTIM_GRAIN 65536
-
 typedef struct {
   float *p, *a, *b;
   const float *g;
@@ -34,7 +31,7 @@ static void sgd_momentum(void *ctx, int64_t i0, int64_t i1, int lane) {
 
 void lt_sgd_step(float *p, const float *g, float *v, int64_t n, float lr, float mu, int nesterov, float wd) {
   step_job j = {.p = p, .a = v, .g = g, .lr = lr, .c1 = mu, .wd = wd, .nesterov = nesterov};
-  lt_parallel_for(n, OPTIM_GRAIN, mu == 0.0f ? sgd_plain : sgd_momentum, &j);
+  lt_parallel_for(n, LT_EW_GRAIN, mu == 0.0f ? sgd_plain : sgd_momentum, &j);
 }
 
 /* a, b: first and second moments; c1, c2: beta1, beta2; lr, eps: the bias-corrected
@@ -58,7 +55,7 @@ void lt_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float
   double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
   step_job j = {.p = p, .a = m, .b = v, .g = g, .lr = (float)(lr * sqrt(c2) / c1), .c1 = b1, .c2 = b2,
                 .eps = (float)(eps * sqrt(c2)), .wd = wd};
-  lt_parallel_for(n, OPTIM_GRAIN, adam_range, &j);
+  lt_parallel_for(n, LT_EW_GRAIN, adam_range, &j);
 }
 
 /* a: square average; c1: alpha */
@@ -75,7 +72,7 @@ static void rmsprop_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 
 void lt_rmsprop_step(float *p, const float *g, float *v, int64_t n, float lr, float alpha, float eps, float wd) {
   step_job j = {.p = p, .a = v, .g = g, .lr = lr, .c1 = alpha, .eps = eps, .wd = wd};
-  lt_parallel_for(n, OPTIM_GRAIN, rmsprop_range, &j);
+  lt_parallel_for(n, LT_EW_GRAIN, rmsprop_range, &j);
 }
 
 /* a: sum of squares */
@@ -91,5 +88,5 @@ static void adagrad_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 
 void lt_adagrad_step(float *p, const float *g, float *s, int64_t n, float lr, float eps, float wd) {
   step_job j = {.p = p, .a = s, .g = g, .lr = lr, .eps = eps, .wd = wd};
-  lt_parallel_for(n, OPTIM_GRAIN, adagrad_range, &j);
+  lt_parallel_for(n, LT_EW_GRAIN, adagrad_range, &j);
 }

@@ -1,8 +1,9 @@
 /* tensor.c — shape bookkeeping and the generic kernels over strided views:
  * elementwise maps, copies, reductions, and the sgemm front end. */
 #include "tensor.h"
+#include "gemm.h"
+#include "threadpool.h"
 
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -125,6 +126,43 @@ static void walk_rows(const walk_t *w, int nt, row_fn row, void *ctx) {
   }
 }
 
+typedef struct {
+  row_fn row;
+  void *ctx;
+  int nt;
+  const int64_t *off, *st;
+} split_job;
+
+static void split_chunk(void *vjob, int64_t begin, int64_t end, int lane) {
+  const split_job *j = vjob;
+  int64_t off[3];
+  for (int t = 0; t < j->nt; t++) off[t] = j->off[t] + begin * j->st[t];
+  j->row(j->ctx, off, j->st, end - begin);
+}
+
+/* walk_rows for elementwise maps (every output element depends on its inputs alone):
+ * a row longer than a chunk is cut into chunks over the thread pool. */
+typedef struct {
+  row_fn row;
+  void *ctx;
+  int nt;
+} par_ctx;
+
+static void par_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const par_ctx *c = vctx;
+  if (n <= LT_EW_GRAIN) {
+    c->row(c->ctx, off, st, n);
+    return;
+  }
+  split_job j = {c->row, c->ctx, c->nt, off, st};
+  lt_parallel_for(n, LT_EW_GRAIN, split_chunk, &j);
+}
+
+static void walk_rows_parallel(const walk_t *w, int nt, row_fn row, void *ctx) {
+  par_ctx c = {row, ctx, nt};
+  walk_rows(w, nt, par_row, &c);
+}
+
 /* ---- elementwise ---- */
 
 typedef struct {
@@ -139,7 +177,6 @@ static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 #define ROW_LOOP(EXPR)                                                     \
   do {                                                                     \
     if (so == 1 && sa == 1 && sb == 1) {                                   \
-      _Pragma("omp parallel for if (n > 65536) schedule(static)")          \
       for (int64_t i = 0; i < n; i++) { float x = a[i], y = b[i]; o[i] = (EXPR); } \
     } else {                                                               \
       for (int64_t i = 0; i < n; i++) {                                    \
@@ -170,13 +207,12 @@ void lt_binary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_binop 
   walk_t w;
   walk_init(&w, out->ndim, out->size, 3, st);
   ew_ctx c = {lt_fdata(out), lt_fdata(a), lt_fdata(b), (int)op, 0, 0};
-  walk_rows(&w, 3, binary_row, &c);
+  walk_rows_parallel(&w, 3, binary_row, &c);
 }
 
 #define UROW_LOOP(EXPR)                                                    \
   do {                                                                     \
     if (so == 1 && sa == 1) {                                              \
-      _Pragma("omp parallel for if (n > 65536) schedule(static)")          \
       for (int64_t i = 0; i < n; i++) { float x = a[i]; o[i] = (EXPR); }  \
     } else {                                                               \
       for (int64_t i = 0; i < n; i++) { float x = a[i * sa]; o[i * so] = (EXPR); } \
@@ -210,7 +246,7 @@ void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, float p, float q) 
   walk_t w;
   walk_init(&w, out->ndim, out->size, 2, st);
   ew_ctx c = {lt_fdata(out), lt_fdata(a), NULL, (int)op, p, q};
-  walk_rows(&w, 2, unary_row, &c);
+  walk_rows_parallel(&w, 2, unary_row, &c);
 }
 
 /* ---- copy with conversion; walks both in row-major order of their own shapes ---- */
@@ -427,16 +463,127 @@ void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
 
 /* ---- matrix product ---- */
 
+/* ---- comparisons ---- */
+
+typedef struct {
+  float *o;
+  const void *a, *b;
+  lt_dtype da, db;
+  lt_cmpop op;
+  double s; /* the scalar of lt_compare_scalar */
+} cmp_ctx;
+
+/* r = x op y, for any one type T: NaN compares false except under ne. */
+#define CMP(op, x, y)                                                                       \
+  ((op) == LT_EQ ? (x) == (y) : (op) == LT_NE ? (x) != (y) : (op) == LT_LT ? (x) < (y)      \
+   : (op) == LT_LE ? (x) <= (y) : (op) == LT_GT ? (x) > (y) : (x) >= (y))
+
+static void compare_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const cmp_ctx *c = vctx;
+  float *o = c->o + off[0];
+  const int64_t so = st[0], sa = st[1], sb = st[2];
+  if (c->da == LT_INT && c->db == LT_INT) {
+    const int32_t *a = (const int32_t *)c->a + off[1], *b = (const int32_t *)c->b + off[2];
+    for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, a[i * sa], b[i * sb]) ? 1.0f : 0.0f;
+  } else if (c->da == LT_FLOAT && c->db == LT_FLOAT) {
+    const float *a = (const float *)c->a + off[1], *b = (const float *)c->b + off[2];
+    for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, a[i * sa], b[i * sb]) ? 1.0f : 0.0f;
+  } else { /* int32 and float both convert to double exactly */
+    for (int64_t i = 0; i < n; i++) {
+      const int64_t ia = (off[1] + i * sa), ib = (off[2] + i * sb);
+      const double x = c->da == LT_INT ? (double)((const int32_t *)c->a)[ia] : (double)((const float *)c->a)[ia];
+      const double y = c->db == LT_INT ? (double)((const int32_t *)c->b)[ib] : (double)((const float *)c->b)[ib];
+      o[i * so] = CMP(c->op, x, y) ? 1.0f : 0.0f;
+    }
+  }
+}
+
+void lt_compare(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_cmpop op) {
+  const int64_t *st[3] = {out->stride, a->stride, b->stride};
+  walk_t w;
+  walk_init(&w, out->ndim, out->size, 3, st);
+  cmp_ctx c = {lt_fdata(out), (const float *)a->base + a->offset, (const float *)b->base + b->offset,
+               a->dtype, b->dtype, op, 0.0};
+  walk_rows_parallel(&w, 3, compare_row, &c);
+}
+
+static void compare_scalar_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const cmp_ctx *c = vctx;
+  float *o = c->o + off[0];
+  const int64_t so = st[0], sa = st[1];
+  const double y = c->s;
+  if (c->da == LT_INT) {
+    const int32_t *a = (const int32_t *)c->a + off[1];
+    for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, (double)a[i * sa], y) ? 1.0f : 0.0f;
+  } else {
+    const float *a = (const float *)c->a + off[1];
+    for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, (double)a[i * sa], y) ? 1.0f : 0.0f;
+  }
+}
+
+void lt_compare_scalar(lt_tensor *out, const lt_tensor *a, double s, lt_cmpop op) {
+  const int64_t *st[2] = {out->stride, a->stride};
+  walk_t w;
+  walk_init(&w, out->ndim, out->size, 2, st);
+  cmp_ctx c = {lt_fdata(out), (const float *)a->base + a->offset, NULL, a->dtype, a->dtype, op, s};
+  walk_rows_parallel(&w, 2, compare_scalar_row, &c);
+}
+
+/* ---- dot, gather ---- */
+
+typedef struct {
+  const float *a, *b;
+  double acc;
+} dot_ctx;
+
+static void dot_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  dot_ctx *c = vctx;
+  const float *a = c->a + off[0], *b = c->b + off[1];
+  double acc = 0.0;
+  for (int64_t i = 0; i < n; i++) acc += (double)(a[i * st[0]] * b[i * st[1]]);
+  c->acc += acc;
+}
+
+double lt_dot(const lt_tensor *a, const lt_tensor *b) {
+  const int64_t *st[2] = {a->stride, b->stride};
+  walk_t w;
+  walk_init(&w, a->ndim, a->size, 2, st);
+  dot_ctx c = {lt_fdata(a), lt_fdata(b), 0.0};
+  walk_rows(&w, 2, dot_row, &c);
+  return c.acc;
+}
+
+/* The view of row i of t along dimension 0: t[i] with one dimension less. */
+static lt_tensor row_view(const lt_tensor *t, int64_t i) {
+  lt_tensor v = *t;
+  v.ndim = t->ndim - 1;
+  v.offset = t->offset + i * t->stride[0];
+  for (int d = 1; d < t->ndim; d++) {
+    v.size[d - 1] = t->size[d];
+    v.stride[d - 1] = t->stride[d];
+  }
+  return v;
+}
+
+void lt_gather_rows(lt_tensor *out, const lt_tensor *src, const int32_t *index, int64_t index_stride) {
+  for (int64_t i = 0; i < out->size[0]; i++) {
+    lt_tensor d = row_view(out, i), s = row_view(src, (int64_t)index[i * index_stride] - 1);
+    lt_copy(&d, &s);
+  }
+}
+
+/* ---- matrix products ---- */
+
 /* Can a 2-D view (rows r, cols c) go to BLAS as is? Sets trans and leading dimension. */
-static int gemm_layout(const lt_tensor *t, CBLAS_TRANSPOSE *trans, int64_t *ld) {
+static int gemm_layout(const lt_tensor *t, lt_trans *trans, int64_t *ld) {
   int64_t r = t->size[0], c = t->size[1], s0 = t->stride[0], s1 = t->stride[1];
   if ((c == 1 || s1 == 1) && (r == 1 || s0 >= c)) {
-    *trans = CblasNoTrans;
+    *trans = LT_NOTRANS;
     *ld = r == 1 ? (c > 0 ? c : 1) : s0;
     return 1;
   }
   if ((r == 1 || s0 == 1) && (c == 1 || s1 >= r)) {
-    *trans = CblasTrans;
+    *trans = LT_TRANS;
     *ld = c == 1 ? (r > 0 ? r : 1) : s1;
     return 1;
   }
@@ -460,7 +607,7 @@ int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt
   int64_t m = a->size[0], k = a->size[1], n = b->size[1];
   lt_tensor av = *a, bv = *b, cv = *c;
   float *abuf = NULL, *bbuf = NULL, *cbuf = NULL;
-  CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans, tc = CblasNoTrans;
+  lt_trans ta = LT_NOTRANS, tb = LT_NOTRANS, tc = LT_NOTRANS;
   int64_t lda = 1, ldb = 1, ldc = 1;
   int rc = 0;
   if (!gemm_layout(&av, &ta, &lda)) {
@@ -471,7 +618,7 @@ int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt
     if (!(bbuf = contiguous_copy(b, &bv))) goto oom;
     gemm_layout(&bv, &tb, &ldb);
   }
-  if (!gemm_layout(&cv, &tc, &ldc) || tc != CblasNoTrans) {
+  if (!gemm_layout(&cv, &tc, &ldc) || tc != LT_NOTRANS) {
     if (!(cbuf = contiguous_copy(c, &cv))) goto oom;
     gemm_layout(&cv, &tc, &ldc);
   }
@@ -479,8 +626,7 @@ int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt
     if (k == 0)
       lt_unary(&cv, &cv, LT_AFFINE, beta, 0.0f);
     else
-      cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, lt_fdata(&av), (int)lda,
-                  lt_fdata(&bv), (int)ldb, beta, lt_fdata(&cv), (int)ldc);
+      lt_sgemm(ta, tb, m, n, k, alpha, lt_fdata(&av), lda, lt_fdata(&bv), ldb, beta, lt_fdata(&cv), ldc);
   }
   if (cbuf) lt_copy(c, &cv);
   goto done;
@@ -491,4 +637,12 @@ done:
   free(bbuf);
   free(cbuf);
   return rc;
+}
+
+int lt_bmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b) {
+  for (int64_t i = 0; i < c->size[0]; i++) {
+    lt_tensor ci = row_view(c, i), ai = row_view(a, i), bi = b->ndim == 3 ? row_view(b, i) : *b;
+    if (lt_addmm(&ci, beta, alpha, &ai, &bi)) return -1;
+  }
+  return 0;
 }

@@ -1,4 +1,4 @@
-/* lua_optim.c — binding of the fused optimizer updates. Every tensor must be float,
+/* optim.c — binding of the fused optimizer updates. Every tensor must be float,
  * contiguous and of the parameter's size. */
 #include "lua_lunet.h"
 #include "optim.h"
@@ -34,8 +34,7 @@ static int l_sgd_step(lua_State *L) {
 /* adam_step(p, g, m, v, lr, beta1, beta2, eps, wd, t) */
 static int l_adam_step(lua_State *L) {
   lt_tensor *p = param(L, "adam_step");
-  lua_Integer t = luaL_checkinteger(L, 10);
-  if (t < 1) luaL_error(L, "adam_step: step number must be >= 1, got %d", (int)t);
+  lua_Integer t = lunet_checkinteger(L, 10, "adam_step", "step number", 1, LUA_MAXINTEGER);
   lt_adam_step(lt_fdata(p), same_as(L, 2, p, "adam_step", "gradient"), same_as(L, 3, p, "adam_step", "first moment"),
                same_as(L, 4, p, "adam_step", "second moment"), lt_numel(p), (float)luaL_checknumber(L, 5),
                (float)luaL_checknumber(L, 6), (float)luaL_checknumber(L, 7), (float)luaL_checknumber(L, 8),

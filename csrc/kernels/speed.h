@@ -4,8 +4,8 @@
 #define LUNET_SPEED_H
 
 /* Turns flush-to-zero and denormals-are-zero (the MXCSR bits FTZ and DAZ) on or off
- * on the calling thread and on every thread of lunet's OpenMP team; threads the team
- * creates later inherit the calling thread's setting. OpenBLAS's worker threads,
+ * on the calling thread; the workers of lunet's thread pool copy the calling thread's
+ * setting before each chunk they run (threadpool.h). OpenBLAS's worker threads,
  * started when the library loads, keep theirs. Returns the previous setting of the
  * calling thread, or -1 where the CPU has no such control (then nothing changes). */
 int lt_set_flush_denormals(int on);

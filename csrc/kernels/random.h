@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "tensor.h"
+
 #define LT_RNG_STATE_WORDS 4
 
 void lt_rng_seed(uint64_t seed);
@@ -21,5 +23,20 @@ uint64_t lt_rng_below(uint64_t n);
 /* The whole state as words (for checkpoints): s[0..3], has_spare, spare bits. */
 void lt_rng_get_state(uint64_t out[LT_RNG_STATE_WORDS + 2]);
 void lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]);
+
+/* ---- fills of float tensors. Elements are drawn in row-major order of the view, so one
+ * seed gives the same values whatever the strides. ---- */
+
+/* t[i] ~ U[lo, hi): the float rounding of a draw that would reach hi is moved just below. */
+void lt_fill_uniform(lt_tensor *t, double lo, double hi);
+/* t[i] ~ N(mean, std^2). */
+void lt_fill_normal(lt_tensor *t, double mean, double std);
+/* t[i] ~ N(0, std^2) resampled until |t[i]| <= 2 std (lt_rng_truncnormal). */
+void lt_fill_truncnormal(lt_tensor *t, double std);
+/* d[i] = 1 with probability p, else 0, for i < n (dropout masks): 1 when a draw of
+ * U[0,1) (as lt_fill_uniform rounds it) is below p. */
+void lt_fill_bernoulli(float *d, int64_t n, double p);
+/* d[0..n) = a uniform random permutation of 1..n (Fisher-Yates). */
+void lt_randperm(int32_t *d, int64_t n);
 
 #endif

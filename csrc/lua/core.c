@@ -1,4 +1,4 @@
-/* lua_core.c — luaopen_lunet_core: builds the module table from every binding file. */
+/* core.c — luaopen_lunet_core: builds the module table from every binding file. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -8,9 +8,7 @@
 #include "parallel.h"
 
 static int l_setNumThreads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1 || n > 1024) luaL_error(L, "setNumThreads: thread count must be in 1..1024, got %d", (int)n);
-  lt_set_num_threads((int)n);
+  lt_set_num_threads((int)lunet_checkinteger(L, 1, "setNumThreads", "thread count", 1, 1024));
   return 0;
 }
 
@@ -34,11 +32,12 @@ static int l_blasInfo(lua_State *L) {
   return 2;
 }
 
-int luaopen_lunet_core(lua_State *L);
+LUNET_EXPORT int luaopen_lunet_core(lua_State *L);
 int luaopen_lunet_core(lua_State *L) {
   lt_parallel_init();
   lua_newtable(L);
   lunet_open_tensor(L);
+  lunet_open_random(L);
   lunet_open_nn(L);
   lunet_open_optim(L);
   lunet_open_io(L);

@@ -4,7 +4,7 @@
  * A switch is the flat index of the window's maximum inside its own input plane,
  * 1-based as every index lunet shows to Lua: row * w + col + 1. Planes are
  * (image, channel) pairs, processed in parallel. */
-#include <float.h>
+#include <math.h>
 #include <string.h>
 #include "nnkernels.h"
 #include "threadpool.h"
@@ -32,7 +32,7 @@ static inline void pool_plane(const float *src, float *dst, int32_t *sw, const l
     for (int64_t x = 0; x < g->ow; x++) {
       const int64_t c0 = x * g->sw - g->pw;
       const int64_t ca = clip && c0 < 0 ? 0 : c0, cb = clip && c0 + kw > g->w ? g->w : c0 + kw;
-      float best = -FLT_MAX;
+      float best = -INFINITY; /* a window of -inf yields -inf, at its first element */
       int32_t arg = (int32_t)(ra * g->w + ca);
       for (int64_t r = ra; r < rb; r++) {
         for (int64_t c = ca; c < cb; c++) {
@@ -70,9 +70,9 @@ static void pool_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
   }
 }
 
-/* Planes per chunk: about LT_NN_GRAIN elements of work. */
+/* Planes per chunk: about LT_EW_GRAIN elements of work. */
 static int64_t plane_grain(int64_t per_plane) {
-  return per_plane >= LT_NN_GRAIN ? 1 : LT_NN_GRAIN / (per_plane > 0 ? per_plane : 1);
+  return per_plane >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (per_plane > 0 ? per_plane : 1);
 }
 
 void lt_maxpool2d_forward(const float *in, float *out, int32_t *switches, const lt_conv2d_geom *g) {
@@ -100,9 +100,9 @@ static void scatter_switches(const float *vals, const int32_t *switches, float *
                   &(pool_job){.g = g, .in = vals, .out = dst, .csw = switches});
 }
 
-void lt_maxpool2d_backward(const float *gout, const int32_t *switches, float *gin,
+void lt_maxpool2d_backward(const float *grad_output, const int32_t *switches, float *grad_input,
                            const lt_conv2d_geom *g) {
-  scatter_switches(gout, switches, gin, g);
+  scatter_switches(grad_output, switches, grad_input, g);
 }
 
 void lt_maxunpool2d(const float *in, const int32_t *switches, float *out, const lt_conv2d_geom *g) {

@@ -23,6 +23,11 @@
 
 #include <stdint.h>
 
+/* Elements per chunk of a memory-bound elementwise loop (activations, optimizer updates,
+ * tensor maps): tens of microseconds of work, so that a smaller loop runs on the calling
+ * thread alone and a larger one pays one wake-up per worker. */
+#define LT_EW_GRAIN (1 << 16)
+
 /* fn(ctx, begin, end, lane) processes the items [begin, end) of a loop; lane
  * identifies the thread, so that fn can use a per-lane workspace: it is below both
  * lt_parallel_lanes() and the number of chunks. */

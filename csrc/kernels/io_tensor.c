@@ -126,8 +126,9 @@ int lunet_tns_read_header(FILE *f, lunet_tns_header *hd, char *err, size_t errle
     return -1;
   }
   if (left >= 0 && bytes > left - 4) {
-    snprintf(err, errlen, "truncated tensor: the header announces %lld bytes of data and "
-             "checksum, %lld remain in the file", (long long)bytes + 4, (long long)left);
+    /* unsigned: bytes may be within 4 of INT64_MAX */
+    snprintf(err, errlen, "truncated tensor: the header announces %llu bytes of data and "
+             "checksum, %lld remain in the file", (unsigned long long)bytes + 4, (long long)left);
     return -1;
   }
   return 0;

@@ -55,7 +55,7 @@ void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g
   }
 }
 
-void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *g) {
+void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d_geom *g) {
   const int64_t L = g->oh * g->ow, PH = g->h + 2 * g->ph, PW = g->w + 2 * g->pw;
   memset(pad, 0, (size_t)padded_floats(g) * sizeof(float));
   for (int64_t ci = 0; ci < g->c; ci++) {
@@ -77,30 +77,50 @@ void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *
   }
   for (int64_t ci = 0; ci < g->c; ci++) {
     for (int64_t r = 0; r < g->h; r++) {
-      memcpy(gin + (ci * g->h + r) * g->w, pad + (ci * PH + r + g->ph) * PW + g->pw, (size_t)g->w * sizeof(float));
+      memcpy(grad_input + (ci * g->h + r) * g->w, pad + (ci * PH + r + g->ph) * PW + g->pw,
+             (size_t)g->w * sizeof(float));
     }
   }
 }
 
-int lt_conv2d_lanes(const lt_conv2d_geom *g) {
+/* The images are spread over `lanes` lanes of the thread pool; the parameter gradients
+ * are summed per block of images, `blocks` blocks in a fixed order, so that they do not
+ * depend on the thread count. */
+#define CONV2D_BLOCKS 8
+
+static int conv2d_lanes(const lt_conv2d_geom *g) {
   const int lanes = lt_parallel_lanes();
   return g->n < lanes ? (int)(g->n > 0 ? g->n : 1) : lanes;
 }
 
-int lt_conv2d_blocks(const lt_conv2d_geom *g) {
-  return g->n < LT_CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : LT_CONV2D_BLOCKS;
+static int conv2d_blocks(const lt_conv2d_geom *g) {
+  return g->n < CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : CONV2D_BLOCKS;
 }
 
-int64_t lt_conv2d_lane_floats(const lt_conv2d_geom *g) {
+/* A lane's floats: cols (K, L) and the padded image c*(h+2ph)*(w+2pw). */
+static int64_t lane_floats(const lt_conv2d_geom *g) {
   return g->c * g->kh * g->kw * g->oh * g->ow + padded_floats(g);
 }
 
-int64_t lt_conv2d_block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
+/* A block's floats: its parameter gradients, oc*K + oc. */
+static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
 
-/* The workspace: lanes x (cols (K, L), the padded image), then blocks x (gweight
- * (oc*K), gbias (oc)) partial sums. */
+int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
+  int64_t k, l, kl, ok, pad, lane, block, lanes, blocks, total;
+  if (__builtin_mul_overflow(g->c, g->kh, &k) || __builtin_mul_overflow(k, g->kw, &k) ||
+      __builtin_mul_overflow(g->oh, g->ow, &l) || __builtin_mul_overflow(k, l, &kl) ||
+      __builtin_mul_overflow(g->oc, k, &ok) || __builtin_mul_overflow(g->c, g->h + 2 * g->ph, &pad) ||
+      __builtin_mul_overflow(pad, g->w + 2 * g->pw, &pad) || __builtin_add_overflow(kl, pad, &lane) ||
+      __builtin_add_overflow(ok, g->oc, &block) || __builtin_mul_overflow(lane, conv2d_lanes(g), &lanes) ||
+      __builtin_mul_overflow(block, conv2d_blocks(g), &blocks) || __builtin_add_overflow(lanes, blocks, &total))
+    return -1;
+  return total;
+}
+
+/* The workspace: lanes x (cols (K, L), the padded image), then blocks x (grad_weight
+ * (oc*K), grad_bias (oc)) partial sums. */
 static float *lane_cols(float *work, int lane, const lt_conv2d_geom *g) {
-  return work + lane * lt_conv2d_lane_floats(g);
+  return work + lane * lane_floats(g);
 }
 
 static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
@@ -108,15 +128,15 @@ static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
 }
 
 static float *block_sums(float *work, int block, const lt_conv2d_geom *g) {
-  return work + lt_conv2d_lanes(g) * lt_conv2d_lane_floats(g) + block * lt_conv2d_block_floats(g);
+  return work + conv2d_lanes(g) * lane_floats(g) + block * block_floats(g);
 }
 
 typedef struct {
   const lt_conv2d_geom *g;
-  const float *in, *weight, *bias, *gout;
-  float *out, *gin, *work;
+  const float *in, *weight, *bias, *grad_output;
+  float *out, *grad_input, *work;
   float scale;
-  int has_gbias;
+  int has_grad_bias;
 } conv_job;
 
 static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
@@ -150,58 +170,59 @@ static void backward_input_images(void *ctx, int64_t begin, int64_t end, int lan
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t b = begin; b < end; b++) {
     lt_sgemm(LT_TRANS, LT_NOTRANS, K, L, g->oc, 1.0f,
-                job->weight, K, job->gout + b * g->oc * L, L, 0.0f, cols, L);
-    lt_col2im(cols, job->gin + b * g->c * g->h * g->w, pad, g);
+                job->weight, K, job->grad_output + b * g->oc * L, L, 0.0f, cols, L);
+    lt_col2im(cols, job->grad_input + b * g->c * g->h * g->w, pad, g);
   }
 }
 
-void lt_conv2d_backward_input(const float *gout, const float *weight, float *gin, float *work,
+void lt_conv2d_backward_input(const float *grad_output, const float *weight, float *grad_input, float *work,
                               const lt_conv2d_geom *g) {
-  conv_job job = {.g = g, .gout = gout, .weight = weight, .gin = gin, .work = work};
+  conv_job job = {.g = g, .grad_output = grad_output, .weight = weight, .grad_input = grad_input, .work = work};
   lt_parallel_for(g->n, 1, backward_input_images, &job);
 }
 
 /* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
-static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n / lt_conv2d_blocks(g); }
+static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n / conv2d_blocks(g); }
 
-/* One block's sums: gweight slot = scale * sum_b gout[b] . cols[b]^T, gbias slot =
- * scale * sum_b sum_l gout[b][o][l]; the first image overwrites the slot. */
+/* One block's sums: grad_weight slot = scale * sum_b grad_output[b] . cols[b]^T, grad_bias slot =
+ * scale * sum_b sum_l grad_output[b][o][l]; the first image overwrites the slot. */
 static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
   const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t i = begin; i < end; i++) {
-    float *gw = block_sums(job->work, (int)i, g), *gb = gw + g->oc * K;
+    float *part_w = block_sums(job->work, (int)i, g), *part_b = part_w + g->oc * K;
     for (int64_t b = block_start(i, g); b < block_start(i + 1, g); b++) {
-      const float *go = job->gout + b * g->oc * L;
+      const float *grad_output_b = job->grad_output + b * g->oc * L;
       const int first = b == block_start(i, g);
       lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
       lt_sgemm(LT_NOTRANS, LT_TRANS, g->oc, K, L, job->scale,
-                  go, L, cols, L, first ? 0.0f : 1.0f, gw, K);
-      if (!job->has_gbias) continue;
+                  grad_output_b, L, cols, L, first ? 0.0f : 1.0f, part_w, K);
+      if (!job->has_grad_bias) continue;
       for (int64_t oc = 0; oc < g->oc; oc++) {
-        const float *q = go + oc * L;
+        const float *q = grad_output_b + oc * L;
         float s = 0.0f;
 #pragma omp simd reduction(+ : s)
         for (int64_t l = 0; l < L; l++) s += q[l];
-        gb[oc] = (first ? 0.0f : gb[oc]) + job->scale * s;
+        part_b[oc] = (first ? 0.0f : part_b[oc]) + job->scale * s;
       }
     }
   }
 }
 
-void lt_conv2d_backward_params(const float *in, const float *gout, float *gweight, float *gbias,
+void lt_conv2d_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
                                float *work, float scale, const lt_conv2d_geom *g) {
   const int64_t K = g->c * g->kh * g->kw;
-  const int blocks = lt_conv2d_blocks(g);
-  conv_job job = {.g = g, .in = in, .gout = gout, .work = work, .scale = scale, .has_gbias = gbias != NULL};
+  const int blocks = conv2d_blocks(g);
+  conv_job job = {.g = g, .in = in, .grad_output = grad_output, .work = work, .scale = scale,
+                  .has_grad_bias = grad_bias != NULL};
   lt_parallel_for(blocks, 1, backward_params_blocks, &job);
   for (int i = 0; i < blocks; i++) {
-    const float *gw = block_sums(work, i, g), *gb = gw + g->oc * K;
-    for (int64_t k = 0; k < g->oc * K; k++) gweight[k] += gw[k];
-    if (gbias) {
-      for (int64_t oc = 0; oc < g->oc; oc++) gbias[oc] += gb[oc];
+    const float *part_w = block_sums(work, i, g), *part_b = part_w + g->oc * K;
+    for (int64_t k = 0; k < g->oc * K; k++) grad_weight[k] += part_w[k];
+    if (grad_bias) {
+      for (int64_t oc = 0; oc < g->oc; oc++) grad_bias[oc] += part_b[oc];
     }
   }
 }

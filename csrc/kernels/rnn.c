@@ -18,7 +18,7 @@
  *             the new state and its copy into the h_{t-1} sequence;
  *   backward  per step one fused pass turning dL/dh_t into the gates' pre-activation
  *             gradients dG (stashed for all steps) and one sgemm dG_t W_h carrying the
- *             gradient to h_{t-1}; then dx, dW_x and dW_h are one sgemm each over all
+ *             gradient to h_{t-1}; then dL/dx, dW_x and dW_h are one sgemm each over all
  *             steps at once and the bias gradients one pass of column sums.
  * Within a step the sequences are independent: a large batch is cut into chunks of
  * sequences on lunet's thread pool, each chunk doing its rows' recurrent sgemm and
@@ -150,11 +150,11 @@ LT_GATE_PASS static void rnn_forward_row(int64_t H, float *restrict a, const flo
   }
 }
 
-/* dg = dL/d(pre-activation) = (dy + dh) (1 - h'^2) */
-LT_GATE_PASS static void rnn_backward_row(int64_t H, const float *restrict a, const float *restrict dy,
+/* dg = dL/d(pre-activation) = (grad_output + dh) (1 - h'^2) */
+LT_GATE_PASS static void rnn_backward_row(int64_t H, const float *restrict a, const float *restrict grad_output,
                              const float *restrict dh, float *restrict dg) {
 #pragma omp simd
-  for (int64_t j = 0; j < H; j++) dg[j] = (dy[j] + dh[j]) * (1.0f - a[j] * a[j]);
+  for (int64_t j = 0; j < H; j++) dg[j] = (grad_output[j] + dh[j]) * (1.0f - a[j] * a[j]);
 }
 
 /* a: pre-activations (i,f,g,o) without bias (in), activations (out);
@@ -180,15 +180,15 @@ LT_GATE_PASS static void lstm_forward_row(int64_t H, float *restrict a, const fl
   }
 }
 
-/* dL/dh_t = dy + dh; dc: dL/dc_t from step t+1 (in), dL/dc_{t-1} (out);
+/* dL/dh_t = grad_output + dh; dc: dL/dc_t from step t+1 (in), dL/dc_{t-1} (out);
  * dg: gradients w.r.t. the pre-activations of (i,f,g,o) */
 LT_GATE_PASS static void lstm_backward_row(int64_t H, const float *restrict a, const float *restrict c,
-                              const float *restrict tc, const float *restrict dy,
+                              const float *restrict tc, const float *restrict grad_output,
                               const float *restrict dh, float *restrict dc, float *restrict dg) {
 #pragma omp simd
   for (int64_t j = 0; j < H; j++) {
     const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], t = tc[j];
-    const float dht = dy[j] + dh[j];
+    const float dht = grad_output[j] + dh[j];
     const float dct = dc[j] + dht * o * (1.0f - t * t);
     dg[j] = dct * g * i * (1.0f - i);
     dg[H + j] = dct * c[j] * f * (1.0f - f);
@@ -201,14 +201,14 @@ LT_GATE_PASS static void lstm_backward_row(int64_t H, const float *restrict a, c
 /* a: W_i x (r,z,n) without bias (in), activations (r,z,n) (out); s: W_h h (r,z,n);
  * hp: h_{t-1}; hn: W_hn h + b_hn (out); h: h_t */
 LT_GATE_PASS static void gru_forward_row(int64_t H, float *restrict a, const float *restrict s,
-                            const float *restrict bx, const float *restrict bh,
+                            const float *restrict bias_ih, const float *restrict bias_hh,
                             const float *restrict hp, float *restrict hn, float *restrict h) {
 #pragma omp simd
   for (int64_t j = 0; j < H; j++) {
-    const float r = fsigmoid(a[j] + bx[j] + s[j] + bh[j]);
-    const float z = fsigmoid(a[H + j] + bx[H + j] + s[H + j] + bh[H + j]);
-    const float m = s[2 * H + j] + bh[2 * H + j];
-    const float n = ftanh(a[2 * H + j] + bx[2 * H + j] + r * m);
+    const float r = fsigmoid(a[j] + bias_ih[j] + s[j] + bias_hh[j]);
+    const float z = fsigmoid(a[H + j] + bias_ih[H + j] + s[H + j] + bias_hh[H + j]);
+    const float m = s[2 * H + j] + bias_hh[2 * H + j];
+    const float n = ftanh(a[2 * H + j] + bias_ih[2 * H + j] + r * m);
     a[j] = r;
     a[H + j] = z;
     a[2 * H + j] = n;
@@ -217,15 +217,15 @@ LT_GATE_PASS static void gru_forward_row(int64_t H, float *restrict a, const flo
   }
 }
 
-/* dL/dh_t = dy + dh; dh: dL/dh_t from step t+1 (in), the direct part z dL/dh_t of
+/* dL/dh_t = grad_output + dh; dh: dL/dh_t from step t+1 (in), the direct part z dL/dh_t of
  * dL/dh_{t-1} (out); dgx, dgh: gradients w.r.t. W_i x + b_i and W_h h + b_h */
 LT_GATE_PASS static void gru_backward_row(int64_t H, const float *restrict a, const float *restrict hn,
-                             const float *restrict hp, const float *restrict dy,
+                             const float *restrict hp, const float *restrict grad_output,
                              float *restrict dh, float *restrict dgx, float *restrict dgh) {
 #pragma omp simd
   for (int64_t j = 0; j < H; j++) {
     const float r = a[j], z = a[H + j], n = a[2 * H + j];
-    const float dht = dy[j] + dh[j];
+    const float dht = grad_output[j] + dh[j];
     const float dn = dht * (1.0f - z) * (1.0f - n * n);
     const float dz = dht * (hp[j] - n) * z * (1.0f - z);
     const float dr = dn * hn[j] * r * (1.0f - r);
@@ -261,10 +261,10 @@ typedef struct {
   const lt_rnn_dims *d;
   rnn_state s;
   int64_t t;
-  const float *wh;
-  const float *bx, *bh; /* forward */
+  const float *weight_hh;
+  const float *bias_ih, *bias_hh; /* forward */
   float *y, *cN;
-  const float *dy;      /* backward: dh, dc are the (N,H) carries */
+  const float *grad_output; /* backward: dh, dc are the (N,H) carries */
   float *dh, *dc, *dg, *dgh;
 } step_ctx;
 
@@ -274,14 +274,14 @@ static void forward_gates(const step_ctx *c, int64_t n) {
   float *h = c->y + r * H;
   switch (c->d->cell) {
   case LT_LSTM:
-    lstm_forward_row(H, s->a + r * GH, c->bx, s->cp + r * H,
+    lstm_forward_row(H, s->a + r * GH, c->bias_ih, s->cp + r * H,
                      c->t + 1 < T ? s->cp + (r + 1) * H : c->cN + n * H, s->tc + r * H, h);
     break;
   case LT_GRU:
-    gru_forward_row(H, s->a + r * GH, s->s + n * GH, c->bx, c->bh, s->hp + r * H, s->hn + r * H, h);
+    gru_forward_row(H, s->a + r * GH, s->s + n * GH, c->bias_ih, c->bias_hh, s->hp + r * H, s->hn + r * H, h);
     break;
   default:
-    rnn_forward_row(H, s->a + r * GH, c->bx, h);
+    rnn_forward_row(H, s->a + r * GH, c->bias_ih, h);
   }
   if (c->t + 1 < T) memcpy(s->hp + (r + 1) * H, h, (size_t)H * sizeof(float));
 }
@@ -291,15 +291,15 @@ static void backward_gates(const step_ctx *c, int64_t n) {
   const rnn_state *s = &c->s;
   switch (c->d->cell) {
   case LT_LSTM:
-    lstm_backward_row(H, s->a + r * GH, s->cp + r * H, s->tc + r * H, c->dy + r * H, c->dh + n * H,
+    lstm_backward_row(H, s->a + r * GH, s->cp + r * H, s->tc + r * H, c->grad_output + r * H, c->dh + n * H,
                       c->dc + n * H, c->dg + r * GH);
     break;
   case LT_GRU:
-    gru_backward_row(H, s->a + r * GH, s->hn + r * H, s->hp + r * H, c->dy + r * H, c->dh + n * H,
+    gru_backward_row(H, s->a + r * GH, s->hn + r * H, s->hp + r * H, c->grad_output + r * H, c->dh + n * H,
                      c->dg + r * GH, c->dgh + r * GH);
     break;
   default:
-    rnn_backward_row(H, s->a + r * GH, c->dy + r * H, c->dh + n * H, c->dg + r * GH);
+    rnn_backward_row(H, s->a + r * GH, c->grad_output + r * H, c->dh + n * H, c->dg + r * GH);
   }
 }
 
@@ -312,10 +312,10 @@ static void forward_step_rows(void *ctx, int64_t n0, int64_t n1, int lane) {
   const float *hpt = c->s.hp + (n0 * T + c->t) * H;
   if (c->d->cell == LT_GRU)
     lt_sgemm(LT_NOTRANS, LT_TRANS, n1 - n0, GH, H, 1.0f, hpt,
-                T * H, c->wh, H, 0.0f, c->s.s + n0 * GH, GH);
+                T * H, c->weight_hh, H, 0.0f, c->s.s + n0 * GH, GH);
   else
     lt_sgemm(LT_NOTRANS, LT_TRANS, n1 - n0, GH, H, 1.0f, hpt,
-                T * H, c->wh, H, 1.0f, c->s.a + (n0 * T + c->t) * GH, T * GH);
+                T * H, c->weight_hh, H, 1.0f, c->s.a + (n0 * T + c->t) * GH, T * GH);
   for (int64_t n = n0; n < n1; n++) forward_gates(c, n);
 }
 
@@ -326,7 +326,7 @@ static void backward_step_rows(void *ctx, int64_t n0, int64_t n1, int lane) {
   const int64_t T = c->d->T, H = c->d->H, GH = lt_rnn_gates(c->d->cell) * H;
   for (int64_t n = n0; n < n1; n++) backward_gates(c, n);
   lt_sgemm(LT_NOTRANS, LT_NOTRANS, n1 - n0, H, GH, 1.0f,
-              c->dgh + (n0 * T + c->t) * GH, T * GH, c->wh, H,
+              c->dgh + (n0 * T + c->t) * GH, T * GH, c->weight_hh, H,
               c->d->cell == LT_GRU ? 1.0f : 0.0f, c->dh + n0 * H, H);
 }
 
@@ -339,15 +339,16 @@ static void each_step(const step_ctx *c, lt_range_fn rows) {
   lt_parallel_for(c->d->N, grain, rows, (void *)c);
 }
 
-void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *wx, const float *wh,
-                    const float *bx, const float *bh, const float *h0, const float *c0,
-                    float *y, float *cN, float *state) {
+void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *weight_ih,
+                    const float *weight_hh, const float *bias_ih, const float *bias_hh, const float *h0,
+                    const float *c0, float *y, float *cN, float *state) {
   const int64_t N = d->N, T = d->T, D = d->D, H = d->H, GH = lt_rnn_gates(d->cell) * H;
-  step_ctx c = {.d = d, .s = state_views(d, state), .wh = wh, .bx = bx, .bh = bh, .y = y, .cN = cN};
+  step_ctx c = {.d = d, .s = state_views(d, state), .weight_hh = weight_hh, .bias_ih = bias_ih,
+                .bias_hh = bias_hh, .y = y, .cN = cN};
 
   /* input projections of all steps: A = x W_x^T, (N*T, G*H) */
   lt_sgemm(LT_NOTRANS, LT_TRANS, N * T, GH, D, 1.0f, x,
-              D, wx, D, 0.0f, c.s.a, GH);
+              D, weight_ih, D, 0.0f, c.s.a, GH);
   for (int64_t n = 0; n < N; n++) {
     copy_or_zero(c.s.hp + n * T * H, h0 ? h0 + n * H : NULL, H);
     if (d->cell == LT_LSTM) copy_or_zero(c.s.cp + n * T * H, c0 ? c0 + n * H : NULL, H);
@@ -355,36 +356,37 @@ void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *wx, const
   for (c.t = 0; c.t < T; c.t++) each_step(&c, forward_step_rows);
 }
 
-void lt_rnn_backward_data(const lt_rnn_dims *d, const float *wx, const float *wh,
-                          const float *state, const float *dy, float *dx, float *dh0, float *dc0,
-                          float *scratch) {
+void lt_rnn_backward_input(const lt_rnn_dims *d, const float *weight_ih, const float *weight_hh,
+                           const float *state, const float *grad_output, float *grad_input, float *grad_h0,
+                           float *grad_c0, float *scratch) {
   const int64_t N = d->N, T = d->T, D = d->D, H = d->H, GH = lt_rnn_gates(d->cell) * H;
   /* the state is only read; the gradient that flows into W_h h is dG itself except
-   * for the GRU. dh0 and dc0 carry dL/dh_t and dL/dc_t from step to step and end as
+   * for the GRU. grad_h0 and grad_c0 carry dL/dh_t and dL/dc_t from step to step and end as
    * dL/dh0 and dL/dc0. */
-  step_ctx c = {.d = d, .s = state_views(d, (float *)state), .wh = wh, .dy = dy, .dh = dh0, .dc = dc0,
+  step_ctx c = {.d = d, .s = state_views(d, (float *)state), .weight_hh = weight_hh,
+                .grad_output = grad_output, .dh = grad_h0, .dc = grad_c0,
                 .dg = scratch, .dgh = d->cell == LT_GRU ? scratch + N * T * GH : scratch};
 
-  memset(dh0, 0, (size_t)(N * H) * sizeof(float));
-  if (d->cell == LT_LSTM) memset(dc0, 0, (size_t)(N * H) * sizeof(float));
+  memset(grad_h0, 0, (size_t)(N * H) * sizeof(float));
+  if (d->cell == LT_LSTM) memset(grad_c0, 0, (size_t)(N * H) * sizeof(float));
   for (c.t = T - 1; c.t >= 0; c.t--) each_step(&c, backward_step_rows);
-  /* dx = dG W_x, all steps at once */
-  if (dx)
+  /* grad_input = dG W_x, all steps at once */
+  if (grad_input)
     lt_sgemm(LT_NOTRANS, LT_NOTRANS, N * T, D, GH, 1.0f, c.dg,
-                GH, wx, D, 0.0f, dx, D);
+                GH, weight_ih, D, 0.0f, grad_input, D);
 }
 
-void lt_rnn_backward_weights(const lt_rnn_dims *d, const float *x, const float *state,
-                             const float *scratch, float scale, float *dwx, float *dwh, float *dbx,
-                             float *dbh) {
+void lt_rnn_backward_params(const lt_rnn_dims *d, const float *x, const float *state,
+                            const float *scratch, float scale, float *grad_weight_ih,
+                            float *grad_weight_hh, float *grad_bias_ih, float *grad_bias_hh) {
   const int64_t N = d->N, T = d->T, D = d->D, H = d->H, GH = lt_rnn_gates(d->cell) * H;
   const rnn_state s = state_views(d, (float *)state);
   const float *dg = scratch, *dgh = d->cell == LT_GRU ? scratch + N * T * GH : scratch;
   /* all steps at once: dW_x += dG^T x, dW_h += dGh^T Hp */
   lt_sgemm(LT_TRANS, LT_NOTRANS, GH, D, N * T, scale, dg,
-              GH, x, D, 1.0f, dwx, D);
+              GH, x, D, 1.0f, grad_weight_ih, D);
   lt_sgemm(LT_TRANS, LT_NOTRANS, GH, H, N * T, scale, dgh,
-              GH, s.hp, H, 1.0f, dwh, H);
-  colsum_acc(N * T, GH, scale, dg, dbx);
-  if (d->cell == LT_GRU) colsum_acc(N * T, GH, scale, dgh, dbh);
+              GH, s.hp, H, 1.0f, grad_weight_hh, H);
+  colsum_acc(N * T, GH, scale, dg, grad_bias_ih);
+  if (d->cell == LT_GRU) colsum_acc(N * T, GH, scale, dgh, grad_bias_hh);
 }

@@ -1,7 +1,6 @@
 #include "parallel.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -10,7 +9,6 @@ static int nthreads = 1;
 void lt_set_num_threads(int n) {
   nthreads = n;
   openblas_set_num_threads(n);
-  omp_set_num_threads(n);
 }
 
 int lt_get_num_threads(void) { return nthreads; }

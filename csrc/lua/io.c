@@ -1,4 +1,4 @@
-/* lua_io.c — binding of the file formats (io_png.c, io_idx.c, io_tensor.c) and the
+/* io.c — binding of the file formats (io_png.c, io_idx.c, io_tensor.c) and the
  * image operations (imgops.c).
  *
  * Errors are named after the public Lua functions these back: image.load and
@@ -75,23 +75,6 @@ static float opt_fill(lua_State *L, int idx, const char *fname) {
   return lua_isnoneornil(L, idx) ? 0.0f : (float)check_number(L, idx, fname, "fill");
 }
 
-/* An integer in [lo, hi]. */
-static int64_t check_int(lua_State *L, int idx, const char *fname, const char *what, int64_t lo,
-                         int64_t hi) {
-  if (!lua_isinteger(L, idx)) {
-    if (lua_type(L, idx) == LUA_TNUMBER)
-      luaL_error(L, "%s: %s (argument #%d) must be an integer, got %f", fname, what, idx,
-                 lua_tonumber(L, idx));
-    luaL_error(L, "%s: %s (argument #%d) must be an integer, got %s", fname, what, idx,
-               luaL_typename(L, idx));
-  }
-  lua_Integer v = lua_tointeger(L, idx);
-  if (v < lo || v > hi)
-    luaL_error(L, "%s: %s must be in %I..%I, got %I", fname, what, (lua_Integer)lo,
-               (lua_Integer)hi, v);
-  return v;
-}
-
 /* A display mode by name: "minmax" or "symmetric"; nil means clamp where allow_nil. */
 static lunet_display check_mode(lua_State *L, int idx, const char *fname, int allow_nil) {
   if (allow_nil && lua_isnoneornil(L, idx)) return LUNET_DISPLAY_CLAMP;
@@ -118,12 +101,12 @@ static lt_tensor *check_image(lua_State *L, int idx, const char *fname, size_t *
 }
 
 /* Push a new float tensor with x's leading dimensions and an h×w plane. */
-static lt_tensor *new_image_like(lua_State *L, const lt_tensor *x, int64_t h, int64_t w) {
+static lt_tensor *new_image_like(lua_State *L, const lt_tensor *x, int64_t h, int64_t w, const char *fname) {
   int64_t size[4];
   for (int d = 0; d < x->ndim - 2; d++) size[d] = x->size[d];
   size[x->ndim - 2] = h;
   size[x->ndim - 1] = w;
-  return lunet_newtensor(L, LT_FLOAT, x->ndim, size);
+  return lunet_newtensor(L, LT_FLOAT, x->ndim, size, fname);
 }
 
 /* ---------------------------------------------------------------- PNG */
@@ -137,7 +120,7 @@ static int l_png_load(lua_State *L) {
   lunet_png_reader *r = lunet_png_open(path, &size[0], &size[1], &size[2], err, sizeof err);
   if (!r) return luaL_error(L, "image.load: %s", err);
   g->handle = r;
-  lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 3, size);
+  lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 3, size, "image.load");
   if (lunet_png_read(r, lt_fdata(t), err, sizeof err)) return luaL_error(L, "image.load: %s", err);
   return 1;
 }
@@ -190,21 +173,13 @@ static int l_idx_load(lua_State *L) {
   lunet_idx_reader *r = lunet_idx_open(path, &ndim, size, err, sizeof err);
   if (!r) return luaL_error(L, "%s: %s", fname, err);
   g->handle = r;
-  lt_tensor *t = lunet_newtensor(L, dtype, ndim, size);
+  lt_tensor *t = lunet_newtensor(L, dtype, ndim, size, fname);
   if (lunet_idx_read(r, (char *)t->base + 4 * t->offset, dtype, err, sizeof err))
     return luaL_error(L, "%s: %s", fname, err);
   return 1;
 }
 
 /* ---------------------------------------------------------------- tensor format */
-
-FILE *lunet_checkfile(lua_State *L, int idx, const char *fname) {
-  luaL_Stream *s = luaL_testudata(L, idx, LUA_FILEHANDLE);
-  if (!s) luaL_error(L, "%s: argument #%d must be an open file, got %s", fname, idx,
-                     luaL_typename(L, idx));
-  if (!s->closef) luaL_error(L, "%s: argument #%d is a closed file", fname, idx);
-  return s->f;
-}
 
 /* tensor_write(file, t) -> true, or nil and a message. t must be contiguous. */
 static int l_tensor_write(lua_State *L) {
@@ -231,7 +206,7 @@ static int l_tensor_read(lua_State *L) {
   lunet_tns_header hd;
   char err[ERRLEN];
   if (lunet_tns_read_header(f, &hd, err, sizeof err) == 0) {
-    lt_tensor *t = lunet_newtensor(L, hd.dtype, hd.ndim, hd.size);
+    lt_tensor *t = lunet_newtensor(L, hd.dtype, hd.ndim, hd.size, "tensor_read");
     if (lunet_tns_read_data(f, &hd, (char *)t->base + 4 * t->offset, err, sizeof err) == 0)
       return 1;
   }
@@ -247,13 +222,13 @@ static int l_img_resize(lua_State *L) {
   const char *fname = "image.resize";
   size_t planes;
   lt_tensor *x = check_image(L, 1, fname, &planes);
-  int64_t oh = check_int(L, 2, fname, "height", 1, INT32_MAX);
-  int64_t ow = check_int(L, 3, fname, "width", 1, INT32_MAX);
+  int64_t oh = lunet_checkinteger(L, 2, fname, "height", 1, INT32_MAX);
+  int64_t ow = lunet_checkinteger(L, 3, fname, "width", 1, INT32_MAX);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
   char buf[160];
   if (h < 1 || w < 1)
     return luaL_error(L, "%s: cannot resize an empty image %s", fname, lt_shape_str(x, buf, sizeof buf));
-  lt_tensor *y = new_image_like(L, x, oh, ow);
+  lt_tensor *y = new_image_like(L, x, oh, ow, fname);
   lunet_img_resize(lt_fdata(x), lt_fdata(y), planes, h, w, oh, ow);
   return 1;
 }
@@ -266,7 +241,7 @@ static int l_img_rotate(lua_State *L) {
   double deg = check_number(L, 2, fname, "angle");
   float fill = opt_fill(L, 3, fname);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
-  lt_tensor *y = new_image_like(L, x, h, w);
+  lt_tensor *y = new_image_like(L, x, h, w, fname);
   lunet_img_rotate(lt_fdata(x), lt_fdata(y), planes, h, w, deg, fill);
   return 1;
 }
@@ -279,7 +254,7 @@ static int l_img_translate(lua_State *L) {
   double dx = check_number(L, 2, fname, "dx"), dy = check_number(L, 3, fname, "dy");
   float fill = opt_fill(L, 4, fname);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
-  lt_tensor *y = new_image_like(L, x, h, w);
+  lt_tensor *y = new_image_like(L, x, h, w, fname);
   lunet_img_translate(lt_fdata(x), lt_fdata(y), planes, h, w, dx, dy, fill);
   return 1;
 }
@@ -293,7 +268,7 @@ static int l_img_scale(lua_State *L) {
   if (!(factor > 0)) return luaL_error(L, "%s: factor must be positive, got %f", fname, factor);
   float fill = opt_fill(L, 3, fname);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
-  lt_tensor *y = new_image_like(L, x, h, w);
+  lt_tensor *y = new_image_like(L, x, h, w, fname);
   lunet_img_scale(lt_fdata(x), lt_fdata(y), planes, h, w, factor, fill);
   return 1;
 }
@@ -304,13 +279,13 @@ static int l_img_crop(lua_State *L) {
   const char *fname = "image.crop";
   size_t planes;
   lt_tensor *x = check_image(L, 1, fname, &planes);
-  int64_t top = check_int(L, 2, fname, "top", INT32_MIN, INT32_MAX);
-  int64_t left = check_int(L, 3, fname, "left", INT32_MIN, INT32_MAX);
-  int64_t oh = check_int(L, 4, fname, "height", 1, INT32_MAX);
-  int64_t ow = check_int(L, 5, fname, "width", 1, INT32_MAX);
+  int64_t top = lunet_checkinteger(L, 2, fname, "top", INT32_MIN, INT32_MAX);
+  int64_t left = lunet_checkinteger(L, 3, fname, "left", INT32_MIN, INT32_MAX);
+  int64_t oh = lunet_checkinteger(L, 4, fname, "height", 1, INT32_MAX);
+  int64_t ow = lunet_checkinteger(L, 5, fname, "width", 1, INT32_MAX);
   float fill = opt_fill(L, 6, fname);
   int64_t h = x->size[x->ndim - 2], w = x->size[x->ndim - 1];
-  lt_tensor *y = new_image_like(L, x, oh, ow);
+  lt_tensor *y = new_image_like(L, x, oh, ow, fname);
   lunet_img_crop(lt_fdata(x), lt_fdata(y), planes, h, w, top - 1, left - 1, oh, ow, fill);
   return 1;
 }
@@ -324,7 +299,7 @@ static int l_img_normalize(lua_State *L) {
   lunet_display mode = check_mode(L, 2, fname, 0);
   int per = lua_toboolean(L, 3) && x->ndim > 0;
   size_t n = (size_t)lt_numel(x), groups = per ? (size_t)x->size[0] : 1;
-  lt_tensor *y = lunet_newtensor(L, LT_FLOAT, x->ndim, x->size);
+  lt_tensor *y = lunet_newtensor(L, LT_FLOAT, x->ndim, x->size, fname);
   lunet_img_normalize(lt_fdata(x), lt_fdata(y), groups, groups ? n / groups : 0, mode);
   return 1;
 }

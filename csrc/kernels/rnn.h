@@ -2,10 +2,14 @@
  * backpropagation through time. Plain C over raw float pointers; no Lua here.
  *
  * Shapes (row-major, batch-first, G gates per cell: RNN 1, LSTM 4, GRU 3):
- *   x   (N,T,D)   input sequence          y   (N,T,H)  hidden state h_t for every t
- *   wx  (G*H,D)   input-to-hidden weights  wh  (G*H,H)  hidden-to-hidden weights
- *   bx  (G*H)     bias                     bh  (G*H)    GRU only: the hidden-side bias
- *   h0, c0 (N,H)  initial hidden / cell state (NULL means zeros; c0 is LSTM only)
+ *   x          (N,T,D)  input sequence
+ *   y          (N,T,H)  hidden state h_t for every t
+ *   weight_ih  (G*H,D)  input-to-hidden weights (W_x below)
+ *   weight_hh  (G*H,H)  hidden-to-hidden weights (W_h)
+ *   bias_ih    (G*H)    bias
+ *   bias_hh    (G*H)    GRU only: the hidden-side bias
+ *   h0, c0     (N,H)    initial hidden / cell state (NULL means zeros; c0 is LSTM only)
+ * A gradient is named after its variable: grad_output = dL/dy, grad_input = dL/dx, ...
  * The weight layout is PyTorch's (weight_ih_l0, weight_hh_l0) with the gate blocks
  * stacked along the first dimension in PyTorch's order: LSTM (i,f,g,o), GRU (r,z,n).
  * The RNN and LSTM have one bias (TensorFlow's; PyTorch's b_ih + b_hh is the same
@@ -40,27 +44,28 @@ int64_t lt_rnn_state_size(const lt_rnn_dims *d);
 int64_t lt_rnn_scratch_size(const lt_rnn_dims *d);
 
 /* Forward over the whole sequence. Writes y (N,T,H), for the LSTM the last cell state
- * cN (N,H) (required), and state. bh is read for the GRU only, c0 and cN for the LSTM
- * only. */
-void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *wx, const float *wh,
-                    const float *bx, const float *bh, const float *h0, const float *c0,
-                    float *y, float *cN, float *state);
+ * cN (N,H) (required), and state. bias_hh is read for the GRU only, c0 and cN for the
+ * LSTM only. */
+void lt_rnn_forward(const lt_rnn_dims *d, const float *x, const float *weight_ih,
+                    const float *weight_hh, const float *bias_ih, const float *bias_hh, const float *h0,
+                    const float *c0, float *y, float *cN, float *state);
 
 /* Backpropagation through time, in two parts as THNN's updateGradInput and
  * accGradParameters. Both read the state of the forward call with the same x and
  * weights; the first leaves the gates' gradients in scratch for the second.
  *
- * backward_data: from dy = dL/dy (N,T,H) writes dx (N,T,D) (NULL to skip), dh0 = dL/dh0
- * (N,H) and, for the LSTM, dc0 = dL/dc0 (N,H); also when the forward started from zeros
- * (h0, c0 NULL), the gradient is then the one w.r.t. that zero state. */
-void lt_rnn_backward_data(const lt_rnn_dims *d, const float *wx, const float *wh,
-                          const float *state, const float *dy, float *dx, float *dh0, float *dc0,
-                          float *scratch);
+ * backward_input: from grad_output = dL/dy (N,T,H) writes grad_input = dL/dx (N,T,D)
+ * (NULL to skip), grad_h0 = dL/dh0 (N,H) and, for the LSTM, grad_c0 = dL/dc0 (N,H); also
+ * when the forward started from zeros (h0, c0 NULL), the gradient is then the one
+ * w.r.t. that zero state. */
+void lt_rnn_backward_input(const lt_rnn_dims *d, const float *weight_ih, const float *weight_hh,
+                           const float *state, const float *grad_output, float *grad_input, float *grad_h0,
+                           float *grad_c0, float *scratch);
 
-/* backward_weights: ACCUMULATES scale * dL/dW into dwx (G*H,D), dwh (G*H,H), dbx (G*H)
- * and, for the GRU, dbh (G*H). */
-void lt_rnn_backward_weights(const lt_rnn_dims *d, const float *x, const float *state,
-                             const float *scratch, float scale, float *dwx, float *dwh, float *dbx,
-                             float *dbh);
+/* backward_params: ACCUMULATES scale * dL/dW into grad_weight_ih (G*H,D), grad_weight_hh
+ * (G*H,H), grad_bias_ih (G*H) and, for the GRU, grad_bias_hh (G*H). */
+void lt_rnn_backward_params(const lt_rnn_dims *d, const float *x, const float *state,
+                            const float *scratch, float scale, float *grad_weight_ih,
+                            float *grad_weight_hh, float *grad_bias_ih, float *grad_bias_hh);
 
 #endif

@@ -1,4 +1,4 @@
-/* parallel.h — one thread count for OpenBLAS and lunet's own OpenMP loops. */
+/* parallel.h — one thread count for OpenBLAS and lunet's thread pool (threadpool.h). */
 #ifndef LUNET_PARALLEL_H
 #define LUNET_PARALLEL_H
 

@@ -1,226 +1,14 @@
-/* lua_tensor.c — the Tensor type as Lua sees it.
- *
- * A tensor is a full userdata holding an lt_tensor (the view); its first user value is
- * the storage, another full userdata whose block holds the elements. Views share the
- * storage userdata, so Lua's collector does the reference counting and sees every byte. */
+/* tensor.c — the Tensor type as Lua sees it: constructors, views, element access,
+ * printing, and the dispatch of arithmetic, comparisons, reductions and products to the
+ * kernels (csrc/kernels/tensor.h). Userdata and storage are auxlib.c's. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lua_lunet.h"
-#include "random.h"
 
-#define STORAGE_MT "lunet.Storage"
-/* Largest element count lunet allocates: keeps byte counts far from overflow. */
-#define MAX_NUMEL ((int64_t)1 << 40)
-
-typedef struct {
-  int64_t capacity; /* elements */
-  float *data;      /* aligned pointer into this same block */
-} storage_t;
-
-static const char *dtype_name(lt_dtype dt) { return dt == LT_FLOAT ? "float" : "int"; }
-
-/* ---------------------------------------------------------------- creation */
-
-/* Pushes a userdata of the byte count at index 1; called through lua_pcall, so that a
- * failed allocation comes back as a status instead of Lua's bare "not enough memory". */
-static int alloc_block(lua_State *L) {
-  lua_newuserdatauv(L, (size_t)lua_tointeger(L, 1), 0);
-  return 1;
-}
-
-static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname, int zero) {
-  if (numel < 0 || numel > MAX_NUMEL)
-    luaL_error(L, "%s: cannot allocate a tensor of %I elements", fname, (lua_Integer)numel);
-  size_t bytes = sizeof(storage_t) + (size_t)numel * 4 + LT_ALIGN;
-  lua_pushcfunction(L, alloc_block);
-  lua_pushinteger(L, (lua_Integer)bytes);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
-    luaL_error(L, "%s: not enough memory for a tensor of %I elements (%I MiB)", fname,
-               (lua_Integer)numel, (lua_Integer)(bytes >> 20));
-  storage_t *s = lua_touserdata(L, -1);
-  uintptr_t p = (uintptr_t)(s + 1);
-  p = (p + LT_ALIGN - 1) & ~(uintptr_t)(LT_ALIGN - 1);
-  s->data = (float *)p;
-  s->capacity = numel;
-  if (zero) memset(s->data, 0, (size_t)numel * 4);
-  luaL_setmetatable(L, STORAGE_MT);
-  return s;
-}
-
-static int64_t checked_numel(lua_State *L, int ndim, const int64_t *size, const char *fname) {
-  int64_t n;
-  for (int i = 0; i < ndim; i++)
-    if (size[i] < 0) luaL_error(L, "%s: size %d is negative (%I)", fname, i + 1, (lua_Integer)size[i]);
-  if (lt_shape_numel(ndim, size, &n) || n > MAX_NUMEL)
-    luaL_error(L, "%s: cannot allocate a tensor of that many elements (size overflows)", fname);
-  return n;
-}
-
-/* Push a tensor userdata viewing the storage at index sidx. */
-static lt_tensor *push_view(lua_State *L, int sidx, const lt_tensor *view) {
-  sidx = lua_absindex(L, sidx);
-  lt_tensor *t = lua_newuserdatauv(L, sizeof(lt_tensor), 1);
-  *t = *view;
-  lua_pushvalue(L, sidx);
-  lua_setiuservalue(L, -2, 1);
-  luaL_setmetatable(L, LUNET_TENSOR_MT);
-  return t;
-}
-
-/* zero: clear the elements; a result every element of which is about to be written
- * (a product) skips that pass. */
-static lt_tensor *new_tensor_init(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname,
-                                  int zero) {
-  if (ndim < 0 || ndim > LT_MAXDIM)
-    luaL_error(L, "%s: at most %d dimensions are supported, got %d", fname, LT_MAXDIM, ndim);
-  int64_t n = checked_numel(L, ndim, size, fname);
-  storage_t *s = new_storage(L, n, fname, zero);
-  lt_tensor v;
-  memset(&v, 0, sizeof v);
-  v.base = s->data;
-  v.ndim = ndim;
-  v.dtype = dt;
-  for (int i = 0; i < ndim; i++) v.size[i] = size[i];
-  lt_set_contiguous_strides(&v);
-  lt_tensor *t = push_view(L, -1, &v);
-  lua_remove(L, -2);
-  return t;
-}
-
-static lt_tensor *new_tensor_named(lua_State *L, lt_dtype dt, int ndim, const int64_t *size,
-                                   const char *fname) {
-  return new_tensor_init(L, dt, ndim, size, fname, 1);
-}
-
-lt_tensor *lunet_newtensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size) {
-  return new_tensor_named(L, dt, ndim, size, "lunet");
-}
-
+/* A contiguous tensor of a's shape, every element of which the caller writes. */
 static lt_tensor *new_like(lua_State *L, const lt_tensor *a, lt_dtype dt) {
-  return new_tensor_named(L, dt, a->ndim, a->size, "lunet");
-}
-
-lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size) {
-  idx = lua_absindex(L, idx);
-  lt_tensor *t = lunet_checktensor(L, idx);
-  if (ndim < 0 || ndim > LT_MAXDIM) luaL_error(L, "resize: at most %d dimensions", LT_MAXDIM);
-  int64_t n = checked_numel(L, ndim, size, "resize");
-  lua_getiuservalue(L, idx, 1);
-  storage_t *s = luaL_testudata(L, -1, STORAGE_MT);
-  lua_pop(L, 1);
-  if (!s || s->capacity < n) {
-    s = new_storage(L, n, "resize", 1);
-    lua_setiuservalue(L, idx, 1);
-  }
-  t->base = s->data;
-  t->offset = 0;
-  t->ndim = ndim;
-  for (int i = 0; i < ndim; i++) t->size[i] = size[i];
-  lt_set_contiguous_strides(t);
-  return t;
-}
-
-/* ---------------------------------------------------------------- checks */
-
-lt_tensor *lunet_totensor(lua_State *L, int idx) { return luaL_testudata(L, idx, LUNET_TENSOR_MT); }
-
-lt_tensor *lunet_checktensor(lua_State *L, int idx) {
-  lt_tensor *t = luaL_testudata(L, idx, LUNET_TENSOR_MT);
-  if (!t) luaL_typeerror(L, idx, "tensor");
-  if (!t->base) luaL_argerror(L, idx, "tensor was released (closed)");
-  return t;
-}
-
-lt_tensor *lunet_checkfloat(lua_State *L, int idx, const char *fname) {
-  lt_tensor *t = luaL_testudata(L, idx, LUNET_TENSOR_MT);
-  if (!t) luaL_error(L, "%s: argument #%d must be a tensor, got %s", fname, idx, luaL_typename(L, idx));
-  if (!t->base) luaL_error(L, "%s: argument #%d was released (closed)", fname, idx);
-  if (t->dtype != LT_FLOAT)
-    luaL_error(L, "%s: argument #%d must be a float tensor, got an int tensor", fname, idx);
-  return t;
-}
-
-lt_tensor *lunet_checkint(lua_State *L, int idx, const char *fname) {
-  lt_tensor *t = luaL_testudata(L, idx, LUNET_TENSOR_MT);
-  if (!t) luaL_error(L, "%s: argument #%d must be a tensor, got %s", fname, idx, luaL_typename(L, idx));
-  if (!t->base) luaL_error(L, "%s: argument #%d was released (closed)", fname, idx);
-  if (t->dtype != LT_INT)
-    luaL_error(L, "%s: argument #%d must be an int tensor, got a float tensor", fname, idx);
-  return t;
-}
-
-void lunet_checkdim(lua_State *L, const lt_tensor *t, int ndim, const char *fname, const char *what,
-                    const char *layout) {
-  if (t->ndim != ndim) {
-    char buf[160];
-    luaL_error(L, "%s: %s must be %d-D %s, got %d-D %s", fname, what, ndim, layout, t->ndim,
-               lt_shape_str(t, buf, sizeof buf));
-  }
-}
-
-void lunet_checkcontig(lua_State *L, const lt_tensor *t, const char *fname, const char *what) {
-  if (!lt_is_contiguous(t)) luaL_error(L, "%s: %s must be contiguous (call :contiguous())", fname, what);
-}
-
-lt_tensor *lunet_checkin(lua_State *L, int idx, const char *fname, const char *what, int ndim,
-                         const char *layout) {
-  lt_tensor *t = lunet_checkfloat(L, idx, fname);
-  lunet_checkdim(L, t, ndim, fname, what, layout);
-  lunet_checkcontig(L, t, fname, what);
-  return t;
-}
-
-/* A dimension argument: 1-based, negative counts from the end. Returns 0-based. */
-static int check_dim(lua_State *L, int arg, const lt_tensor *t, const char *fname) {
-  lua_Integer d = luaL_checkinteger(L, arg);
-  lua_Integer nd = t->ndim;
-  if (d < 0) d += nd + 1;
-  if (d < 1 || d > nd)
-    luaL_error(L, "%s: dimension %d out of range for a %d-D tensor", fname, (int)luaL_checkinteger(L, arg),
-               t->ndim);
-  return (int)d - 1;
-}
-
-/* Sizes given as integers from arg on, or as one table. Stops at a non-number. */
-static int parse_sizes(lua_State *L, int arg, int64_t *size, const char *fname, int *next) {
-  int nd = 0;
-  if (lua_istable(L, arg) && !lunet_totensor(L, arg)) {
-    int n = (int)luaL_len(L, arg);
-    if (n > LT_MAXDIM) luaL_error(L, "%s: at most %d dimensions are supported, got %d", fname, LT_MAXDIM, n);
-    for (int i = 1; i <= n; i++) {
-      lua_geti(L, arg, i);
-      int ok;
-      lua_Integer v = lua_tointegerx(L, -1, &ok);
-      if (!ok) luaL_error(L, "%s: size %d must be an integer, got %s", fname, i, luaL_typename(L, -1));
-      if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %d", fname, i, (int)v);
-      size[nd++] = v;
-      lua_pop(L, 1);
-    }
-    if (next) *next = arg + 1;
-    return nd;
-  }
-  while (lua_type(L, arg) == LUA_TNUMBER) {
-    if (nd == LT_MAXDIM) luaL_error(L, "%s: at most %d dimensions are supported", fname, LT_MAXDIM);
-    int ok;
-    lua_Integer v = lua_tointegerx(L, arg, &ok);
-    if (!ok) luaL_error(L, "%s: size %d must be an integer, got %s", fname, nd + 1, lua_tostring(L, arg));
-    if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %d", fname, nd + 1, (int)v);
-    size[nd++] = v;
-    arg++;
-  }
-  if (next) *next = arg;
-  return nd;
-}
-
-static lt_dtype opt_dtype(lua_State *L, int arg, const char *fname) {
-  if (lua_isnoneornil(L, arg)) return LT_FLOAT;
-  const char *s = lua_tostring(L, arg);
-  if (s && strcmp(s, "float") == 0) return LT_FLOAT;
-  if (s && strcmp(s, "int") == 0) return LT_INT;
-  luaL_error(L, "%s: dtype must be \"float\" or \"int\", got %s", fname, s ? s : luaL_typename(L, arg));
-  return LT_FLOAT;
+  return lunet_newresult(L, dt, a->ndim, a->size, "lunet");
 }
 
 /* ---------------------------------------------------------------- constructors */
@@ -228,26 +16,39 @@ static lt_dtype opt_dtype(lua_State *L, int arg, const char *fname) {
 static int l_zeros(lua_State *L) {
   int64_t size[LT_MAXDIM];
   int next;
-  int nd = parse_sizes(L, 1, size, "zeros", &next);
-  new_tensor_named(L, opt_dtype(L, next, "zeros"), nd, size, "zeros");
+  int nd = lunet_checksizes(L, 1, size, "zeros", &next);
+  lunet_newtensor(L, lunet_optdtype(L, next, "zeros"), nd, size, "zeros");
   return 1;
 }
 
-static void fill_value(lt_tensor *t, double v) {
+/* v as an int element: truncated toward zero; NaN and values beyond int32 raise. */
+static int32_t int_value(lua_State *L, double v, const char *fname) {
+  if (v != v) luaL_error(L, "%s: NaN does not fit an int tensor", fname);
+  if (!(v > -2147483649.0 && v < 2147483648.0)) luaL_error(L, "%s: %f does not fit an int tensor", fname, v);
+  return (int32_t)v;
+}
+
+/* Every element of t (any layout) = v, converted to t's dtype. */
+static void fill_value(lua_State *L, lt_tensor *t, double v, const char *fname) {
   if (t->dtype == LT_FLOAT) {
     lt_unary(t, t, LT_FILL, (float)v, 0.0f);
-  } else {
-    int64_t n = lt_numel(t);
-    int32_t *d = lt_idata(t); /* fresh tensors are contiguous */
-    for (int64_t i = 0; i < n; i++) d[i] = (int32_t)v;
+    return;
   }
+  lt_tensor one;
+  memset(&one, 0, sizeof one);
+  int32_t iv = int_value(L, v, fname);
+  one.base = &iv;
+  one.dtype = LT_INT;
+  one.ndim = t->ndim;
+  for (int i = 0; i < t->ndim; i++) one.size[i] = t->size[i];
+  lt_copy(t, &one); /* every stride 0: the one value everywhere */
 }
 
 static int l_ones(lua_State *L) {
   int64_t size[LT_MAXDIM];
   int next;
-  int nd = parse_sizes(L, 1, size, "ones", &next);
-  fill_value(new_tensor_named(L, opt_dtype(L, next, "ones"), nd, size, "ones"), 1.0);
+  int nd = lunet_checksizes(L, 1, size, "ones", &next);
+  fill_value(L, lunet_newtensor(L, lunet_optdtype(L, next, "ones"), nd, size, "ones"), 1.0, "ones");
   return 1;
 }
 
@@ -255,9 +56,9 @@ static int l_ones(lua_State *L) {
 static int l_full(lua_State *L) {
   int64_t size[LT_MAXDIM];
   luaL_argexpected(L, lua_istable(L, 1), 1, "table of sizes");
-  int nd = parse_sizes(L, 1, size, "full", NULL);
+  int nd = lunet_checksizes(L, 1, size, "full", NULL);
   double v = luaL_checknumber(L, 2);
-  fill_value(new_tensor_named(L, opt_dtype(L, 3, "full"), nd, size, "full"), v);
+  fill_value(L, lunet_newtensor(L, lunet_optdtype(L, 3, "full"), nd, size, "full"), v, "full");
   return 1;
 }
 
@@ -292,7 +93,7 @@ static void nested_fill(lua_State *L, int idx, int depth, int nd, const int64_t 
       if (t->dtype == LT_FLOAT)
         lt_fdata(t)[*k] = (float)v;
       else
-        lt_idata(t)[*k] = (int32_t)v;
+        lt_idata(t)[*k] = int_value(L, v, "tensor");
       (*k)++;
     }
     lua_pop(L, 1);
@@ -301,15 +102,15 @@ static void nested_fill(lua_State *L, int idx, int depth, int nd, const int64_t 
 
 static int l_tensor(lua_State *L) {
   if (lua_type(L, 1) == LUA_TNUMBER) { /* a 0-D tensor */
-    lt_tensor *t = new_tensor_named(L, opt_dtype(L, 2, "tensor"), 0, NULL, "tensor");
-    fill_value(t, lua_tonumber(L, 1));
+    lt_tensor *t = lunet_newtensor(L, lunet_optdtype(L, 2, "tensor"), 0, NULL, "tensor");
+    fill_value(L, t, lua_tonumber(L, 1), "tensor");
     return 1;
   }
   luaL_argexpected(L, lua_istable(L, 1), 1, "nested table of numbers");
   int64_t size[LT_MAXDIM];
   int nd = 0;
   nested_shape(L, 1, 0, size, &nd);
-  lt_tensor *t = new_tensor_named(L, opt_dtype(L, 2, "tensor"), nd, size, "tensor");
+  lt_tensor *t = lunet_newtensor(L, lunet_optdtype(L, 2, "tensor"), nd, size, "tensor");
   int64_t k = 0;
   nested_fill(L, 1, 0, nd, size, t, &k);
   return 1;
@@ -327,9 +128,9 @@ static int l_arange(lua_State *L) {
   if (step == 0 || !isfinite(step) || !isfinite(a) || !isfinite(b)) luaL_error(L, "arange: step must be finite and non-zero");
   double cnt = ceil((b - a) / step);
   if (cnt < 0) cnt = 0;
-  if (cnt > (double)MAX_NUMEL) luaL_error(L, "arange: too many elements");
+  if (cnt > (double)LUNET_MAX_NUMEL) luaL_error(L, "arange: too many elements");
   int64_t n = (int64_t)cnt;
-  lt_tensor *t = new_tensor_named(L, LT_FLOAT, 1, &n, "arange");
+  lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 1, &n, "arange");
   for (int64_t i = 0; i < n; i++) lt_fdata(t)[i] = (float)(a + (double)i * step);
   return 1;
 }
@@ -339,156 +140,17 @@ static int l_linspace(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 3);
   if (n < 0) luaL_error(L, "linspace: count must be non-negative, got %d", (int)n);
   int64_t sz = n;
-  lt_tensor *t = new_tensor_named(L, LT_FLOAT, 1, &sz, "linspace");
+  lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 1, &sz, "linspace");
   for (int64_t i = 0; i < n; i++) lt_fdata(t)[i] = (float)(n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1));
-  return 1;
-}
-
-/* ---------------------------------------------------------------- random */
-
-static int l_manualSeed(lua_State *L) {
-  lt_rng_seed((uint64_t)luaL_checkinteger(L, 1));
-  return 0;
-}
-
-static int l_getRNGState(lua_State *L) {
-  uint64_t st[LT_RNG_STATE_WORDS + 2];
-  lt_rng_get_state(st);
-  lua_pushlstring(L, (const char *)st, sizeof st);
-  return 1;
-}
-
-static int l_setRNGState(lua_State *L) {
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  uint64_t st[LT_RNG_STATE_WORDS + 2];
-  if (len != sizeof st) luaL_error(L, "setRNGState: state must be %d bytes, got %d", (int)sizeof st, (int)len);
-  memcpy(st, s, sizeof st);
-  lt_rng_set_state(st);
-  return 0;
-}
-
-typedef enum { R_UNIFORM, R_NORMAL, R_TRUNC } rkind;
-
-static void fill_random(lt_tensor *t, rkind k, double p, double q) {
-  /* Walk in row-major order so the same seed gives the same values for any layout. */
-  int64_t n = lt_numel(t);
-  int64_t idx[LT_MAXDIM] = {0};
-  float *d = lt_fdata(t);
-  for (int64_t i = 0; i < n; i++) {
-    int64_t off = 0;
-    for (int j = 0; j < t->ndim; j++) off += idx[j] * t->stride[j];
-    float v;
-    if (k == R_UNIFORM) {
-      /* rounding to float must not reach the open upper end */
-      v = (float)(p + (q - p) * lt_rng_uniform());
-      if (v >= (float)q && q > p) v = nextafterf((float)q, (float)p);
-    } else {
-      v = (float)(k == R_NORMAL ? p + q * lt_rng_normal() : lt_rng_truncnormal(p));
-    }
-    d[off] = v;
-    for (int j = t->ndim - 1; j >= 0; j--) {
-      if (++idx[j] < t->size[j]) break;
-      idx[j] = 0;
-    }
-  }
-}
-
-static int l_rand(lua_State *L) {
-  int64_t size[LT_MAXDIM];
-  int nd = parse_sizes(L, 1, size, "rand", NULL);
-  fill_random(new_tensor_named(L, LT_FLOAT, nd, size, "rand"), R_UNIFORM, 0, 1);
-  return 1;
-}
-
-static int l_randn(lua_State *L) {
-  int64_t size[LT_MAXDIM];
-  int nd = parse_sizes(L, 1, size, "randn", NULL);
-  fill_random(new_tensor_named(L, LT_FLOAT, nd, size, "randn"), R_NORMAL, 0, 1);
-  return 1;
-}
-
-/* truncnormal(sizes, std) */
-static int l_truncnormal(lua_State *L) {
-  int64_t size[LT_MAXDIM];
-  luaL_argexpected(L, lua_istable(L, 1), 1, "table of sizes");
-  int nd = parse_sizes(L, 1, size, "truncnormal", NULL);
-  double std = luaL_optnumber(L, 2, 1.0);
-  if (!(std > 0)) luaL_error(L, "truncnormal: std must be positive, got %f", std);
-  fill_random(new_tensor_named(L, LT_FLOAT, nd, size, "truncnormal"), R_TRUNC, std, 0);
-  return 1;
-}
-
-static int m_uniform_(lua_State *L) {
-  lt_tensor *t = lunet_checkfloat(L, 1, "uniform_");
-  fill_random(t, R_UNIFORM, luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
-  lua_settop(L, 1);
-  return 1;
-}
-
-static int m_normal_(lua_State *L) {
-  lt_tensor *t = lunet_checkfloat(L, 1, "normal_");
-  fill_random(t, R_NORMAL, luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
-  lua_settop(L, 1);
-  return 1;
-}
-
-static int m_truncnormal_(lua_State *L) {
-  lt_tensor *t = lunet_checkfloat(L, 1, "truncnormal_");
-  double std = luaL_optnumber(L, 2, 1.0);
-  if (!(std > 0)) luaL_error(L, "truncnormal_: std must be positive, got %f", std);
-  fill_random(t, R_TRUNC, std, 0);
-  lua_settop(L, 1);
-  return 1;
-}
-
-/* bernoulli_(p): each element 1 with probability p, else 0 (dropout masks). */
-static int m_bernoulli_(lua_State *L) {
-  lt_tensor *t = lunet_checkfloat(L, 1, "bernoulli_");
-  double p = luaL_checknumber(L, 2);
-  if (!(p >= 0 && p <= 1)) luaL_error(L, "bernoulli_: probability must be in [0,1], got %f", p);
-  fill_random(t, R_UNIFORM, 0, 1);
-  int64_t n = lt_numel(t);
-  if (lt_is_contiguous(t)) {
-    float *d = lt_fdata(t);
-    for (int64_t i = 0; i < n; i++) d[i] = d[i] < p ? 1.0f : 0.0f;
-  } else {
-    luaL_error(L, "bernoulli_: tensor must be contiguous");
-  }
-  lua_settop(L, 1);
-  return 1;
-}
-
-/* randperm(n) → int tensor holding a permutation of 1..n (Fisher–Yates). */
-static int l_randperm(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 0 || n > INT32_MAX) luaL_error(L, "randperm: n must be in [0, 2^31), got %d", (int)n);
-  int64_t sz = n;
-  lt_tensor *t = new_tensor_named(L, LT_INT, 1, &sz, "randperm");
-  int32_t *d = lt_idata(t);
-  for (int64_t i = 0; i < n; i++) d[i] = (int32_t)(i + 1);
-  for (int64_t i = n - 1; i > 0; i--) {
-    int64_t j = (int64_t)lt_rng_below((uint64_t)(i + 1));
-    int32_t tmp = d[i];
-    d[i] = d[j];
-    d[j] = tmp;
-  }
   return 1;
 }
 
 /* ---------------------------------------------------------------- views */
 
-static lt_tensor *view_of(lua_State *L, int idx, const lt_tensor *v) {
-  lua_getiuservalue(L, idx, 1);
-  lt_tensor *t = push_view(L, -1, v);
-  lua_remove(L, -2);
-  return t;
-}
-
 static int m_size(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    lua_pushinteger(L, t->size[check_dim(L, 2, t, "size")]);
+    lua_pushinteger(L, t->size[lunet_checkdimarg(L, 2, t, "size")]);
     return 1;
   }
   lua_createtable(L, t->ndim, 0);
@@ -502,7 +164,7 @@ static int m_size(lua_State *L) {
 static int m_stride(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    lua_pushinteger(L, t->stride[check_dim(L, 2, t, "stride")]);
+    lua_pushinteger(L, t->stride[lunet_checkdimarg(L, 2, t, "stride")]);
     return 1;
   }
   lua_createtable(L, t->ndim, 0);
@@ -531,7 +193,7 @@ static int m_numel(lua_State *L) {
 }
 
 static int m_dtype(lua_State *L) {
-  lua_pushstring(L, dtype_name(lunet_checktensor(L, 1)->dtype));
+  lua_pushstring(L, lunet_dtypename(lunet_checktensor(L, 1)->dtype));
   return 1;
 }
 
@@ -596,7 +258,7 @@ static int m_view(lua_State *L) {
   v.ndim = nd;
   for (int i = 0; i < nd; i++) v.size[i] = size[i];
   lt_set_contiguous_strides(&v);
-  view_of(L, 1, &v);
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
@@ -616,7 +278,7 @@ static int m_reshape(lua_State *L) {
     v.ndim = nd;
     for (int i = 0; i < nd; i++) v.size[i] = size[i];
     lt_set_contiguous_strides(&v);
-    view_of(L, 1, &v);
+    lunet_pushview(L, 1, &v);
     return 1;
   }
   lt_tensor *c = push_contiguous_copy(L, t);
@@ -628,15 +290,19 @@ static int m_reshape(lua_State *L) {
 
 static int m_narrow(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
-  int d = check_dim(L, 2, t, "narrow");
+  int d = lunet_checkdimarg(L, 2, t, "narrow");
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
-  if (start < 1 || len < 0 || start - 1 + len > t->size[d])
-    luaL_error(L, "narrow: range [%d, %d] out of bounds for dimension %d of size %d", (int)start,
-               (int)(start + len - 1), d + 1, (int)t->size[d]);
+  if (start < 1 || len < 0 || start - 1 > t->size[d] || len > t->size[d] - (start - 1)) {
+    if (start >= 1 && len >= 0 && len - 1 <= LUA_MAXINTEGER - start) /* start+len-1 fits */
+      luaL_error(L, "narrow: range [%I, %I] out of bounds for dimension %d of size %I", start, start + (len - 1),
+                 d + 1, (lua_Integer)t->size[d]);
+    luaL_error(L, "narrow: %I elements from %I out of bounds for dimension %d of size %I", len, start, d + 1,
+               (lua_Integer)t->size[d]);
+  }
   lt_tensor v = *t;
   v.offset += (start - 1) * t->stride[d];
   v.size[d] = len;
-  view_of(L, 1, &v);
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
@@ -651,14 +317,14 @@ static int select_view(lua_State *L, int idx, lt_tensor *t, int d, lua_Integer i
     v.stride[j] = v.stride[j + 1];
   }
   v.ndim--;
-  view_of(L, idx, &v);
+  lunet_pushview(L, idx, &v);
   return 1;
 }
 
 static int m_select(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   if (t->ndim == 0) luaL_error(L, "select: cannot select from a 0-D tensor");
-  int d = check_dim(L, 2, t, "select");
+  int d = lunet_checkdimarg(L, 2, t, "select");
   return select_view(L, 1, t, d, luaL_checkinteger(L, 3), "select");
 }
 
@@ -670,15 +336,15 @@ static int m_transpose(lua_State *L) {
     a = 0;
     b = 1;
   } else {
-    a = check_dim(L, 2, t, "transpose");
-    b = check_dim(L, 3, t, "transpose");
+    a = lunet_checkdimarg(L, 2, t, "transpose");
+    b = lunet_checkdimarg(L, 3, t, "transpose");
   }
   lt_tensor v = *t;
   v.size[a] = t->size[b];
   v.size[b] = t->size[a];
   v.stride[a] = t->stride[b];
   v.stride[b] = t->stride[a];
-  view_of(L, 1, &v);
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
@@ -702,14 +368,14 @@ static int m_permute(lua_State *L) {
     v.size[i] = t->size[d - 1];
     v.stride[i] = t->stride[d - 1];
   }
-  view_of(L, 1, &v);
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
 static int m_expand(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   int64_t size[LT_MAXDIM];
-  int nd = parse_sizes(L, 2, size, "expand", NULL);
+  int nd = lunet_checksizes(L, 2, size, "expand", NULL);
   if (nd < t->ndim) luaL_error(L, "expand: cannot expand %d-D to %d-D", t->ndim, nd);
   lt_tensor v = *t;
   v.ndim = nd;
@@ -728,7 +394,9 @@ static int m_expand(lua_State *L) {
                  (lua_Integer)size[i], lt_shape_str(t, buf, sizeof buf));
     }
   }
-  view_of(L, 1, &v);
+  int64_t numel; /* every other function counts a view's elements in int64 */
+  if (lt_shape_numel(nd, v.size, &numel)) luaL_error(L, "expand: sizes overflow");
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
@@ -747,13 +415,13 @@ static int m_unsqueeze(lua_State *L) {
   v.size[k] = 1;
   v.stride[k] = k < t->ndim ? t->size[k] * t->stride[k] : 1;
   v.ndim++;
-  view_of(L, 1, &v);
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
 static int m_squeeze(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
-  int only = lua_isnoneornil(L, 2) ? -1 : check_dim(L, 2, t, "squeeze");
+  int only = lua_isnoneornil(L, 2) ? -1 : lunet_checkdimarg(L, 2, t, "squeeze");
   lt_tensor v = *t;
   v.ndim = 0;
   for (int i = 0; i < t->ndim; i++) {
@@ -762,7 +430,7 @@ static int m_squeeze(lua_State *L) {
     v.stride[v.ndim] = t->stride[i];
     v.ndim++;
   }
-  view_of(L, 1, &v);
+  lunet_pushview(L, 1, &v);
   return 1;
 }
 
@@ -781,6 +449,13 @@ static int m_clone(lua_State *L) {
   return 1;
 }
 
+/* dst (at didx) = src (at sidx), elementwise in row-major order. A source that shares
+ * storage with dst is copied out first, so that no element is read after it is written. */
+static void copy_into(lua_State *L, int didx, lt_tensor *dst, int sidx, const lt_tensor *src) {
+  if (lunet_samestorage(L, didx, sidx)) src = push_contiguous_copy(L, src);
+  lt_copy(dst, src);
+}
+
 static int m_copy(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lt_tensor *s = lunet_checktensor(L, 2);
@@ -789,26 +464,14 @@ static int m_copy(lua_State *L) {
     luaL_error(L, "copy: destination %s and source %s differ in number of elements", lt_shape_str(t, a, sizeof a),
                lt_shape_str(s, b, sizeof b));
   }
-  lt_copy(t, s);
+  copy_into(L, 1, t, 2, s);
   lua_settop(L, 1);
   return 1;
 }
 
 static int m_fill(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
-  double v = luaL_checknumber(L, 2);
-  if (t->dtype == LT_FLOAT) {
-    lt_unary(t, t, LT_FILL, (float)v, 0);
-  } else {
-    lt_tensor one;
-    memset(&one, 0, sizeof one);
-    int32_t iv = (int32_t)v;
-    one.base = &iv;
-    one.dtype = LT_INT;
-    one.ndim = t->ndim;
-    for (int i = 0; i < t->ndim; i++) one.size[i] = t->size[i];
-    lt_copy(t, &one); /* every stride 0: the one value everywhere */
-  }
+  fill_value(L, t, luaL_checknumber(L, 2), "fill");
   lua_settop(L, 1);
   return 1;
 }
@@ -913,7 +576,7 @@ static int mt_newindex(lua_State *L) {
     if (t->dtype == LT_FLOAT)
       lt_fdata(t)[off] = (float)v;
     else
-      lt_idata(t)[off] = (int32_t)v;
+      lt_idata(t)[off] = int_value(L, v, "newindex");
     return 0;
   }
   select_view(L, 1, t, 0, i, "newindex");
@@ -932,7 +595,7 @@ static int mt_newindex(lua_State *L) {
     luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
                lt_shape_str(row, b, sizeof b));
   }
-  lt_copy(row, src);
+  copy_into(L, lua_absindex(L, -1), row, 3, src);
   return 0;
 }
 
@@ -1008,16 +671,6 @@ static int mt_tostring(lua_State *L) {
   return 1;
 }
 
-/* Release: drop the storage reference; memory goes with the collector's next cycle. */
-static int mt_release(lua_State *L) {
-  lt_tensor *t = luaL_checkudata(L, 1, LUNET_TENSOR_MT);
-  t->base = NULL;
-  t->ndim = 0;
-  lua_pushnil(L);
-  lua_setiuservalue(L, 1, 1);
-  return 0;
-}
-
 /* ---------------------------------------------------------------- elementwise */
 
 /* Broadcast a and b to a common shape (numpy rules, right-aligned). */
@@ -1048,11 +701,17 @@ static lt_tensor expanded(const lt_tensor *t, int nd, const int64_t *size) {
   return v;
 }
 
-/* Float view of argument idx: int tensors are converted into a temporary left on the stack. */
-static lt_tensor *float_arg(lua_State *L, int idx, const char *fname) {
+/* An operand that may also be a number: raises naming fname when it is neither. */
+static lt_tensor *operand(lua_State *L, int idx, const char *fname) {
   lt_tensor *t = lunet_totensor(L, idx);
   if (!t) luaL_error(L, "%s: argument #%d must be a tensor or a number, got %s", fname, idx, luaL_typename(L, idx));
   if (!t->base) luaL_error(L, "%s: argument #%d was released (closed)", fname, idx);
+  return t;
+}
+
+/* Float view of argument idx: int tensors are converted into a temporary left on the stack. */
+static lt_tensor *float_arg(lua_State *L, int idx, const char *fname) {
+  lt_tensor *t = operand(L, idx, fname);
   if (t->dtype == LT_FLOAT) return t;
   lt_tensor *f = new_like(L, t, LT_FLOAT);
   lt_copy(f, t);
@@ -1115,7 +774,7 @@ static int binary(lua_State *L, lt_binop op, int inplace) {
     lua_settop(L, 1);
     return 1;
   }
-  lt_tensor *o = new_tensor_named(L, LT_FLOAT, nd, size, fname);
+  lt_tensor *o = lunet_newtensor(L, LT_FLOAT, nd, size, fname);
   lt_binary(o, &ea, &eb, op);
   return 1;
 }
@@ -1133,42 +792,28 @@ static int m_mul_(lua_State *L) { return binary(L, LT_MUL, 1); }
 static int m_div_(lua_State *L) { return binary(L, LT_DIV, 1); }
 static int m_pow_(lua_State *L) { return binary(L, LT_POW, 1); }
 
-/* Comparisons give float 0/1 tensors (so they can be summed into counts). */
-typedef enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } cmpop;
-static int compare(lua_State *L, cmpop op, const char *fname) {
-  lt_tensor *a = float_arg(L, 1, fname);
-  lt_tensor tmp, *b;
-  float s;
+/* Comparisons give float 0/1 tensors (so they can be summed into counts). A number
+ * compared with a float tensor is first rounded to float, as every scalar operand is. */
+static int compare(lua_State *L, lt_cmpop op, const char *fname) {
+  lt_tensor *a = operand(L, 1, fname);
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    s = (float)lua_tonumber(L, 2);
-    memset(&tmp, 0, sizeof tmp);
-    tmp.base = &s;
-    b = &tmp;
-  } else {
-    b = float_arg(L, 2, fname);
+    double s = a->dtype == LT_FLOAT ? (double)(float)lua_tonumber(L, 2) : lua_tonumber(L, 2);
+    lt_compare_scalar(lunet_newresult(L, LT_FLOAT, a->ndim, a->size, fname), a, s, op);
+    return 1;
   }
-  a = lunet_totensor(L, 1);
+  lt_tensor *b = operand(L, 2, fname);
   int64_t size[LT_MAXDIM];
   int nd = broadcast_shape(L, a, b, size, fname);
   lt_tensor ea = expanded(a, nd, size), eb = expanded(b, nd, size);
-  lt_tensor *o = new_tensor_named(L, LT_FLOAT, nd, size, fname);
-  /* sub gives the sign; map it to 0/1 */
-  lt_binary(o, &ea, &eb, LT_SUB);
-  int64_t n = lt_numel(o);
-  float *d = lt_fdata(o);
-  for (int64_t i = 0; i < n; i++) {
-    float v = d[i];
-    int r = op == C_EQ ? v == 0 : op == C_NE ? v != 0 : op == C_LT ? v < 0 : op == C_LE ? v <= 0 : op == C_GT ? v > 0 : v >= 0;
-    d[i] = r ? 1.0f : 0.0f;
-  }
+  lt_compare(lunet_newresult(L, LT_FLOAT, nd, size, fname), &ea, &eb, op);
   return 1;
 }
-static int m_eq(lua_State *L) { return compare(L, C_EQ, "eq"); }
-static int m_ne(lua_State *L) { return compare(L, C_NE, "ne"); }
-static int m_lt(lua_State *L) { return compare(L, C_LT, "lt"); }
-static int m_le(lua_State *L) { return compare(L, C_LE, "le"); }
-static int m_gt(lua_State *L) { return compare(L, C_GT, "gt"); }
-static int m_ge(lua_State *L) { return compare(L, C_GE, "ge"); }
+static int m_eq(lua_State *L) { return compare(L, LT_EQ, "eq"); }
+static int m_ne(lua_State *L) { return compare(L, LT_NE, "ne"); }
+static int m_lt(lua_State *L) { return compare(L, LT_LT, "lt"); }
+static int m_le(lua_State *L) { return compare(L, LT_LE, "le"); }
+static int m_gt(lua_State *L) { return compare(L, LT_GT, "gt"); }
+static int m_ge(lua_State *L) { return compare(L, LT_GE, "ge"); }
 
 static int unary(lua_State *L, lt_unop op, const char *fname, int inplace) {
   lt_tensor *a = inplace ? lunet_checkfloat(L, 1, fname) : float_arg(L, 1, fname);
@@ -1212,13 +857,13 @@ static int reduce(lua_State *L, lt_redop op, const char *fname) {
       lua_pushnumber(L, v);
     return 1;
   }
-  int d = check_dim(L, 2, a, fname);
+  int d = lunet_checkdimarg(L, 2, a, fname);
   int keep = lua_toboolean(L, 3);
   if (a->size[d] == 0) luaL_error(L, "%s: dimension %d is empty", fname, d + 1);
   int64_t size[LT_MAXDIM];
   for (int i = 0; i < a->ndim; i++) size[i] = i == d ? 1 : a->size[i];
   int is_arg = op == LT_ARGMAX || op == LT_ARGMIN;
-  lt_tensor *o = new_tensor_named(L, is_arg ? LT_INT : LT_FLOAT, a->ndim, size, fname);
+  lt_tensor *o = lunet_newtensor(L, is_arg ? LT_INT : LT_FLOAT, a->ndim, size, fname);
   lt_reduce_dim(o, a, d, op);
   if (is_arg) {
     int64_t n = lt_numel(o);
@@ -1233,7 +878,7 @@ static int reduce(lua_State *L, lt_redop op, const char *fname) {
   }
   /* max/min along a dim also give the indices, as the second result */
   if (op == LT_MAX || op == LT_MIN) {
-    lt_tensor *ix = new_tensor_named(L, LT_INT, a->ndim, size, fname);
+    lt_tensor *ix = lunet_newtensor(L, LT_INT, a->ndim, size, fname);
     lt_reduce_dim(ix, a, d, op == LT_MAX ? LT_ARGMAX : LT_ARGMIN);
     int64_t n = lt_numel(ix);
     for (int64_t i = 0; i < n; i++) lt_idata(ix)[i] += 1;
@@ -1260,18 +905,20 @@ static int m_argmin(lua_State *L) { return reduce(L, LT_ARGMIN, "argmin"); }
 
 /* ---------------------------------------------------------------- matrix products */
 
+/* The matrix dimensions (the last two) of t, and their strides, must fit a BLAS int. */
 static void check_blas_dims(lua_State *L, const lt_tensor *t, const char *fname) {
-  for (int i = 0; i < t->ndim; i++)
+  for (int i = t->ndim - 2; i < t->ndim; i++)
     if (t->size[i] > INT32_MAX || t->stride[i] > INT32_MAX)
       luaL_error(L, "%s: dimensions beyond 2^31 are not supported by BLAS", fname);
 }
 
+/* C = beta*C + alpha * A·B, 2-D (lt_addmm) or batched 3-D (lt_bmm). */
 static void mm_into(lua_State *L, lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b,
                     const char *fname) {
   check_blas_dims(L, a, fname);
   check_blas_dims(L, b, fname);
   check_blas_dims(L, c, fname);
-  if (lt_addmm(c, beta, alpha, a, b)) luaL_error(L, "%s: out of memory", fname);
+  if ((c->ndim == 3 ? lt_bmm : lt_addmm)(c, beta, alpha, a, b)) luaL_error(L, "%s: out of memory", fname);
 }
 
 static void shape_mismatch(lua_State *L, const char *fname, const lt_tensor *a, const lt_tensor *b) {
@@ -1319,7 +966,7 @@ static int m_matmul(lua_State *L) {
       return 1;
     }
     int64_t size[2] = {av.size[0], bv.size[1]};
-    lt_tensor *c = new_tensor_init(L, LT_FLOAT, 2, size, "matmul", av.size[1] == 0);
+    lt_tensor *c = (av.size[1] == 0 ? lunet_newtensor : lunet_newresult)(L, LT_FLOAT, 2, size, "matmul");
     mm_into(L, c, 0, 1, &av, &bv, "matmul");
     if (squeeze_a) {
       c->ndim = 1;
@@ -1338,21 +985,8 @@ static int m_matmul(lua_State *L) {
     shape_mismatch(L, "matmul", a, b);
   int64_t m = bv.ndim == 3 ? bv.size[2] : bv.size[1];
   int64_t size[3] = {B, av.size[1], m};
-  lt_tensor *c = new_tensor_init(L, LT_FLOAT, 3, size, "matmul", av.size[2] == 0);
-  for (int64_t i = 0; i < B; i++) {
-    lt_tensor ai = av, bi = bv, ci = *c;
-    ai.ndim = ci.ndim = 2;
-    ai.offset += i * av.stride[0];
-    ai.size[0] = av.size[1], ai.size[1] = av.size[2], ai.stride[0] = av.stride[1], ai.stride[1] = av.stride[2];
-    ci.offset += i * c->stride[0];
-    ci.size[0] = c->size[1], ci.size[1] = c->size[2], ci.stride[0] = c->stride[1], ci.stride[1] = c->stride[2];
-    if (bv.ndim == 3) {
-      bi.ndim = 2;
-      bi.offset += i * bv.stride[0];
-      bi.size[0] = bv.size[1], bi.size[1] = bv.size[2], bi.stride[0] = bv.stride[1], bi.stride[1] = bv.stride[2];
-    }
-    mm_into(L, &ci, 0, 1, &ai, &bi, "matmul");
-  }
+  lt_tensor *c = (av.size[2] == 0 ? lunet_newtensor : lunet_newresult)(L, LT_FLOAT, 3, size, "matmul");
+  mm_into(L, c, 0, 1, &av, &bv, "matmul");
   return 1;
 }
 
@@ -1370,6 +1004,9 @@ static int m_addmm_(lua_State *L) {
     luaL_error(L, "addmm_: shapes C%s, A%s, B%s do not match", lt_shape_str(c, z, sizeof z),
                lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
   }
+  /* BLAS reads A and B while it writes C: an operand sharing C's storage is copied out */
+  if (lunet_samestorage(L, 1, 2)) a = push_contiguous_copy(L, a);
+  if (lunet_samestorage(L, 1, 3)) b = push_contiguous_copy(L, b);
   mm_into(L, c, beta, alpha, a, b, "addmm_");
   lua_settop(L, 1);
   return 1;
@@ -1400,14 +1037,13 @@ static int m_dot(lua_State *L) {
     char x[160], y[160];
     luaL_error(L, "dot: shapes %s and %s differ", lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
   }
-  lt_tensor *p = new_like(L, a, LT_FLOAT);
-  lt_binary(p, a, b, LT_MUL);
-  lua_pushnumber(L, lt_reduce_all(p, LT_SUM));
+  lua_pushnumber(L, lt_dot(a, b));
   return 1;
 }
 
 /* t:index(idx [, out]) — rows of t picked by a 1-D int tensor of 1-based indices along
- * dimension 1 (a gather, for minibatches); out, if given, is resized and reused. */
+ * dimension 1 (a gather, for minibatches); out, if given, receives them (resized and
+ * reused unless it already has the result's shape). */
 static int m_index(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lt_tensor *ix = lunet_checkint(L, 2, "index");
@@ -1422,27 +1058,26 @@ static int m_index(lua_State *L) {
     if (k < 1 || k > t->size[0])
       luaL_error(L, "index: index %d out of range for dimension 1 of size %I", (int)k, (lua_Integer)t->size[0]);
   }
-  lt_tensor *o;
   if (lua_isnoneornil(L, 3)) {
-    o = new_tensor_named(L, t->dtype, t->ndim, size, "index");
-  } else {
-    o = lunet_checktensor(L, 3);
-    if (o->dtype != t->dtype) luaL_error(L, "index: out must have the dtype of the source");
-    lua_pushvalue(L, 3);
-    o = lunet_resize(L, -1, t->ndim, size);
+    lt_gather_rows(lunet_newresult(L, t->dtype, t->ndim, size, "index"), t, lt_idata(ix), ix->stride[0]);
+    return 1;
   }
-  lt_tensor src = *t, dst = *o;
-  src.ndim = dst.ndim = t->ndim - 1;
-  for (int j = 1; j < t->ndim; j++) {
-    src.size[j - 1] = t->size[j], src.stride[j - 1] = t->stride[j];
-    dst.size[j - 1] = o->size[j], dst.stride[j - 1] = o->stride[j];
+  lt_tensor *o = lunet_checktensor(L, 3);
+  if (o->dtype != t->dtype) luaL_error(L, "index: out must have the dtype of the source");
+  /* An out that shares storage with the source or the indices receives a finished
+   * gather: rows copied one by one would read what earlier rows wrote. */
+  lt_tensor *tmp = NULL;
+  if (lunet_samestorage(L, 3, 1) || lunet_samestorage(L, 3, 2)) {
+    tmp = lunet_newresult(L, t->dtype, t->ndim, size, "index");
+    lt_gather_rows(tmp, t, lt_idata(ix), ix->stride[0]);
   }
-  for (int64_t i = 0; i < n; i++) {
-    lt_tensor s1 = src, d1 = dst;
-    s1.offset = t->offset + (int64_t)(lt_idata(ix)[i * ix->stride[0]] - 1) * t->stride[0];
-    d1.offset = o->offset + i * o->stride[0];
-    lt_copy(&d1, &s1);
-  }
+  /* out of the result's shape is written where it points, else resized */
+  lt_tensor want = *t;
+  want.size[0] = size[0];
+  if (!lt_same_shape(o, &want)) o = lunet_resize(L, 3, t->ndim, size);
+  if (tmp) lt_copy(o, tmp);
+  else lt_gather_rows(o, t, lt_idata(ix), ix->stride[0]);
+  lua_settop(L, 3);
   return 1;
 }
 
@@ -1482,21 +1117,15 @@ static const luaL_Reg methods[] = {
     {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min}, {"var", m_var}, {"std", m_std},
     {"argmax", m_argmax}, {"argmin", m_argmin},
     {"matmul", m_matmul}, {"addmm", m_addmm}, {"addmm_", m_addmm_}, {"bmm", m_bmm}, {"dot", m_dot},
-    {"uniform_", m_uniform_}, {"normal_", m_normal_}, {"truncnormal_", m_truncnormal_},
-    {"bernoulli_", m_bernoulli_},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
     {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full}, {"tensor", l_tensor}, {"arange", l_arange},
-    {"linspace", l_linspace}, {"rand", l_rand}, {"randn", l_randn}, {"truncnormal", l_truncnormal},
-    {"randperm", l_randperm}, {"manualSeed", l_manualSeed}, {"getRNGState", l_getRNGState},
-    {"setRNGState", l_setRNGState}, {"matmul", m_matmul}, {"addmm", m_addmm}, {"bmm", m_bmm}, {"dot", m_dot},
+    {"linspace", l_linspace}, {"matmul", m_matmul}, {"addmm", m_addmm}, {"bmm", m_bmm}, {"dot", m_dot},
     {NULL, NULL}};
 
 void lunet_open_tensor(lua_State *L) {
-  luaL_newmetatable(L, STORAGE_MT);
-  lua_pop(L, 1);
-  luaL_newmetatable(L, LUNET_TENSOR_MT);
+  lunet_newmetatables(L);
   lua_newtable(L); /* methods */
   luaL_setfuncs(L, methods, 0);
   lua_pushvalue(L, -1);
@@ -1504,9 +1133,8 @@ void lunet_open_tensor(lua_State *L) {
   lua_pushcclosure(L, mt_index, 1);
   lua_setfield(L, -2, "__index");
   static const luaL_Reg meta[] = {{"__newindex", mt_newindex}, {"__len", mt_len}, {"__tostring", mt_tostring},
-                                  {"__gc", mt_release}, {"__close", mt_release}, {"__add", mt_add},
-                                  {"__sub", mt_sub}, {"__mul", mt_mul}, {"__div", mt_div}, {"__pow", mt_pow},
-                                  {"__unm", mt_unm}, {NULL, NULL}};
+                                  {"__add", mt_add}, {"__sub", mt_sub}, {"__mul", mt_mul}, {"__div", mt_div},
+                                  {"__pow", mt_pow}, {"__unm", mt_unm}, {NULL, NULL}};
   luaL_setfuncs(L, meta, 0);
   lua_setfield(L, -2, "Tensor"); /* core.Tensor = the metatable, to extend from Lua */
   luaL_setfuncs(L, functions, 0);

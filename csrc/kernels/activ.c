@@ -21,7 +21,7 @@ static void relu_forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 }
 
 void lt_relu_forward(const float *x, float *y, int64_t n) {
-  lt_parallel_for(n, LT_NN_GRAIN, relu_forward_range, &(act_job){.x = x, .out = y});
+  lt_parallel_for(n, LT_EW_GRAIN, relu_forward_range, &(act_job){.x = x, .out = y});
 }
 
 static void relu_backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
@@ -33,8 +33,9 @@ static void relu_backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   }
 }
 
-void lt_relu_backward(const float *x, const float *gy, float *gx, int64_t n) {
-  lt_parallel_for(n, LT_NN_GRAIN, relu_backward_range, &(act_job){.x = x, .y = gy, .out = gx});
+void lt_relu_backward(const float *x, const float *grad_output, float *grad_input, int64_t n) {
+  lt_parallel_for(n, LT_EW_GRAIN, relu_backward_range,
+                  &(act_job){.x = x, .y = grad_output, .out = grad_input});
 }
 
 static void dropout_range(void *ctx, int64_t i0, int64_t i1, int lane) {
@@ -44,11 +45,11 @@ static void dropout_range(void *ctx, int64_t i0, int64_t i1, int lane) {
 }
 
 void lt_dropout_forward(const float *x, const float *mask, float *y, int64_t n, float keep) {
-  lt_parallel_for(n, LT_NN_GRAIN, dropout_range, &(act_job){.x = x, .m = mask, .out = y, .s = 1.0f / keep});
+  lt_parallel_for(n, LT_EW_GRAIN, dropout_range, &(act_job){.x = x, .m = mask, .out = y, .s = 1.0f / keep});
 }
 
-void lt_dropout_backward(const float *gy, const float *mask, float *gx, int64_t n, float keep) {
-  lt_dropout_forward(gy, mask, gx, n, keep);
+void lt_dropout_backward(const float *grad_output, const float *mask, float *grad_input, int64_t n, float keep) {
+  lt_dropout_forward(grad_output, mask, grad_input, n, keep);
 }
 
 void lt_linear_forward(const float *x, const float *w, const float *b, float *y,
@@ -62,19 +63,19 @@ void lt_linear_forward(const float *x, const float *w, const float *b, float *y,
               w, in, b ? 1.0f : 0.0f, y, out);
 }
 
-void lt_linear_backward_input(const float *gy, const float *w, float *gx,
+void lt_linear_backward_input(const float *grad_output, const float *w, float *grad_input,
                               int64_t n, int64_t in, int64_t out) {
-  lt_sgemm(LT_NOTRANS, LT_NOTRANS, n, in, out, 1.0f, gy,
-              out, w, in, 0.0f, gx, in);
+  lt_sgemm(LT_NOTRANS, LT_NOTRANS, n, in, out, 1.0f, grad_output,
+              out, w, in, 0.0f, grad_input, in);
 }
 
-void lt_linear_backward_params(const float *gy, const float *x, float *gw, float *gb, float scale,
-                               int64_t n, int64_t in, int64_t out) {
-  lt_sgemm(LT_TRANS, LT_NOTRANS, out, in, n, scale, gy,
-              out, x, in, 1.0f, gw, in);
-  if (gb) {
+void lt_linear_backward_params(const float *grad_output, const float *x, float *grad_weight, float *grad_bias,
+                               float scale, int64_t n, int64_t in, int64_t out) {
+  lt_sgemm(LT_TRANS, LT_NOTRANS, out, in, n, scale, grad_output,
+              out, x, in, 1.0f, grad_weight, in);
+  if (grad_bias) {
     for (int64_t r = 0; r < n; r++) {
-      for (int64_t j = 0; j < out; j++) gb[j] += scale * gy[r * out + j];
+      for (int64_t j = 0; j < out; j++) grad_bias[j] += scale * grad_output[r * out + j];
     }
   }
 }
@@ -90,7 +91,7 @@ static void row_logsumexp(const float *x, int64_t k, float *m, float *lse) {
 }
 
 /* Rows per chunk of a row-wise loop over (n, k). */
-static int64_t row_grain(int64_t k) { return k >= LT_NN_GRAIN ? 1 : LT_NN_GRAIN / (k > 0 ? k : 1); }
+static int64_t row_grain(int64_t k) { return k >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (k > 0 ? k : 1); }
 
 static void softmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   const act_job *j = ctx;
@@ -116,8 +117,9 @@ static void softmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   }
 }
 
-void lt_softmax_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t k) {
-  lt_parallel_for(n, row_grain(k), softmax_backward_rows, &(act_job){.x = y, .y = gy, .out = gx, .k = k});
+void lt_softmax_backward(const float *y, const float *grad_output, float *grad_input, int64_t n, int64_t k) {
+  lt_parallel_for(n, row_grain(k), softmax_backward_rows,
+                  &(act_job){.x = y, .y = grad_output, .out = grad_input, .k = k});
 }
 
 static void logsoftmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
@@ -144,8 +146,9 @@ static void logsoftmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane
   }
 }
 
-void lt_logsoftmax_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t k) {
-  lt_parallel_for(n, row_grain(k), logsoftmax_backward_rows, &(act_job){.x = y, .y = gy, .out = gx, .k = k});
+void lt_logsoftmax_backward(const float *y, const float *grad_output, float *grad_input, int64_t n, int64_t k) {
+  lt_parallel_for(n, row_grain(k), logsoftmax_backward_rows,
+                  &(act_job){.x = y, .y = grad_output, .out = grad_input, .k = k});
 }
 
 double lt_nll_forward(const float *logp, const int32_t *label, int64_t n, int64_t k) {
@@ -154,11 +157,11 @@ double lt_nll_forward(const float *logp, const int32_t *label, int64_t n, int64_
   return s / (double)n;
 }
 
-void lt_crossentropy_backward(const float *logp, const int32_t *label, float *gx, int64_t n,
+void lt_crossentropy_backward(const float *logp, const int32_t *label, float *grad_input, int64_t n,
                               int64_t k) {
   const float inv = 1.0f / (float)n;
   for (int64_t r = 0; r < n; r++) {
-    for (int64_t j = 0; j < k; j++) gx[r * k + j] = expf(logp[r * k + j]) * inv;
-    gx[r * k + label[r] - 1] -= inv;
+    for (int64_t j = 0; j < k; j++) grad_input[r * k + j] = expf(logp[r * k + j]) * inv;
+    grad_input[r * k + label[r] - 1] -= inv;
   }
 }

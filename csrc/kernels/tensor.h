@@ -1,6 +1,13 @@
 /* tensor.h — lunet's tensor: a view (offset, shape, strides) onto a flat storage.
  *
- * The C side knows nothing of Lua. Storage memory is owned by whoever created it
+ * The kernel layer (csrc/kernels/) starts here. Kernels are plain C over pointers,
+ * sizes and these views: they know nothing of Lua, and the build compiles them without
+ * Lua's headers, so that including lua.h here fails. A comment above each kernel gives
+ * the math and the shapes; callers (the binding, csrc/lua/) check shapes, dtypes and
+ * sizes and own every buffer. The kernel headers: tensor.h (views, elementwise,
+ * reductions, products), gemm.h, nnkernels.h, rnn.h, optim.h, random.h, imgops.h,
+ * lunet_io.h (file formats), threadpool.h and parallel.h, speed.h.
+ * Storage memory is owned by whoever created it
  * (in lunet, a Lua full userdata so the garbage collector sees its size); a
  * tensor is only a view. Element counts and strides are in elements, not bytes.
  * Both dtypes are 4 bytes wide, so every view operation is dtype-agnostic.
@@ -68,9 +75,30 @@ void lt_copy(lt_tensor *dst, const lt_tensor *src);
 double lt_reduce_all(const lt_tensor *a, lt_redop op);
 /* Reduce along dim d: out has a's shape with size[d] = 1 (float; int for arg-ops). */
 void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op);
-/* C = beta*C + alpha * A·B for 2-D float views; A and B are handed to cblas_sgemm
- * transposed in place when their strides allow, copied otherwise. Returns -1 on
- * allocation failure. */
+
+typedef enum { LT_EQ, LT_NE, LT_LT, LT_LE, LT_GT, LT_GE } lt_cmpop;
+/* out[i] = (a[i] op b[i]) ? 1 : 0. out float; a and b of out's shape (strides may be 0),
+ * each float or int. Compared without arithmetic, in the inputs' own types (int with int
+ * as integers, float with float; int with float as doubles, exact for both), so
+ * infinities compare equal, subnormals are never flushed, and ints above 2^24 keep
+ * every bit. NaN compares false except under LT_NE. */
+void lt_compare(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_cmpop op);
+/* out[i] = (a[i] op s) ? 1 : 0, a[i] (float or int) taken exactly as a double. */
+void lt_compare_scalar(lt_tensor *out, const lt_tensor *a, double s, lt_cmpop op);
+/* sum_i a[i] * b[i] over two float views of one shape: each product rounded to float,
+ * summed in double, with no temporary. */
+double lt_dot(const lt_tensor *a, const lt_tensor *b);
+/* out[i] = src[index[i * index_stride] - 1] for i < out->size[0]: rows (along dimension
+ * 0) picked by 1-based indices, which the caller has checked are in 1..src->size[0].
+ * out and src have equal sizes beyond dimension 0 and one dtype. */
+void lt_gather_rows(lt_tensor *out, const lt_tensor *src, const int32_t *index, int64_t index_stride);
+/* C = beta*C + alpha * A·B for 2-D float views, C (m,n), A (m,k), B (k,n), through
+ * lt_sgemm (gemm.h): A and B are handed over transposed in place when their strides
+ * allow, copied otherwise. Sizes and strides must fit the BLAS int interface (the
+ * caller checks). Returns -1 on allocation failure. */
 int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b);
+/* C[i] = beta*C[i] + alpha * A[i]·B[i] for i < B: C (B,m,n), A (B,m,k), and B (B,k,n),
+ * or B (k,n) shared by every product. Returns -1 on allocation failure. */
+int lt_bmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b);
 
 #endif

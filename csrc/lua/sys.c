@@ -1,4 +1,4 @@
-/* lua_sys.c — what lunet.save needs and Lua's io library lacks: fsync, so that a new
+/* sys.c — what lunet.save needs and Lua's io library lacks: fsync, so that a new
  * checkpoint is on the disk before it replaces the old one, and a CRC-32 of a file's
  * bytes, the container's checksum. Both return nil and a message on failure, as Lua's
  * io functions do. */

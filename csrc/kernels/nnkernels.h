@@ -3,7 +3,7 @@
  *
  * Plain functions over raw float/int32 pointers and sizes; they know nothing of Lua.
  * Every array is contiguous, row-major, batch-first (NCHW for images, (N,D) for
- * vectors). The callers (csrc/lua_nn.c) check shapes and own every output and
+ * vectors). The callers (csrc/lua/nn.c) check shapes and own every output and
  * workspace buffer. "Accumulates" means the kernel adds into its output (+=), the
  * way parameter gradients are gathered over calls; otherwise outputs are overwritten.
  */
@@ -11,11 +11,6 @@
 #define LUNET_NNKERNELS_H
 
 #include <stdint.h>
-
-/* Elements per chunk of an elementwise or pooling loop on lunet's thread pool
- * (threadpool.h): tens of microseconds of memory-bound work, so that a smaller loop
- * runs on the calling thread alone and a larger one pays one wake-up per worker. */
-#define LT_NN_GRAIN (1 << 16)
 
 /* ---- conv2d (conv.c) ---- */
 
@@ -37,39 +32,37 @@ int64_t lt_window_outsize(int64_t in, int64_t k, int64_t stride, int64_t pad);
  * (zero outside the input). in (c, h, w), cols (K, L); pad is a workspace of
  * c*(h+2ph)*(w+2pw) floats that receives the zero-padded image. */
 void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g);
-/* The adjoint of lt_im2col for ONE image: gin (c, h, w) is overwritten with
- * gin[ci][y*sh-ph+i][x*sw-pw+j] summed over every (i, j, y, x) that reads it;
+/* The adjoint of lt_im2col for ONE image: grad_input (c, h, w) is overwritten with
+ * grad_input[ci][y*sh-ph+i][x*sw-pw+j] summed over every (i, j, y, x) that reads it;
  * pad as for lt_im2col. */
-void lt_col2im(const float *cols, float *gin, float *pad, const lt_conv2d_geom *g);
+void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d_geom *g);
 
 /* The batched kernels below work image by image: unfold one image into cols (K, L),
  * small enough to stay in cache, and multiply it with the filters viewed as an
  * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane.
- * The images are spread over lt_conv2d_lanes(g) lanes of lunet's thread pool, and the
- * parameter gradients are summed per block of images, lt_conv2d_blocks(g) blocks in a
- * fixed order, so that they do not depend on the thread count.
+ * The images are spread over the lanes of lunet's thread pool, and the parameter
+ * gradients are summed per block of images, a fixed number of blocks in a fixed order,
+ * so that they do not depend on the thread count.
  * work is a workspace of lt_conv2d_work_floats(g) floats:
- *   lanes * lt_conv2d_lane_floats(g)    K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image)
- *   + blocks * lt_conv2d_block_floats(g) oc*K + oc (a block's parameter gradients). */
-#define LT_CONV2D_BLOCKS 8
-int lt_conv2d_lanes(const lt_conv2d_geom *g);
-int lt_conv2d_blocks(const lt_conv2d_geom *g);
-int64_t lt_conv2d_lane_floats(const lt_conv2d_geom *g);
-int64_t lt_conv2d_block_floats(const lt_conv2d_geom *g);
+ *   lanes * (K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image))
+ *   + blocks * (oc*K + oc (a block's parameter gradients)). */
+/* The workspace size in floats for the current thread count, or -1 when it overflows
+ * int64. Every size product is checked. */
+int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g);
 
 /* Forward: out[b][o][y][x] = bias[o] + sum_{ci,i,j} weight[o][ci][i][j] * in[b][ci][y*sh-ph+i][x*sw-pw+j]
  * in (n,c,h,w), weight (oc,c,kh,kw), bias (oc) or NULL, out (n,oc,oh,ow). */
 void lt_conv2d_forward(const float *in, const float *weight, const float *bias, float *out,
                        float *work, const lt_conv2d_geom *g);
-/* Gradient w.r.t. the input: gin[b] = col2im(weight^T · gout[b]), i.e. the transposed
- * convolution of gout with the same filters. gout (n,oc,oh,ow), gin (n,c,h,w) overwritten. */
-void lt_conv2d_backward_input(const float *gout, const float *weight, float *gin, float *work,
+/* Gradient w.r.t. the input: grad_input[b] = col2im(weight^T · grad_output[b]), i.e. the transposed
+ * convolution of grad_output with the same filters. grad_output (n,oc,oh,ow), grad_input (n,c,h,w) overwritten. */
+void lt_conv2d_backward_input(const float *grad_output, const float *weight, float *grad_input, float *work,
                               const lt_conv2d_geom *g);
 /* Gradients w.r.t. the parameters, accumulated:
- *   gweight[o][k] += scale * sum_b (gout[b] · im2col(in[b])^T)[o][k]
- *   gbias[o]      += scale * sum_{b,y,x} gout[b][o][y][x]       (skipped when gbias is NULL)
- * in is the forward input (n,c,h,w), gweight (oc,c,kh,kw), gbias (oc). */
-void lt_conv2d_backward_params(const float *in, const float *gout, float *gweight, float *gbias,
+ *   grad_weight[o][k] += scale * sum_b (grad_output[b] · im2col(in[b])^T)[o][k]
+ *   grad_bias[o]      += scale * sum_{b,y,x} grad_output[b][o][y][x]       (skipped when grad_bias is NULL)
+ * in is the forward input (n,c,h,w), grad_weight (oc,c,kh,kw), grad_bias (oc). */
+void lt_conv2d_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
                                float *work, float scale, const lt_conv2d_geom *g);
 
 /* ---- max-pool 2-D (pool.c) ---- */
@@ -80,9 +73,9 @@ void lt_conv2d_backward_params(const float *in, const float *gout, float *gweigh
  * 1-based as every index lunet shows to Lua: row*w + col + 1. Ties go to the first
  * maximum in row-major order; a NaN wins. in (n,c,h,w), out and switches (n,c,oh,ow). */
 void lt_maxpool2d_forward(const float *in, float *out, int32_t *switches, const lt_conv2d_geom *g);
-/* Backward: gin (n,c,h,w) = 0, then gin[plane][switch - 1] += gout[...] for every output
+/* Backward: grad_input (n,c,h,w) = 0, then grad_input[plane][switch - 1] += grad_output[...] for every output
  * cell. Switches must lie in 1..h*w (the caller checks them). */
-void lt_maxpool2d_backward(const float *gout, const int32_t *switches, float *gin,
+void lt_maxpool2d_backward(const float *grad_output, const int32_t *switches, float *grad_input,
                            const lt_conv2d_geom *g);
 /* Unpool through the switches: the same scatter applied to values, in (n,c,oh,ow) ->
  * out (n,c,h,w), zero where no maximum came from (the deconvnet's unpooling). */
@@ -92,40 +85,41 @@ void lt_maxunpool2d(const float *in, const int32_t *switches, float *out, const 
 
 /* y = max(x, 0); n elements. */
 void lt_relu_forward(const float *x, float *y, int64_t n);
-/* gx = gy where x > 0, else 0 (x is the forward input, the pre-activation). */
-void lt_relu_backward(const float *x, const float *gy, float *gx, int64_t n);
+/* grad_input = grad_output where x > 0, else 0 (x is the forward input, the pre-activation). */
+void lt_relu_backward(const float *x, const float *grad_output, float *grad_input, int64_t n);
 
 /* Inverted dropout with a given 0/1 mask (drawn by the caller from lunet's generator):
  * y = x * mask / keep, so evaluation needs no rescaling. */
 void lt_dropout_forward(const float *x, const float *mask, float *y, int64_t n, float keep);
-/* gx = gy * mask / keep. */
-void lt_dropout_backward(const float *gy, const float *mask, float *gx, int64_t n, float keep);
+/* grad_input = grad_output * mask / keep. */
+void lt_dropout_backward(const float *grad_output, const float *mask, float *grad_input, int64_t n, float keep);
 
 /* y = x · W^T + b. x (n, in), W (out, in), b (out) or NULL, y (n, out). */
 void lt_linear_forward(const float *x, const float *w, const float *b, float *y,
                        int64_t n, int64_t in, int64_t out);
-/* gx = gy · W; gx (n, in) overwritten. */
-void lt_linear_backward_input(const float *gy, const float *w, float *gx,
+/* grad_input = grad_output · W; grad_input (n, in) overwritten. */
+void lt_linear_backward_input(const float *grad_output, const float *w, float *grad_input,
                               int64_t n, int64_t in, int64_t out);
-/* Accumulates gw += scale * gy^T · x and gb += scale * sum over rows of gy (gb may be NULL). */
-void lt_linear_backward_params(const float *gy, const float *x, float *gw, float *gb, float scale,
-                               int64_t n, int64_t in, int64_t out);
+/* Accumulates grad_weight += scale * grad_output^T · x and grad_bias += scale * sum over
+ * rows of grad_output (grad_bias may be NULL). */
+void lt_linear_backward_params(const float *grad_output, const float *x, float *grad_weight, float *grad_bias,
+                               float scale, int64_t n, int64_t in, int64_t out);
 
 /* Row-wise over (n, k): y[r][j] = exp(x[r][j] - m) / sum_j exp(x[r][j] - m), m = max_j x[r][j]. */
 void lt_softmax_forward(const float *x, float *y, int64_t n, int64_t k);
-/* gx[r][j] = y[r][j] * (gy[r][j] - sum_i gy[r][i] y[r][i]); y is the forward output. */
-void lt_softmax_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t k);
+/* grad_input[r][j] = y[r][j] * (grad_output[r][j] - sum_i grad_output[r][i] y[r][i]); y is the forward output. */
+void lt_softmax_backward(const float *y, const float *grad_output, float *grad_input, int64_t n, int64_t k);
 /* y[r][j] = x[r][j] - m - log sum_j exp(x[r][j] - m). */
 void lt_logsoftmax_forward(const float *x, float *y, int64_t n, int64_t k);
-/* gx[r][j] = gy[r][j] - exp(y[r][j]) * sum_i gy[r][i]; y is the forward output. */
-void lt_logsoftmax_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t k);
+/* grad_input[r][j] = grad_output[r][j] - exp(y[r][j]) * sum_i grad_output[r][i]; y is the forward output. */
+void lt_logsoftmax_backward(const float *y, const float *grad_output, float *grad_input, int64_t n, int64_t k);
 
 /* Cross-entropy from log-probabilities logp (n, k) and class labels (n) numbered
  * 1..k, lunet's convention (as THNN's ClassNLLCriterion): returns
  * -(1/n) sum_r logp[r][label[r]-1]. Labels are range-checked by the caller. */
 double lt_nll_forward(const float *logp, const int32_t *label, int64_t n, int64_t k);
-/* Gradient of nll(logsoftmax(x)) w.r.t. the logits x: gx = (exp(logp) - onehot(label)) / n. */
-void lt_crossentropy_backward(const float *logp, const int32_t *label, float *gx, int64_t n,
+/* Gradient of nll(logsoftmax(x)) w.r.t. the logits x: grad_input = (exp(logp) - onehot(label)) / n. */
+void lt_crossentropy_backward(const float *logp, const int32_t *label, float *grad_input, int64_t n,
                               int64_t k);
 
 #endif

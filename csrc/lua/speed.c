@@ -1,4 +1,4 @@
-/* lua_speed.c — the binding of speed.h:
+/* speed.c — the binding of speed.h:
  *   lunet.setFlushDenormals(on) -> the previous setting (a boolean), or nil where the
  *                                  CPU has no such control
  *   lunet.getFlushDenormals()   -> boolean, or nil likewise

@@ -1,4 +1,4 @@
-/* lua_nn.c — the binding of the CNN kernels (nnkernels.h) as functions of lunet.core.
+/* nn.c — the binding of the CNN kernels (nnkernels.h) as functions of lunet.core.
  *
  * THNN's calling convention: inputs first, then the output and workspace tensors,
  * which the caller owns and which are resized here (their storage is reused when large
@@ -13,47 +13,22 @@
 
 /* ---------------------------------------------------------------- checks */
 
-
-/* An output or workspace argument: a float (or int) tensor that is not also another
- * argument (resizing it would change that argument under the kernel). */
-static void check_out(lua_State *L, int idx, const char *fname, lt_dtype dt) {
-  if (dt == LT_FLOAT) lunet_checkfloat(L, idx, fname);
-  else lunet_checkint(L, idx, fname);
-  int top = lua_gettop(L);
-  for (int i = 1; i <= top; i++) {
-    if (i != idx && lua_rawequal(L, i, idx))
-      luaL_error(L, "%s: argument #%d (an output) is the same tensor as argument #%d", fname, idx, i);
-  }
-}
-
 /* Every size handed to cblas_sgemm as an int, and every flat index stored as int32. */
 static void check_int_range(lua_State *L, const char *fname, int64_t v, const char *what) {
   if (v > INT_MAX) luaL_error(L, "%s: %s (%I) is too large for the BLAS interface", fname, what, (lua_Integer)v);
-}
-
-static int64_t check_pos(lua_State *L, int idx, const char *fname, const char *what) {
-  lua_Integer v = luaL_checkinteger(L, idx);
-  if (v < 1) luaL_error(L, "%s: %s must be >= 1, got %I", fname, what, v);
-  return v;
-}
-
-static int64_t check_nonneg(lua_State *L, int idx, const char *fname, const char *what) {
-  lua_Integer v = luaL_checkinteger(L, idx);
-  if (v < 0) luaL_error(L, "%s: %s must be >= 0, got %I", fname, what, v);
-  return v;
 }
 
 /* Reads the window options (kh, kw,) sh, sw, ph, pw from argument idx on into g and
  * computes the output size from g->h, g->w; raises when the window does not fit. */
 static void window_args(lua_State *L, int idx, int with_kernel, const char *fname, lt_conv2d_geom *g) {
   if (with_kernel) {
-    g->kh = check_pos(L, idx++, fname, "kernel height");
-    g->kw = check_pos(L, idx++, fname, "kernel width");
+    g->kh = lunet_checkinteger(L, idx++, fname, "kernel height", 1, INT32_MAX);
+    g->kw = lunet_checkinteger(L, idx++, fname, "kernel width", 1, INT32_MAX);
   }
-  g->sh = check_pos(L, idx++, fname, "stride height");
-  g->sw = check_pos(L, idx++, fname, "stride width");
-  g->ph = check_nonneg(L, idx++, fname, "padding height");
-  g->pw = check_nonneg(L, idx, fname, "padding width");
+  g->sh = lunet_checkinteger(L, idx++, fname, "stride height", 1, INT32_MAX);
+  g->sw = lunet_checkinteger(L, idx++, fname, "stride width", 1, INT32_MAX);
+  g->ph = lunet_checkinteger(L, idx++, fname, "padding height", 0, INT32_MAX);
+  g->pw = lunet_checkinteger(L, idx, fname, "padding width", 0, INT32_MAX);
   if (g->ph > g->h + g->kh || g->pw > g->w + g->kw)
     luaL_error(L, "%s: padding %Ix%I is larger than the input %Ix%I plus the kernel", fname,
                (lua_Integer)g->ph, (lua_Integer)g->pw, (lua_Integer)g->h, (lua_Integer)g->w);
@@ -70,30 +45,6 @@ static void set_input_geom(lt_conv2d_geom *g, const lt_tensor *in) {
   g->c = in->size[1];
   g->h = in->size[2];
   g->w = in->size[3];
-}
-
-/* Raise unless t has the 4-D shape (a, b, c, d). */
-static void check_shape4(lua_State *L, const lt_tensor *t, const char *fname, const char *what,
-                         int64_t a, int64_t b, int64_t c, int64_t d) {
-  if (t->size[0] != a || t->size[1] != b || t->size[2] != c || t->size[3] != d) {
-    char got[160];
-    luaL_error(L, "%s: %s must have shape (%I,%I,%I,%I), got %s", fname, what, (lua_Integer)a,
-               (lua_Integer)b, (lua_Integer)c, (lua_Integer)d, lt_shape_str(t, got, sizeof got));
-  }
-}
-
-static lt_tensor *resize4(lua_State *L, int idx, int64_t a, int64_t b, int64_t c, int64_t d) {
-  const int64_t size[4] = {a, b, c, d};
-  return lunet_resize(L, idx, 4, size);
-}
-
-static lt_tensor *resize2(lua_State *L, int idx, int64_t a, int64_t b) {
-  const int64_t size[2] = {a, b};
-  return lunet_resize(L, idx, 2, size);
-}
-
-static lt_tensor *resize_like(lua_State *L, int idx, const lt_tensor *like) {
-  return lunet_resize(L, idx, like->ndim, like->size);
 }
 
 /* ---------------------------------------------------------------- conv2d */
@@ -121,22 +72,14 @@ static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *w
   }
 }
 
-/* Checks the sizes handed to sgemm and resizes the workspace at idx to
- * lanes * lt_conv2d_lane_floats(g) + blocks * lt_conv2d_block_floats(g), with every
- * product overflow-checked first. */
+/* Checks the sizes handed to sgemm and resizes the workspace at idx to the
+ * lt_conv2d_work_floats(g) floats the kernels need. */
 static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g) {
-  const int64_t limit = INT64_MAX / 8;
-  int64_t k, l, kl, ok, pad, lanes, blocks, total;
-  if (lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) || lt_mul_overflow(g->oh, g->ow, &l) ||
-      lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) ||
-      lt_mul_overflow(g->c, g->h + 2 * g->ph, &pad) || lt_mul_overflow(pad, g->w + 2 * g->pw, &pad) ||
-      kl > limit || ok > limit || pad > limit ||
-      lt_mul_overflow(lt_conv2d_lane_floats(g), lt_conv2d_lanes(g), &lanes) ||
-      lt_mul_overflow(lt_conv2d_block_floats(g), lt_conv2d_blocks(g), &blocks) ||
-      __builtin_add_overflow(lanes, blocks, &total))
-    luaL_error(L, "conv2d: sizes overflow");
-  check_int_range(L, "conv2d", k, "inC*kH*kW");
-  check_int_range(L, "conv2d", l, "outH*outW");
+  const int64_t total = lt_conv2d_work_floats(g);
+  if (total < 0) luaL_error(L, "conv2d: sizes overflow");
+  /* lt_conv2d_work_floats has checked these products */
+  check_int_range(L, "conv2d", g->c * g->kh * g->kw, "inC*kH*kW");
+  check_int_range(L, "conv2d", g->oh * g->ow, "outH*outW");
   check_int_range(L, "conv2d", g->oc, "outC");
   return lunet_resize(L, idx, 1, &total);
 }
@@ -147,10 +90,10 @@ static int l_conv2d_forward(lua_State *L) {
   lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
   set_input_geom(&g, in);
   conv_weight(L, 2, &g, "weight", "bias");
-  check_out(L, 4, "conv2d", LT_FLOAT);
-  check_out(L, 5, "conv2d", LT_FLOAT);
+  lunet_checkout(L, 4, "conv2d", "output", LT_FLOAT);
+  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
-  lt_tensor *out = resize4(L, 4, g.n, g.oc, g.oh, g.ow);
+  lt_tensor *out = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.oc, g.oh, g.ow});
   lt_tensor *work = conv_workspace(L, 5, &g);
   const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
   lt_conv2d_forward(lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work), &g);
@@ -158,14 +101,14 @@ static int l_conv2d_forward(lua_State *L) {
   return 1;
 }
 
-/* Checks gradOutput at idx against the output shape the geometry gives. */
+/* Checks grad_output at idx against the output shape the geometry gives. */
 static lt_tensor *conv_gradout(lua_State *L, int idx, const lt_conv2d_geom *g, const char *fname) {
-  lt_tensor *go = lunet_checkin(L, idx, fname, "gradOutput", 4, "(N,C,H,W)");
-  check_shape4(L, go, fname, "gradOutput", g->n, g->oc, g->oh, g->ow);
-  return go;
+  lt_tensor *grad_output = lunet_checkin(L, idx, fname, "grad_output", 4, "(N,C,H,W)");
+  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", (int64_t[]){g->n, g->oc, g->oh, g->ow});
+  return grad_output;
 }
 
-/* conv2d_backward_input(input, gradOutput, weight, gradInput, workspace, sH, sW, pH, pW) -> gradInput
+/* conv2d_backward_input(input, grad_output, weight, grad_input, workspace, sH, sW, pH, pW) -> grad_input
  * input gives the shape only (the transposed convolution needs the size it maps back to). */
 static int l_conv2d_backward_input(lua_State *L) {
   lt_conv2d_geom g;
@@ -173,34 +116,35 @@ static int l_conv2d_backward_input(lua_State *L) {
   lunet_checkdim(L, in, 4, "conv2d", "input", "(N,C,H,W)");
   set_input_geom(&g, in);
   conv_weight(L, 3, &g, "weight", NULL);
-  check_out(L, 4, "conv2d", LT_FLOAT);
-  check_out(L, 5, "conv2d", LT_FLOAT);
+  lunet_checkout(L, 4, "conv2d", "grad_input", LT_FLOAT);
+  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
-  lt_tensor *go = conv_gradout(L, 2, &g, "conv2d");
-  lt_tensor *gin = resize4(L, 4, g.n, g.c, g.h, g.w);
+  lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
   lt_tensor *work = conv_workspace(L, 5, &g);
-  lt_conv2d_backward_input(lt_fdata(go), lt_fdata(lunet_totensor(L, 3)), lt_fdata(gin), lt_fdata(work), &g);
+  lt_conv2d_backward_input(lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), lt_fdata(grad_input),
+                           lt_fdata(work), &g);
   lua_settop(L, 4);
   return 1;
 }
 
-/* conv2d_backward_params(input, gradOutput, gradWeight, gradBias|nil, workspace, sH, sW, pH, pW [, scale])
- * accumulates into gradWeight and gradBias. */
+/* conv2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, sH, sW, pH, pW [, scale])
+ * accumulates into grad_weight and grad_bias. */
 static int l_conv2d_backward_params(lua_State *L) {
   lt_conv2d_geom g;
   lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
   set_input_geom(&g, in);
-  conv_weight(L, 3, &g, "gradWeight", "gradBias");
-  check_out(L, 3, "conv2d", LT_FLOAT);
-  if (!lua_isnil(L, 4)) check_out(L, 4, "conv2d", LT_FLOAT);
-  check_out(L, 5, "conv2d", LT_FLOAT);
+  conv_weight(L, 3, &g, "grad_weight", "grad_bias");
+  lunet_checkout(L, 3, "conv2d", "grad_weight", LT_FLOAT);
+  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, "conv2d", "grad_bias", LT_FLOAT);
+  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
   float scale = (float)luaL_optnumber(L, 10, 1.0);
-  lt_tensor *go = conv_gradout(L, 2, &g, "conv2d");
+  lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
   lt_tensor *work = conv_workspace(L, 5, &g);
-  lt_tensor *gw = lunet_totensor(L, 3), *gb = lunet_totensor(L, 4);
-  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(go), lt_fdata(gw), gb ? lt_fdata(gb) : NULL,
-                            lt_fdata(work), scale, &g);
+  lt_tensor *grad_weight = lunet_totensor(L, 3), *grad_bias = lunet_totensor(L, 4);
+  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight),
+                            grad_bias ? lt_fdata(grad_bias) : NULL, lt_fdata(work), scale, &g);
   return 0;
 }
 
@@ -225,7 +169,7 @@ static lt_tensor *check_switches(lua_State *L, int idx, const char *fname, const
   lt_tensor *s = lunet_checkint(L, idx, fname);
   lunet_checkdim(L, s, 4, fname, "switches", "(N,C,H,W)");
   lunet_checkcontig(L, s, fname, "switches");
-  check_shape4(L, s, fname, "switches", like->size[0], like->size[1], like->size[2], like->size[3]);
+  lunet_checkshape(L, s, fname, "switches", "(N,C,H,W)", like->size);
   const int32_t *p = lt_idata(s);
   const int64_t n = lt_numel(s);
   for (int64_t i = 0; i < n; i++) {
@@ -240,25 +184,25 @@ static lt_tensor *check_switches(lua_State *L, int idx, const char *fname, const
 static int l_maxpool2d_forward(lua_State *L) {
   lt_conv2d_geom g;
   lt_tensor *in = pool_geom(L, 1, 4, "maxpool2d", &g);
-  check_out(L, 2, "maxpool2d", LT_FLOAT);
-  check_out(L, 3, "maxpool2d", LT_INT);
-  lt_tensor *out = resize4(L, 2, g.n, g.c, g.oh, g.ow);
-  lt_tensor *sw = resize4(L, 3, g.n, g.c, g.oh, g.ow);
+  lunet_checkout(L, 2, "maxpool2d", "output", LT_FLOAT);
+  lunet_checkout(L, 3, "maxpool2d", "switches", LT_INT);
+  lt_tensor *out = lunet_resize(L, 2, 4, (int64_t[]){g.n, g.c, g.oh, g.ow});
+  lt_tensor *sw = lunet_resize(L, 3, 4, (int64_t[]){g.n, g.c, g.oh, g.ow});
   lt_maxpool2d_forward(lt_fdata(in), lt_fdata(out), lt_idata(sw), &g);
   lua_settop(L, 3);
   return 2;
 }
 
-/* maxpool2d_backward(input, gradOutput, switches, gradInput, kH, kW, sH, sW, pH, pW) -> gradInput */
+/* maxpool2d_backward(input, grad_output, switches, grad_input, kH, kW, sH, sW, pH, pW) -> grad_input */
 static int l_maxpool2d_backward(lua_State *L) {
   lt_conv2d_geom g;
   pool_geom(L, 1, 5, "maxpool2d", &g);
-  lt_tensor *go = lunet_checkin(L, 2, "maxpool2d", "gradOutput", 4, "(N,C,H,W)");
-  check_shape4(L, go, "maxpool2d", "gradOutput", g.n, g.c, g.oh, g.ow);
-  lt_tensor *sw = check_switches(L, 3, "maxpool2d", go, g.h * g.w);
-  check_out(L, 4, "maxpool2d", LT_FLOAT);
-  lt_tensor *gin = resize4(L, 4, g.n, g.c, g.h, g.w);
-  lt_maxpool2d_backward(lt_fdata(go), lt_idata(sw), lt_fdata(gin), &g);
+  lt_tensor *grad_output = lunet_checkin(L, 2, "maxpool2d", "grad_output", 4, "(N,C,H,W)");
+  lunet_checkshape(L, grad_output, "maxpool2d", "grad_output", "(N,C,H,W)", (int64_t[]){g.n, g.c, g.oh, g.ow});
+  lt_tensor *sw = check_switches(L, 3, "maxpool2d", grad_output, g.h * g.w);
+  lunet_checkout(L, 4, "maxpool2d", "grad_input", LT_FLOAT);
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
+  lt_maxpool2d_backward(lt_fdata(grad_output), lt_idata(sw), lt_fdata(grad_input), &g);
   lua_settop(L, 4);
   return 1;
 }
@@ -272,12 +216,12 @@ static int l_maxunpool2d(lua_State *L) {
   g.c = in->size[1];
   g.oh = in->size[2];
   g.ow = in->size[3];
-  g.h = check_pos(L, 4, "maxunpool2d", "output height");
-  g.w = check_pos(L, 5, "maxunpool2d", "output width");
+  g.h = lunet_checkinteger(L, 4, "maxunpool2d", "output height", 1, INT32_MAX);
+  g.w = lunet_checkinteger(L, 5, "maxunpool2d", "output width", 1, INT32_MAX);
   if (g.h * g.w > INT32_MAX) luaL_error(L, "maxunpool2d: output planes are too large for int32 switches");
   lt_tensor *sw = check_switches(L, 2, "maxunpool2d", in, g.h * g.w);
-  check_out(L, 3, "maxunpool2d", LT_FLOAT);
-  lt_tensor *out = resize4(L, 3, g.n, g.c, g.h, g.w);
+  lunet_checkout(L, 3, "maxunpool2d", "output", LT_FLOAT);
+  lt_tensor *out = lunet_resize(L, 3, 4, (int64_t[]){g.n, g.c, g.h, g.w});
   lt_maxunpool2d(lt_fdata(in), lt_idata(sw), lt_fdata(out), &g);
   lua_settop(L, 3);
   return 1;
@@ -304,21 +248,21 @@ static void check_same(lua_State *L, const lt_tensor *a, const lt_tensor *b, con
 /* relu_forward(input, output) -> output */
 static int l_relu_forward(lua_State *L) {
   lt_tensor *x = check_any(L, 1, "relu", "input");
-  check_out(L, 2, "relu", LT_FLOAT);
-  lt_tensor *y = resize_like(L, 2, x);
+  lunet_checkout(L, 2, "relu", "output", LT_FLOAT);
+  lt_tensor *y = lunet_resize_like(L, 2, x);
   lt_relu_forward(lt_fdata(x), lt_fdata(y), lt_numel(x));
   lua_settop(L, 2);
   return 1;
 }
 
-/* relu_backward(input, gradOutput, gradInput) -> gradInput */
+/* relu_backward(input, grad_output, grad_input) -> grad_input */
 static int l_relu_backward(lua_State *L) {
   lt_tensor *x = check_any(L, 1, "relu", "input");
-  lt_tensor *gy = check_any(L, 2, "relu", "gradOutput");
-  check_same(L, x, gy, "relu", "input", "gradOutput");
-  check_out(L, 3, "relu", LT_FLOAT);
-  lt_tensor *gx = resize_like(L, 3, x);
-  lt_relu_backward(lt_fdata(x), lt_fdata(gy), lt_fdata(gx), lt_numel(x));
+  lt_tensor *grad_output = check_any(L, 2, "relu", "grad_output");
+  check_same(L, x, grad_output, "relu", "input", "grad_output");
+  lunet_checkout(L, 3, "relu", "grad_input", LT_FLOAT);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, x);
+  lt_relu_backward(lt_fdata(x), lt_fdata(grad_output), lt_fdata(grad_input), lt_numel(x));
   lua_settop(L, 3);
   return 1;
 }
@@ -334,23 +278,23 @@ static int l_dropout_forward(lua_State *L) {
   lt_tensor *x = check_any(L, 1, "dropout", "input");
   lt_tensor *m = check_any(L, 2, "dropout", "mask");
   check_same(L, x, m, "dropout", "input", "mask");
-  check_out(L, 3, "dropout", LT_FLOAT);
+  lunet_checkout(L, 3, "dropout", "output", LT_FLOAT);
   float keep = check_keep(L, 4);
-  lt_tensor *y = resize_like(L, 3, x);
+  lt_tensor *y = lunet_resize_like(L, 3, x);
   lt_dropout_forward(lt_fdata(x), lt_fdata(m), lt_fdata(y), lt_numel(x), keep);
   lua_settop(L, 3);
   return 1;
 }
 
-/* dropout_backward(gradOutput, mask, gradInput, keep) -> gradInput */
+/* dropout_backward(grad_output, mask, grad_input, keep) -> grad_input */
 static int l_dropout_backward(lua_State *L) {
-  lt_tensor *gy = check_any(L, 1, "dropout", "gradOutput");
+  lt_tensor *grad_output = check_any(L, 1, "dropout", "grad_output");
   lt_tensor *m = check_any(L, 2, "dropout", "mask");
-  check_same(L, gy, m, "dropout", "gradOutput", "mask");
-  check_out(L, 3, "dropout", LT_FLOAT);
+  check_same(L, grad_output, m, "dropout", "grad_output", "mask");
+  lunet_checkout(L, 3, "dropout", "grad_input", LT_FLOAT);
   float keep = check_keep(L, 4);
-  lt_tensor *gx = resize_like(L, 3, gy);
-  lt_dropout_backward(lt_fdata(gy), lt_fdata(m), lt_fdata(gx), lt_numel(gy), keep);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, grad_output);
+  lt_dropout_backward(lt_fdata(grad_output), lt_fdata(m), lt_fdata(grad_input), lt_numel(grad_output), keep);
   lua_settop(L, 3);
   return 1;
 }
@@ -386,8 +330,8 @@ static int l_linear_forward(lua_State *L) {
   lt_tensor *x = lunet_checkin(L, 1, "linear", "input", 2, "(N,in)");
   lt_tensor *w = linear_weight(L, 2, 3, x->size[1], "weight", "bias");
   check_int_range(L, "linear", x->size[0], "batch size");
-  check_out(L, 4, "linear", LT_FLOAT);
-  lt_tensor *y = resize2(L, 4, x->size[0], w->size[0]);
+  lunet_checkout(L, 4, "linear", "output", LT_FLOAT);
+  lt_tensor *y = lunet_resize(L, 4, 2, (int64_t[]){x->size[0], w->size[0]});
   const lt_tensor *b = lunet_totensor(L, 3);
   lt_linear_forward(lt_fdata(x), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(y), x->size[0], w->size[1],
                     w->size[0]);
@@ -395,39 +339,39 @@ static int l_linear_forward(lua_State *L) {
   return 1;
 }
 
-static void linear_gradout(lua_State *L, const lt_tensor *gy, int64_t n, int64_t out) {
-  if (gy->size[0] != n || gy->size[1] != out)
-    luaL_error(L, "linear: gradOutput must have shape (%I,%I), got (%I,%I)", (lua_Integer)n, (lua_Integer)out,
-               (lua_Integer)gy->size[0], (lua_Integer)gy->size[1]);
+static void linear_gradout(lua_State *L, const lt_tensor *grad_output, int64_t n, int64_t out) {
+  lunet_checkshape(L, grad_output, "linear", "grad_output", "(N,out)", (int64_t[]){n, out});
 }
 
-/* linear_backward_input(gradOutput, weight, gradInput) -> gradInput = gradOutput · weight */
+/* linear_backward_input(grad_output, weight, grad_input) -> grad_input = grad_output · weight */
 static int l_linear_backward_input(lua_State *L) {
-  lt_tensor *gy = lunet_checkin(L, 1, "linear", "gradOutput", 2, "(N,out)");
+  lt_tensor *grad_output = lunet_checkin(L, 1, "linear", "grad_output", 2, "(N,out)");
   lt_tensor *w = linear_weight(L, 2, 0, -1, "weight", NULL);
-  linear_gradout(L, gy, gy->size[0], w->size[0]);
-  check_int_range(L, "linear", gy->size[0], "batch size");
-  check_out(L, 3, "linear", LT_FLOAT);
-  lt_tensor *gx = resize2(L, 3, gy->size[0], w->size[1]);
-  lt_linear_backward_input(lt_fdata(gy), lt_fdata(w), lt_fdata(gx), gy->size[0], w->size[1], w->size[0]);
+  linear_gradout(L, grad_output, grad_output->size[0], w->size[0]);
+  check_int_range(L, "linear", grad_output->size[0], "batch size");
+  lunet_checkout(L, 3, "linear", "grad_input", LT_FLOAT);
+  lt_tensor *grad_input = lunet_resize(L, 3, 2, (int64_t[]){grad_output->size[0], w->size[1]});
+  lt_linear_backward_input(lt_fdata(grad_output), lt_fdata(w), lt_fdata(grad_input), grad_output->size[0],
+                           w->size[1], w->size[0]);
   lua_settop(L, 3);
   return 1;
 }
 
-/* linear_backward_params(input, gradOutput, gradWeight, gradBias|nil [, scale]) accumulates
- * gradWeight += scale * gradOutput^T · input and gradBias += scale * column sums of gradOutput. */
+/* linear_backward_params(input, grad_output, grad_weight, grad_bias|nil [, scale]) accumulates
+ * grad_weight += scale * grad_output^T · input and grad_bias += scale * column sums of grad_output. */
 static int l_linear_backward_params(lua_State *L) {
   lt_tensor *x = lunet_checkin(L, 1, "linear", "input", 2, "(N,in)");
-  check_out(L, 3, "linear", LT_FLOAT);
-  if (!lua_isnil(L, 4)) check_out(L, 4, "linear", LT_FLOAT);
-  lt_tensor *gw = linear_weight(L, 3, 4, x->size[1], "gradWeight", "gradBias");
-  lt_tensor *gy = lunet_checkin(L, 2, "linear", "gradOutput", 2, "(N,out)");
-  linear_gradout(L, gy, x->size[0], gw->size[0]);
+  lunet_checkout(L, 3, "linear", "grad_weight", LT_FLOAT);
+  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, "linear", "grad_bias", LT_FLOAT);
+  lt_tensor *grad_weight = linear_weight(L, 3, 4, x->size[1], "grad_weight", "grad_bias");
+  lt_tensor *grad_output = lunet_checkin(L, 2, "linear", "grad_output", 2, "(N,out)");
+  linear_gradout(L, grad_output, x->size[0], grad_weight->size[0]);
   check_int_range(L, "linear", x->size[0], "batch size");
   float scale = (float)luaL_optnumber(L, 5, 1.0);
-  lt_tensor *gb = lunet_totensor(L, 4);
-  lt_linear_backward_params(lt_fdata(gy), lt_fdata(x), lt_fdata(gw), gb ? lt_fdata(gb) : NULL, scale,
-                            x->size[0], x->size[1], gw->size[0]);
+  lt_tensor *grad_bias = lunet_totensor(L, 4);
+  lt_linear_backward_params(lt_fdata(grad_output), lt_fdata(x), lt_fdata(grad_weight),
+                            grad_bias ? lt_fdata(grad_bias) : NULL, scale,
+                            x->size[0], x->size[1], grad_weight->size[0]);
   return 0;
 }
 
@@ -439,26 +383,26 @@ typedef void (*rowwise_bwd_fn)(const float *, const float *, float *, int64_t, i
 /* f(input, output) over an (N,K) input. */
 static int rowwise_forward(lua_State *L, const char *fname, rowwise_fn f) {
   lt_tensor *x = lunet_checkin(L, 1, fname, "input", 2, "(N,K)");
-  check_out(L, 2, fname, LT_FLOAT);
-  lt_tensor *y = resize_like(L, 2, x);
+  lunet_checkout(L, 2, fname, "output", LT_FLOAT);
+  lt_tensor *y = lunet_resize_like(L, 2, x);
   f(lt_fdata(x), lt_fdata(y), x->size[0], x->size[1]);
   lua_settop(L, 2);
   return 1;
 }
 
-/* f(output, gradOutput, gradInput): the backward from the forward's output. */
+/* f(output, grad_output, grad_input): the backward from the forward's output. */
 static int rowwise_backward(lua_State *L, const char *fname, rowwise_bwd_fn f) {
   lt_tensor *y = lunet_checkin(L, 1, fname, "output", 2, "(N,K)");
-  lt_tensor *gy = lunet_checkin(L, 2, fname, "gradOutput", 2, "(N,K)");
-  check_same(L, y, gy, fname, "output", "gradOutput");
-  check_out(L, 3, fname, LT_FLOAT);
-  lt_tensor *gx = resize_like(L, 3, y);
-  f(lt_fdata(y), lt_fdata(gy), lt_fdata(gx), y->size[0], y->size[1]);
+  lt_tensor *grad_output = lunet_checkin(L, 2, fname, "grad_output", 2, "(N,K)");
+  check_same(L, y, grad_output, fname, "output", "grad_output");
+  lunet_checkout(L, 3, fname, "grad_input", LT_FLOAT);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, y);
+  f(lt_fdata(y), lt_fdata(grad_output), lt_fdata(grad_input), y->size[0], y->size[1]);
   lua_settop(L, 3);
   return 1;
 }
 
-/* softmax_forward(input, output), softmax_backward(output, gradOutput, gradInput), and the
+/* softmax_forward(input, output), softmax_backward(output, grad_output, grad_input), and the
  * same for logsoftmax. */
 static int l_softmax_forward(lua_State *L) { return rowwise_forward(L, "softmax", lt_softmax_forward); }
 static int l_softmax_backward(lua_State *L) { return rowwise_backward(L, "softmax", lt_softmax_backward); }
@@ -503,22 +447,22 @@ static const int32_t *check_labels(lua_State *L, int idx, int64_t n, int64_t k) 
 static int l_crossentropy_forward(lua_State *L) {
   lt_tensor *x = lunet_checkin(L, 1, "crossentropy", "logits", 2, "(N,K)");
   if (x->size[0] < 1) luaL_error(L, "crossentropy: logits have no rows");
-  check_out(L, 3, "crossentropy", LT_FLOAT);
+  lunet_checkout(L, 3, "crossentropy", "logp", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, x->size[0], x->size[1]);
-  lt_tensor *lp = resize_like(L, 3, x);
+  lt_tensor *lp = lunet_resize_like(L, 3, x);
   lt_logsoftmax_forward(lt_fdata(x), lt_fdata(lp), x->size[0], x->size[1]);
   lua_pushnumber(L, lt_nll_forward(lt_fdata(lp), lab, x->size[0], x->size[1]));
   return 1;
 }
 
-/* crossentropy_backward(logp, labels, gradInput) -> gradInput = (softmax - onehot) / N */
+/* crossentropy_backward(logp, labels, grad_input) -> grad_input = (softmax - onehot) / N */
 static int l_crossentropy_backward(lua_State *L) {
   lt_tensor *lp = lunet_checkin(L, 1, "crossentropy", "logp", 2, "(N,K)");
   if (lp->size[0] < 1) luaL_error(L, "crossentropy: logp has no rows");
-  check_out(L, 3, "crossentropy", LT_FLOAT);
+  lunet_checkout(L, 3, "crossentropy", "grad_input", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, lp->size[0], lp->size[1]);
-  lt_tensor *gx = resize_like(L, 3, lp);
-  lt_crossentropy_backward(lt_fdata(lp), lab, lt_fdata(gx), lp->size[0], lp->size[1]);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, lp);
+  lt_crossentropy_backward(lt_fdata(lp), lab, lt_fdata(grad_input), lp->size[0], lp->size[1]);
   lua_settop(L, 3);
   return 1;
 }

@@ -1,0 +1,292 @@
+/* auxlib.c — lunet's own lauxlib (declared in lua_lunet.h): tensor userdata and their
+ * storage, and the argument checks every binding file shares.
+ *
+ * A tensor is a full userdata holding an lt_tensor (the view); its first user value is
+ * the storage, another full userdata whose block holds the elements. Views share the
+ * storage userdata, so Lua's collector does the reference counting and sees every byte. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lua_lunet.h"
+
+#define STORAGE_MT "lunet.Storage"
+
+typedef struct {
+  int64_t capacity; /* elements */
+  float *data;      /* aligned pointer into this same block */
+} storage_t;
+
+const char *lunet_dtypename(lt_dtype dt) { return dt == LT_FLOAT ? "float" : "int"; }
+
+/* ---------------------------------------------------------------- creation */
+
+/* Pushes a userdata of the byte count at index 1; called through lua_pcall, so that a
+ * failed allocation comes back as a status instead of Lua's bare "not enough memory". */
+static int alloc_block(lua_State *L) {
+  lua_newuserdatauv(L, (size_t)lua_tointeger(L, 1), 0);
+  return 1;
+}
+
+static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname, int zero) {
+  if (numel < 0 || numel > LUNET_MAX_NUMEL)
+    luaL_error(L, "%s: cannot allocate a tensor of %I elements", fname, (lua_Integer)numel);
+  size_t bytes = sizeof(storage_t) + (size_t)numel * 4 + LT_ALIGN;
+  lua_pushcfunction(L, alloc_block);
+  lua_pushinteger(L, (lua_Integer)bytes);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    luaL_error(L, "%s: not enough memory for a tensor of %I elements (%I MiB)", fname,
+               (lua_Integer)numel, (lua_Integer)(bytes >> 20));
+  storage_t *s = lua_touserdata(L, -1);
+  uintptr_t p = (uintptr_t)(s + 1);
+  p = (p + LT_ALIGN - 1) & ~(uintptr_t)(LT_ALIGN - 1);
+  s->data = (float *)p;
+  s->capacity = numel;
+  if (zero) memset(s->data, 0, (size_t)numel * 4);
+  luaL_setmetatable(L, STORAGE_MT);
+  return s;
+}
+
+static int64_t checked_numel(lua_State *L, int ndim, const int64_t *size, const char *fname) {
+  int64_t n;
+  if (ndim < 0 || ndim > LT_MAXDIM)
+    luaL_error(L, "%s: at most %d dimensions are supported, got %d", fname, LT_MAXDIM, ndim);
+  for (int i = 0; i < ndim; i++)
+    if (size[i] < 0) luaL_error(L, "%s: size %d is negative (%I)", fname, i + 1, (lua_Integer)size[i]);
+  if (lt_shape_numel(ndim, size, &n) || n > LUNET_MAX_NUMEL)
+    luaL_error(L, "%s: cannot allocate a tensor of that many elements (size overflows)", fname);
+  return n;
+}
+
+/* Push a tensor userdata viewing the storage at index sidx. */
+static lt_tensor *push_view(lua_State *L, int sidx, const lt_tensor *view) {
+  sidx = lua_absindex(L, sidx);
+  lt_tensor *t = lua_newuserdatauv(L, sizeof(lt_tensor), 1);
+  *t = *view;
+  lua_pushvalue(L, sidx);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, LUNET_TENSOR_MT);
+  return t;
+}
+
+lt_tensor *lunet_pushview(lua_State *L, int idx, const lt_tensor *view) {
+  lua_getiuservalue(L, idx, 1);
+  lt_tensor *t = push_view(L, -1, view);
+  lua_remove(L, -2);
+  return t;
+}
+
+static lt_tensor *new_tensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname,
+                             int zero) {
+  int64_t n = checked_numel(L, ndim, size, fname);
+  storage_t *s = new_storage(L, n, fname, zero);
+  lt_tensor v;
+  memset(&v, 0, sizeof v);
+  v.base = s->data;
+  v.ndim = ndim;
+  v.dtype = dt;
+  for (int i = 0; i < ndim; i++) v.size[i] = size[i];
+  lt_set_contiguous_strides(&v);
+  lt_tensor *t = push_view(L, -1, &v);
+  lua_remove(L, -2);
+  return t;
+}
+
+lt_tensor *lunet_newtensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname) {
+  return new_tensor(L, dt, ndim, size, fname, 1);
+}
+
+lt_tensor *lunet_newresult(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname) {
+  return new_tensor(L, dt, ndim, size, fname, 0);
+}
+
+lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size) {
+  idx = lua_absindex(L, idx);
+  lt_tensor *t = lunet_checktensor(L, idx);
+  int64_t n = checked_numel(L, ndim, size, "resize");
+  lua_getiuservalue(L, idx, 1);
+  storage_t *s = luaL_testudata(L, -1, STORAGE_MT);
+  lua_pop(L, 1);
+  if (!s || s->capacity < n) {
+    s = new_storage(L, n, "resize", 1);
+    lua_setiuservalue(L, idx, 1);
+  }
+  t->base = s->data;
+  t->offset = 0;
+  t->ndim = ndim;
+  for (int i = 0; i < ndim; i++) t->size[i] = size[i];
+  lt_set_contiguous_strides(t);
+  return t;
+}
+
+lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like) {
+  return lunet_resize(L, idx, like->ndim, like->size);
+}
+
+int lunet_samestorage(lua_State *L, int a, int b) {
+  lua_getiuservalue(L, a, 1);
+  lua_getiuservalue(L, b, 1);
+  const int same = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same;
+}
+
+/* Release: drop the storage reference; memory goes with the collector's next cycle. */
+static int release(lua_State *L) {
+  lt_tensor *t = luaL_checkudata(L, 1, LUNET_TENSOR_MT);
+  t->base = NULL;
+  t->ndim = 0;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, 1);
+  return 0;
+}
+
+void lunet_newmetatables(lua_State *L) {
+  luaL_newmetatable(L, STORAGE_MT);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, LUNET_TENSOR_MT);
+  lua_pushcfunction(L, release);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, release);
+  lua_setfield(L, -2, "__close");
+}
+
+/* ---------------------------------------------------------------- checks */
+
+lt_tensor *lunet_totensor(lua_State *L, int idx) { return luaL_testudata(L, idx, LUNET_TENSOR_MT); }
+
+lt_tensor *lunet_checktensor(lua_State *L, int idx) {
+  lt_tensor *t = luaL_testudata(L, idx, LUNET_TENSOR_MT);
+  if (!t) luaL_typeerror(L, idx, "tensor");
+  if (!t->base) luaL_argerror(L, idx, "tensor was released (closed)");
+  return t;
+}
+
+static lt_tensor *check_dtype(lua_State *L, int idx, const char *fname, lt_dtype dt) {
+  lt_tensor *t = luaL_testudata(L, idx, LUNET_TENSOR_MT);
+  if (!t) luaL_error(L, "%s: argument #%d must be a tensor, got %s", fname, idx, luaL_typename(L, idx));
+  if (!t->base) luaL_error(L, "%s: argument #%d was released (closed)", fname, idx);
+  if (t->dtype != dt)
+    luaL_error(L, "%s: argument #%d must be a%s %s tensor, got a%s %s tensor", fname, idx,
+               dt == LT_INT ? "n" : "", lunet_dtypename(dt), t->dtype == LT_INT ? "n" : "",
+               lunet_dtypename(t->dtype));
+  return t;
+}
+
+lt_tensor *lunet_checkfloat(lua_State *L, int idx, const char *fname) { return check_dtype(L, idx, fname, LT_FLOAT); }
+
+lt_tensor *lunet_checkint(lua_State *L, int idx, const char *fname) { return check_dtype(L, idx, fname, LT_INT); }
+
+void lunet_checkdim(lua_State *L, const lt_tensor *t, int ndim, const char *fname, const char *what,
+                    const char *layout) {
+  if (t->ndim != ndim) {
+    char buf[160];
+    luaL_error(L, "%s: %s must be %d-D %s, got %d-D %s", fname, what, ndim, layout, t->ndim,
+               lt_shape_str(t, buf, sizeof buf));
+  }
+}
+
+void lunet_checkshape(lua_State *L, const lt_tensor *t, const char *fname, const char *what,
+                      const char *layout, const int64_t *want) {
+  for (int i = 0; i < t->ndim; i++) {
+    if (t->size[i] != want[i]) {
+      lt_tensor w = *t;
+      memcpy(w.size, want, (size_t)t->ndim * sizeof *want);
+      char exp[160], got[160];
+      luaL_error(L, "%s: %s must be %s = %s, got %s", fname, what, layout, lt_shape_str(&w, exp, sizeof exp),
+                 lt_shape_str(t, got, sizeof got));
+    }
+  }
+}
+
+void lunet_checkcontig(lua_State *L, const lt_tensor *t, const char *fname, const char *what) {
+  if (!lt_is_contiguous(t)) luaL_error(L, "%s: %s must be contiguous (call :contiguous())", fname, what);
+}
+
+lt_tensor *lunet_checkin(lua_State *L, int idx, const char *fname, const char *what, int ndim,
+                         const char *layout) {
+  lt_tensor *t = lunet_checkfloat(L, idx, fname);
+  lunet_checkdim(L, t, ndim, fname, what, layout);
+  lunet_checkcontig(L, t, fname, what);
+  return t;
+}
+
+void lunet_checkout(lua_State *L, int idx, const char *fname, const char *what, lt_dtype dt) {
+  check_dtype(L, idx, fname, dt);
+  for (int i = 1, top = lua_gettop(L); i <= top; i++) {
+    if (i != idx && lua_rawequal(L, i, idx))
+      luaL_error(L, "%s: argument #%d (%s) is an output and must not be the same tensor as argument #%d",
+                 fname, idx, what, i);
+  }
+}
+
+FILE *lunet_checkfile(lua_State *L, int idx, const char *fname) {
+  luaL_Stream *s = luaL_testudata(L, idx, LUA_FILEHANDLE);
+  if (!s) luaL_error(L, "%s: argument #%d must be an open file, got %s", fname, idx, luaL_typename(L, idx));
+  if (!s->closef) luaL_error(L, "%s: argument #%d is a closed file", fname, idx);
+  return s->f;
+}
+
+lua_Integer lunet_checkinteger(lua_State *L, int idx, const char *fname, const char *what, lua_Integer lo,
+                               lua_Integer hi) {
+  int ok;
+  lua_Integer v = lua_tointegerx(L, idx, &ok);
+  if (!ok) {
+    if (lua_type(L, idx) == LUA_TNUMBER)
+      luaL_error(L, "%s: %s (argument #%d) must be an integer, got %f", fname, what, idx, lua_tonumber(L, idx));
+    luaL_error(L, "%s: %s (argument #%d) must be an integer, got %s", fname, what, idx, luaL_typename(L, idx));
+  }
+  if (v < lo || v > hi) {
+    if (hi == LUA_MAXINTEGER) luaL_error(L, "%s: %s must be >= %I, got %I", fname, what, lo, v);
+    luaL_error(L, "%s: %s must be in %I..%I, got %I", fname, what, lo, hi, v);
+  }
+  return v;
+}
+
+int lunet_checkdimarg(lua_State *L, int arg, const lt_tensor *t, const char *fname) {
+  lua_Integer d = luaL_checkinteger(L, arg);
+  lua_Integer nd = t->ndim;
+  if (d < 0) d += nd + 1;
+  if (d < 1 || d > nd)
+    luaL_error(L, "%s: dimension %d out of range for a %d-D tensor", fname, (int)luaL_checkinteger(L, arg),
+               t->ndim);
+  return (int)d - 1;
+}
+
+int lunet_checksizes(lua_State *L, int arg, int64_t *size, const char *fname, int *next) {
+  int nd = 0;
+  if (lua_istable(L, arg) && !lunet_totensor(L, arg)) {
+    int n = (int)luaL_len(L, arg);
+    if (n > LT_MAXDIM) luaL_error(L, "%s: at most %d dimensions are supported, got %d", fname, LT_MAXDIM, n);
+    for (int i = 1; i <= n; i++) {
+      lua_geti(L, arg, i);
+      int ok;
+      lua_Integer v = lua_tointegerx(L, -1, &ok);
+      if (!ok) luaL_error(L, "%s: size %d must be an integer, got %s", fname, i, luaL_typename(L, -1));
+      if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %d", fname, i, (int)v);
+      size[nd++] = v;
+      lua_pop(L, 1);
+    }
+    if (next) *next = arg + 1;
+    return nd;
+  }
+  while (lua_type(L, arg) == LUA_TNUMBER) {
+    if (nd == LT_MAXDIM) luaL_error(L, "%s: at most %d dimensions are supported", fname, LT_MAXDIM);
+    int ok;
+    lua_Integer v = lua_tointegerx(L, arg, &ok);
+    if (!ok) luaL_error(L, "%s: size %d must be an integer, got %s", fname, nd + 1, lua_tostring(L, arg));
+    if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %d", fname, nd + 1, (int)v);
+    size[nd++] = v;
+    arg++;
+  }
+  if (next) *next = arg;
+  return nd;
+}
+
+lt_dtype lunet_optdtype(lua_State *L, int arg, const char *fname) {
+  if (lua_isnoneornil(L, arg)) return LT_FLOAT;
+  const char *s = lua_tostring(L, arg);
+  if (s && strcmp(s, "float") == 0) return LT_FLOAT;
+  if (s && strcmp(s, "int") == 0) return LT_INT;
+  luaL_error(L, "%s: dtype must be \"float\" or \"int\", got %s", fname, s ? s : luaL_typename(L, arg));
+  return LT_FLOAT;
+}

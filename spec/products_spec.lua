@@ -1,0 +1,43 @@
+-- t:matmul, addmm and bmm compute through lt_sgemm (csrc/kernels/gemm.h), the product
+-- under the nn kernels, so a product gives the same bits whichever entry point computes it
+-- and (with the avx512 backend) whatever the thread count.
+local lunet = require "lunet"
+local core = lunet.core
+
+local function withThreads(n, f)
+  local saved = lunet.getNumThreads()
+  lunet.setNumThreads(n)
+  local ok, res = pcall(f)
+  lunet.setNumThreads(saved)
+  if not ok then error(res, 0) end
+  return res
+end
+
+local function equal(a, b) return (a - b):abs():max() == 0 end
+
+describe("matrix products", function()
+  local x, w = lunet.randn(64, 300), lunet.randn(200, 300)
+
+  it("matmul and addmm give the bits of the nn kernels' product", function()
+    local y = core.linear_forward(x, w, nil, lunet.zeros(0))
+    assert.is_true(equal(y, x:matmul(w:t())))
+    assert.is_true(equal(y, lunet.zeros(64, 200):addmm(x, w:t())))
+  end)
+
+  it("bmm multiplies each matrix of the batch as matmul does", function()
+    local a, b = lunet.randn(3, 64, 300), lunet.randn(3, 300, 200)
+    local c = a:bmm(b)
+    for i = 1, 3 do assert.is_true(equal(c[i], a[i]:matmul(b[i]))) end
+    local shared = a:matmul(b[2])
+    for i = 1, 3 do assert.is_true(equal(shared[i], a[i]:matmul(b[2]))) end
+  end)
+
+  it("do not depend on the thread count (avx512 backend)", function()
+    if lunet.gemmBackend() ~= "avx512" then
+      return pending("OpenBLAS's blocking (the blas backend) varies with the split")
+    end
+    local one = withThreads(1, function() return x:matmul(w:t()) end)
+    local two = withThreads(2, function() return x:matmul(w:t()) end)
+    assert.is_true(equal(one, two))
+  end)
+end)
