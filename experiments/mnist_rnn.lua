@@ -64,6 +64,7 @@ end
 local results = {}
 for _, c in ipairs(dist.shard(runs)) do
   local name = c.kind == "CNN" and "cnn_lenet5" or ("%s_h%d"):format(c.kind:lower(), c.hidden)
+  collectgarbage() -- the previous run's model, as in cifar10_lenet.lua
   local dir = data.mkdirs(args.out .. "/" .. name)
   lunet.manualSeed(args.seed)
   local model = c.kind == "CNN" and lenet5() or recurrent(c.kind, c.hidden)
@@ -128,7 +129,5 @@ local summary = ("# Part 3: recurrent networks on MNIST\n\nAdam lr %g, batch %d,
   size > 1 and (" on each of %d MPI ranks, runs dealt round-robin"):format(size) or "", lunet.wallclock() - t0,
   metrics.markdownTable({"run", "cell", "hidden", "parameters", "test accuracy", "test loss", "wall s",
     "ms/iteration"}, rows))
-local f = assert(io.open(args.out .. "/summary.md", "w"))
-f:write(summary)
-f:close()
+lunet.fileutil.writeAtomic(args.out .. "/summary.md", summary)
 print(summary)

@@ -11,6 +11,7 @@
 -- Text is taken literally (no enhanced-text markup), so names like `test_acc` print as written.
 local core = require "lunet.core"
 local check = require "lunet.check"
+local fileutil = require "lunet.fileutil"
 local image = require "lunet.image"
 local metrics = require "lunet.metrics"
 
@@ -24,6 +25,7 @@ local function checkPath(fname, path, level)
     check.fail(level + 1, "%s: path (argument #1) must be a non-empty string, got %s", fname,
       type(path) == "string" and "an empty string" or type(path))
   end
+  fileutil.checkOutput(fname, path, level + 1)
 end
 
 local function checkSize(fname, what, v, default, level)
