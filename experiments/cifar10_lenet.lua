@@ -45,12 +45,17 @@ local function activationStats(model, ds)
   local layers = {{"conv1", "before ReLU"}, {"relu1", "after ReLU"}, {"conv2", "before ReLU"}, {"relu2", "after ReLU"}}
   local acc = {}
   for i = 1, #layers do acc[i] = {n = 0, sum = 0, sq = 0, max = -math.huge, min = math.huge} end
+  -- the squares go to one buffer per layer (out:dot(out) would make a tensor per batch,
+  -- garbage the collector reaches late)
+  local squares = {}
   model:evaluate()
   for xb in data.batches(ds, 100) do
     model:forward(xb)
     for i, l in ipairs(layers) do
       local out, a = model:find(l[1]).output, acc[i]
-      a.n, a.sum, a.sq = a.n + out:numel(), a.sum + out:sum(), a.sq + out:dot(out)
+      if not squares[i] or squares[i]:shapeString() ~= out:shapeString() then squares[i] = lunet.zeros(out:size()) end
+      local sq = squares[i]:copy(out):mul_(out)
+      a.n, a.sum, a.sq = a.n + out:numel(), a.sum + out:sum(), a.sq + sq:sum()
       a.max, a.min = math.max(a.max, out:max()), math.min(a.min, out:min())
     end
   end
@@ -99,7 +104,9 @@ local results, best = {}, nil
 for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
   local c, seed, name = run.config, run.seed, run.name
   -- The previous run's model and optimizer are garbage now: collect them before this run
-  -- allocates its own, not whenever the collector's pace reaches them.
+  -- allocates its own, not whenever the collector's pace reaches them. Twice: a tensor has
+  -- a finalizer, so its memory goes in the cycle after the one that finds it unreachable.
+  collectgarbage()
   collectgarbage()
   local dir = data.mkdirs(args.out .. "/" .. name)
   lunet.manualSeed(seed)
@@ -116,7 +123,8 @@ for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
   local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(), optimizer = opt,
     loader = loader, iterations = c.iterations, test = testSet, evalEvery = args.eval_every,
     log = writes and dir .. "/metrics.csv" or nil, label = name,
-    checkpoint = not args.data_parallel and dir .. "/run.ckpt" or nil, checkpointEvery = 10 * args.eval_every, resume = args.resume}
+    checkpoint = not args.data_parallel and dir .. "/run.ckpt" or nil, checkpointEvery = 10 * args.eval_every, resume = args.resume,
+    config = {batch = args.batch, seed = seed, optimizer = c.optimizer, lr = c.lr}, command = cli.command()}
   local r = {name = name, config = c, seed = seed, hist = hist, final = hist.final.test_acc,
     msPerIter = 1000 * hist.final.seconds / c.iterations, dir = dir, rank = rank}
   results[#results + 1] = r

@@ -64,7 +64,9 @@ end
 local results = {}
 for _, c in ipairs(dist.shard(runs)) do
   local name = c.kind == "CNN" and "cnn_lenet5" or ("%s_h%d"):format(c.kind:lower(), c.hidden)
-  collectgarbage() -- the previous run's model, as in cifar10_lenet.lua
+  -- the previous run's model, collected as in cifar10_lenet.lua
+  collectgarbage()
+  collectgarbage()
   local dir = data.mkdirs(args.out .. "/" .. name)
   lunet.manualSeed(args.seed)
   local model = c.kind == "CNN" and lenet5() or recurrent(c.kind, c.hidden)
@@ -74,7 +76,10 @@ for _, c in ipairs(dist.shard(runs)) do
     optimizer = optim.Adam(model, {lr = args.lr}), loader = data.Loader(trainSet, {batchSize = args.batch}),
     iterations = args.iterations, test = testSet, evalEvery = args.eval_every, evalSubset = args.eval_subset,
     log = dir .. "/metrics.csv", label = name,
-    checkpoint = dir .. "/run.ckpt", checkpointEvery = 50 * args.eval_every, resume = args.resume}
+    checkpoint = dir .. "/run.ckpt", checkpointEvery = 50 * args.eval_every, resume = args.resume,
+    config = {batch = args.batch, seed = args.seed, optimizer = "Adam", lr = args.lr, kind = c.kind,
+      hidden = c.hidden or 0},
+    command = cli.command()}
   local r = {name = name, kind = c.kind, hidden = c.hidden, hist = hist, params = model:numParameters()}
   results[#results + 1] = r
   plot.lines(dir .. "/accuracy.png", {title = "accuracy, " .. name, xlabel = "iteration", ylabel = "accuracy",

@@ -7,12 +7,19 @@
 --                                                       in the same folder and a rename
 --   fileutil.checked(fname, path, level, ok, err)       raise naming path unless ok (for the
 --                                                       results of f:write, f:flush, f:close)
+--   fileutil.shellWord(s)                               s as one word for sh, quoted when it
+--                                                       needs to be (for commands to run or show)
 -- `level` is as in lunet.check: 2 (the default) blames the caller of the function that
 -- calls these.
 local lfs = require "lfs"
 local check = require "lunet.check"
 
 local fileutil = {}
+
+function fileutil.shellWord(s)
+  if s:match("^[%w%-%._/=:,+@]+$") then return s end
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
 
 function fileutil.checked(fname, path, level, ok, err)
   if not ok then check.fail(level + 1, "%s: writing %s failed (%s)", fname, path, tostring(err)) end

@@ -51,10 +51,6 @@ local function gq(s)
   return "'" .. (tostring(s):gsub("[\r\n]", " "):gsub("'", "''")) .. "'"
 end
 
--- A shell word.
-local function shq(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
 
 local function num(v)
   return string.format("%.9g", v)
@@ -69,7 +65,7 @@ local function runGnuplot(fname, script, path, level)
   f:write(script)
   f:close()
   local p
-  p, err = io.popen(shq(tostring(plot.gnuplot)) .. " " .. shq(tmp) .. " 2>&1", "r")
+  p, err = io.popen(fileutil.shellWord(tostring(plot.gnuplot)) .. " " .. fileutil.shellWord(tmp) .. " 2>&1", "r")
   if not p then
     os.remove(tmp)
     check.fail(level + 1, "%s: cannot run gnuplot: %s", fname, err)

@@ -9,6 +9,8 @@
 --     progressOut = io.stderr,                              -- where the progress bar goes
 --     checkpoint = "results/run/run.ckpt", checkpointEvery = 1000, resume = true,
 --     schedule = optim.StepLR(opt, {stepSize = 1000}),      -- stepped after every update
+--     config = {batch = 50, seed = 1, optimizer = "Adam", lr = 1e-3},  -- the run's settings
+--     command = cli.command(),                              -- the command that runs it again
 --   }
 -- An unknown key is an error naming it. Each iteration is one train.step.
 -- Each evaluation row holds iter, train_loss and train_acc (running means over the
@@ -19,7 +21,11 @@
 -- (atomically) at every evaluation whose iteration is a multiple of checkpointEvery, and at
 -- the end. With `resume` as well, a run finds its checkpoint and continues from it: the
 -- result, CSV included, is bit-identical to a run that was never interrupted (same seed,
--- same thread count); a finished run returns its history at once.
+-- same thread count); a finished run returns its history at once. The checkpoint holds the
+-- run's settings (`config`, whatever else changes its results, with iterations, evalEvery
+-- and evalSubset) and a resume under other settings is refused, naming each one that
+-- differs; a checkpoint that cannot be read is refused with the command that restarts
+-- the run (`command`, the script's own).
 -- Training stops with an error naming the iteration at the first non-finite loss.
 -- While it trains, denormal floats flush to zero (lunet.setFlushDenormals: tiny Adam
 -- moments and fading activations would otherwise take the CPU's slow path; values
@@ -31,6 +37,8 @@ local metrics = require "lunet.metrics"
 local progress = require "lunet.progress"
 local data = require "lunet.data"
 local checkpoint = require "lunet.checkpoint"
+local fileutil = require "lunet.fileutil"
+local lfs = require "lfs"
 
 local train = {}
 
@@ -90,7 +98,64 @@ end
 
 local CLASSIFIER_OPTIONS = {"model", "criterion", "optimizer", "loader", "iterations", "test", "evalEvery",
   "evalSubset", "evalBatch", "log", "label", "onEval", "progressOut", "checkpoint", "checkpointEvery", "resume",
-  "schedule"}
+  "schedule", "config", "command"}
+
+-- The settings a checkpoint is resumed under: the caller's config and the loop's own.
+local function settingsOf(cfg, iterations, evalEvery)
+  local s = {iterations = iterations, evalEvery = evalEvery, evalSubset = cfg.evalSubset or "all"}
+  for k, v in pairs(cfg.config or {}) do
+    local t = type(v)
+    if type(k) ~= "string" or (t ~= "number" and t ~= "string" and t ~= "boolean") then
+      check.fail(3, "train.classifier: config must map names to numbers, strings or booleans, got %s = %s",
+        tostring(k), t)
+    end
+    s[k] = v
+  end
+  return s
+end
+
+-- "batch 50, lr 0.001" for the given names of a settings table.
+local function describe(settings, names)
+  local out = {}
+  for i, k in ipairs(names) do out[i] = ("%s %s"):format(k, tostring(settings[k])) end
+  return table.concat(out, ", ")
+end
+
+-- Continue from the checkpoint at `path`: model, optimizer, generator and loader restored;
+-- returns the history so far and the checkpoint's iteration. Raises (at train.classifier's
+-- caller) when the file cannot be read or was made under other settings.
+local function resume(cfg, path, settings)
+  local restart = ("delete it to restart this run: rm %s%s"):format(fileutil.shellWord(path),
+    cfg.command and (" && " .. cfg.command) or "")
+  local ok, info = pcall(function()
+    local info = checkpoint.load(path, cfg.model, cfg.optimizer)
+    if type(info.state) ~= "table" or type(info.state.hist) ~= "table" then
+      error(("%s was not written by train.classifier"):format(path), 0)
+    end
+    return info
+  end)
+  if not ok then check.fail(3, "train.classifier: cannot resume from %s: %s; %s", path, tostring(info), restart) end
+  local saved = type(info.config) == "table" and info.config.settings
+  if type(saved) ~= "table" then
+    check.fail(3, "train.classifier: %s does not record the settings it was made with (an older lunet); %s",
+      path, restart)
+  end
+  local differ = {}
+  for k, v in pairs(settings) do
+    if saved[k] ~= v then differ[#differ + 1] = k end
+  end
+  for k in pairs(saved) do
+    if settings[k] == nil then differ[#differ + 1] = k end
+  end
+  if #differ > 0 then
+    table.sort(differ)
+    check.fail(3, "train.classifier: %s was made with %s but this run has %s; resume with the settings it was "
+      .. "made with, or %s", path, describe(saved, differ), describe(settings, differ), restart)
+  end
+  local loaded, err = pcall(cfg.loader.loadState, cfg.loader, info.state.loader)
+  if not loaded then check.fail(3, "train.classifier: cannot resume from %s: %s; %s", path, tostring(err), restart) end
+  return info.state.hist, info.iteration
+end
 
 function train.classifier(cfg)
   check.options("train.classifier", cfg, CLASSIFIER_OPTIONS)
@@ -108,13 +173,14 @@ function train.classifier(cfg)
   local COLUMNS = {"iter", "train_loss", "train_acc", "test_loss", "test_acc"}
   local hist = {iter = {}, train_loss = {}, train_acc = {}, test_loss = {}, test_acc = {}, seconds = {}}
   local start = 1
-  if cfg.resume and cfg.checkpoint and io.open(cfg.checkpoint, "rb") then
-    local info = checkpoint.load(cfg.checkpoint, model, opt)
-    if type(info.state) ~= "table" or type(info.state.hist) ~= "table" then
-      error(("train.classifier: %s was not written by train.classifier"):format(cfg.checkpoint), 2)
-    end
-    loader:loadState(info.state.loader)
-    hist, start = info.state.hist, info.iteration + 1
+  local settings = settingsOf(cfg, iters, every)
+  if cfg.command ~= nil and type(cfg.command) ~= "string" then
+    check.fail(2, "train.classifier: command must be a string, got %s", type(cfg.command))
+  end
+  if cfg.resume and cfg.checkpoint and lfs.attributes(cfg.checkpoint, "mode") then
+    local last
+    hist, last = resume(cfg, cfg.checkpoint, settings)
+    start = last + 1
   end
   local log = cfg.log and metrics.Logger.new(cfg.log, COLUMNS)
   if log then -- a resumed run rewrites the rows up to its checkpoint
@@ -166,7 +232,7 @@ function train.classifier(cfg)
       for k, v in pairs(row) do hist[k][#hist[k] + 1] = v end
       if cfg.checkpoint and (it % ckptEvery == 0 or final) then
         checkpoint.save(cfg.checkpoint, {model = model, optimizer = opt, iteration = it,
-          config = {label = cfg.label, iterations = iters}, state = {loader = loader:state(), hist = hist}})
+          config = {label = cfg.label, settings = settings}, state = {loader = loader:state(), hist = hist}})
       end
       if cfg.onEval then cfg.onEval(it, row) end
       lossSum, accSum, count = 0, 0, 0

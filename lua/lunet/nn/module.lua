@@ -126,6 +126,22 @@ function Module:zeroGrad()
   return self
 end
 
+-- Where each parameter lives, in parameters() order: {module = m, name = "weight", grad =
+-- "gradWeight", path = "conv1.weight"}, the path naming it by the containers' child names
+-- (or positions) for messages. An optimizer checks these to see a parameter replaced.
+function Module:parameterSlots(prefix, slots)
+  prefix, slots = prefix or "", slots or {}
+  for i, m in ipairs(self.modules or NONE) do
+    m:parameterSlots(("%s%s."):format(prefix, self.names and self.names[i] or i), slots)
+  end
+  for _, name in ipairs(self.paramNames) do
+    if self[name] ~= nil then
+      slots[#slots + 1] = { module = self, name = name, grad = gradNames[name], path = prefix .. name }
+    end
+  end
+  return slots
+end
+
 function Module:train()
   return self:apply(function(m) m.training = true end)
 end
