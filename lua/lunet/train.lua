@@ -30,7 +30,8 @@
 -- While it trains, denormal floats flush to zero (lunet.setFlushDenormals: tiny Adam
 -- moments and fading activations would otherwise take the CPU's slow path; values
 -- below 1.2e-38 become 0) and the model skips the gradient w.r.t. its input
--- (model.needInputGrad = false, see lunet.nn); both are restored at the end.
+-- (model.needInputGrad = false, see lunet.nn); both are restored at the end, and the
+-- model's buffers released (model:clearState()).
 local lunet = require "lunet"
 local check = require "lunet.check"
 local metrics = require "lunet.metrics"
@@ -47,10 +48,11 @@ local train = {}
 -- test images on the shared 2-core machine: 0.49-0.57 s at 500, 0.35-0.42 s at 100).
 local EVAL_BATCH = 100
 
---- Accuracy and mean loss of model on a data set, in batches, in evaluation mode.
--- limit: use only the first `limit` examples. The model's buffers are released at the
--- end (model:clearState()): they would otherwise keep the evaluation's batch size.
-function train.evaluate(model, criterion, ds, batchSize, limit)
+-- train.evaluate without the release: train.classifier evaluates every evalEvery
+-- iterations and keeps the buffers until it ends (released after each evaluation they
+-- would be allocated again, for both batch sizes, every time: ~80 MB of garbage per
+-- evaluation of LeNet-5 for the collector to catch up with).
+local function evaluate(model, criterion, ds, batchSize, limit)
   local wasTraining = model.training
   model:evaluate()
   local x, y = ds.inputs or ds.images, ds.labels
@@ -61,10 +63,18 @@ function train.evaluate(model, criterion, ds, batchSize, limit)
     lossSum = lossSum + criterion:forward(out, yb) * xb:size(1)
     correct = correct + metrics.accuracy(out, yb) * xb:size(1)
   end
-  model:clearState()
-  criterion:clearState()
   if wasTraining then model:train() end
   return correct / n, lossSum / n
+end
+
+--- Accuracy and mean loss of model on a data set, in batches, in evaluation mode.
+-- limit: use only the first `limit` examples. The model's buffers are released at the
+-- end (model:clearState()): they would otherwise keep the evaluation's batch size.
+function train.evaluate(model, criterion, ds, batchSize, limit)
+  local acc, loss = evaluate(model, criterion, ds, batchSize, limit)
+  model:clearState()
+  criterion:clearState()
+  return acc, loss
 end
 
 --- Predicted classes (int tensor, 1-based) of a whole data set; the model's buffers are
@@ -222,7 +232,7 @@ function train.classifier(cfg)
       local final = it == iters
       local ta, tl = math.huge, math.huge
       if cfg.test then
-        ta, tl = train.evaluate(model, crit, cfg.test, cfg.evalBatch,
+        ta, tl = evaluate(model, crit, cfg.test, cfg.evalBatch,
           (not final) and cfg.evalSubset or nil)
       end
       local row = {iter = it, train_loss = lossSum / count, train_acc = accSum / count,
@@ -243,6 +253,8 @@ function train.classifier(cfg)
   end
   bar:finish()
   restore()
+  model:clearState() -- the buffers of the last training step and evaluation
+  crit:clearState()
   if log then log:close() end
   hist.cpuSeconds = os.clock() - t0
   hist.final = {test_acc = hist.test_acc[#hist.test_acc], test_loss = hist.test_loss[#hist.test_loss],
