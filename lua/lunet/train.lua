@@ -144,7 +144,11 @@ local function resume(cfg, path, settings)
     end
     return info
   end)
-  if not ok then check.fail(3, "train.classifier: cannot resume from %s: %s; %s", path, tostring(info), restart) end
+  if not ok then
+    -- the reason without the position of the line that raised it, which is lunet's, not the user's
+    local reason = tostring(info):gsub("^[^\n]-:%d+: ", "")
+    check.fail(3, "train.classifier: cannot resume from %s: %s; %s", path, reason, restart)
+  end
   local saved = type(info.config) == "table" and info.config.settings
   if type(saved) ~= "table" then
     check.fail(3, "train.classifier: %s does not record the settings it was made with (an older lunet); %s",
