@@ -401,9 +401,7 @@ corr[#corr + 1] = "\nReading the table: in the convolutional blocks an occluder 
   .. "components, random regions on different ones, and part of the gap to the random row is location alone. fc1's "
   .. "components have no spatial layout, so its column compares like with like.\n"
 local corrText = table.concat(corr, "\n") .. "\n"
-local f = assert(io.open(out .. "/correspondence.md", "w"))
-f:write(corrText)
-f:close()
+lunet.fileutil.writeAtomic(out .. "/correspondence.md", corrText)
 md("%s", corrText:gsub("^# ", "## "):gsub("\n## ", "\n### "))
 
 ------------------------------------------------------------------------ evolution
@@ -426,7 +424,5 @@ end
 local page = {("# Part 2: Zeiler & Fergus's visualizations of LeNet-5\n\nModel: %s; test accuracy %.3f. "
   .. "Seed %d%s; wall time %.0f s. Written by experiments/cifar10_deconvnet.lua (lunet.viz).\n"):format(source,
   testAcc, args.seed, args.quick and ", --quick" or "", lunet.wallclock() - t0)}
-f = assert(io.open(out .. "/index.md", "w"))
-f:write(page[1], "\n", table.concat(index, "\n"), "\n")
-f:close()
+lunet.fileutil.writeAtomic(out .. "/index.md", page[1] .. "\n" .. table.concat(index, "\n") .. "\n")
 stage("wrote " .. out .. "/index.md")

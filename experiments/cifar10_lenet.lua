@@ -10,6 +10,7 @@
 local lunet = require "lunet"
 local nn, optim, data, plot = lunet.nn, lunet.optim, lunet.data, lunet.plot
 local metrics, train, cli, checkpoint, dist = lunet.metrics, lunet.train, lunet.cli, lunet.checkpoint, lunet.distributed
+local fileutil = lunet.fileutil
 
 -- The report's table: optimizer, learning rate, iterations, the accuracy it reported.
 -- `seeds` repeats a configuration with seeds seed, seed+1, ... to show the spread.
@@ -44,15 +45,21 @@ local function activationStats(model, ds)
   local layers = {{"conv1", "before ReLU"}, {"relu1", "after ReLU"}, {"conv2", "before ReLU"}, {"relu2", "after ReLU"}}
   local acc = {}
   for i = 1, #layers do acc[i] = {n = 0, sum = 0, sq = 0, max = -math.huge, min = math.huge} end
+  -- the squares go to one buffer per layer (out:dot(out) would make a tensor per batch,
+  -- garbage the collector reaches late)
+  local squares = {}
   model:evaluate()
-  for xb in data.batches(ds, 500) do
+  for xb in data.batches(ds, 100) do
     model:forward(xb)
     for i, l in ipairs(layers) do
       local out, a = model:find(l[1]).output, acc[i]
-      a.n, a.sum, a.sq = a.n + out:numel(), a.sum + out:sum(), a.sq + out:dot(out)
+      if not squares[i] or squares[i]:shapeString() ~= out:shapeString() then squares[i] = lunet.zeros(out:size()) end
+      local sq = squares[i]:copy(out):mul_(out)
+      a.n, a.sum, a.sq = a.n + out:numel(), a.sum + out:sum(), a.sq + sq:sum()
       a.max, a.min = math.max(a.max, out:max()), math.min(a.min, out:min())
     end
   end
+  model:clearState() -- the buffers at this batch size would stay with the model
   model:train()
   local rows = {}
   for i, l in ipairs(layers) do
@@ -96,6 +103,11 @@ local bestDir = args.data_parallel and args.out or dist.rankDir(args.out)
 local results, best = {}, nil
 for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
   local c, seed, name = run.config, run.seed, run.name
+  -- The previous run's model and optimizer are garbage now: collect them before this run
+  -- allocates its own, not whenever the collector's pace reaches them. Twice: a tensor has
+  -- a finalizer, so its memory goes in the cycle after the one that finds it unreachable.
+  collectgarbage()
+  collectgarbage()
   local dir = data.mkdirs(args.out .. "/" .. name)
   lunet.manualSeed(seed)
   local model = lenet5()
@@ -111,7 +123,8 @@ for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
   local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(), optimizer = opt,
     loader = loader, iterations = c.iterations, test = testSet, evalEvery = args.eval_every,
     log = writes and dir .. "/metrics.csv" or nil, label = name,
-    checkpoint = not args.data_parallel and dir .. "/run.ckpt" or nil, checkpointEvery = 10 * args.eval_every, resume = args.resume}
+    checkpoint = not args.data_parallel and dir .. "/run.ckpt" or nil, checkpointEvery = 10 * args.eval_every, resume = args.resume,
+    config = {batch = args.batch, seed = seed, optimizer = c.optimizer, lr = c.lr}, command = cli.command()}
   local r = {name = name, config = c, seed = seed, hist = hist, final = hist.final.test_acc,
     msPerIter = 1000 * hist.final.seconds / c.iterations, dir = dir, rank = rank}
   results[#results + 1] = r
@@ -122,9 +135,8 @@ for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
     plot.lines(dir .. "/accuracy.png", {title = "accuracy, " .. name, xlabel = "iteration", ylabel = "accuracy",
       yrange = {0, 1}, legend = "bottom right", series = {{name = "train (running mean)", x = hist.iter, y = hist.train_acc},
       {name = "test", x = hist.iter, y = hist.test_acc}}})
-    local f = assert(io.open(dir .. "/activation_stats.md", "w"))
-    f:write("# Activation statistics over the test set: ", name, "\n\n", activationStats(model, testSet), "\n")
-    f:close()
+    fileutil.writeAtomic(dir .. "/activation_stats.md", ("# Activation statistics over the test set: %s\n\n%s\n")
+      :format(name, activationStats(model, testSet)))
     print(("%-28s test accuracy %.3f (reported %.3f)  %.1f ms/iteration"):format(name, r.final, c.reported,
       r.msPerIter))
     if not best or r.final > best.final then
@@ -132,12 +144,11 @@ for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
       checkpoint.save(bestDir .. "/best.ckpt", {model = model, optimizer = opt, iteration = c.iterations,
         config = {name = name, optimizer = c.optimizer, lr = c.lr, batch = args.batch, seed = seed}})
       plot.imageGrid(bestDir .. "/filters_conv1.png", model:find("conv1").weight, {ncol = 8, padding = 2})
-      local g = assert(io.open(bestDir .. "/activation_stats.md", "w"))
-      g:write("# Activation statistics over the test set (best run: ", name, ")\n\n",
+      fileutil.writeAtomic(bestDir .. "/activation_stats.md", table.concat{
+        "# Activation statistics over the test set (best run: ", name, ")\n\n",
         activationStats(model, testSet), "\n\nThe report gave, for layer 1 after ReLU: max 0.751, min 0, ",
         "mean 0.0357, variance 0.00335, std 0.0579; for layer 2 before ReLU: max 0.805, min -0.897, ",
-        "mean -0.0895, variance 0.0208, std 0.144.\n")
-      g:close()
+        "mean -0.0895, variance 0.0208, std 0.144.\n"})
     end
   end
 end
@@ -197,7 +208,5 @@ local summary = ("# Part 1: LeNet-5 on the CIFAR-10 subset\n\nbatch %d, seed %d%
   args.quick and ", --quick" or "", lunet.getNumThreads(), ranks, lunet.wallclock() - t0,
   metrics.markdownTable({"optimizer", "learning rate", "iterations", "test accuracy", "spread", "reported",
     "ms/iteration"}, tbl), best.name, best.final)
-local f = assert(io.open(args.out .. "/summary.md", "w"))
-f:write(summary)
-f:close()
+fileutil.writeAtomic(args.out .. "/summary.md", summary)
 print(summary)

@@ -64,6 +64,9 @@ end
 local results = {}
 for _, c in ipairs(dist.shard(runs)) do
   local name = c.kind == "CNN" and "cnn_lenet5" or ("%s_h%d"):format(c.kind:lower(), c.hidden)
+  -- the previous run's model, collected as in cifar10_lenet.lua
+  collectgarbage()
+  collectgarbage()
   local dir = data.mkdirs(args.out .. "/" .. name)
   lunet.manualSeed(args.seed)
   local model = c.kind == "CNN" and lenet5() or recurrent(c.kind, c.hidden)
@@ -73,7 +76,10 @@ for _, c in ipairs(dist.shard(runs)) do
     optimizer = optim.Adam(model, {lr = args.lr}), loader = data.Loader(trainSet, {batchSize = args.batch}),
     iterations = args.iterations, test = testSet, evalEvery = args.eval_every, evalSubset = args.eval_subset,
     log = dir .. "/metrics.csv", label = name,
-    checkpoint = dir .. "/run.ckpt", checkpointEvery = 50 * args.eval_every, resume = args.resume}
+    checkpoint = dir .. "/run.ckpt", checkpointEvery = 50 * args.eval_every, resume = args.resume,
+    config = {batch = args.batch, seed = args.seed, optimizer = "Adam", lr = args.lr, kind = c.kind,
+      hidden = c.hidden or 0},
+    command = cli.command()}
   local r = {name = name, kind = c.kind, hidden = c.hidden, hist = hist, params = model:numParameters()}
   results[#results + 1] = r
   plot.lines(dir .. "/accuracy.png", {title = "accuracy, " .. name, xlabel = "iteration", ylabel = "accuracy",
@@ -128,7 +134,5 @@ local summary = ("# Part 3: recurrent networks on MNIST\n\nAdam lr %g, batch %d,
   size > 1 and (" on each of %d MPI ranks, runs dealt round-robin"):format(size) or "", lunet.wallclock() - t0,
   metrics.markdownTable({"run", "cell", "hidden", "parameters", "test accuracy", "test loss", "wall s",
     "ms/iteration"}, rows))
-local f = assert(io.open(args.out .. "/summary.md", "w"))
-f:write(summary)
-f:close()
+lunet.fileutil.writeAtomic(args.out .. "/summary.md", summary)
 print(summary)

@@ -229,7 +229,7 @@ case("Adam.loadState: state of another optimizer", function()
 end, "Adam.loadState: state is for SGD")
 case("Adam.loadState: state of another model shape", function()
   optim.Adam(nn.Linear(2, 2)):loadState(optim.Adam(nn.Linear(3, 2)):state())
-end, {"Adam.loadState: buffer ", " entry 1 has the wrong size"})
+end, {"Adam.loadState: buffer ", " entry 1 must be a float tensor (2,2) like parameter 1, got float (2,3)"})
 
 ---------------------------------------------------------------------------- training
 -- A loader whose third batch holds a NaN (or an infinity): training stops there.

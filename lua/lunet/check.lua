@@ -8,7 +8,8 @@
 --   check.options(fname, opts, known [, level, noun, hints]) opts (or {}), unknown keys refused
 --   check.tensor(fname, what, x [, spec, level])  x, a tensor; spec {rank, layout, dtype, nonEmpty}
 --   check.integer(fname, what, v [, lo, hi, level])  v, an integer in lo..hi
---   check.number(fname, what, v [, lo, hi, level])   v, a number (not NaN) in [lo, hi]
+--   check.number(fname, what, v [, lo, hi, level, brackets])  v, a number (not NaN) in [lo, hi],
+--                                                 or "(]", "[)", "()" for open ends
 --   check.positive(fname, what, v [, level])      v, a finite number > 0
 --   check.isTensor(x), check.isFinite(v)          predicates
 --
@@ -97,11 +98,24 @@ function check.integer(fname, what, v, lo, hi, level)
   return v
 end
 
---- v must be a number, not NaN, in [lo, hi] (either bound may be nil).
-function check.number(fname, what, v, lo, hi, level)
-  if type(v) ~= "number" or v ~= v or (lo and v < lo) or (hi and v > hi) then
-    local bounds = lo and hi and (" in [%g, %g]"):format(lo, hi) or range("%g", lo, hi)
-    check.fail((level or 2) + 1, "%s: %s must be a number%s, got %s", fname, what, bounds, tostring(v))
+--- v must be a number, not NaN, in [lo, hi] (either bound may be nil); brackets "(]",
+-- "[)" or "()" leave out the bound on the side of a round bracket (momentum in [0, 1)).
+-- Something that is not a number is named by its type (a string "0.9" reads as a number).
+function check.number(fname, what, v, lo, hi, level, brackets)
+  brackets = brackets or "[]"
+  local left, right = brackets:sub(1, 1), brackets:sub(2, 2)
+  if type(v) ~= "number" or v ~= v or (lo and (v < lo or (left == "(" and v == lo)))
+      or (hi and (v > hi or (right == ")" and v == hi))) then
+    local bounds = ""
+    if lo and hi then
+      bounds = (" in %s%g, %g%s"):format(left, lo, hi, right)
+    elseif lo then
+      bounds = (left == "(" and " > %g" or " >= %g"):format(lo)
+    elseif hi then
+      bounds = (right == ")" and " < %g" or " <= %g"):format(hi)
+    end
+    check.fail((level or 2) + 1, "%s: %s must be a number%s, got %s", fname, what, bounds,
+      type(v) == "number" and tostring(v) or type(v))
   end
   return v
 end

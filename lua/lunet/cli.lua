@@ -9,6 +9,7 @@
 -- default: $LUNET_DATA, ./data, ../shared/data), --seed N, --threads N, --quick, --resume.
 local argparse = require "argparse"
 local lunet = require "lunet"
+local fileutil = require "lunet.fileutil"
 
 local cli = {}
 
@@ -22,6 +23,15 @@ function cli.parser(name, description)
   p:flag("--quick", "A short run (under a minute) that still writes every output.")
   p:flag("--resume", "Continue interrupted runs from the checkpoints in --out (finished runs are not redone).")
   return p
+end
+
+--- The command that ran this script, as one line for sh: `lunet <script> <arguments>`
+-- (messages show it as the command that runs the script again).
+function cli.command(argv)
+  argv = argv or arg
+  local words = {"lunet"}
+  for i = 0, #argv do words[#words + 1] = fileutil.shellWord(argv[i]) end
+  return table.concat(words, " ")
 end
 
 --- Parse arg (or the given list), apply seed and threads, create the output folder;

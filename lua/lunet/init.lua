@@ -9,7 +9,7 @@
 -- How the code is laid out: lua/lunet/ holds one file (or folder) per module: check.lua
 -- (argument checks all modules share), nn/ (modules; see nn/init.lua), optim, data,
 -- train, metrics, plot, image, viz/ (see viz/init.lua), serialize, checkpoint,
--- distributed, progress; csrc/ the C core they call.
+-- distributed, progress, fileutil (checked, atomic writes); csrc/ the C core they call.
 local core = require "lunet.core"
 
 -- The public tensor functions, re-exported from lunet.core.
@@ -39,7 +39,7 @@ local lazy = {
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
   mnist = "lunet.mnist", models = "lunet.models", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
-  metrics = "lunet.metrics",
+  metrics = "lunet.metrics", fileutil = "lunet.fileutil",
 }
 setmetatable(lunet, {
   __index = function(t, k)

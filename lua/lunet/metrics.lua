@@ -10,6 +10,7 @@
 -- Labels are 1-based class indices (int or float tensors), batch-first.
 local core = require "lunet.core"
 local check = require "lunet.check"
+local fileutil = require "lunet.fileutil"
 
 local metrics = {}
 
@@ -276,6 +277,20 @@ local Logger = {}
 Logger.__index = Logger
 metrics.Logger = Logger
 
+-- One line, flushed, both results checked: a full disk fails at the flush (the write
+-- only fills the buffer), and a log that cannot be written stops the run that keeps it.
+-- The file is closed first, so the error is not hit again by __gc.
+local function writeLine(self, line, fname, level)
+  local f = self.file
+  local ok, err = f:write(line, "\n")
+  if ok then ok, err = f:flush() end
+  if not ok then
+    self.file = nil
+    f:close()
+    fileutil.checked(fname, self.path, level + 1, false, err)
+  end
+end
+
 local function headerLine(columns)
   local out = {}
   for j, c in ipairs(columns) do out[j] = csvField(c) end
@@ -313,13 +328,12 @@ function Logger.new(path, columns, opts)
       mode = first and "a" or "w"
     end
   end
+  fileutil.checkOutput(fname, path, 2, true)
   local f, err = io.open(path, mode)
   if not f then check.fail(2, "%s: cannot open %s", fname, err) end
-  if mode == "w" then
-    f:write(head, "\n")
-    f:flush()
-  end
-  return setmetatable({path = path, columns = {table.unpack(columns)}, index = index, file = f}, Logger)
+  local self = setmetatable({path = path, columns = {table.unpack(columns)}, index = index, file = f}, Logger)
+  if mode == "w" then writeLine(self, head, fname, 3) end
+  return self
 end
 
 --- Append one row: a table from column name to value (number, string or boolean).
@@ -340,15 +354,15 @@ function Logger:write(row)
     end
     out[j] = csvField(v)
   end
-  self.file:write(table.concat(out, ","), "\n")
-  self.file:flush()
+  writeLine(self, table.concat(out, ","), fname, 2)
 end
 
 --- Close the file (also done by `<close>` variables and the garbage collector).
 function Logger:close()
-  if self.file then
-    self.file:close()
+  local f = self.file
+  if f then
     self.file = nil
+    fileutil.checked("metrics.Logger:close", self.path, 2, f:close())
   end
 end
 Logger.__close = Logger.close

@@ -11,10 +11,11 @@ local check = require "lunet.check"
 
 local optim = {}
 
+-- params, grads, cfg and, for a model, where its parameters live (nn's parameterSlots).
 local function resolve(a, b, c)
   if type(a) == "table" and type(a.parameters) == "function" then
     local p, g = a:parameters()
-    return p, g, b
+    return p, g, b, type(a.parameterSlots) == "function" and a:parameterSlots() or nil
   end
   return a, b, c
 end
@@ -36,10 +37,10 @@ local function checkLists(name, params, grads)
   end
 end
 
-local function checkNumber(name, cfg, key, default, lo, hi)
+local function checkNumber(name, cfg, key, default, lo, hi, brackets)
   local v = cfg[key]
   if v == nil then v = default end
-  return check.number(name, key, v, lo, hi, 3)
+  return check.number(name, key, v, lo, hi, 3, brackets)
 end
 
 -- Other frameworks' spellings of lunet's options (Torch7's optim, PyTorch), named in the
@@ -65,10 +66,11 @@ local Optimizer = {}
 Optimizer.__index = Optimizer
 
 local function new(kind, slots, a, b, c)
-  local params, grads, cfg = resolve(a, b, c)
+  local params, grads, cfg, where = resolve(a, b, c)
   cfg = options(kind, cfg)
   checkLists(kind, params, grads)
-  local self = setmetatable({kind = kind, params = params, grads = grads, t = 0, buffers = {}}, Optimizer)
+  local self = setmetatable({kind = kind, params = params, grads = grads, where = where, t = 0, buffers = {}},
+    Optimizer)
   self.lr = checkNumber(kind, cfg, "lr", 1e-3, 0, math.huge)
   self.weightDecay = checkNumber(kind, cfg, "weightDecay", 0, 0, math.huge)
   for _, slot in ipairs(slots) do
@@ -81,9 +83,11 @@ end
 --- Plain gradient descent, with optional momentum (nesterov = true for Nesterov's).
 function optim.SGD(a, b, c)
   local _, _, cfg = resolve(a, b, c)
+  -- checked before it decides the buffers: a momentum of 1 would never decay
+  local momentum = checkNumber("SGD", type(cfg) == "table" and cfg or {}, "momentum", 0, 0, 1, "[)")
   local self
-  self, cfg = new("SGD", type(cfg) == "table" and (cfg.momentum or 0) > 0 and {"velocity"} or {}, a, b, c)
-  self.momentum = checkNumber("SGD", cfg, "momentum", 0, 0, 1)
+  self, cfg = new("SGD", momentum > 0 and {"velocity"} or {}, a, b, c)
+  self.momentum = momentum
   self.nesterov = cfg.nesterov and true or false
   if self.nesterov and self.momentum == 0 then error("SGD: nesterov needs momentum > 0", 2) end
   return self
@@ -94,7 +98,7 @@ function optim.Adam(a, b, c)
   local self, cfg = new("Adam", {"m", "v"}, a, b, c)
   self.beta1 = checkNumber("Adam", cfg, "beta1", 0.9, 0, 1 - 1e-12)
   self.beta2 = checkNumber("Adam", cfg, "beta2", 0.999, 0, 1 - 1e-12)
-  self.eps = checkNumber("Adam", cfg, "eps", 1e-8, 0, 1)
+  self.eps = checkNumber("Adam", cfg, "eps", 1e-8, 0, 1, "(]") -- 0 divides 0 by 0 on a zero gradient
   return self
 end
 
@@ -102,19 +106,36 @@ end
 function optim.RMSProp(a, b, c)
   local self, cfg = new("RMSProp", {"square"}, a, b, c)
   self.alpha = checkNumber("RMSProp", cfg, "alpha", 0.99, 0, 1)
-  self.eps = checkNumber("RMSProp", cfg, "eps", 1e-8, 0, 1)
+  self.eps = checkNumber("RMSProp", cfg, "eps", 1e-8, 0, 1, "(]")
   return self
 end
 
 --- Adagrad (Duchi et al.): eps 1e-10.
 function optim.Adagrad(a, b, c)
   local self, cfg = new("Adagrad", {"sum"}, a, b, c)
-  self.eps = checkNumber("Adagrad", cfg, "eps", 1e-10, 0, 1)
+  self.eps = checkNumber("Adagrad", cfg, "eps", 1e-10, 0, 1, "(]")
   return self
+end
+
+-- A model's parameter replaced by another tensor after the optimizer was made
+-- (`model.weight = lunet.zeros(...)`) would not be trained any more, the optimizer updating
+-- the old one: refused at the next step.
+local function checkSlots(self)
+  local where, P, G = self.where, self.params, self.grads
+  for i = 1, #where do
+    local s = where[i]
+    local m = s.module
+    if not rawequal(m[s.name], P[i]) or not rawequal(m[s.grad], G[i]) then
+      check.fail(3, "%s:step: the model's parameter %s (or its gradient %s) was replaced by another tensor "
+        .. "after the optimizer was made, which updates the old one; copy the new values into it "
+        .. "(%s:copy(new)) or make the optimizer again", self.kind, s.path, s.grad, s.name)
+    end
+  end
 end
 
 --- Apply one update from the current gradients.
 function Optimizer:step()
+  if self.where then checkSlots(self) end
   self.t = self.t + 1
   local P, G, B, lr, wd = self.params, self.grads, self.buffers, self.lr, self.weightDecay
   if self.kind == "SGD" then
@@ -145,18 +166,30 @@ end
 
 --- Restore what state() returned; the buffers must match the parameters.
 function Optimizer:loadState(s)
+  local fname = self.kind .. ".loadState"
   if type(s) ~= "table" or s.kind ~= self.kind then
-    error(("%s.loadState: state is for %s"):format(self.kind, type(s) == "table" and tostring(s.kind) or type(s)), 2)
+    check.fail(2, "%s: state is for %s", fname, type(s) == "table" and tostring(s.kind) or type(s))
   end
   -- every check before the first copy, so a bad state changes nothing
+  check.integer(fname, "t (the step count)", s.t, 0)
+  check.number(fname, "lr", s.lr, 0, math.huge)
+  if type(s.buffers) ~= "table" then check.fail(2, "%s: buffers must be a table, got %s", fname, type(s.buffers)) end
+  for slot in pairs(s.buffers) do
+    if not self.buffers[slot] then
+      check.fail(2, "%s: the state has buffer %q, which this %s does not keep (made with other options?)", fname,
+        tostring(slot), self.kind)
+    end
+  end
   for slot, list in pairs(self.buffers) do
-    local src = s.buffers and s.buffers[slot]
+    local src = s.buffers[slot]
     if type(src) ~= "table" or #src ~= #list then
-      error(("%s.loadState: buffer %q does not match the parameters"):format(self.kind, slot), 2)
+      check.fail(2, "%s: buffer %q does not match the parameters", fname, slot)
     end
     for i, buf in ipairs(list) do
-      if not lunet.isTensor(src[i]) or src[i]:numel() ~= buf:numel() then
-        error(("%s.loadState: buffer %q entry %d has the wrong size"):format(self.kind, slot, i), 2)
+      local q = src[i]
+      if not lunet.isTensor(q) or q:dtype() ~= buf:dtype() or q:shapeString() ~= buf:shapeString() then
+        check.fail(2, "%s: buffer %q entry %d must be a %s tensor %s like parameter %d, got %s", fname, slot, i,
+          buf:dtype(), buf:shapeString(), i, lunet.isTensor(q) and (q:dtype() .. " " .. q:shapeString()) or type(q))
       end
     end
   end

@@ -11,6 +11,7 @@
 -- Text is taken literally (no enhanced-text markup), so names like `test_acc` print as written.
 local core = require "lunet.core"
 local check = require "lunet.check"
+local fileutil = require "lunet.fileutil"
 local image = require "lunet.image"
 local metrics = require "lunet.metrics"
 
@@ -24,6 +25,7 @@ local function checkPath(fname, path, level)
     check.fail(level + 1, "%s: path (argument #1) must be a non-empty string, got %s", fname,
       type(path) == "string" and "an empty string" or type(path))
   end
+  fileutil.checkOutput(fname, path, level + 1)
 end
 
 local function checkSize(fname, what, v, default, level)
@@ -49,10 +51,6 @@ local function gq(s)
   return "'" .. (tostring(s):gsub("[\r\n]", " "):gsub("'", "''")) .. "'"
 end
 
--- A shell word.
-local function shq(s)
-  return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
 
 local function num(v)
   return string.format("%.9g", v)
@@ -67,7 +65,7 @@ local function runGnuplot(fname, script, path, level)
   f:write(script)
   f:close()
   local p
-  p, err = io.popen(shq(tostring(plot.gnuplot)) .. " " .. shq(tmp) .. " 2>&1", "r")
+  p, err = io.popen(fileutil.shellWord(tostring(plot.gnuplot)) .. " " .. fileutil.shellWord(tmp) .. " 2>&1", "r")
   if not p then
     os.remove(tmp)
     check.fail(level + 1, "%s: cannot run gnuplot: %s", fname, err)

@@ -17,6 +17,7 @@
 --   report.index("results/index.html", {{"Part 1", "cifar10_lenet/summary.html"}, ...})
 
 local check = require "lunet.check"
+local fileutil = require "lunet.fileutil"
 
 local report = {}
 
@@ -226,19 +227,6 @@ local function readAll(path, fname)
   return s
 end
 
-local function writeAll(path, text, fname)
-  local tmp = path .. ".part"
-  local f, err = io.open(tmp, "wb")
-  if not f then check.fail(3, "%s: cannot write %s (%s)", fname, path, err) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    check.fail(3, "%s: writing %s failed (%s)", fname, path, werr or cerr)
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then check.fail(3, "%s: cannot write %s (%s)", fname, path, rerr) end
-end
 
 --- Write `mdPath`'s page as HTML beside it (`x.md` → `x.html`, or `htmlPath`), figures embedded.
 -- opts as for toHtml; dir defaults to mdPath's folder. Returns the HTML file's path.
@@ -251,7 +239,7 @@ function report.writeHtml(mdPath, htmlPath, opts)
   local dir = opts.dir or mdPath:match("^(.*)/[^/]*$") or "."
   local html = report.toHtml(readAll(mdPath, "report.writeHtml"),
     { dir = dir, title = opts.title, nav = opts.nav })
-  writeAll(htmlPath, html, "report.writeHtml")
+  fileutil.writeAtomic(htmlPath, html, "report.writeHtml")
   return htmlPath
 end
 
@@ -268,7 +256,7 @@ function report.index(path, entries, opts)
   end
   local title = opts.title or "lunet: the assignment's results"
   local intro = opts.intro and ("<p>" .. inline(opts.intro, ".") .. "</p>") or ""
-  writeAll(path, page(title, ("<h1>%s</h1>\n%s\n<ul>\n%s\n</ul>"):format(escape(title), intro,
+  fileutil.writeAtomic(path, page(title, ("<h1>%s</h1>\n%s\n<ul>\n%s\n</ul>"):format(escape(title), intro,
     table.concat(items, "\n"))), "report.index")
   return path
 end

@@ -12,6 +12,10 @@
 --                                      parameter gradients
 --   module:parameters()                two lists: {weights...}, {gradients...}
 --   module:zeroGrad()
+--   module:clearState()                release the buffers (outputs, gradInputs,
+--                                      workspaces: class field `bufferNames`) and the
+--                                      references to the last call's tensors
+--                                      (`lastCallNames`), keeping the parameters
 --   module:train(), module:evaluate()  switch the mode (Dropout drops only in training);
 --                                      the mode itself is the field module.training, which
 --                                      is why the method is not Torch7's training()
@@ -22,7 +26,10 @@
 -- Containers keep their children in the list `modules`; parameters(), zeroGrad(),
 -- train(), evaluate() and apply() recurse through it.
 -- Modules reuse their output, gradInput and workspace tensors between calls: once the
--- shapes are known, a training step allocates nothing.
+-- shapes are known, a training step allocates nothing. A module given its own buffer as
+-- input (the same Linear twice in a Sequential) writes a fresh one instead
+-- (Module:writable), and a Sequential hands each child the input it had in the forward,
+-- so a module used twice computes what two copies of it would.
 --
 -- Batch-first throughout: images are (N,C,H,W), feature vectors (N,D).
 -- Options tables are checked: an unknown key is an error naming it and the known ones.

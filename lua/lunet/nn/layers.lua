@@ -102,6 +102,7 @@ function Conv2d:__init(inC, outC, k, opts)
 end
 
 Conv2d.geometry = geometry
+Conv2d.bufferNames = {"output", "gradInput", "workspace", "projection"}
 
 function Conv2d:reset()
   return resetUniform(self, self.inC * self.kH * self.kW)
@@ -109,13 +110,13 @@ end
 
 function Conv2d:updateOutput(input)
   check.tensor("Conv2d", "input", input)
-  core.conv2d_forward(input, self.weight, self.bias, self.output, self.workspace,
+  core.conv2d_forward(input, self.weight, self.bias, self:writable("output", input), self.workspace,
                       self.sH, self.sW, self.pH, self.pW)
   return self.output
 end
 
 function Conv2d:updateGradInput(input, gradOutput)
-  core.conv2d_backward_input(input, gradOutput, self.weight, self.gradInput, self.workspace,
+  core.conv2d_backward_input(input, gradOutput, self.weight, self:writable("gradInput", gradOutput), self.workspace,
                              self.sH, self.sW, self.pH, self.pW)
   return self.gradInput
 end
@@ -174,16 +175,27 @@ function MaxPool2d:__init(k, stride, padding)
 end
 
 MaxPool2d.geometry = geometry
+MaxPool2d.bufferNames = {"output", "gradInput", "switches", "projection"}
+
+local function maxpool(self, input, output, switches)
+  return core.maxpool2d_forward(input, output, switches, self.kH, self.kW, self.sH, self.sW, self.pH, self.pW)
+end
 
 function MaxPool2d:updateOutput(input)
   check.tensor("MaxPool2d", "input", input)
-  core.maxpool2d_forward(input, self.output, self.switches, self.kH, self.kW,
-                         self.sH, self.sW, self.pH, self.pW)
+  maxpool(self, input, self:writable("output", input), self.switches)
   return self.output
 end
 
+-- The switches are those of the last forward; a backward through an earlier one (the
+-- module used twice in a model) finds them again with a forward of its own.
 function MaxPool2d:updateGradInput(input, gradOutput)
-  core.maxpool2d_backward(input, gradOutput, self.switches, self.gradInput, self.kH, self.kW,
+  local switches = self.switches
+  if not rawequal(input, self.input) then
+    switches = lunet.zeros(0, "int")
+    maxpool(self, input, lunet.zeros(0), switches)
+  end
+  core.maxpool2d_backward(input, gradOutput, switches, self:writable("gradInput", gradOutput), self.kH, self.kW,
                           self.sH, self.sW, self.pH, self.pW)
   return self.gradInput
 end
@@ -221,15 +233,18 @@ function ReLU:__init()
   self.gradInput = lunet.zeros(0)
 end
 
+ReLU.bufferNames = {"output", "gradInput", "projection"}
+ReLU.lastCallNames = {"input", "preact"}
+
 function ReLU:updateOutput(input)
   check.tensor("ReLU", "input", input)
   self.preact = input
-  core.relu_forward(input, self.output)
+  core.relu_forward(input, self:writable("output", input))
   return self.output
 end
 
 function ReLU:updateGradInput(input, gradOutput)
-  core.relu_backward(input, gradOutput, self.gradInput)
+  core.relu_backward(input, gradOutput, self:writable("gradInput", input, gradOutput))
   return self.gradInput
 end
 
@@ -285,12 +300,12 @@ end
 
 function Linear:updateOutput(input)
   check.tensor("Linear", "input", input)
-  core.linear_forward(input, self.weight, self.bias, self.output)
+  core.linear_forward(input, self.weight, self.bias, self:writable("output", input))
   return self.output
 end
 
 function Linear:updateGradInput(input, gradOutput)
-  core.linear_backward_input(gradOutput, self.weight, self.gradInput)
+  core.linear_backward_input(gradOutput, self.weight, self:writable("gradInput", gradOutput))
   return self.gradInput
 end
 
@@ -310,6 +325,7 @@ end
 -- y = x. module.p and module.keep hold both views.
 local Dropout = module.class("Dropout", Module)
 layers.Dropout = Dropout
+Dropout.bufferNames = {"output", "gradInput", "outputBuffer", "gradInputBuffer", "mask"}
 
 function Dropout:__init(p)
   Module.__init(self)
@@ -378,7 +394,10 @@ layers.Flatten = Flatten
 function Flatten:updateOutput(input)
   check.tensor("Flatten", "input", input)
   if input:dim() < 1 then check.fail(2, "Flatten: input must have a batch dimension, got a scalar") end
-  self.output = input:reshape(input:size(1), -1)
+  -- the size is given, not -1: an empty batch (N = 0) leaves nothing to infer it from
+  local features = 1
+  for d = 2, input:dim() do features = features * input:size(d) end
+  self.output = input:reshape(input:size(1), features)
   return self.output
 end
 
@@ -407,11 +426,14 @@ local function rowwise(name, kernel)
   end
   function cls:updateOutput(input)
     check.tensor(name, "input", input)
-    fwd(input, self.output)
+    fwd(input, self:writable("output", input))
     return self.output
   end
+  -- The gradient comes from the output of the forward on this input: the last one's, or
+  -- (the module used twice in a model) one computed again.
   function cls:updateGradInput(input, gradOutput)
-    bwd(self.output, gradOutput, self.gradInput)
+    local out = rawequal(input, self.input) and self.output or fwd(input, lunet.zeros(0))
+    bwd(out, gradOutput, self:writable("gradInput", out, gradOutput))
     return self.gradInput
   end
   function cls:__tostring() return name end

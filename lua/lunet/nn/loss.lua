@@ -24,7 +24,7 @@ end
 function CrossEntropyLoss:updateOutput(logits, labels)
   check.tensor("CrossEntropyLoss", "logits", logits)
   check.tensor("CrossEntropyLoss", "labels", labels, {layout = "of class numbers 1..K"})
-  self.output = core.crossentropy_forward(logits, labels, self.logp)
+  self.output = core.crossentropy_forward(logits, labels, self:writable("logp", logits, labels))
   self.logits = logits
   return self.output
 end
@@ -34,8 +34,10 @@ function CrossEntropyLoss:updateGradInput(logits, labels)
   if self.logits ~= logits then
     check.fail(2, "CrossEntropyLoss:backward: call forward(logits, labels) on the same logits first")
   end
-  return core.crossentropy_backward(self.logp, labels, self.gradInput)
+  return core.crossentropy_backward(self.logp, labels, self:writable("gradInput", self.logp, labels))
 end
+
+CrossEntropyLoss.bufferNames = {"logp", "gradInput"}
 
 function CrossEntropyLoss:__tostring() return "CrossEntropyLoss" end
 

@@ -2,6 +2,7 @@
 -- nn.class, nn.isModule, nn.Module (the protocol described in lunet/nn/init.lua),
 -- nn.Criterion (losses) and nn.Sequential (the container). lunet.nn re-exports them;
 -- the layer files require this file, not lunet.nn, so nothing loads in a cycle.
+local lunet = require "lunet"
 local check = require "lunet.check"
 local init = require "lunet.nn.init_schemes"
 
@@ -125,12 +126,74 @@ function Module:zeroGrad()
   return self
 end
 
+-- Where each parameter lives, in parameters() order: {module = m, name = "weight", grad =
+-- "gradWeight", path = "conv1.weight"}, the path naming it by the containers' child names
+-- (or positions) for messages. An optimizer checks these to see a parameter replaced.
+function Module:parameterSlots(prefix, slots)
+  prefix, slots = prefix or "", slots or {}
+  for i, m in ipairs(self.modules or NONE) do
+    m:parameterSlots(("%s%s."):format(prefix, self.names and self.names[i] or i), slots)
+  end
+  for _, name in ipairs(self.paramNames) do
+    if self[name] ~= nil then
+      slots[#slots + 1] = { module = self, name = name, grad = gradNames[name], path = prefix .. name }
+    end
+  end
+  return slots
+end
+
 function Module:train()
   return self:apply(function(m) m.training = true end)
 end
 
 function Module:evaluate()
   return self:apply(function(m) m.training = false end)
+end
+
+-- The tensors a module computes into (released by clearState), and the fields that refer
+-- to tensors of its last call (dropped by it). A subclass lists its own.
+Module.bufferNames = { "output", "gradInput" }
+Module.lastCallNames = { "input" }
+
+-- clearState(): release every buffer of this module and its descendants (outputs,
+-- gradients w.r.t. inputs, workspaces, switches, ...), keeping the parameters and their
+-- gradients. Buffers grow to the largest batch they have seen and keep that size:
+-- after an evaluation in batches of 500, LeNet-5 holds ~210 MB until this is called
+-- (Torch7's name). The next forward allocates them again at the size it needs.
+function Module:clearState()
+  for _, m in ipairs(self.modules or NONE) do m:clearState() end
+  for _, name in ipairs(self.bufferNames) do
+    local t = self[name]
+    if check.isTensor(t) then self[name] = lunet.zeros(0, t:dtype()) end
+  end
+  for _, name in ipairs(self.lastCallNames) do self[name] = nil end
+  return self
+end
+
+-- The storage behind a tensor: lua_tensor.c keeps it as the tensor's first user value,
+-- and every view of it holds the same one.
+local function storageOf(t)
+  return check.isTensor(t) and debug.getuservalue(t, 1) or nil
+end
+
+-- Do tensors a and b share their storage (and so may overlap)?
+function M.sharesStorage(a, b)
+  local s = storageOf(a)
+  return s ~= nil and s == storageOf(b)
+end
+
+-- self[name], the buffer a kernel is about to write, replaced by a fresh one when it
+-- shares its storage with one of the tensors the kernel reads (a module applied to its
+-- own output, as the same Linear twice in a Sequential): the kernels resize their
+-- output before reading their inputs, and the earlier result stays intact for the
+-- backward. No allocation otherwise.
+function Module:writable(name, a, b)
+  local t = self[name]
+  if M.sharesStorage(t, a) or M.sharesStorage(t, b) then
+    t = lunet.zeros(0, t:dtype())
+    self[name] = t
+  end
+  return t
 end
 
 -- Number of scalar parameters.
@@ -167,6 +230,8 @@ function Criterion:backward(input, target)
   return self:updateGradInput(input, target)
 end
 
+Criterion.lastCallNames = { "input", "logits" }
+
 ---------------------------------------------------------------------------------
 -- Sequential: modules applied one after another. add(module, name) returns the
 -- container so calls chain; a named module is found with find(name) or byName[name].
@@ -178,6 +243,15 @@ function Sequential:__init()
   self.modules = {}
   self.names = {}
   self.byName = {}
+  -- The input and gradOutput each child got in the last forward and backward, for the
+  -- backward and accGradParameters.
+  self.inputs, self.gradOutputs = {}, {}
+end
+
+function Sequential:clearState()
+  Module.clearState(self)
+  self.inputs, self.gradOutputs = {}, {}
+  return self
 end
 
 function Sequential:add(module, name)
@@ -235,19 +309,27 @@ end
 
 function Sequential:updateOutput(input)
   local x = input
-  for _, m in ipairs(self.modules) do x = m:forward(x) end
+  for i, m in ipairs(self.modules) do
+    self.inputs[i] = x
+    x = m:forward(x)
+  end
   self.output = x
   return x
 end
 
--- Runs `method` (updateGradInput or backward) from the last module to the first,
--- each module's input being the previous module's output.
+-- The input child i got in the last forward. Not modules[i - 1].output: a module used
+-- twice has only its last output there.
+local function childInput(self, i, input)
+  return i > 1 and self.inputs[i] or input
+end
+
+-- Runs `method` (updateGradInput or backward) from the last module to the first.
 local function backThrough(self, method, input, gradOutput)
   local g = gradOutput
   for i = #self.modules, 1, -1 do
     local m = self.modules[i]
-    local x = i > 1 and self.modules[i - 1].output or input
-    g = m[method](m, x, g)
+    self.gradOutputs[i] = g
+    g = m[method](m, childInput(self, i, input), g)
   end
   self.gradInput = g
   return g
@@ -266,9 +348,8 @@ end
 function Sequential:accGradParameters(input, gradOutput)
   for i = #self.modules, 1, -1 do
     local m = self.modules[i]
-    local x = i > 1 and self.modules[i - 1].output or input
-    local g = i < #self.modules and self.modules[i + 1].gradInput or gradOutput
-    m:accGradParameters(x, g)
+    local g = i < #self.modules and self.gradOutputs[i] or gradOutput
+    m:accGradParameters(childInput(self, i, input), g)
   end
 end
 

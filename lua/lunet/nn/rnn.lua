@@ -98,6 +98,20 @@ function Recurrent:__init(inputSize, hiddenSize, opts)
   self:reset()
 end
 
+-- The per-layer buffers the kernels reuse; clearState releases them with the module's own.
+local LAYER_BUFFERS = { "output", "state", "scratch", "gradInput", "gradH0", "cN", "gradC0" }
+Recurrent.lastCallNames = { "input", "x", "hN", "cN", "gradH0", "gradC0", "gradFor" }
+
+function Recurrent:clearState()
+  Module.clearState(self)
+  for _, L in ipairs(self.layer) do
+    for _, name in ipairs(LAYER_BUFFERS) do
+      if L[name] then L[name] = lunet.zeros(0) end
+    end
+  end
+  return self
+end
+
 function Recurrent:reset()
   local a = 1 / math.sqrt(self.hiddenSize)
   for _, p in ipairs(self.paramNames) do self[p]:uniform_(-a, a) end

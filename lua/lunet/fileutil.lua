@@ -1,0 +1,77 @@
+--- lunet.fileutil: writing the files a run leaves behind, every result checked.
+--
+--   fileutil.checkOutput(fname, path [, level, devices])  refuse a path that exists and is not a
+--                                                       regular file (a FIFO, a folder; a device
+--                                                       unless `devices`)
+--   fileutil.writeAtomic(path, text [, fname, level])   write text to path via a temporary file
+--                                                       in the same folder and a rename
+--   fileutil.checked(fname, path, level, ok, err)       raise naming path unless ok (for the
+--                                                       results of f:write, f:flush, f:close)
+--   fileutil.shellWord(s)                               s as one word for sh, quoted when it
+--                                                       needs to be (for commands to run or show)
+-- `level` is as in lunet.check: 2 (the default) blames the caller of the function that
+-- calls these.
+local lfs = require "lfs"
+local check = require "lunet.check"
+
+local fileutil = {}
+
+function fileutil.shellWord(s)
+  if s:match("^[%w%-%._/=:,+@]+$") then return s end
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
+function fileutil.checked(fname, path, level, ok, err)
+  if not ok then check.fail(level + 1, "%s: writing %s failed (%s)", fname, path, tostring(err)) end
+  return ok
+end
+
+-- Opening a FIFO for writing blocks until someone reads it, and gnuplot or io.open would
+-- wait forever; a folder is never what a caller meant either. A character device
+-- (/dev/null, /dev/full) is written to as a file by the callers that allow it (a log);
+-- the others would replace it, or hand it to a program.
+function fileutil.checkOutput(fname, path, level, devices)
+  local mode = lfs.attributes(path, "mode")
+  if mode ~= nil and mode ~= "file" and not (devices and mode == "char device") then
+    check.fail((level or 2) + 1, "%s: %s exists and is a %s, not a regular file; give another path", fname, path,
+      mode)
+  end
+  return path
+end
+
+-- A temporary name beside path that no other writer uses: the address of a fresh table
+-- differs between processes (address-space randomization), math.random within one.
+local function temporaryName(path)
+  while true do
+    local tmp = ("%s.%s%06x.tmp"):format(path, tostring({}):match("0x(%x+)") or "", math.random(0, 0xffffff))
+    if not lfs.attributes(tmp, "mode") then return tmp end
+  end
+end
+
+-- A reader sees the old file or the whole new one, never a part: the text goes to a
+-- temporary file that is renamed over path once every write, the flush and the close
+-- succeeded (a full disk raises here instead of leaving an empty file).
+function fileutil.writeAtomic(path, text, fname, level)
+  fname, level = fname or "fileutil.writeAtomic", (level or 2) + 1
+  if type(path) ~= "string" then check.fail(level, "%s: path must be a string, got %s", fname, type(path)) end
+  if type(text) ~= "string" then check.fail(level, "%s: text must be a string, got %s", fname, type(text)) end
+  fileutil.checkOutput(fname, path, level)
+  local tmp = temporaryName(path)
+  local f, err = io.open(tmp, "wb")
+  if not f then check.fail(level, "%s: cannot write %s (%s)", fname, path, err) end
+  local ok, werr = f:write(text)
+  if ok then ok, werr = f:flush() end
+  local closed, cerr = f:close()
+  if not (ok and closed) then
+    os.remove(tmp)
+    fileutil.checked(fname, path, level, false, werr or cerr)
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    check.fail(level, "%s: cannot write %s (%s)", fname, path, rerr)
+  end
+  return path
+end
+
+return fileutil
