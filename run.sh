@@ -38,8 +38,9 @@ case "$cmd" in
     install_missing
     build build
     for s in experiments/cifar10_lenet.lua experiments/cifar10_deconvnet.lua experiments/mnist_rnn.lua; do
-      [ -f "$s" ] && bin/lunet "$s" "$@"
+      bin/lunet "$s" "$@"
     done
+    bin/lunet experiments/index.lua
     ;;
   test)
     install_missing chromium # the report pages are checked in a headless browser
