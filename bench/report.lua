@@ -45,8 +45,8 @@ function report.write(run)
   add("- CPU: %s, %d cores online; load average %s at the start, %s at the end", cpuModel(),
     tonumber(io.popen("nproc"):read("l")) or 0, loadBefore, loadavg())
   add("- BLAS: %s; kernel set: **%s** (OPENBLAS_CORETYPE=%s)", blasConfig, blasCore, os.getenv("OPENBLAS_CORETYPE") or "unset")
-  add("- lunet %s on %s with OMP_WAIT_POLICY=%s (PyTorch without it); sgemm under the nn kernels: %s; PyTorch: %s",
-    lunet.version, _VERSION, os.getenv("OMP_WAIT_POLICY") or "unset", lunet.gemmBackend(),
+  add("- lunet %s on %s; sgemm under the nn kernels: %s; PyTorch: %s",
+    lunet.version, _VERSION, lunet.gemmBackend(),
     torchState.available and ("torch " .. (torchVersion or "?")) or (torchState.note or "—"))
   add("- threads: %s; %d rounds per workload, lunet and PyTorch alternating; figures are medians%s",
     table.concat(threadsList, ", "), ROUNDS, QUICK and " (--quick)" or "")

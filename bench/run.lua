@@ -147,9 +147,8 @@ end
 
 local torchState = { available = not args.no_torch, note = args.no_torch and "not measured (--no-torch)" or nil }
 
--- PyTorch runs as its users get it: without the OMP_WAIT_POLICY that bin/lunet sets.
 local function torchCmd(name, threads)
-  return ("env -u OMP_WAIT_POLICY %s %s %s %d"):format(PYTHON, quote(ROOT .. "/bench/torch_bench.py"), name, threads)
+  return ("%s %s %s %d"):format(PYTHON, quote(ROOT .. "/bench/torch_bench.py"), name, threads)
 end
 
 -- Measures the given sides ({label, cmd} each) of one comparison in alternating rounds.

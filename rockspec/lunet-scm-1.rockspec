@@ -10,7 +10,7 @@ RNN/LSTM/GRU kernels in C (sgemm through OpenBLAS), a Torch7-style nn module lib
 optimizers, data loaders, PNG plots and Zeiler & Fergus's visualization methods.]],
   license = "MIT",
 }
-dependencies = { "lua >= 5.4" }
+dependencies = { "lua >= 5.4", "luafilesystem >= 1.8", "argparse >= 0.7" }
 build = {
   type = "cmake",
   variables = {
