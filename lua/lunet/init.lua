@@ -39,7 +39,7 @@ local lazy = {
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
   mnist = "lunet.mnist", models = "lunet.models", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
-  metrics = "lunet.metrics", fileutil = "lunet.fileutil",
+  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd",
 }
 setmetatable(lunet, {
   __index = function(t, k)

@@ -51,7 +51,7 @@ local nn = {
   Module = module.Module, Criterion = module.Criterion, Sequential = module.Sequential,
   init = require "lunet.nn.init_schemes",
 }
-for _, file in ipairs({"lunet.nn.layers", "lunet.nn.loss", "lunet.nn.rnn"}) do
+for _, file in ipairs({"lunet.nn.layers", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 

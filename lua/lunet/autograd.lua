@@ -1,0 +1,650 @@
+--- lunet.autograd: reverse-mode automatic differentiation, define-by-run. The graph is
+-- recorded as the Lua code runs (so `if` and loops just work) on a tape, a list of the
+-- operations in the order they ran; the backward walks it from the end.
+--
+-- The functional form (in torch-autograd's spirit):
+--   local autograd = require "lunet.autograd"
+--   local function f(p, x, y)                      -- p: a tensor or a nested table of them
+--     local h = autograd.relu(autograd.linear(x, p.w1, p.b1))
+--     return autograd.crossentropy(autograd.linear(h, p.w2, p.b2), y), h
+--   end
+--   local df = autograd.grad(f)
+--   local grads, loss, h = df(params, x, y)       -- grads shaped like params, then f's values
+-- Inside f, the tensors of `params` arrive as nodes (tracked); the other arguments stay plain
+-- tensors (constants). f returns a scalar (a node or tensor of one element) first.
+--
+-- A module written by its forward alone: nn.Function(fn, params) (lunet/nn/functional.lua),
+-- fn(p, input) -> output. In training it records a tape in updateOutput and replays it in
+-- updateGradInput/accGradParameters; in evaluate() it runs fn on plain tensors.
+--
+-- No tape, no extra memory: an op given no node computes on tensors and returns a tensor, so
+-- a function written for nodes runs as it is on plain tensors outside a grad call (this is
+-- evaluation); autograd.noGrad(fn, ...) runs fn with recording off even on nodes.
+--
+-- Ops: each is a function autograd.name(...) taking nodes, tensors or numbers, and the same
+-- name as a method of nodes, named and called like the tensor method (x:sum(2, true)):
+--   elementwise, broadcasting  add sub mul div pow maximum minimum (and + - * / ^, unary -)
+--   unary                      neg exp log sqrt tanh sigmoid relu abs clamp(lo, hi)
+--   products                   matmul (1-D, 2-D, batched 3-D) bmm addmm(c, a, b [, beta, alpha])
+--   reductions                 sum mean max min var std, each (dim [, keepdim]) or over all
+--                              (a 0-D result); max/min along a dim also give the indices
+--   views                      view reshape narrow select transpose (t) permute expand
+--                              unsqueeze squeeze contiguous, index (rows along dim 1)
+--   nn kernels, one node each  linear(x, w [, b]) conv2d(x, w [, b, {stride=, padding=}])
+--                              maxpool2d(x, k [, {stride=, padding=}]) dropout(x [, p, training])
+--                              softmax logsoftmax crossentropy(logits, labels)
+-- Nodes answer size, dim, numel, shapeString, dtype, stride, isContiguous, item, argmax,
+-- argmin and the comparisons (eq ne lt le gt ge: constant masks) from their value.
+-- The tensor arithmetic metamethods learn nodes when this module loads, so that
+-- `tensor * node` records as `node * tensor` does.
+--
+-- autograd.gradcheck(f, inputs [, {eps=, atol=, rtol=}]) compares grad(f)(inputs) with
+-- centered finite differences of f(inputs), element by element (a test tool).
+--
+-- Adding an op is one call to defop(name, arity, forward, backward): forward(inputs...,
+-- options...) computes on tensors and returns value [, saved [, extra]]; backward(g, n)
+-- returns the gradients of the first `arity` arguments given g, the gradient of the value,
+-- and the node n (n.args: the forward's arguments as values, n.value, n.saved, n.need[i]:
+-- whether input i wants its gradient).
+-- After a backward the tape drops every saved tensor and gradient (nothing outlives it).
+local lunet = require "lunet"
+local core = require "lunet.core"
+local check = require "lunet.check"
+
+local autograd = {}
+
+local Node = { __name = "lunet.autograd.Node" }
+Node.__index = Node
+
+-- The tensor methods as functions: T.add(2, x) as x:add(2), with a number first.
+local T = setmetatable({}, { __index = function(t, k)
+  local f = lunet.zeros(0)[k]
+  t[k] = f
+  return f
+end })
+
+local tapes = {}       -- a stack: the innermost grad call records on tapes[#tapes]
+local noGradDepth = 0
+
+local function isNode(x) return getmetatable(x) == Node end
+autograd.isNode = isNode
+
+--- autograd.value(x): a node's tensor, or x itself.
+local function valueOf(x)
+  if isNode(x) then return x.value end
+  return x
+end
+autograd.value = valueOf
+
+--- Are ops being recorded (inside a grad call or a training nn.Function, outside noGrad)?
+function autograd.isRecording()
+  return #tapes > 0 and noGradDepth == 0
+end
+
+local function leaf(value, needsGrad)
+  return setmetatable({ value = value, needsGrad = needsGrad }, Node)
+end
+
+-- defop: see the header. The function returned is also autograd[name] and Node[name].
+local function defop(name, arity, forward, backward)
+  local function apply(...)
+    local args = table.pack(...)
+    local parents
+    for i = 1, arity do
+      if isNode(args[i]) then
+        parents = parents or {}
+        parents[i] = args[i]
+        args[i] = args[i].value
+      end
+    end
+    if parents == nil or noGradDepth > 0 then
+      local value, _, extra = forward(table.unpack(args, 1, args.n))
+      return value, extra
+    end
+    local tape = tapes[#tapes]
+    if tape == nil then
+      check.fail(2, "autograd.%s: a node used outside the grad call that made it", name)
+    end
+    local value, saved, extra = forward(table.unpack(args, 1, args.n))
+    local node = setmetatable({ value = value, parents = parents, args = args, saved = saved,
+                                backward = backward, arity = arity }, Node)
+    tape[#tape + 1] = node
+    return node, extra
+  end
+  autograd[name], Node[name] = apply, apply
+  return apply
+end
+
+-- The gradient of a broadcast operand: g summed over the dimensions t was expanded along.
+local function sumTo(g, t)
+  local nd = t:dim()
+  while g:dim() > nd do g = g:sum(1) end
+  for d = 1, nd do
+    if t:size(d) == 1 and g:size(d) ~= 1 then g = g:sum(d, true) end
+  end
+  return g
+end
+
+-- node.grad += g; the first gradient is kept as it came (it may be shared or a view), a
+-- second one makes a tensor of the node's own, which later ones are added into.
+local function accumulate(node, g)
+  local acc = node.grad
+  if acc == nil then
+    node.grad = g
+  elseif node.ownsGrad then
+    acc:add_(g)
+  else
+    node.grad, node.ownsGrad = T.add(acc, g), true
+  end
+end
+
+-- Runs the tape backward from root, whose gradient is seed, into the leaves' .grad; every
+-- node of the tape lets go of what it saved.
+local function backprop(tape, root, seed)
+  for _, n in ipairs(tape) do
+    local need, any = {}, false
+    for i = 1, n.arity do
+      local p = n.parents[i]
+      need[i] = p ~= nil and p.needsGrad == true
+      any = any or need[i]
+    end
+    n.need, n.needsGrad = need, any
+  end
+  root.grad = seed
+  for k = #tape, 1, -1 do
+    local n = tape[k]
+    if n.grad ~= nil and n.needsGrad then
+      local grads = table.pack(n.backward(n.grad, n))
+      for i = 1, n.arity do
+        if n.need[i] then accumulate(n.parents[i], grads[i]) end
+      end
+    end
+    n.grad, n.args, n.saved, n.parents, n.value, n.need = nil, nil, nil, nil, nil, nil
+    tape[k] = nil
+  end
+end
+
+-- A leaf's gradient for the caller: a tensor of its own, zeros when nothing reached it.
+local function leafGrad(node)
+  local g = node.grad
+  if g == nil then return lunet.zeros(node.value:size()) end
+  if node.ownsGrad then return g:contiguous() end
+  return g:clone()
+end
+
+---------------------------------------------------------------------------------
+-- Elementwise, broadcasting. For a number operand no gradient is asked (it is no node).
+
+local function greater(a, b)
+  if type(a) == "number" then return T.lt(b, a) end
+  return T.gt(a, b)
+end
+
+local function equal(a, b)
+  if type(a) == "number" then return T.eq(b, a) end
+  return T.eq(a, b)
+end
+
+defop("add", 2, T.add, function(g, n)
+  return n.need[1] and sumTo(g, n.args[1]), n.need[2] and sumTo(g, n.args[2])
+end)
+
+defop("sub", 2, T.sub, function(g, n)
+  return n.need[1] and sumTo(g, n.args[1]), n.need[2] and sumTo(T.neg(g), n.args[2])
+end)
+
+-- d(ab) = b da + a db
+defop("mul", 2, T.mul, function(g, n)
+  local a, b = n.args[1], n.args[2]
+  return n.need[1] and sumTo(T.mul(g, b), a), n.need[2] and sumTo(T.mul(g, a), b)
+end)
+
+-- d(a/b) = da / b - (a/b) db / b
+defop("div", 2, T.div, function(g, n)
+  local a, b = n.args[1], n.args[2]
+  return n.need[1] and sumTo(T.div(g, b), a), n.need[2] and sumTo(T.neg(g):mul_(n.value):div_(b), b)
+end)
+
+-- d(a^b) = b a^(b-1) da + a^b log(a) db
+defop("pow", 2, T.pow, function(g, n)
+  local a, b = n.args[1], n.args[2]
+  local ga = n.need[1] and sumTo(T.mul(g, T.mul(T.pow(a, T.sub(b, 1)), b)), a)
+  local gb = n.need[2] and sumTo(T.mul(g, n.value):mul_(type(a) == "number" and math.log(a) or T.log(a)), b)
+  return ga, gb
+end)
+
+-- The gradient goes to the larger (smaller) operand, split evenly on a tie (as PyTorch).
+local function choose(name, pick)
+  defop(name, 2, T[name], function(g, n)
+    local a, b = n.args[1], n.args[2]
+    local toA = pick(a, b):add_(T.mul(equal(a, b), 0.5))
+    return n.need[1] and sumTo(T.mul(g, toA), a), n.need[2] and sumTo(T.mul(g, T.sub(1, toA)), b)
+  end)
+end
+choose("maximum", greater)
+choose("minimum", function(a, b) return greater(b, a) end)
+
+---------------------------------------------------------------------------------
+-- Unary: y = f(x), dy/dx from x (n.args[1]) or y (n.value).
+local function unary(name, derivative)
+  defop(name, 1, T[name], function(g, n) return derivative(g, n.args[1], n.value, n) end)
+end
+
+unary("neg", function(g) return T.neg(g) end)
+unary("exp", function(g, _, y) return T.mul(g, y) end)
+unary("log", function(g, x) return T.div(g, x) end)
+unary("sqrt", function(g, _, y) return T.div(g, y):mul_(0.5) end)                -- 1 / (2 sqrt x)
+unary("tanh", function(g, _, y) return T.mul(y, y):neg_():add_(1):mul_(g) end)   -- 1 - y^2
+unary("sigmoid", function(g, _, y) return T.sub(1, y):mul_(y):mul_(g) end)       -- y (1 - y)
+unary("abs", function(g, x) return T.gt(x, 0):sub_(T.lt(x, 0)):mul_(g) end)      -- sign(x)
+unary("relu", function(g, x) return core.relu_backward(x:contiguous(), g:contiguous(), lunet.zeros(0)) end)
+-- 1 where lo <= x <= hi (the bounds included, as PyTorch)
+unary("clamp", function(g, x, _, n)
+  local lo, hi = n.args[2] or -math.huge, n.args[3] or math.huge
+  return T.ge(x, lo):mul_(T.le(x, hi)):mul_(g)
+end)
+
+---------------------------------------------------------------------------------
+-- Products. C = A B (2-D, or batched (B,n,k) @ (B,k,m) or (B,n,k) @ (k,m)):
+-- dA = dC B^T, dB = A^T dC (summed over the batch when B is shared).
+local function mT(t) return t:transpose(t:dim() - 1, t:dim()) end
+
+local matmul = defop("matmul", 2, T.matmul, function(g, n)
+  local a, b = n.args[1], n.args[2]
+  local ga = n.need[1] and T.matmul(g, mT(b))
+  local gb
+  if n.need[2] then
+    if a:dim() == 3 and b:dim() == 2 then
+      gb = T.matmul(a:reshape(-1, a:size(3)):t(), g:reshape(-1, g:size(3)))
+    else
+      gb = T.matmul(mT(a), g)
+    end
+  end
+  return ga, gb
+end)
+
+-- 1-D operands go through the 2-D product as a row (left) or a column (right).
+function autograd.matmul(a, b)
+  local da, db = valueOf(a):dim(), valueOf(b):dim()
+  if da == 1 and db == 1 then return autograd.sum(autograd.mul(a, b)) end
+  if da == 1 then return autograd.squeeze(matmul(autograd.unsqueeze(a, 1), b), -2) end
+  if db == 1 then return autograd.squeeze(matmul(a, autograd.unsqueeze(b, 2)), -1) end
+  return matmul(a, b)
+end
+Node.matmul = autograd.matmul
+
+function autograd.bmm(a, b)
+  local va, vb = valueOf(a), valueOf(b)
+  if va:dim() ~= 3 or vb:dim() ~= 3 then
+    check.fail(2, "autograd.bmm: operands must be 3-D (B,n,k) and (B,k,m), got %s and %s",
+      va:shapeString(), vb:shapeString())
+  end
+  return matmul(a, b)
+end
+Node.bmm = autograd.bmm
+
+-- out = beta C + alpha A B: dC = beta g, dA = alpha g B^T, dB = alpha A^T g
+defop("addmm", 3, function(c, a, b, beta, alpha) return T.addmm(c, a, b, beta, alpha) end, function(g, n)
+  local a, b, beta, alpha = n.args[2], n.args[3], n.args[4] or 1, n.args[5] or 1
+  return n.need[1] and T.mul(g, beta), n.need[2] and T.matmul(g, b:t()):mul_(alpha),
+         n.need[3] and T.matmul(a:t(), g):mul_(alpha)
+end)
+
+---------------------------------------------------------------------------------
+-- Reductions, over a dimension (dim [, keepdim]) or over everything (a 0-D value).
+
+local function count(x, dim)
+  if dim then return x:size(dim) end
+  return x:numel()
+end
+
+-- g, the gradient of a reduction of x, as a view of x's shape.
+local function spread(g, x, dim, keepdim)
+  if dim and not keepdim then g = g:unsqueeze(dim) end
+  return g:expand(x:size())
+end
+
+local function reduction(name, backward)
+  defop(name, 1, function(x, dim, keepdim)
+    if dim == nil then return lunet.full({}, T[name](x)) end
+    local value, indices = T[name](x, dim, keepdim)
+    return value, indices, indices
+  end, function(g, n)
+    return backward(g, n.args[1], n.args[2], n.args[3], n)
+  end)
+end
+
+reduction("sum", function(g, x, dim, keepdim) return spread(g, x, dim, keepdim) end)
+reduction("mean", function(g, x, dim, keepdim) return T.div(spread(g, x, dim, keepdim), count(x, dim)) end)
+
+-- d max = g at the maximum: along a dimension at the index the forward picked; over
+-- everything shared among the elements equal to it.
+local function extremum(g, x, dim, keepdim, n)
+  if dim == nil then
+    local mask = T.eq(x, n.value:item())
+    return mask:mul_(g:item() / mask:sum())
+  end
+  local shape = {}
+  for d = 1, x:dim() do shape[d] = 1 end
+  shape[dim] = x:size(dim)
+  local at = keepdim and n.saved or n.saved:unsqueeze(dim)
+  return lunet.arange(1, x:size(dim) + 1):view(shape):eq(at):mul_(spread(g, x, dim, keepdim))
+end
+reduction("max", extremum)
+reduction("min", extremum)
+
+local function centered(x, dim)
+  if dim then return T.sub(x, x:mean(dim, true)) end
+  return T.sub(x, x:mean())
+end
+
+-- var = sum (x - mean)^2 / (n - 1): d var = 2 (x - mean) / (n - 1)
+reduction("var", function(g, x, dim, keepdim)
+  return centered(x, dim):mul_(spread(g, x, dim, keepdim)):mul_(2 / (count(x, dim) - 1))
+end)
+-- std = sqrt(var): d std = (x - mean) / ((n - 1) std)
+reduction("std", function(g, x, dim, keepdim, n)
+  return centered(x, dim):mul_(spread(T.div(g, n.value), x, dim, keepdim)):div_(count(x, dim) - 1)
+end)
+
+---------------------------------------------------------------------------------
+-- Views: the gradient is the output's, put back in the input's shape.
+
+local function sameShapeAsInput(g, n) return g:reshape(n.args[1]:size()) end
+for _, name in ipairs({ "view", "reshape", "unsqueeze", "squeeze", "contiguous" }) do
+  defop(name, 1, T[name], sameShapeAsInput)
+end
+
+local function scatterInto(method)
+  return function(g, n)
+    local x = n.args[1]
+    local gx = lunet.zeros(x:size())
+    gx[method](gx, table.unpack(n.args, 2, n.args.n)):copy(g)
+    return gx
+  end
+end
+defop("narrow", 1, T.narrow, scatterInto("narrow"))
+defop("select", 1, T.select, scatterInto("select"))
+
+defop("transpose", 1, T.transpose, function(g, n) return g:transpose(n.args[2], n.args[3]) end)
+Node.t = autograd.transpose
+autograd.t = autograd.transpose
+
+defop("permute", 1, T.permute, function(g, n)
+  local perm = type(n.args[2]) == "table" and n.args[2] or { table.unpack(n.args, 2, n.args.n) }
+  local inverse = {}
+  for i, d in ipairs(perm) do inverse[d] = i end
+  return g:permute(inverse)
+end)
+
+defop("expand", 1, T.expand, function(g, n) return sumTo(g, n.args[1]) end)
+
+-- x:index(idx), rows of x: row r of the gradient gets the sum of the rows picked from it,
+-- onehot^T g with onehot (N, n) [r, i] = (idx[i] == r), one matrix product.
+defop("index", 1, T.index, function(g, n)
+  local x, idx = n.args[1], n.args[2]
+  local rows, picked = x:size(1), idx:size(1)
+  local onehot = lunet.arange(1, rows + 1):view(rows, 1):eq(idx:reshape(1, picked))
+  return T.matmul(onehot, g:reshape(picked, -1)):view(x:size())
+end)
+
+---------------------------------------------------------------------------------
+-- The nn kernels of lunet.core, one node each, forward and backward in C.
+
+local function zeros() return lunet.zeros(0) end
+
+-- y = x W^T + b
+defop("linear", 3, function(x, w, b)
+  return core.linear_forward(x, w, b, zeros())
+end, function(g, n)
+  local x, w, b = n.args[1], n.args[2], n.args[3]
+  g = g:contiguous()
+  local gx = n.need[1] and core.linear_backward_input(g, w, zeros())
+  local gw, gb
+  if n.need[2] or n.need[3] then
+    gw, gb = lunet.zeros(w:size()), b and lunet.zeros(b:size())
+    core.linear_backward_params(x, g, gw, gb, 1)
+  end
+  return gx, gw, gb
+end)
+
+-- A number n -> n, n; a pair {a, b} -> a, b.
+local function pair(v, default)
+  v = v or default
+  if type(v) == "table" then return v[1], v[2] end
+  return v, v
+end
+
+-- The window of a conv2d or maxpool2d: {sH, sW, pH, pW} from {stride=, padding=}.
+local function window(fname, opts, defaultStride)
+  opts = check.options(fname, opts, { "padding", "stride" }, 4)
+  local sH, sW = pair(opts.stride, defaultStride)
+  local pH, pW = pair(opts.padding, 0)
+  return { sH, sW, pH, pW }
+end
+
+defop("conv2d", 3, function(x, w, b, opts)
+  local geo, ws = window("autograd.conv2d", opts, 1), zeros()
+  local y = core.conv2d_forward(x, w, b, zeros(), ws, table.unpack(geo))
+  return y, { ws = ws, geo = geo }
+end, function(g, n)
+  local x, w, b = n.args[1], n.args[2], n.args[3]
+  local ws, geo = n.saved.ws, n.saved.geo
+  g = g:contiguous()
+  local gx = n.need[1] and core.conv2d_backward_input(x, g, w, zeros(), ws, table.unpack(geo))
+  local gw, gb
+  if n.need[2] or n.need[3] then
+    gw, gb = lunet.zeros(w:size()), b and lunet.zeros(b:size())
+    core.conv2d_backward_params(x, g, gw, gb, ws, geo[1], geo[2], geo[3], geo[4], 1)
+  end
+  return gx, gw, gb
+end)
+
+-- maxpool2d(x, k [, {stride = k, padding = 0}]): the switches (argmax) route the gradient.
+defop("maxpool2d", 1, function(x, k, opts)
+  local kH, kW = pair(k)
+  local geo = window("autograd.maxpool2d", opts, k)
+  table.insert(geo, 1, kW)
+  table.insert(geo, 1, kH)
+  local switches = lunet.zeros(0, "int")
+  local y = core.maxpool2d_forward(x, zeros(), switches, table.unpack(geo))
+  return y, { switches = switches, geo = geo }
+end, function(g, n)
+  return core.maxpool2d_backward(n.args[1], g:contiguous(), n.saved.switches, zeros(), table.unpack(n.saved.geo))
+end)
+
+-- Inverted dropout, y = x mask / keep with keep = 1 - p, mask ~ Bernoulli(keep): drops
+-- when `training` says so, by default while recording (a grad call, a training
+-- nn.Function); otherwise y = x.
+local dropout = defop("dropout", 1, function(x, p)
+  local keep = 1 - (p or 0.5)
+  local mask = lunet.zeros(x:size()):bernoulli_(keep)
+  return core.dropout_forward(x, mask, zeros(), keep), { mask = mask, keep = keep }
+end, function(g, n)
+  return core.dropout_backward(g:contiguous(), n.saved.mask, zeros(), n.saved.keep)
+end)
+
+function autograd.dropout(x, p, training)
+  check.number("autograd.dropout", "p", p or 0.5, 0, 1, 2, "[)")
+  if training == nil then training = autograd.isRecording() end
+  if not training or p == 0 then return x end
+  return dropout(x, p)
+end
+Node.dropout = autograd.dropout
+
+-- Row-wise over (N, K): the backward takes the forward's output.
+for _, name in ipairs({ "softmax", "logsoftmax" }) do
+  local fwd, bwd = core[name .. "_forward"], core[name .. "_backward"]
+  defop(name, 1, function(x) return fwd(x, zeros()) end,
+    function(g, n) return bwd(n.value, g:contiguous(), zeros()) end)
+end
+
+-- crossentropy(logits, labels): the mean over the rows of -log softmax(logits)[label], a
+-- 0-D value; d/dlogits = (softmax - onehot) / N.
+defop("crossentropy", 1, function(logits, labels)
+  local logp = zeros()
+  return lunet.full({}, core.crossentropy_forward(logits, labels, logp)), logp
+end, function(g, n)
+  return core.crossentropy_backward(n.saved, n.args[2], zeros()):mul_(g:item())
+end)
+
+---------------------------------------------------------------------------------
+-- Nodes as tensors: operators, and the questions a tensor answers from its value.
+
+Node.__add = autograd.add
+Node.__sub = autograd.sub
+Node.__mul = autograd.mul
+Node.__div = autograd.div
+Node.__pow = autograd.pow
+Node.__unm = function(x) return autograd.neg(x) end
+Node.__len = function(x) return #x.value end
+Node.__tostring = function(x) return "autograd node of " .. tostring(x.value) end
+
+for _, name in ipairs({ "size", "dim", "numel", "shapeString", "dtype", "stride", "isContiguous", "item",
+                        "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge" }) do
+  Node[name] = function(x, ...) return T[name](x.value, ...) end
+end
+
+-- tensor (op) node: the tensor's metamethod is the one Lua calls; it hands nodes over.
+do
+  local Tensor = core.Tensor
+  for _, mm in ipairs({ "__add", "__sub", "__mul", "__div", "__pow" }) do
+    local tensorOp, nodeOp = Tensor[mm], Node[mm]
+    Tensor[mm] = function(a, b)
+      if isNode(b) then return nodeOp(a, b) end
+      return tensorOp(a, b)
+    end
+  end
+end
+
+---------------------------------------------------------------------------------
+-- Recording.
+
+--- autograd.noGrad(fn, ...): fn(...) with recording off; returns fn's values.
+function autograd.noGrad(fn, ...)
+  noGradDepth = noGradDepth + 1
+  local results = table.pack(pcall(fn, ...))
+  noGradDepth = noGradDepth - 1
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+--- autograd.record(fn, ...): fn(...) on a fresh tape; returns the tape, then fn's values.
+-- (autograd.grad and nn.Function are built on it with autograd.backward.)
+function autograd.record(fn, ...)
+  local tape = {}
+  tapes[#tapes + 1] = tape
+  local results = table.pack(pcall(fn, ...))
+  table.remove(tapes)
+  if not results[1] then error(results[2], 0) end
+  return tape, table.unpack(results, 2, results.n)
+end
+
+--- autograd.backward(tape, root, seed): the gradient seed of root (a node of the tape)
+-- taken back to the leaves, into leaf.grad; the tape is emptied.
+autograd.backward = backprop
+
+--- autograd.leaf(tensor [, needsGrad = true]): a node to differentiate with respect to.
+function autograd.leaf(value, needsGrad)
+  check.tensor("autograd.leaf", "value", value)
+  return leaf(value, needsGrad ~= false)
+end
+
+--- autograd.leafGrad(node): the leaf's gradient (zeros when nothing reached it).
+autograd.leafGrad = leafGrad
+
+-- params: a tensor -> a leaf node; a table -> a table of the same keys, converted the same.
+local function wrap(params)
+  if check.isTensor(params) then return leaf(params, true) end
+  if type(params) ~= "table" then return params end
+  local out = {}
+  for k, v in pairs(params) do out[k] = wrap(v) end
+  return out
+end
+
+local function gradsOf(wrapped)
+  if isNode(wrapped) then return leafGrad(wrapped) end
+  if type(wrapped) ~= "table" then return nil end
+  local out = {}
+  for k, v in pairs(wrapped) do out[k] = gradsOf(v) end
+  return out
+end
+
+local function describe(x)
+  if isNode(x) then x = x.value end
+  if check.isTensor(x) then return ("a %s tensor"):format(x:shapeString()) end
+  return type(x) == "table" and "a table" or tostring(x)
+end
+
+--- autograd.grad(f): df with df(params, ...) -> grads (shaped like params), then f's values.
+function autograd.grad(f)
+  if type(f) ~= "function" then check.fail(2, "autograd.grad: f must be a function, got %s", type(f)) end
+  return function(params, ...)
+    local leaves = wrap(params)
+    local results = table.pack(autograd.record(f, leaves, ...))
+    local tape, loss = results[1], results[2]
+    local lossValue = valueOf(loss)
+    if not check.isTensor(lossValue) or lossValue:numel() ~= 1 then
+      check.fail(2, "autograd.grad: f must return a scalar (a tensor of one element), got %s", describe(loss))
+    end
+    for i = 2, results.n do results[i] = valueOf(results[i]) end
+    if isNode(loss) then backprop(tape, loss, lunet.ones(lossValue:size())) end
+    return gradsOf(leaves), table.unpack(results, 2, results.n)
+  end
+end
+
+---------------------------------------------------------------------------------
+-- gradcheck
+
+-- Calls fn(path, tensor) on every tensor of a tensor or nested table, in a fixed order.
+local function eachTensor(x, fn, path)
+  if check.isTensor(x) then return fn(path, x) end
+  if type(x) ~= "table" then return end
+  local keys = {}
+  for k in pairs(x) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do eachTensor(x[k], fn, path .. "." .. tostring(k)) end
+end
+
+local function lookup(x, path)
+  for k in path:gmatch("[^.]+") do x = x[tonumber(k) or k] end
+  return x
+end
+
+--- autograd.gradcheck(f, inputs [, {eps = 1e-3, atol = 1e-3, rtol = 1e-2}]) -> ok, message.
+-- f(inputs) returns a scalar, as for autograd.grad; every element of every tensor of
+-- inputs (contiguous) is moved by +-eps and d f / d element = (f(x + eps) - f(x - eps)) /
+-- (2 eps) checked against the gradient: |analytic - numeric| <= atol + rtol |numeric|.
+-- The message names the worst element.
+function autograd.gradcheck(f, inputs, opts)
+  opts = check.options("autograd.gradcheck", opts, { "atol", "eps", "rtol" })
+  local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
+  local grads = autograd.grad(f)(inputs)
+  -- f on plain tensors (no tape); x:sum() gives a number there
+  local function value()
+    local v = valueOf(f(inputs))
+    return type(v) == "number" and v or v:sum()
+  end
+  local worst, message = -1, "no inputs"
+  eachTensor(inputs, function(path, x)
+    if not x:isContiguous() then check.fail(4, "autograd.gradcheck: input %s is not contiguous", path) end
+    local flat, analytic = x:view(-1), lookup(grads, path):reshape(-1)
+    for i = 1, flat:numel() do
+      local old = flat[i]
+      flat[i] = old + eps
+      local xp, fp = flat[i], value()
+      flat[i] = old - eps
+      local xm, fm = flat[i], value()
+      flat[i] = old
+      local numeric, a = (fp - fm) / (xp - xm), analytic[i]
+      local ratio = math.abs(a - numeric) / (atol + rtol * math.abs(numeric))
+      if ratio > worst then
+        worst = ratio
+        message = ("input%s element %d: analytic %.6g, numeric %.6g"):format(path, i, a, numeric)
+      end
+    end
+  end, "")
+  return worst <= 1, message
+end
+
+return autograd

@@ -1,0 +1,120 @@
+-- lunet.nn functional: nn.Function, a module written by its forward function alone, its
+-- gradients derived by lunet.autograd.
+--
+--   local Swish = nn.Function(function(p, x) return x * autograd.sigmoid(x) end)
+--   local Affine = nn.Function(function(p, x) return autograd.linear(x, p.weight, p.bias) end,
+--                              {weight = lunet.randn(10, 20):mul_(0.1), bias = lunet.zeros(10)})
+--
+-- fn(p, input) -> output, p holding the parameters by name. The parameters are the module's
+-- fields (module.weight, with module.gradWeight beside it, in paramNames sorted by name),
+-- so parameters(), zeroGrad(), the optimizers, checkpoints and summaries see them as
+-- any module's. In training, updateOutput records fn on a tape (p's tensors and the input
+-- as leaves); the backward replays it once, updateGradInput keeping the input's gradient
+-- and accGradParameters adding the parameters'. In evaluate() fn runs on plain tensors:
+-- no tape (and autograd.dropout does not drop).
+local lunet = require "lunet"
+local check = require "lunet.check"
+local autograd = require "lunet.autograd"
+local module = require "lunet.nn.module"
+
+local Module = module.Module
+local functional = {}
+
+local Function = module.class("Function", Module)
+functional.Function = Function
+Function.lastCallNames = { "input", "record", "pending" }
+
+local function capitalize(s) return s:sub(1, 1):upper() .. s:sub(2) end
+
+function Function:__init(fn, params)
+  Module.__init(self)
+  if type(fn) ~= "function" then check.fail(3, "nn.Function: fn must be a function, got %s", type(fn)) end
+  if params ~= nil and type(params) ~= "table" then
+    check.fail(3, "nn.Function: params must be a table of tensors by name, got %s", type(params))
+  end
+  self.fn = fn
+  self.output = lunet.zeros(0)
+  self.gradInput = lunet.zeros(0)
+  local names = {}
+  for name, w in pairs(params or {}) do
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      check.fail(3, "nn.Function: parameter names must be identifiers, got %s", tostring(name))
+    end
+    check.tensor("nn.Function", ("parameter '%s'"):format(name), w, { dtype = "float" }, 2)
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local gradName = "grad" .. capitalize(name)
+    if self[name] ~= nil or self[gradName] ~= nil then
+      check.fail(3, "nn.Function: parameter name '%s' is taken by the module's own fields", name)
+    end
+    self[name], self[gradName] = params[name], lunet.zeros(params[name]:size())
+  end
+  self.paramNames = names
+end
+
+-- The parameters by name, as fn receives them: wrapped as leaves when recording.
+local function paramsTable(self, wrap)
+  local p = {}
+  for _, name in ipairs(self.paramNames) do p[name] = wrap and autograd.leaf(self[name]) or self[name] end
+  return p
+end
+
+-- fn on input recorded: {tape, out, input (a leaf), leaves (by name), inputValue}.
+local function record(self, input)
+  local leaves, x = paramsTable(self, true), autograd.leaf(input)
+  local tape, out = autograd.record(self.fn, leaves, x)
+  return { tape = tape, out = out, input = x, leaves = leaves, inputValue = input }
+end
+
+function Function:updateOutput(input)
+  self.pending = nil
+  if not self.training then
+    self.record = nil
+    self.output = autograd.value(autograd.noGrad(self.fn, paramsTable(self, false), input))
+    return self.output
+  end
+  self.record = record(self, input)
+  self.output = autograd.value(self.record.out)
+  return self.output
+end
+
+-- Runs the recorded tape backward once (a backward through an input other than the last
+-- forward's, a module used twice, records that call again); the gradients wait in
+-- self.pending for accGradParameters.
+local function replay(self, input, gradOutput)
+  local r = self.record
+  if r == nil or not rawequal(r.inputValue, input) then
+    if not self.training then check.fail(3, "nn.Function: backward needs training mode (call train())") end
+    r = record(self, input)
+  end
+  self.record = nil
+  r.input.needsGrad = self.needInputGrad ~= false
+  if autograd.isNode(r.out) then autograd.backward(r.tape, r.out, gradOutput) end
+  local pending = {}
+  for name, leafNode in pairs(r.leaves) do pending[name] = leafNode.grad end
+  self.pending = pending
+  if r.input.needsGrad then self.gradInput = autograd.leafGrad(r.input) end
+end
+
+function Function:updateGradInput(input, gradOutput)
+  replay(self, input, gradOutput)
+  return self.gradInput
+end
+
+function Function:accGradParameters(input, gradOutput, scale)
+  if self.pending == nil then replay(self, input, gradOutput) end
+  for name, g in pairs(self.pending) do
+    local acc = self["grad" .. capitalize(name)]
+    if scale and scale ~= 1 then acc:add_(g * scale) else acc:add_(g) end
+  end
+  self.pending = nil
+end
+
+function Function:__tostring()
+  if #self.paramNames == 0 then return "Function" end
+  return ("Function(%s)"):format(table.concat(self.paramNames, ", "))
+end
+
+return functional
