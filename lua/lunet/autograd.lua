@@ -208,7 +208,7 @@ end)
 -- d(a^b) = b a^(b-1) da + a^b log(a) db
 defop("pow", 2, T.pow, function(g, n)
   local a, b = n.args[1], n.args[2]
-  local ga = n.need[1] and sumTo(T.mul(g, T.mul(T.pow(a, T.sub(b, 1)), b)), a)
+  local ga = n.need[1] and sumTo(T.mul(g, T.mul(T.pow(a, type(b) == "number" and b - 1 or T.sub(b, 1)), b)), a)
   local gb = n.need[2] and sumTo(T.mul(g, n.value):mul_(type(a) == "number" and math.log(a) or T.log(a)), b)
   return ga, gb
 end)

@@ -1,0 +1,239 @@
+-- lunet.autograd: a gradient check for every op, PyTorch parity on fixed cases
+-- (spec/fixtures/autograd/torch.lua, written by spec/parity/autograd_torch.py), the tape's
+-- memory, nn.Function inside the module machinery, and the issue's examples.
+local lunet = require "lunet"
+local autograd = require "lunet.autograd"
+local nn = lunet.nn
+local optim = lunet.optim
+local train = lunet.train
+local data = lunet.data
+local H = require "spec.helper"
+
+-- x moved away from 0 and from +-0.5 (the kinks of relu, abs, clamp, maximum/minimum)
+local function jittered(...)
+  local x = lunet.randn(...)
+  return x + x:gt(0):sub(x:lt(0)):mul(0.1)
+end
+
+local function positive(...) return lunet.randn(...):abs():add(0.5) end
+
+-- sum(out * r) with r fixed: every element of out gets its own weight
+local function weighted(out, r) return (out * r):sum() end
+
+describe("autograd.gradcheck", function()
+  -- name -> inputs, f(p) -> out (weighted by a fixed random tensor of its shape)
+  local cases = {
+    add = {{a = lunet.randn(3, 4), b = lunet.randn(4)}, function(p) return p.a + p.b end},
+    add_number = {{a = lunet.randn(3, 4)}, function(p) return 2 + p.a end},
+    sub = {{a = lunet.randn(2, 3, 4), b = lunet.randn(3, 1)}, function(p) return p.a - p.b end},
+    mul = {{a = lunet.randn(3, 1, 4), b = lunet.randn(2, 4)}, function(p) return p.a * p.b end},
+    mul_tensor_first = {{a = lunet.randn(3, 4)}, function(p) return lunet.ones(3, 4):mul(2) * p.a end},
+    div = {{a = lunet.randn(3, 4), b = positive(4)}, function(p) return p.a / p.b end},
+    pow = {{a = positive(3, 4), b = lunet.randn(4)}, function(p) return p.a ^ p.b + p.a ^ 3 end},
+    maximum = {{a = jittered(3, 4), b = lunet.zeros(4)}, function(p) return p.a:maximum(p.b) end},
+    minimum = {{a = jittered(3, 4)}, function(p) return p.a:minimum(0) end},
+    neg = {{a = lunet.randn(3, 4)}, function(p) return -p.a end},
+    exp = {{a = lunet.randn(3, 4)}, function(p) return p.a:exp() end},
+    log = {{a = positive(3, 4)}, function(p) return p.a:log() end},
+    sqrt = {{a = positive(3, 4)}, function(p) return p.a:sqrt() end},
+    tanh = {{a = lunet.randn(3, 4)}, function(p) return p.a:tanh() end},
+    sigmoid = {{a = lunet.randn(3, 4)}, function(p) return p.a:sigmoid() end},
+    relu = {{a = jittered(3, 4)}, function(p) return p.a:relu() end},
+    abs = {{a = jittered(3, 4)}, function(p) return p.a:abs() end},
+    clamp = {{a = jittered(3, 4)}, function(p) return p.a:clamp(-0.5, 0.5) end},
+    matmul = {{a = lunet.randn(3, 4), b = lunet.randn(4, 2)}, function(p) return p.a:matmul(p.b) end},
+    matmul_vectors = {{a = lunet.randn(3, 4), v = lunet.randn(4), u = lunet.randn(3)},
+                      function(p) return autograd.matmul(p.u, p.a) * p.a:matmul(p.v):narrow(1, 1, 1) end},
+    dot = {{u = lunet.randn(3), v = lunet.randn(3)}, function(p) return autograd.matmul(p.u, p.v) * p.u end},
+    bmm = {{a = lunet.randn(2, 3, 4), b = lunet.randn(2, 4, 2)}, function(p) return autograd.bmm(p.a, p.b) end},
+    matmul_shared = {{a = lunet.randn(2, 3, 4), b = lunet.randn(4, 2)}, function(p) return p.a:matmul(p.b) end},
+    addmm = {{c = lunet.randn(3, 2), a = lunet.randn(3, 4), b = lunet.randn(4, 2)},
+             function(p) return p.c:addmm(p.a, p.b, 0.5, 2) end},
+    sum = {{a = lunet.randn(3, 4, 2)}, function(p) return p.a:sum(2) + p.a:sum(3, true):sum() end},
+    mean = {{a = lunet.randn(3, 4)}, function(p) return p.a:mean(1, true) + p.a:mean() end},
+    max = {{a = lunet.randn(3, 4)}, function(p) return p.a:max(2) + p.a:max() end},
+    min = {{a = lunet.randn(3, 4)}, function(p) return p.a:min(1, true) + p.a:min() end},
+    var = {{a = lunet.randn(3, 4)}, function(p) return p.a:var(2) + p.a:var() end},
+    std = {{a = lunet.randn(3, 4)}, function(p) return p.a:std(1, true) + p.a:std() end},
+    view = {{a = lunet.randn(3, 4)}, function(p) return p.a:view(2, 6) + p.a:reshape(2, -1) end},
+    narrow = {{a = lunet.randn(3, 4)}, function(p) return p.a:narrow(2, 2, 2) end},
+    select = {{a = lunet.randn(3, 4)}, function(p) return p.a:select(1, 2) end},
+    transpose = {{a = lunet.randn(3, 4)}, function(p) return p.a:t():contiguous() + p.a:transpose(1, 2) end},
+    permute = {{a = lunet.randn(2, 3, 4)}, function(p) return p.a:permute(3, 1, 2) end},
+    expand = {{a = lunet.randn(3, 1)}, function(p) return p.a:expand(3, 4) end},
+    squeeze = {{a = lunet.randn(3, 1)}, function(p) return p.a:squeeze():unsqueeze(1) end},
+    index = {{a = lunet.randn(4, 3)}, function(p) return p.a:index(lunet.tensor({2, 4, 2}, "int")) end},
+    linear = {{x = lunet.randn(5, 4), w = lunet.randn(3, 4), b = lunet.randn(3)},
+              function(p) return autograd.linear(p.x, p.w, p.b) end},
+    conv2d = {{x = lunet.randn(2, 2, 5, 5), w = lunet.randn(3, 2, 3, 3), b = lunet.randn(3)},
+              function(p) return autograd.conv2d(p.x, p.w, p.b, {stride = 2, padding = 1}) end},
+    maxpool2d = {{x = lunet.randn(2, 2, 4, 4)}, function(p) return autograd.maxpool2d(p.x, 2) end},
+    softmax = {{x = lunet.randn(3, 4)}, function(p) return autograd.softmax(p.x) end},
+    logsoftmax = {{x = lunet.randn(3, 4)}, function(p) return autograd.logsoftmax(p.x) end},
+    crossentropy = {{x = lunet.randn(4, 3)},
+                    function(p) return autograd.crossentropy(p.x, lunet.tensor({1, 3, 2, 3}, "int")) end},
+  }
+  local names = {}
+  for name in pairs(cases) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    it(name, function()
+      lunet.manualSeed(1)
+      local inputs, f = cases[name][1], cases[name][2]
+      local r = lunet.randn(autograd.value(autograd.noGrad(f, inputs)):size())
+      local ok, msg = autograd.gradcheck(function(p) return weighted(f(p), r) end, inputs)
+      assert.is_true(ok, msg)
+    end)
+  end
+
+  it("reports the worst element when a gradient is wrong", function()
+    -- a function whose gradient is made wrong: x * x with the second factor a constant
+    local ok, msg = autograd.gradcheck(function(p) return (p.x * autograd.value(p.x)):sum() end,
+                                       {x = lunet.randn(3)})
+    assert.is_false(ok)
+    assert.matches("input.x element %d: analytic", msg)
+  end)
+end)
+
+describe("autograd.grad", function()
+  it("returns gradients shaped like params, then f's values", function()
+    local df = autograd.grad(function(p, x) local y = p.w[1] * x; return y:sum(), y, 7 end)
+    local g, loss, y, seven = df({w = {lunet.full({3}, 2)}}, lunet.tensor({1, 2, 3}))
+    assert.same({1, 2, 3}, g.w[1]:totable())
+    assert.equal(12, loss:item())
+    assert.same({2, 4, 6}, y:totable())
+    assert.equal(7, seven)
+  end)
+
+  it("gives zeros to an unused parameter and accumulates a parameter used twice", function()
+    local g = autograd.grad(function(p) return (p.a * p.a + p.a):sum() end)({a = lunet.tensor({1, 2}), b = lunet.ones(2)})
+    assert.same({3, 5}, g.a:totable())
+    assert.same({0, 0}, g.b:totable())
+  end)
+
+  it("follows control flow (define-by-run)", function()
+    local df = autograd.grad(function(x)
+      local y = x
+      for _ = 1, 3 do if y:sum():item() < 100 then y = y * 3 end end
+      return y:sum()
+    end)
+    assert.same({27, 27}, df(lunet.ones(2)):totable())
+  end)
+
+  it("refuses a non-scalar result, naming what came", function()
+    local df = autograd.grad(function(x) return x * 2 end)
+    assert.has_error(function() df(lunet.zeros(2, 3)) end,
+      "autograd.grad: f must return a scalar (a tensor of one element), got a (2,3) tensor")
+  end)
+
+  it("frees the tape after the backward", function()
+    local saved = setmetatable({}, {__mode = "v"})
+    local df = autograd.grad(function(x)
+      local h = (x * 2):exp()
+      saved[1] = h
+      return h:sum()
+    end)
+    df(lunet.ones(1000))
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(saved[1])
+  end)
+
+  it("records nothing outside a grad call or under noGrad", function()
+    assert.is_true(lunet.isTensor((lunet.ones(2) * 2):sigmoid()))
+    local inner
+    autograd.grad(function(x)
+      inner = autograd.noGrad(function() return autograd.isRecording(), x * 2 end)
+      return x:sum()
+    end)(lunet.ones(2))
+    assert.is_false(inner)
+  end)
+
+  it("drops with dropout only while recording; its gradient is mask / keep", function()
+    lunet.manualSeed(3)
+    local x = lunet.ones(1000)
+    assert.equal(x, autograd.dropout(x, 0.5))
+    local g, _, y = autograd.grad(function(p) local y = autograd.dropout(p, 0.25); return y:sum(), y end)(x)
+    assert.is_true(math.abs(y:gt(0):mean() - 0.75) < 0.05)
+    assert.same(y:totable(), g:totable())
+  end)
+end)
+
+describe("PyTorch parity", function()
+  local fixture = dofile("spec/fixtures/autograd/torch.lua")
+
+  local function tensorOf(t)
+    return lunet.tensor(t.data, t.dtype):view(t.shape)
+  end
+
+  -- the same functions as spec/parity/autograd_torch.py's CASES, c.r the output's weights
+  local F = {
+    add_broadcast = function(p) return p.a + p.b end,
+    sub_broadcast = function(p) return p.a - p.b end,
+    mul_broadcast = function(p) return p.a * p.b end,
+    div = function(p) return p.a / p.b end,
+    pow_number = function(p) return p.a ^ 2.5 end,
+    pow_tensor = function(p) return p.a ^ p.b end,
+    maximum = function(p) return p.a:maximum(p.b) end,
+    minimum = function(p) return p.a:minimum(p.b) end,
+    matmul_2d = function(p) return p.a:matmul(p.b) end,
+    matmul_batched = function(p) return p.a:matmul(p.b) end,
+    matmul_batched_shared = function(p) return p.a:matmul(p.b) end,
+    matmul_vector = function(p) return p.a:matmul(p.v) end,
+    addmm = function(p) return p.c:addmm(p.a, p.b, 0.5, 2) end,
+    sum_dim = function(p) return p.a:sum(2, true) * p.a:sum(3):unsqueeze(3) end,
+    mean_max_min = function(p) return p.a:mean(1) + p.a:max(1) + p.a:min() end,
+    var_std = function(p) return p.a:var(2) + p.a:std() end,
+    views = function(p)
+      local a = p.a
+      return a:transpose(1, 3):reshape(4, 6) + a:permute(3, 1, 2):reshape(4, 6)
+        + a:narrow(2, 2, 2):select(1, 2):reshape(1, 8):narrow(2, 1, 6)
+        + a:select(1, 2):select(1, 3):unsqueeze(2):expand(4, 6)
+    end,
+    index = function(p, c) return p.a:index(c.idx) end,
+    linear = function(p) return autograd.linear(p.x, p.w, p.b) end,
+    conv2d = function(p) return autograd.conv2d(p.x, p.w, p.b, {stride = 2, padding = 1}) end,
+    maxpool2d = function(p) return autograd.maxpool2d(p.x, 2) end,
+    softmax = function(p) return autograd.softmax(p.x) + autograd.logsoftmax(p.x) end,
+    crossentropy = function(p, c) return autograd.crossentropy(p.x, c.y) end,
+    small_cnn = function(p, c)
+      local h = autograd.maxpool2d(autograd.conv2d(c.x, p.w1, p.b1, {padding = 1}):relu(), 2)
+      return autograd.crossentropy(autograd.linear(h:reshape(3, 16), p.w2, p.b2), c.y)
+    end,
+    -- (1 - eps) nll + eps mean_k(-logp), the formula of label smoothing
+    label_smoothing = function(p, c)
+      local logp = autograd.logsoftmax(p.x)
+      local nll = -(logp:index(lunet.arange(1, 7):int()) * lunet.arange(1, 6):view(1, 5):eq(c.y:view(6, 1)))
+        :sum(2):mean()
+      return nll * 0.9 + (-logp):mean(2):mean() * 0.1
+    end,
+    -- the seven unary ops stacked (torch.cat on the Python side): one weight block each
+    unary = function(p, c)
+      local a = p.a
+      local parts = {(-a):exp(), a:abs():log(), (a:abs() + 0.1):sqrt(), a:tanh(), a:sigmoid(), a:relu(),
+                     a:clamp(-0.5, 0.5)}
+      local total = 0
+      for i, part in ipairs(parts) do total = total + weighted(part, c.r:narrow(1, 3 * i - 2, 3)) end
+      return total
+    end,
+  }
+
+  for _, case in ipairs(fixture) do
+    it(case.name, function()
+      local p, c = {}, {}
+      for k, t in pairs(case.params) do p[k] = tensorOf(t) end
+      for k, t in pairs(case.consts) do c[k] = tensorOf(t) end
+      local f = assert(F[case.name], "no lunet function for the case " .. case.name)
+      local g, loss = autograd.grad(function(q)
+        local out = f(q, c)
+        if c.r and case.name ~= "unary" then return weighted(out, c.r) end
+        return out
+      end)(p)
+      assert.near(case.loss, loss:item(), 1e-5 * math.max(1, math.abs(case.loss)))
+      for k, want in pairs(case.grads) do
+        local err = H.relerr(g[k], tensorOf(want))
+        assert.is_true(err < 1e-5, ("%s: gradient of %s off by %g (relative)"):format(case.name, k, err))
+      end
+    end)
+  end
+end)
