@@ -237,3 +237,136 @@ describe("PyTorch parity", function()
     end)
   end
 end)
+
+describe("nn.Function", function()
+  -- Swish, x sigmoid(x), and a residual block, relu(conv(x)) + x: forwards only
+  local function Swish() return nn.Function(function(_, x) return x * x:sigmoid() end) end
+  local function Residual(c)
+    local conv = nn.Conv2d(c, c, 3, {padding = 1})
+    return nn.Function(function(p, x) return autograd.conv2d(x, p.weight, p.bias, {padding = 1}):relu() + x end,
+                       {weight = conv.weight, bias = conv.bias})
+  end
+
+  local function cnn()
+    return nn.Sequential()
+      :add(nn.Conv2d(1, 4, 3, {padding = 1})):add(Swish())
+      :add(Residual(4)):add(nn.MaxPool2d(2)):add(nn.Flatten()):add(nn.Linear(4 * 4 * 4, 3))
+  end
+
+  -- three classes of 8x8 images: a bright top, left or bottom-right quarter, plus noise
+  local function synthetic(n)
+    local x, y = lunet.randn(n, 1, 8, 8):mul(0.3), lunet.zeros(n, "int")
+    for i = 1, n do
+      local k = (i - 1) % 3 + 1
+      y[i] = k
+      local img = x:select(1, i):select(1, 1)
+      if k == 1 then img:narrow(1, 1, 4):add_(1) elseif k == 2 then img:narrow(2, 1, 4):add_(1)
+      else img:narrow(1, 5, 4):narrow(2, 5, 4):add_(1) end
+    end
+    return {inputs = x, labels = y}
+  end
+
+  it("has the module's parameters, gradients and summary", function()
+    local m = Residual(2)
+    local w, g = m:parameters()
+    assert.equal(2, #w)
+    assert.equal(m.bias, w[1])
+    assert.equal(m.gradWeight, g[2])
+    assert.equal(2 * 2 * 9 + 2, m:numParameters())
+    assert.matches("Function%(bias, weight%)", tostring(nn.Sequential():add(m)))
+    assert.equal("bias", m:parameterSlots()[1].name)
+  end)
+
+  it("computes the gradients of the same model written with modules", function()
+    lunet.manualSeed(2)
+    local lin = nn.Linear(4, 3)
+    local f = nn.Function(function(p, x) return autograd.linear(x, p.weight, p.bias):sigmoid() end,
+                          {weight = lin.weight:clone(), bias = lin.bias:clone()})
+    local x, g = lunet.randn(5, 4), lunet.randn(5, 3)
+    -- the module path: Linear, then sigmoid's derivative y (1 - y) by hand
+    local y = lin:forward(x):sigmoid()
+    assert.is_true(H.relerr(f:forward(x), y) < 1e-6)
+    f:zeroGrad()
+    lin:zeroGrad()
+    local gx = f:backward(x, g)
+    assert.is_true(H.relerr(gx, lin:backward(x, g * y * (1 - y))) < 1e-6)
+    assert.is_true(H.relerr(f.gradWeight, lin.gradWeight) < 1e-6)
+    assert.is_true(H.relerr(f.gradBias, lin.gradBias) < 1e-6)
+  end)
+
+  it("runs without a tape in evaluate()", function()
+    local m = Swish():evaluate()
+    local y = m:forward(lunet.ones(2))
+    assert.is_true(lunet.isTensor(y))
+    assert.is_nil(m.record)
+  end)
+
+  it("trains Swish and a residual block in a CNN by train.step", function()
+    lunet.manualSeed(4)
+    local model, ds = cnn(), synthetic(30)
+    local crit, opt = nn.CrossEntropyLoss(), optim.Adam(model, {lr = 0.01})
+    local first, last
+    for step = 1, 25 do
+      local loss = train.step(model, crit, opt, ds.inputs, ds.labels)
+      if step == 1 then first = loss end
+      last = loss
+    end
+    assert.is_true(last < 0.5 * first, ("loss %g -> %g"):format(first, last))
+  end)
+
+  it("trains inside train.classifier", function()
+    lunet.manualSeed(5)
+    local model, ds = cnn(), synthetic(60)
+    local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(),
+      optimizer = optim.Adam(model, {lr = 0.01}), loader = data.Loader(ds, {batchSize = 10, seed = 1}),
+      iterations = 40, evalEvery = 20, test = ds, progressOut = io.open("/dev/null", "w")}
+    assert.is_true(hist.train_loss[2] < hist.train_loss[1])
+    assert.is_true(hist.final.test_acc > 0.8, "test accuracy " .. hist.final.test_acc)
+  end)
+end)
+
+describe("autograd examples", function()
+  -- focal loss, mean over rows of -(1 - p_y)^gamma log p_y, by its formula
+  local function focal(logits, labels, gamma)
+    local logp = autograd.logsoftmax(logits)
+    local onehot = lunet.arange(1, logits:size(2) + 1):view(1, -1):eq(labels:view(-1, 1))
+    local logpy = (logp * onehot):sum(2)
+    return (-(1 - logpy:exp()) ^ gamma * logpy):mean()
+  end
+
+  it("a focal loss from its formula matches a hand computation", function()
+    local logits, labels = lunet.tensor({{1, 2, 0}, {0.5, -1, 2}}), lunet.tensor({2, 1}, "int")
+    local g, loss = autograd.grad(function(x) return focal(x, labels, 2) end)(logits)
+    -- by hand: p_y = softmax(row)[label]
+    local want = 0
+    for i, row in ipairs(logits:totable()) do
+      local z = 0
+      for _, v in ipairs(row) do z = z + math.exp(v) end
+      local py = math.exp(row[labels[i]]) / z
+      want = want - (1 - py) ^ 2 * math.log(py) / 2
+    end
+    assert.near(want, loss:item(), 1e-6)
+    assert.is_true(autograd.gradcheck(function(x) return focal(x, labels, 2) end, logits:clone()))
+    assert.equal(2, g:dim())
+  end)
+
+  it("trains an MLP with the functional form and a hand-written SGD loop", function()
+    lunet.manualSeed(6)
+    local x = lunet.randn(64, 2)
+    local y = (x:select(2, 1) * x:select(2, 2)):gt(0):add(1):int()   -- XOR of the signs
+    local params = {w1 = lunet.randn(16, 2):mul(0.5), b1 = lunet.zeros(16),
+                    w2 = lunet.randn(2, 16):mul(0.5), b2 = lunet.zeros(2)}
+    local function loss(p, xb, yb)
+      local h = autograd.linear(xb, p.w1, p.b1):tanh()
+      return autograd.crossentropy(autograd.linear(h, p.w2, p.b2), yb)
+    end
+    local df = autograd.grad(loss)
+    local first
+    for step = 1, 300 do
+      local grads, l = df(params, x, y)
+      first = first or l:item()
+      for k, w in pairs(params) do w:sub_(grads[k] * 0.5) end
+    end
+    assert.is_true(loss(params, x, y):item() < 0.3 * first)
+  end)
+end)
