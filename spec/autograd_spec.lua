@@ -362,7 +362,7 @@ describe("autograd examples", function()
     end
     local df = autograd.grad(loss)
     local first
-    for step = 1, 300 do
+    for _ = 1, 300 do
       local grads, l = df(params, x, y)
       first = first or l:item()
       for k, w in pairs(params) do w:sub_(grads[k] * 0.5) end
