@@ -39,7 +39,7 @@
 --   viz/project.lua         viz.project, viz.receptiveField, viz.window, viz.top, viz.topGrid,
 --                           viz.insideUnits
 --   viz/occlusion.lua       viz.occlusion
---   viz/invariance.lua      viz.invariance
+--   viz/invariance.lua      viz.invariance, viz.transform
 --   viz/correspondence.lua  viz.correspondence, viz.randomRegions
 --   viz/evolution.lua       viz.evolution
 --   viz/common.lua          what they share: argument checks, layers by name or index,
@@ -54,7 +54,7 @@ return {
   project = project.project, receptiveField = project.receptiveField, window = project.window,
   top = project.top, topGrid = project.topGrid, insideUnits = project.insideUnits,
   occlusion = occlusion.occlusion,
-  invariance = invariance.invariance,
+  invariance = invariance.invariance, transform = invariance.transform,
   correspondence = correspondence.correspondence, randomRegions = correspondence.randomRegions,
   evolution = evolution.evolution,
 }
