@@ -373,7 +373,7 @@ for _, layer in ipairs {"relu1", "relu2"} do
   local name = layer == "relu1" and "conv1" or "conv2"
   local file = "evolution_" .. name .. ".png"
   recorders[layer]:grid(out .. "/" .. file, {scale = layer == "relu1" and 8 or 3,
-    title = name .. " maps 1–8: the strongest activation's projection as training goes on"})
+    title = name .. ": strongest projection by training iteration"})
   picture(file, ("%s feature maps %d–%d (rows) at iterations %s (columns): the deconvnet projection of each map's "
     .. "strongest activation over %d test images (units seeing no padding), cropped to its receptive field, symmetric "
     .. "scale; a grey tile where the map did not fire."):format(name, EVOLUTION_MAPS[1], EVOLUTION_MAPS[#EVOLUTION_MAPS],
@@ -559,9 +559,10 @@ picture("occlusion_feature.png", "The strongest conv2 map's total activation (su
   .. "at each cell, as a relative change from the unoccluded value (blue: lower, red: higher). The grey square "
   .. "removes structure where it covers the image and adds its own edges, so the change has both signs.")
 md("For %d of the %d images some position of the square lowers the true class's probability by more than 0.2. "
-  .. "The strongest conv2 map is map %d for %d of the %d images: one map dominates this network's second layer "
-  .. "(over the whole test set, map %d holds the strongest activation of %s of the images), which section 10 takes "
-  .. "up.\n", bigDrops, #results, topMap, topCount, #results, analysed.dominant, pct(analysed.share))
+  .. "The strongest conv2 map is map %d for %d of the %d images; over the whole test set, map %d holds the strongest "
+  .. "activation of %s of the images (against %s if the 64 maps shared them evenly)%s.\n", bigDrops, #results, topMap,
+  topCount, #results, analysed.dominant, pct(analysed.share), pct(1 / 64),
+  analysed.share > 4 / 64 and ": one map dominates this network's second layer, which section 10 takes up" or "")
 md("%s\n", metrics.markdownTable({"image", "true class", "predicted", "p(true)", "min p(true) occluded",
   "max p(true) occluded", "strongest conv2 map", "its total activation"}, occRows))
 

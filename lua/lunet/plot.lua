@@ -434,10 +434,12 @@ end
 -- and `colAt` give the centre (pixels from the top/left) of row or column i.
 local function labelGrid(fname, path, src, gh, gw, opts, rowAt, colAt)
   local FONT = 13 -- points; a line of text is about 2 × FONT pixels
+  local CHAR = FONT * 4 // 5 -- the width of an average character, pixels, with some room
+  local function width(text) return (utf8.len(tostring(text)) or #tostring(text)) * CHAR end
   local left = 16
-  for _, l in ipairs(opts.rowLabels or {}) do left = math.max(left, 16 + #tostring(l) * FONT * 3 // 4) end
+  for _, l in ipairs(opts.rowLabels or {}) do left = math.max(left, 24 + width(l)) end
   local top = 8 + (opts.title and 2 * FONT + 6 or 0) + (opts.colLabels and 2 * FONT or 0)
-  local W, H = gw + left + 8, gh + top + 8
+  local W, H = math.max(gw + left + 8, opts.title and width(opts.title) + 2 * CHAR or 0), gh + top + 8
   local s = {
     string.format("set terminal pngcairo noenhanced size %d,%d font 'Sans,%d'", W, H, FONT),
     "set output " .. gq(path),

@@ -20,7 +20,7 @@ Evolution.__index = Evolution
 -- inside the images, as viz.top).
 --   evo:record(iteration)   project now (e.g. from train.classifier's onEval hook)
 --   evo:grid(path, opts)    a PNG: one row per map ("map m"), one column per recorded
---                           iteration ("iteration i"), each tile cropped to the receptive
+--                           iteration (labelled with its number), each tile cropped to the receptive
 --                           field, symmetric scale, a grey tile where the map did not fire;
 --                           opts.title, opts.scale (as plot.imageGrid); returns the
 --                           grid as a tensor without its labels
@@ -80,7 +80,7 @@ function Evolution:grid(path, opts)
       tiles[#tiles + 1] = t and image.normalize(t, "symmetric") or lunet.full({c, h, w}, 0.5)
     end
   end
-  for j = 1, #s do cols[j] = "iteration " .. s[j].iteration end
+  for j = 1, #s do cols[j] = tostring(s[j].iteration) end
   return plot.imageGrid(path, tiles, {normalize = "none", ncol = #s, scale = opts.scale, title = opts.title,
     rowLabels = rows, colLabels = cols})
 end
