@@ -41,7 +41,8 @@ parser:option("--occlusion-fill", "Value of the occluding square (0.5: grey).", 
 parser:option("--per-class", "Test images per class for the occlusion maps.", "2"):convert(math.tointeger)
 local args = cli.parse(parser)
 if args.quick then
-  args.train_iterations, args.replay_iterations, args.per_class = 50, 50, 1
+  args.train_iterations, args.replay_iterations = math.min(args.train_iterations, 50), math.min(args.replay_iterations, 50)
+  args.per_class = 1
 end
 local out = args.out
 data.mkdirs(out)
@@ -672,8 +673,10 @@ md("%s", (corrText:gsub("^# [^\n]*\n", ""):gsub("\n## ", "\n### ")))
 -- are the same).
 local SMALLER = 0.1
 stage(("architecture selection: conv1 initialized at σ %g, %d iterations"):format(0.1 * SMALLER, budget))
+local variantStart = lunet.wallclock()
 local variantModel, variantW0, variantRows = replay(budget, function(m) m:find("conv1").weight:mul_(SMALLER) end,
   function() end, "conv1 σ 0.01")
+local secondsPerIteration = (lunet.wallclock() - variantStart) / budget -- evaluations included
 variantModel:evaluate()
 local variant = measure(variantModel, variantW0, variantRows[#variantRows].test_acc)
 local archTiles, archRows = {}, {}
@@ -703,8 +706,9 @@ md("The paper looked at its first layers, found filters that were a mix of extre
   .. "order and the dropout masks unchanged. Both variants are trained for the same %d iterations (%s)%s, and "
   .. "measured the same way:\n", analysed.change, run.iterations, deadList(analysed.dead2) .. " dead maps",
   analysed.dominant, pct(analysed.share), budget, describeRun(run),
-  budget < run.iterations and (", not the analysed run's %d, which would cost %d more minutes of training")
-    :format(run.iterations, math.ceil(2 * (run.iterations - budget) * 0.07 / 60)) or "")
+  budget < run.iterations and (", not the analysed run's %d, which at this run's pace (%.0f ms per iteration) "
+    .. "would cost about %d more minutes of training"):format(run.iterations, 1000 * secondsPerIteration,
+    math.ceil(2 * (run.iterations - budget) * secondsPerIteration / 60)) or "")
 md("%s\n", archTable)
 picture("architecture_filters.png", "conv1's 32 filters after the same training, each on its own symmetric scale: "
   .. "the course's initialization above, the ten-times-smaller one below.")
