@@ -490,6 +490,17 @@ describe("viz.invariance", function()
   end)
 end)
 
+describe("viz.transform", function()
+  it("applies viz.invariance's named transforms to a batch, and rejects unknown names", function()
+    local x = lunet.tensor{{{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}}}
+    near({{{{0, 1, 2}, {0, 4, 5}, {0, 7, 8}}}}, viz.transform("translate_x", x, 1))
+    near({{{{9, 9, 9}, {1, 2, 3}, {4, 5, 6}}}}, viz.transform("translate_y", x, 1, 9))
+    near(x:totable(), viz.transform("rotate", x, 360), 1e-5)
+    assert.has_error(function() viz.transform("shear", x, 1) end,
+      'viz.transform: name must be "translate_x", "translate_y", "rotate" or "scale", got shear')
+  end)
+end)
+
 describe("viz.correspondence", function()
   -- conv 1x1 with weight 1: φ(x) - φ(x occluded with 0) = x on the region, 0 elsewhere.
   local net = nn.Sequential():add(conv(1, 1, 1, {{{{1}}}}), "id")
