@@ -140,6 +140,25 @@ describe("plot.heatmap", function()
     plot.heatmap(path, lunet.full({3, 3}, 2), {palette = "gray", cbrange = {0, 4}})
     assertPng(path, 640, 560)
   end)
+  it("draws categories in distinct colours, the colour bar naming them, and leaves empty tick labels out", function()
+    local path = dir .. "/cat.png"
+    plot.heatmap(path, {{1, 2}, {3, 0 / 0}}, {categories = {"airplane", "bird", "cat"}, xticlabels = {"", ""},
+      yticlabels = {"first", ""}, width = 400, height = 300})
+    assertPng(path, 400, 300)
+    local g = image.load(path)
+    -- three distinct colours (tab10's first three) appear in the drawing
+    local seen = {}
+    for _, rgb in ipairs {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}} do
+      local d = (g:select(1, 1) - rgb[1] / 255):abs() + (g:select(1, 2) - rgb[2] / 255):abs()
+        + (g:select(1, 3) - rgb[3] / 255):abs()
+      seen[#seen + 1] = d:min() < 0.02
+    end
+    assert.same({true, true, true}, seen)
+    assert.matches("plot.heatmap: opts.categories must be a list of 1..10 names, got 0 names",
+      err(plot.heatmap, path, {{1}}, {categories = {}}), 1, true)
+    assert.matches("plot.heatmap: opts.categories sets the colours and their range; leave out opts.palette and opts.cbrange",
+      err(plot.heatmap, path, {{1}}, {categories = {"a"}, palette = "gray"}), 1, true)
+  end)
   it("rejects bad matrices and options", function()
     local p = dir .. "/x.png"
     assert.matches("plot.heatmap: matrix must be 2-D (rows,columns), got 3-D (1,2,2)",
@@ -170,6 +189,21 @@ describe("plot.imageGrid", function()
     end
     return x
   end
+
+  it("draws a title, row and column labels around the grid, the grid itself unchanged", function()
+    local path = dir .. "/labelled.png"
+    local x = inputs()
+    local bare = plot.imageGrid(dir .. "/bare.png", x, {scale = 8, ncol = 3})
+    local g = plot.imageGrid(path, x, {scale = 8, ncol = 3, title = "five images", rowLabels = {"row one", "row two"},
+      colLabels = {"a", "b", "c"}})
+    assert.same(bare:totable(), g:totable())
+    local drawn = image.load(path)
+    assert.is_true(drawn:size(2) > g:size(2) and drawn:size(3) > g:size(3))
+    assert.matches("plot.imageGrid: opts.rowLabels must be a list of 2 labels, got 1 labels",
+      err(plot.imageGrid, path, x, {ncol = 3, rowLabels = {"one"}}), 1, true)
+    assert.matches("plot.imageGrid: opts.title must be a string, got number",
+      err(plot.imageGrid, path, x, {title = 5}), 1, true)
+  end)
 
   it("lays tiles out with exact geometry, each min-max normalized and upscaled", function()
     local path = dir .. "/grid.png"

@@ -302,9 +302,9 @@ describe("viz.top and viz.topGrid", function()
 
   it("writes a grid of (projection, patch) pairs, a row per map, grey tiles for missing hits", function()
     local path = os.tmpname() .. ".png"
-    local top = viz.topGrid(path, net, x, {layer = "id", k = 5, scale = 10})
+    local top, g = viz.topGrid(path, net, x, {layer = "id", k = 5, scale = 10, title = "one map"})
     assert.equal(4, #top[1].hits)
-    local g = image.load(path)
+    assert.is_true(image.load(path):size(3) > g:size(3)) -- the grid, with its title and row label
     os.remove(path)
     -- one row of 5 tiles, each 1x2 input pixels at scale 10, padding 5
     assert.same({1, 10 + 2 * 5, 5 * (20 + 5) + 5}, g:size())
@@ -323,10 +323,31 @@ describe("viz.top and viz.topGrid", function()
       "viz.top: no unit of layer 'c' has its 3x3 receptive field inside the 2x2 images (opts.inside)")
   end)
 
+  it("counts only positive maxima in a rectified layer: a map that never fires has no hits", function()
+    local net = poolNet()
+    local top = viz.top(net, lunet.tensor(X), {layer = "relu", k = 3})
+    assert.same({{map = 1, hits = {{index = 1, value = 2, y = 2, x = 1}}}, {map = 2, hits = {}}}, top)
+    -- before the ReLU the negative maximum of map 2 is a hit
+    assert.equal(1, #viz.top(net, lunet.tensor(X), {layer = "conv", k = 3})[2].hits)
+    local path = os.tmpname() .. ".png"
+    local _, g = viz.topGrid(path, net, lunet.tensor(X), {layer = "pool", k = 1, scale = 10})
+    os.remove(path)
+    -- the dead map's row is a grey tile (each tile: a 3x3 field, projection and patch, at scale 10)
+    local row2 = g:narrow(2, 5 + 30 + 5 + 1, 30)
+    assert.is_true((row2:narrow(3, 6, 60) - 0.5):abs():max() < 0.01)
+  end)
+
+  it("insideUnits: the units whose receptive field is inside the image", function()
+    local c = nn.Sequential():add(conv(1, 1, 3, {{{{0, 0, 0}, {0, 1, 0}, {0, 0, 0}}}}, {padding = 1, bias = false}), "c")
+    assert.same({2, 3, 2, 3}, viz.insideUnits(c, "c", 4, 4))
+    assert.same({2, 5, 2, 2}, viz.insideUnits(c, "c", 6, 3))
+    assert.has_error(function() viz.insideUnits(c, "c", 2, 2) end,
+      "viz.insideUnits: no unit of layer 'c' has its 3x3 receptive field inside the 2x2 images (opts.inside)")
+  end)
+
   it("shows the patches as they are with opts.patches = \"none\"", function()
     local path = os.tmpname() .. ".png"
-    viz.topGrid(path, net, x:div(10), {layer = "id", k = 1, scale = 10, patches = "none"})
-    local g = image.load(path)
+    local _, g = viz.topGrid(path, net, x:div(10), {layer = "id", k = 1, scale = 10, patches = "none"})
     os.remove(path)
     -- the one tile: the projection at columns 6..15, the patch (0.7, image 2) at 16..25
     assert.is_true(math.abs(g[1][10][20] - 0.7) < 1 / 255)
@@ -469,6 +490,17 @@ describe("viz.invariance", function()
   end)
 end)
 
+describe("viz.transform", function()
+  it("applies viz.invariance's named transforms to a batch, and rejects unknown names", function()
+    local x = lunet.tensor{{{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}}}
+    near({{{{0, 1, 2}, {0, 4, 5}, {0, 7, 8}}}}, viz.transform("translate_x", x, 1))
+    near({{{{9, 9, 9}, {1, 2, 3}, {4, 5, 6}}}}, viz.transform("translate_y", x, 1, 9))
+    near(x:totable(), viz.transform("rotate", x, 360), 1e-5)
+    assert.has_error(function() viz.transform("shear", x, 1) end,
+      'viz.transform: name must be "translate_x", "translate_y", "rotate" or "scale", got shear')
+  end)
+end)
+
 describe("viz.correspondence", function()
   -- conv 1x1 with weight 1: φ(x) - φ(x occluded with 0) = x on the region, 0 elsewhere.
   local net = nn.Sequential():add(conv(1, 1, 1, {{{{1}}}}), "id")
@@ -542,8 +574,8 @@ describe("viz.evolution", function()
     local t, l, h, w = viz.window(viz.receptiveField(net, "r1"), top.y, top.x, 6, 6)
     near(image.crop(p[1], t, l, h, w):totable(), evo.snapshots[2].tiles[2])
     local path = os.tmpname() .. ".png"
-    evo:grid(path)
-    local g = image.load(path)
+    local g = evo:grid(path, {title = "two maps"})
+    assert.equal(3, image.load(path):size(1)) -- drawn with its labels by gnuplot, in colour
     os.remove(path)
     -- 2 maps × 2 iterations of 3x3 tiles at the default scale 14, padding 2
     assert.same({1, 2 * (42 + 2) + 2, 2 * (42 + 2) + 2}, g:size())

@@ -276,7 +276,7 @@ local function cellText(v)
 end
 
 local heatmapFields = {"title", "xlabel", "ylabel", "width", "height", "palette", "cbrange",
-  "xticlabels", "yticlabels", "values"}
+  "xticlabels", "yticlabels", "values", "categories"}
 
 local function ticLabels(fname, what, labels, n, axis, level)
   if labels == nil then return nil end
@@ -285,7 +285,10 @@ local function ticLabels(fname, what, labels, n, axis, level)
       type(labels) == "table" and (#labels .. " labels") or type(labels))
   end
   local t = {}
-  for i = 1, n do t[i] = gq(labels[i]) .. " " .. i end
+  for i = 1, n do
+    if labels[i] ~= "" then t[#t + 1] = gq(labels[i]) .. " " .. i end
+  end
+  if #t == 0 then return string.format("unset %stics", axis) end
   return string.format("set %stics (%s)%s", axis, table.concat(t, ", "),
     axis == "x" and " rotate by 45 right" or "")
 end
@@ -324,6 +327,16 @@ function plot.heatmap(path, matrix, opts)
   end
   local nr, nc = #rows, rows[1] and #rows[1] or 0
   if nr == 0 or nc == 0 then check.fail(2, "%s: matrix is empty (%d×%d)", fname, nr, nc) end
+  local categories = opts.categories
+  if categories ~= nil then
+    if type(categories) ~= "table" or #categories == 0 or #categories > #colours then
+      check.fail(2, "%s: opts.categories must be a list of 1..%d names, got %s", fname, #colours,
+        type(categories) == "table" and (#categories .. " names") or type(categories))
+    end
+    if opts.palette ~= nil or opts.cbrange ~= nil then
+      check.fail(2, "%s: opts.categories sets the colours and their range; leave out opts.palette and opts.cbrange", fname)
+    end
+  end
   local palette = opts.palette or "viridis"
   if not palettes[palette] then
     check.fail(2, "%s: opts.palette must be \"viridis\", \"gray\" or \"diverging\", got %s", fname, tostring(palette))
@@ -339,7 +352,7 @@ function plot.heatmap(path, matrix, opts)
     end
   end
   if lo > hi then check.fail(2, "%s: every value of the matrix is NaN", fname) end
-  local cb = checkRange(fname, "opts.cbrange", opts.cbrange, 2)
+  local cb = categories and {0.5, #categories + 0.5} or checkRange(fname, "opts.cbrange", opts.cbrange, 2)
   if cb then
     lo, hi = cb[1], cb[2]
   elseif palette == "diverging" then
@@ -350,7 +363,21 @@ function plot.heatmap(path, matrix, opts)
   local width = checkSize(fname, "width", opts.width, 640, 2)
   local height = checkSize(fname, "height", opts.height, 560, 2)
   local s = preamble(opts, width, height, path)
-  s[#s + 1] = palettes[palette]
+  if categories then
+    local stops, tics = {}, {}
+    for i, name in ipairs(categories) do
+      stops[i] = string.format("%d '%s'", i, colours[i])
+      tics[i] = gq(name) .. " " .. i
+    end
+    s[#s + 1] = string.format("set palette maxcolors %d", #categories)
+    s[#s + 1] = "set palette defined (" .. table.concat(stops, ", ") .. ")"
+    s[#s + 1] = "set cbtics (" .. table.concat(tics, ", ") .. ") scale 0"
+    local longest = 0
+    for _, name in ipairs(categories) do longest = math.max(longest, #tostring(name)) end
+    s[#s + 1] = string.format("set rmargin %d", longest + 8) -- room for the names beside the colour bar
+  else
+    s[#s + 1] = palettes[palette]
+  end
   s[#s + 1] = string.format("set cbrange [%s:%s]", num(lo), num(hi))
   s[#s + 1] = string.format("set xrange [0.5:%s]", num(nc + 0.5))
   s[#s + 1] = string.format("set yrange [%s:0.5]", num(nr + 0.5))
@@ -390,7 +417,50 @@ end
 
 ------------------------------------------------------------------------ image grid
 
-local gridFields = {"normalize", "scale", "padding", "padValue", "ncol"}
+local gridFields = {"normalize", "scale", "padding", "padValue", "ncol", "title", "rowLabels", "colLabels"}
+
+-- A list of `n` labels (strings or numbers) or nil.
+local function gridLabels(fname, what, labels, n, level)
+  if labels == nil then return nil end
+  if type(labels) ~= "table" or #labels ~= n then
+    check.fail(level + 1, "%s: %s must be a list of %d labels, got %s", fname, what, n,
+      type(labels) == "table" and (#labels .. " labels") or type(labels))
+  end
+  return labels
+end
+
+-- The grid image at `src` (gh×gw pixels) redrawn at 1:1 into `path` by gnuplot, with a title
+-- above it, the row labels to its left and the column labels above each column; `rowAt`
+-- and `colAt` give the centre (pixels from the top/left) of row or column i.
+local function labelGrid(fname, path, src, gh, gw, opts, rowAt, colAt)
+  local FONT = 13 -- points; a line of text is about 2 × FONT pixels
+  local CHAR = FONT * 4 // 5 -- the width of an average character, pixels, with some room
+  local function width(text) return (utf8.len(tostring(text)) or #tostring(text)) * CHAR end
+  local left = 16
+  for _, l in ipairs(opts.rowLabels or {}) do left = math.max(left, 24 + width(l)) end
+  local top = 8 + (opts.title and 2 * FONT + 6 or 0) + (opts.colLabels and 2 * FONT or 0)
+  local W, H = math.max(gw + left + 8, opts.title and width(opts.title) + 2 * CHAR or 0), gh + top + 8
+  local s = {
+    string.format("set terminal pngcairo noenhanced size %d,%d font 'Sans,%d'", W, H, FONT),
+    "set output " .. gq(path),
+    string.format("set lmargin at screen %s", num(left / W)), string.format("set rmargin at screen %s", num((left + gw) / W)),
+    string.format("set tmargin at screen %s", num(1 - top / H)), string.format("set bmargin at screen %s", num(8 / H)),
+    string.format("set xrange [-0.5:%s]", num(gw - 0.5)), string.format("set yrange [%s:-0.5]", num(gh - 0.5)),
+    "unset border", "unset tics", "unset key", "unset colorbox",
+  }
+  if opts.title then
+    s[#s + 1] = string.format("set label %s at screen 0.5, screen %s center font 'Sans Bold,%d'", gq(opts.title),
+      num(1 - (4 + FONT) / H), FONT)
+  end
+  for i, l in ipairs(opts.rowLabels or {}) do
+    s[#s + 1] = string.format("set label %s at first -6, first %s right", gq(l), num(rowAt(i)))
+  end
+  for i, l in ipairs(opts.colLabels or {}) do
+    s[#s + 1] = string.format("set label %s at first %s, first %s center", gq(l), num(colAt(i)), num(-FONT))
+  end
+  s[#s + 1] = "plot " .. gq(src) .. " binary filetype=png flipy with rgbimage"
+  runGnuplot(fname, table.concat(s, "\n") .. "\n", path, 3)
+end
 
 -- The images as one contiguous float tensor N×C×H×W.
 local function batchOf(fname, images)
@@ -432,6 +502,9 @@ end
 --   scale      integer upscaling, nearest neighbour (default: the least making tiles >= 40 px)
 --   padding    pixels between tiles and around them (default 2); padValue their value (default 1)
 --   ncol       tiles per row (default ceil(sqrt(N)))
+--   title      a title above the grid; rowLabels, colLabels: lists naming each row (left of
+--              it) and each column (above it). With any of these the PNG is drawn by gnuplot
+--              (the grid at 1:1, the words around it); the returned tensor is the bare grid.
 -- The grid is (rows·(H·scale + padding) + padding) × (ncol·(W·scale + padding) + padding).
 function plot.imageGrid(path, images, opts)
   local fname = "plot.imageGrid"
@@ -461,6 +534,11 @@ function plot.imageGrid(path, images, opts)
   if type(padValue) ~= "number" then check.fail(2, "%s: opts.padValue must be a number, got %s", fname, type(padValue)) end
   ncol = math.min(ncol, n)
   local nrow = math.ceil(n / ncol)
+  if opts.title ~= nil and type(opts.title) ~= "string" then
+    check.fail(2, "%s: opts.title must be a string, got %s", fname, type(opts.title))
+  end
+  gridLabels(fname, "opts.rowLabels", opts.rowLabels, nrow, 2)
+  gridLabels(fname, "opts.colLabels", opts.colLabels, ncol, 2)
   local th, tw = h * scale, w * scale
   local gh, gw = nrow * (th + pad) + pad, ncol * (tw + pad) + pad
   if gh * gw > 1e8 then check.fail(2, "%s: the grid would be %d×%d pixels; lower opts.scale", fname, gh, gw) end
@@ -471,7 +549,17 @@ function plot.imageGrid(path, images, opts)
     local r, k = (i - 1) // ncol, (i - 1) % ncol
     grid:narrow(2, pad + r * (th + pad) + 1, th):narrow(3, pad + k * (tw + pad) + 1, tw):copy(up[i])
   end
-  image.save(path, grid)
+  if opts.title or opts.rowLabels or opts.colLabels then
+    local tmp = os.tmpname()
+    image.save(tmp, grid)
+    local ok, err = pcall(labelGrid, fname, path, tmp, gh, gw, opts,
+      function(i) return pad + (i - 1) * (th + pad) + th / 2 end,
+      function(i) return pad + (i - 1) * (tw + pad) + tw / 2 end)
+    os.remove(tmp)
+    if not ok then error(err, 2) end
+  else
+    image.save(path, grid)
+  end
   return grid
 end
 

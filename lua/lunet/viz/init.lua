@@ -6,7 +6,8 @@
 --   local proj, where = viz.project(model, images, {layer = "conv2"})      -- deconvnet
 --   viz.project(model, images, {layer = "conv2", map = 5, rule = "guided"})  -- or "saliency"
 --   local rf = viz.receptiveField(model, "conv2")   -- and viz.window(rf, y, x, H, W)
---   local top = viz.top(model, testImages, {layer = "conv1", k = 9})
+--   local top = viz.top(model, testImages, {layer = "relu1", k = 9, inside = true})
+--   local span = viz.insideUnits(model, "relu1", 28, 28)  -- the units that top searched
 --   viz.topGrid("top9_conv1.png", model, testImages, {layer = "conv1", top = top})
 --   local occ = viz.occlusion(model, image, {label = 3, size = 6, stride = 2, layer = "conv2"})
 --   local inv = viz.invariance(model, images, {transform = "rotate", amounts = {-30, 0, 30},
@@ -35,9 +36,10 @@
 -- compute class probabilities run it in evaluation mode and restore the mode afterwards.
 --
 -- How the code is laid out (this file only assembles):
---   viz/project.lua         viz.project, viz.receptiveField, viz.window, viz.top, viz.topGrid
+--   viz/project.lua         viz.project, viz.receptiveField, viz.window, viz.top, viz.topGrid,
+--                           viz.insideUnits
 --   viz/occlusion.lua       viz.occlusion
---   viz/invariance.lua      viz.invariance
+--   viz/invariance.lua      viz.invariance, viz.transform
 --   viz/correspondence.lua  viz.correspondence, viz.randomRegions
 --   viz/evolution.lua       viz.evolution
 --   viz/common.lua          what they share: argument checks, layers by name or index,
@@ -50,9 +52,9 @@ local evolution = require "lunet.viz.evolution"
 
 return {
   project = project.project, receptiveField = project.receptiveField, window = project.window,
-  top = project.top, topGrid = project.topGrid,
+  top = project.top, topGrid = project.topGrid, insideUnits = project.insideUnits,
   occlusion = occlusion.occlusion,
-  invariance = invariance.invariance,
+  invariance = invariance.invariance, transform = invariance.transform,
   correspondence = correspondence.correspondence, randomRegions = correspondence.randomRegions,
   evolution = evolution.evolution,
 }

@@ -14,6 +14,20 @@ local TRANSFORMS = {
   scale = function(x, a, fill) return image.scale(x, a, fill) end,
 }
 
+--- viz.transform(name, images, amount, fill) -> the images (N,C,H,W) transformed as
+-- viz.invariance's named transforms do: "translate_x" (pixels right), "translate_y" (pixels
+-- down), "rotate" (degrees counter-clockwise), "scale" (zoom factor); fill (default 0) for
+-- the pixels moved in from outside.
+function invariance.transform(name, images, amount, fill)
+  local t = TRANSFORMS[name]
+  if not t then
+    check.fail(2, "viz.transform: name must be \"translate_x\", \"translate_y\", \"rotate\" or \"scale\", got %s",
+      tostring(name))
+  end
+  check.number("viz.transform", "amount", amount)
+  return t(images, amount, fill or 0)
+end
+
 local function checkLabels(fname, labels, n)
   if labels == nil then return nil end
   if lunet.isTensor(labels) then

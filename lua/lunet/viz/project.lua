@@ -132,10 +132,19 @@ function project.window(rf, y, x, H, W)
 end
 
 
+-- Whether layer k's output is rectified: a ReLU, or max-pooling over one.
+local function rectified(model, k)
+  while k > 1 and model.modules[k].typename == "MaxPool2d" do k = k - 1 end
+  return model.modules[k].typename == "ReLU"
+end
+
 -- The k strongest (one per image, by spatial maximum) of the given maps of layer k, over
 -- the units in rows span[1]..span[2] and columns span[3]..span[4] (clipped to the maps).
+-- In a rectified layer a maximum of 0 is no response, not a hit: a map that never fires
+-- has no hits.
 function project.topChecked(model, k, x, K, maps, batch, span)
   local n = x:size(1)
+  local floor = rectified(model, k) and 0 or -math.huge
   local lists = {}
   for _, m in ipairs(maps) do lists[m] = {} end
   for i0 = 1, n, batch do
@@ -151,7 +160,7 @@ function project.topChecked(model, k, x, K, maps, batch, span)
       local list = lists[m]
       for r = 1, b do
         local v = vals[r][m]
-        if #list < K or v > list[#list].value then
+        if v > floor and (#list < K or v > list[#list].value) then
           local p = idx[r][m] - 1
           local hit = {index = i0 + r - 1, value = v, y = p // w + y0, x = p % w + x0}
           local j = #list
@@ -172,7 +181,7 @@ project.EVERY_UNIT = {1, math.maxinteger, 1, math.maxinteger}
 -- The units of layer k searched by viz.top: every unit, or with `inside` those whose
 -- receptive field lies inside the H×W input (first + (y-1)·stride >= 1 and
 -- first + (y-1)·stride + size - 1 <= H).
-local function unitSpan(fname, model, k, inside, H, W)
+function project.unitSpan(fname, model, k, inside, H, W)
   if not inside then return project.EVERY_UNIT end
   local rf, span = project.receptiveField(model, k), {}
   for d, lim in ipairs {H, W} do
@@ -214,9 +223,23 @@ function project.mapsAt(fname, model, k, x, maps)
   return mapsOf(fname, maps, c)
 end
 
+--- viz.insideUnits(model, layer, H, W) -> {y0, y1, x0, x1}: the units of the layer (rows
+-- y0..y1, columns x0..x1 of its maps) whose receptive field lies inside an H×W input, the
+-- units viz.top searches with opts.inside.
+function project.insideUnits(model, layer, H, W)
+  local fname = "viz.insideUnits"
+  common.checkModel(fname, model)
+  local k = common.layerOf(fname, model, layer, true, "layer")
+  check.integer(fname, "H", H, 1)
+  check.integer(fname, "W", W, 1)
+  return project.unitSpan(fname, model, k, true, H, W)
+end
+
 --- viz.top(model, images, opts) -> a list, one entry per map: {map = m, hits = {{index,
 -- value, y, x}, ...}}, the k images (by index into images) whose spatial maximum in map m
--- is strongest, strongest first, with that maximum's value and position.
+-- is strongest, strongest first, with that maximum's value and position. In a rectified
+-- layer (a ReLU, or max-pooling over one) only positive maxima count: a map that never
+-- fires on the images has no hits (a dead map).
 -- opts.layer (required, in the convolutional stack), opts.k (default 9), opts.maps (a list;
 -- default all), opts.batch (images per forward, default 500), opts.inside (only the units
 -- whose receptive field lies inside the image, away from the zero padding; default false).
@@ -228,7 +251,7 @@ function project.top(model, images, opts)
   local x = common.checkImages(fname, images, "images", 4, "(N,C,H,W)")
   local K = check.integer(fname, "opts.k", opts.k or 9, 1)
   local batch = check.integer(fname, "opts.batch", opts.batch or 500, 1)
-  local span = unitSpan(fname, model, k, opts.inside, x:size(3), x:size(4))
+  local span = project.unitSpan(fname, model, k, opts.inside, x:size(3), x:size(4))
   return project.topChecked(model, k, x, K, project.mapsAt(fname, model, k, x, opts.maps), batch, span)
 end
 
@@ -253,7 +276,8 @@ function project.projectHits(model, k, x, hits, rule, rf)
   return projs, patches
 end
 
---- viz.topGrid(path, model, images, opts) -> the top list (as viz.top). Writes a PNG with
+--- viz.topGrid(path, model, images, opts) -> the top list (as viz.top), and the grid as a
+-- (C,H,W) tensor without its labels (as plot.imageGrid returns it). Writes a PNG with
 -- one row per map: k pairs of (projection, input patch), strongest first, each cropped to
 -- the unit's receptive field (clamped at the borders). Projections are shown on a
 -- symmetric scale (zero mid-grey), the patches as opts.patches says; a missing hit (fewer
@@ -261,10 +285,12 @@ end
 -- opts: layer, maps, k, batch, inside as viz.top; top (a viz.top result for this layer,
 -- reused); rule (as viz.project); patches: "minmax" (default: each patch stretched to its
 -- own min..max) or "none" (the values as they are, clamped to [0,1]); scale (pixels per
--- input pixel, default: tiles of at least 40 px).
+-- input pixel, default: tiles of at least 40 px); title (above the grid). Each row is
+-- labelled with its map number, "(dead)" after it when the map has no hit.
 function project.topGrid(path, model, images, opts)
   local fname = "viz.topGrid"
-  opts = check.options(fname, opts, {"layer", "k", "maps", "batch", "inside", "top", "rule", "patches", "scale"})
+  opts = check.options(fname, opts, {"layer", "k", "maps", "batch", "inside", "top", "rule", "patches", "scale",
+    "title"})
   common.checkModel(fname, model)
   local k = common.layerOf(fname, model, opts.layer, true)
   local x = common.checkImages(fname, images, "images", 4, "(N,C,H,W)")
@@ -277,7 +303,7 @@ function project.topGrid(path, model, images, opts)
   if top == nil then
     local K = check.integer(fname, "opts.k", opts.k or 9, 1)
     local batch = check.integer(fname, "opts.batch", opts.batch or 500, 1)
-    local span = unitSpan(fname, model, k, opts.inside, x:size(3), x:size(4))
+    local span = project.unitSpan(fname, model, k, opts.inside, x:size(3), x:size(4))
     top = project.topChecked(model, k, x, K, project.mapsAt(fname, model, k, x, opts.maps), batch, span)
   elseif type(top) ~= "table" or #top == 0 or type(top[1].hits) ~= "table" then
     check.fail(2, "%s: opts.top must be a result of viz.top, got %s", fname, type(top))
@@ -298,8 +324,9 @@ function project.topGrid(path, model, images, opts)
   -- one tile per hit: the projection and the patch side by side
   local c = x:size(2)
   local blank = lunet.full({c, th, 2 * tw}, 0.5)
-  local tiles = {}
-  for _, e in ipairs(top) do
+  local tiles, rowLabels = {}, {}
+  for r, e in ipairs(top) do
+    rowLabels[r] = ("map %d%s"):format(e.map, #e.hits == 0 and " (dead)" or "")
     local hits = {}
     for i, hit in ipairs(e.hits) do
       hits[i] = {index = hit.index, map = e.map, y = hit.y, x = hit.x}
@@ -317,9 +344,10 @@ function project.topGrid(path, model, images, opts)
       end
     end
   end
-  plot.imageGrid(path, tiles, {normalize = "none", ncol = K, scale = opts.scale,
-    padding = math.max(2, (opts.scale or math.ceil(40 / math.min(th, tw))) // 2)})
-  return top
+  local grid = plot.imageGrid(path, tiles, {normalize = "none", ncol = K, scale = opts.scale,
+    padding = math.max(2, (opts.scale or math.ceil(40 / math.min(th, tw))) // 2), title = opts.title,
+    rowLabels = rowLabels})
+  return top, grid
 end
 
 return project
