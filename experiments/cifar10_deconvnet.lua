@@ -707,8 +707,9 @@ md("The paper looked at its first layers, found filters that were a mix of extre
   .. "measured the same way:\n", analysed.change, run.iterations, deadList(analysed.dead2) .. " dead maps",
   analysed.dominant, pct(analysed.share), budget, describeRun(run),
   budget < run.iterations and (", not the analysed run's %d, which at this run's pace (%.0f ms per iteration) "
-    .. "would cost about %d more minutes of training"):format(run.iterations, 1000 * secondsPerIteration,
-    math.ceil(2 * (run.iterations - budget) * secondsPerIteration / 60)) or "")
+    .. "would cost about %s of training"):format(run.iterations, 1000 * secondsPerIteration,
+    (function(m) return m == 1 and "1 more minute" or m .. " more minutes" end)(
+      math.ceil(2 * (run.iterations - budget) * secondsPerIteration / 60))) or "")
 md("%s\n", archTable)
 picture("architecture_filters.png", "conv1's 32 filters after the same training, each on its own symmetric scale: "
   .. "the course's initialization above, the ten-times-smaller one below.")
