@@ -30,7 +30,7 @@ local SWEEP = {
   {optimizer = "SGD", lr = 1e-3, momentum = 0.5, iterations = 2000},
   {optimizer = "SGD", lr = 1e-3, momentum = 0.9, iterations = 2000, seeds = 3},
   {optimizer = "SGD", lr = 1e-3, momentum = 0.99, iterations = 2000},
-  {optimizer = "RMSProp", lr = 1e-4, iterations = 2000},
+  {optimizer = "RMSProp", lr = 1e-3, iterations = 2000},
   {optimizer = "Adagrad", lr = 1e-2, iterations = 2000},
 }
 
@@ -380,7 +380,6 @@ for _, row in ipairs(rows) do if row.iterations == short then ranked[#ranked + 1
 table.sort(ranked, function(a, b) return a.mean > b.mean end)
 local list = {}
 for _, row in ipairs(ranked) do list[#list + 1] = ("%s (%s)"):format(label(row.config), f3(row.mean)) end
-add("**Ordering.** After %d iterations: %s.", short, table.concat(list, ", "))
 local holds = adam.mean > adam4.mean and adam4.mean > gd.mean and adam4.mean > adam6.mean
 local lo, hi = math.huge, -math.huge
 for _, row in ipairs(rows) do
@@ -389,9 +388,9 @@ for _, row in ipairs(rows) do
     lo, hi = math.min(lo, d), math.max(hi, d)
   end
 end
-add(" The report's finding %s: Adam at 1e-3 %s, then Adam at 1e-4, with gradient descent at 1e-3 and Adam at 1e-6 "
+add("**Ordering.** After %d iterations: %s. The report's finding %s: Adam at 1e-3 %s, then Adam at 1e-4, with gradient descent at 1e-3 and Adam at 1e-6 "
   .. "far behind. On the report's rows lunet's accuracy differs from the report's by %+.3f to %+.3f.\n",
-  holds and "holds" or "does not hold in this run", holds and "is best of the report's settings" or "should be best",
+  short, table.concat(list, ", "), holds and "holds" or "does not hold in this run", holds and "is best of the report's settings" or "should be best",
   lo, hi)
 local m5, m9, m99 = rowOf("SGD", 1e-3, 0.5, short), rowOf("SGD", 1e-3, 0.9, short), rowOf("SGD", 1e-3, 0.99, short)
 add("**Why gradient descent at 1e-3 is far behind.** Gradient descent moves each weight by the learning rate times "
@@ -443,11 +442,12 @@ add("*The handout: visualize the first convolutional layer's weights (they shoul
   .. "detectors) and report the statistics of each convolutional layer's activations over the test set.*\n")
 add("![the 32 filters of conv1 (5×5 each), best run](filters_conv1.png)\n")
 add("The 32 filters of the best run (%s, seed %d, %d iterations), each 5×5 and scaled to its own range. They do not "
-  .. "look like Gabor filters: training moved conv1's weights by only %s of their norm from the random σ 0.1 start, "
-  .. "so what shows is mostly the initial noise; the network learns above that noise. "
+  .. "look like Gabor filters: training moved conv1's weights by %s of their norm from the random σ 0.1 start, "
+  .. "so what shows is %s. "
   .. "[Part 2's page](../cifar10_deconvnet/summary.html) shows the learned change W − W₀ beside W and discusses the "
   .. "first layer in depth.\n", label(best.config), best.seed, best.hist.iter[#best.hist.iter],
-  pct(best.conv1Change))
+  pct(best.conv1Change), best.conv1Change < 0.5 and "mostly the initial noise, which the network learns on top of"
+    or "the learned change mixed with the initial noise")
 add("Activation statistics of the best run over the 1,000 test images, before and after each ReLU (variance over all "
   .. "elements, as `tf.nn.moments`), with the report's figures under the rows it gave:\n")
 add(statsTable(best.stats, true))
