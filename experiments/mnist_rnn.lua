@@ -27,7 +27,7 @@ for _, cell in ipairs{"RNN", "LSTM", "GRU"} do
   end
 end
 for _, cell in ipairs{"RNN", "LSTM", "GRU"} do
-  for _, o in ipairs{{"Adam", 10}, {"Adam", 0.1}, {"RMSProp", 1}, {"SGD", 10, 0.9}} do
+  for _, o in ipairs{{"Adam", 0.1}, {"Adam", 10}, {"RMSProp", 1}, {"SGD", 10, 0.9}} do
     SWEEP[#SWEEP + 1] = {group = "optimizer", kind = cell, hidden = 64, optimizer = o[1], lrScale = o[2],
       momentum = o[3], length = 1 / 3}
   end
@@ -313,7 +313,7 @@ if sweepLength then
       settings[#settings + 1] = r.config
     end
   end
-  table.insert(settings, 3, {optimizer = "Adam", lrScale = 1})
+  table.insert(settings, 2, {optimizer = "Adam", lrScale = 1})
   local tbl = {}
   for _, s in ipairs(settings) do
     local label = optimizerLabel(s)
@@ -334,22 +334,25 @@ if sweepLength then
   add(metrics.markdownTable({"optimizer", "RNN, 64 units", "LSTM, 64 units", "GRU, 64 units"}, tbl))
   for _, cell in ipairs(CELLS) do embed(figures["sweep" .. cell], cell .. ", 64 units: learning rates and optimizers") end
   -- each setting against the default, cell by cell, in the table's numbers
-  local default = tbl[3]
-  local function versus(k, what, why)
-    local parts = {}
+  local rowOf = {}
+  for _, row in ipairs(tbl) do rowOf[row[1]] = row end
+  local default = rowOf[optimizerLabel{optimizer = "Adam", lrScale = 1}]
+  local function versus(setting, what, why)
+    local row, parts = rowOf[optimizerLabel(setting)], {}
+    if not row then return "" end
     for j, cell in ipairs(CELLS) do
-      local x, d = tonumber((tbl[k][j + 1]:gsub(" †", ""))), tonumber((default[j + 1]:gsub(" †", "")))
+      local x, d = tonumber((row[j + 1]:gsub(" †", ""))), tonumber((default[j + 1]:gsub(" †", "")))
       if x and d then parts[#parts + 1] = ("%s %+.3f"):format(cell, x - d) end
     end
     return ("%s against Adam at %s: %s (%s)."):format(what, report.sci(args.lr), table.concat(parts, ", "), why)
   end
-  add("%s %s %s %s\n", versus(4, "Adam at " .. report.sci(10 * args.lr), "a step 10 times larger; the vanilla RNN "
+  add("%s %s %s %s\n", versus({optimizer = "Adam", lrScale = 10}, "Adam at " .. report.sci(10 * args.lr), "a step 10 times larger; the vanilla RNN "
     .. "repeats its recurrent weights 28 times, so a large change to them is amplified along the sequence"),
-    versus(1, "Adam at " .. report.sci(args.lr / 10), "a step 10 times smaller: slower progress in the same number "
+    versus({optimizer = "Adam", lrScale = 0.1}, "Adam at " .. report.sci(args.lr / 10), "a step 10 times smaller: slower progress in the same number "
     .. "of iterations"),
-    versus(5, "RMSProp at " .. report.sci(args.lr), "also divides each gradient by the root of its running mean "
+    versus({optimizer = "RMSProp", lrScale = 1}, "RMSProp at " .. report.sci(args.lr), "also divides each gradient by the root of its running mean "
     .. "square, without Adam's momentum and bias correction"),
-    versus(6, "SGD with momentum 0.9 at " .. report.sci(10 * args.lr), "no per-weight scaling: the vanilla RNN's "
+    versus({optimizer = "SGD", lrScale = 10, momentum = 0.9}, "SGD with momentum 0.9 at " .. report.sci(10 * args.lr), "no per-weight scaling: the vanilla RNN's "
     .. "gradient from the first rows, shrunk through 28 tanh steps, is left as small as it is"))
 end
 
