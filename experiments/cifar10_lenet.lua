@@ -56,17 +56,21 @@ local function activationStats(model, ds)
   local layers = {{"conv1", "before ReLU"}, {"relu1", "after ReLU"}, {"conv2", "before ReLU"}, {"relu2", "after ReLU"}}
   local acc = {}
   for i = 1, #layers do acc[i] = {n = 0, sum = 0, sq = 0, pos = 0, max = -math.huge, min = math.huge} end
-  -- the squares go to one buffer per layer (out:dot(out) would make a tensor per batch,
-  -- garbage the collector reaches late)
-  local squares = {}
+  -- the squares and the positive counts go through one buffer per layer (out:dot(out) would
+  -- make a tensor per batch, garbage the collector reaches late)
+  local buffers = {}
   model:evaluate()
   for xb in data.batches(ds, 100) do
     model:forward(xb)
     for i, l in ipairs(layers) do
       local out, a = model:find(l[1]).output, acc[i]
-      if not squares[i] or squares[i]:shapeString() ~= out:shapeString() then squares[i] = lunet.zeros(out:size()) end
-      local sq = squares[i]:copy(out):mul_(out)
-      a.n, a.sum, a.sq, a.pos = a.n + out:numel(), a.sum + out:sum(), a.sq + sq:sum(), a.pos + out:gt(0):sum()
+      if not buffers[i] or buffers[i]:shapeString() ~= out:shapeString() then buffers[i] = lunet.zeros(out:size()) end
+      local buf = buffers[i]
+      a.n, a.sum, a.sq = a.n + out:numel(), a.sum + out:sum(), a.sq + buf:copy(out):mul_(out):sum()
+      -- the count of positive elements, in the same buffer: x·1e38 clamped to [0, 1] is 1 for
+      -- every positive float32 of normal size (≥ 1.2e-38), 0 for the others (out:gt(0) would
+      -- allocate a tensor per batch and layer)
+      a.pos = a.pos + buf:copy(out):mul_(1e38):clamp_(0, 1):sum()
       a.max, a.min = math.max(a.max, out:max()), math.min(a.min, out:min())
     end
   end
@@ -114,7 +118,7 @@ end
 local function relativeChange(ws, w0s)
   local d2, n2 = 0, 0
   for i, w in ipairs(ws) do
-    local d = w:clone():sub_(w0s[i])
+    local d <close> = w:clone():sub_(w0s[i])
     d2, n2 = d2 + d:dot(d), n2 + w0s[i]:dot(w0s[i])
   end
   return math.sqrt(d2 / n2)
