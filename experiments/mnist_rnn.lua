@@ -1,11 +1,13 @@
 --- Part 3 of the assignment: recurrent networks on MNIST, each image read row by row
 -- (28 time steps of 28 pixels); the last hidden state feeds a linear layer to 10 classes.
--- The sweep below (cells × hidden sizes, plus the LeNet-5 CNN of Part 1 on the same data)
--- writes under --out:
+-- The sweep below (cells × hidden sizes; learning rates and optimizers of the 64-unit cells;
+-- the LeNet-5 CNN of Part 1 on the same data) writes under --out:
 --   <run>/metrics.csv, <run>/accuracy.png, <run>/loss.png
 --   compare_h<H>_{test_acc,train_acc,test_loss,train_loss}.png   cells at each hidden size
---   compare_<cell>_{test_acc,...}.png                             hidden sizes for each cell
---   compare_cnn_vs_rnn_test_acc.png, summary.md
+--   compare_<cell>_{test_acc,train_loss}.png                      hidden sizes for each cell
+--   sweep_<cell>_{test_acc,train_loss}.png                        learning rates and optimizers
+--   compare_cnn_vs_rnn_time_test_acc.png, compare_cnn_vs_rnn_params.png
+--   results.csv (the tables, for the README), summary.md and summary.html (the page answering Part 3)
 --   lunet experiments/mnist_rnn.lua [--quick] [--iterations N] [--batch N] [--out DIR] [--data DIR]
 -- Under `mpirun -n K lunet experiments/mnist_rnn.lua ...` the runs are dealt round-robin to the
 -- K ranks and rank 0 writes the comparisons and the summary.
