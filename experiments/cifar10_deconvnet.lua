@@ -1,6 +1,6 @@
 --- Part 2 of the assignment: Zeiler & Fergus (2014), "Visualizing and Understanding Convolutional
 -- Networks": the paper's summary (experiments/zeiler_fergus.md) and its methods run on the trained
--- LeNet-5 of Part 1, written as one report page, index.md and index.html (figures embedded), under
+-- LeNet-5 of Part 1, written as one report page, summary.md and summary.html (figures embedded), under
 -- --out with its figures:
 --   filters_conv1.png                the 32 conv1 filters W and their learned change W − W0
 --   top9_<layer>_maps<a>-<b>.png     the 9 strongest activations of each feature map (test set,
@@ -732,6 +732,6 @@ local head = ("# Part 2: Visualizing and Understanding Convolutional Networks (Z
   .. "Every number in the text below comes from this run.\n\n## 1. The paper's key ideas\n\n%s\n")
   :format(args.seed, args.quick and ", --quick (small budgets: numbers are not meaningful)" or "",
   lunet.getNumThreads(), lunet.wallclock() - t0, paper)
-fileutil.writeAtomic(out .. "/index.md", head .. "\n" .. table.concat(index, "\n") .. "\n")
-report.writeHtml(out .. "/index.md")
-stage("wrote " .. out .. "/index.md and index.html")
+fileutil.writeAtomic(out .. "/summary.md", head .. "\n" .. table.concat(index, "\n") .. "\n")
+report.writeHtml(out .. "/summary.md")
+stage("wrote " .. out .. "/summary.md and summary.html")

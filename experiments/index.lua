@@ -13,7 +13,7 @@ local args = parser:parse()
 local PARTS = {
   { "Part 1 — Visualizing a CNN on CIFAR-10", "cifar10_lenet/summary.html", "cifar10_lenet",
     "LeNet-5 on the course's CIFAR-10 subset: the optimizer sweep, training curves, conv1 filters, activation statistics." },
-  { "Part 2 — Visualizing and Understanding Convolutional Networks", "cifar10_deconvnet/index.html", "cifar10_deconvnet",
+  { "Part 2 — Visualizing and Understanding Convolutional Networks", "cifar10_deconvnet/summary.html", "cifar10_deconvnet",
     "A summary of Zeiler & Fergus (2014), then its methods on Part 1's network: deconvnet projections, top-9, evolution, invariance, occlusion, correspondence, architecture selection." },
   { "Part 3 — Recurrent networks on MNIST", "mnist_rnn/summary.html", "mnist_rnn",
     "RNN, LSTM and GRU reading digits row by row: hidden size, learning rate, iterations and optimizer, and the comparison with the CNN." },

@@ -344,12 +344,10 @@ describe("lunet.distributed under mpirun", function()
       return summary
     end
 
-    -- The summary's table without its timing column, and each run's metrics without theirs.
-    local function results(out, summary)
+    -- The results table (results.csv) without its timing column, and each run's metrics without theirs.
+    local function results(out)
       local rows, runs = {}, {}
-      for line in summary:gmatch("[^\n]+") do
-        if line:match("^| %a") then rows[#rows + 1] = line:match("^(.*)|[^|]*|$") end
-      end
+      for line in io.lines(out .. "/results.csv") do rows[#rows + 1] = line:match("^(.*),[^,]*$") end
       for e in lfs.dir(out) do
         local f = io.open(out .. "/" .. e .. "/metrics.csv")
         if f then
@@ -364,17 +362,18 @@ describe("lunet.distributed under mpirun", function()
 
     it("writes the same summary from 2 ranks as from one process", function()
       local one, two = base .. "/one", base .. "/two"
-      local rows1, runs1 = results(one, sweep("", one))
+      sweep("", one)
+      local rows1, runs1 = results(one)
       local summary2 = sweep("mpirun --allow-run-as-root --oversubscribe -n 2", two)
       assert.truthy(summary2:find("on each of 2 MPI ranks, runs dealt round-robin", 1, true), summary2)
-      local rows2, runs2 = results(two, summary2)
-      assert.are.equal(5, #rows1) -- the header and four configurations (--quick merges Adam 1e-3's three)
+      local rows2, runs2 = results(two)
+      assert.are.equal(10, #rows1) -- the header and nine settings (--iterations merges Adam 1e-3's three rows)
       assert.are.same(rows1, rows2)
       assert.are.same(runs1, runs2)
       local n = 0
       for _ in pairs(runs2) do n = n + 1 end
-      assert.are.equal(4, n)
-      for _, file in ipairs{"best.ckpt", "filters_conv1.png", "activation_stats.md", "overlay_test_acc.png"} do
+      assert.are.equal(9, n)
+      for _, file in ipairs{"best.ckpt", "filters_conv1.png", "activation_stats.md", "curves_test_acc.png", "summary.html"} do
         assert.are.equal("file", lfs.attributes(two .. "/" .. file, "mode"), file)
       end
       assert.is_nil(lfs.attributes(two .. "/rank0"))
@@ -389,8 +388,8 @@ describe("lunet.distributed under mpirun", function()
       local out = base .. "/dp"
       local summary = sweep("mpirun --allow-run-as-root --oversubscribe -n 2", out, "--data-parallel")
       assert.truthy(summary:find("on each of 2 MPI ranks, data-parallel", 1, true), summary)
-      local rows, runs = results(out, summary)
-      assert.are.equal(5, #rows)
+      local rows, runs = results(out)
+      assert.are.equal(10, #rows)
       for name, csv in pairs(runs) do assert.are.equal(2, #csv, name) end
       assert.are.equal("file", lfs.attributes(out .. "/best.ckpt", "mode"))
     end)

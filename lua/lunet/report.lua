@@ -1,6 +1,6 @@
 --- lunet.report — an experiment's Markdown page, also as one self-contained HTML file.
 --
--- The experiments write their findings as Markdown (`summary.md`, `index.md`) beside the PNG
+-- The experiments write their findings as Markdown (`summary.md`) beside the PNG
 -- figures. `report.writeHtml(mdPath)` turns such a page into `<same name>.html` with every
 -- figure embedded as a `data:` URI, so the file opens in a browser from anywhere, with no
 -- server and no folder beside it. The Markdown understood is the subset the experiments
@@ -15,6 +15,8 @@
 --   report.writeHtml("results/cifar10_lenet/summary.md")        --> results/cifar10_lenet/summary.html
 --   local html = report.toHtml(markdownText, {dir = "results/x", title = "Part 1"})
 --   report.index("results/index.html", {{"Part 1", "cifar10_lenet/summary.html"}, ...})
+--   report.sci(1e-3) --> "1e-3"; report.optimizerLabel("SGD", {lr = 1e-3, momentum = 0.9})
+--     --> "SGD with momentum 0.9, lr 1e-3" (legends and tables in a reader's words)
 
 local check = require "lunet.check"
 local fileutil = require "lunet.fileutil"
@@ -36,6 +38,31 @@ function report.base64(bytes)
     out[k + 4] = c and B64:sub((v & 63) + 1, (v & 63) + 1) or "="
   end
   return table.concat(out)
+end
+
+--- A number as a reader writes it: powers of ten and their small multiples in e-notation
+-- ("1e-3", "5e-4", "1e+4"), other numbers in %g ("0.9", "0.99", "64").
+function report.sci(x)
+  if type(x) ~= "number" then check.fail(2, "report.sci: x must be a number, got %s", type(x)) end
+  if x ~= 0 and check.isFinite(x) and (math.abs(x) < 0.05 or math.abs(x) >= 1e4) then
+    local e = math.floor(math.log(math.abs(x), 10) + 1e-9)
+    local m = x / 10 ^ e
+    if math.abs(m - math.floor(m + 0.5)) < 1e-9 then return ("%de%s%d"):format(math.floor(m + 0.5), e < 0 and "-" or "+", math.abs(e)) end
+  end
+  return ("%g"):format(x)
+end
+
+--- An optimizer's settings in words: "gradient descent, lr 1e-3" (SGD without momentum, as
+-- the course calls it), "SGD with momentum 0.9, lr 1e-3", "Adam, lr 1e-4"; without cfg.lr
+-- the method alone ("SGD with momentum 0.9").
+function report.optimizerLabel(name, cfg)
+  if type(name) ~= "string" then check.fail(2, "report.optimizerLabel: name must be a string, got %s", type(name)) end
+  if type(cfg) ~= "table" then check.fail(2, "report.optimizerLabel: cfg must be a table, got %s", type(cfg)) end
+  local what = name
+  if name == "SGD" then
+    what = (cfg.momentum or 0) > 0 and "SGD with momentum " .. report.sci(cfg.momentum) or "gradient descent"
+  end
+  return cfg.lr and ("%s, lr %s"):format(what, report.sci(cfg.lr)) or what
 end
 
 local function escape(s)
