@@ -132,7 +132,7 @@ describe("lunet.save errors", function()
   it("bad path argument, or a folder that does not exist", function()
     assert.equal("lunet.save: argument #1 (path) must be a string, got number", IO.errmsg(lunet.save, 3, {}))
     local q = tmp .. "/no/such/x.lunet"
-    assert.equal("lunet.save: cannot open for writing " .. q .. ".tmp: No such file or directory",
+    assert.equal("lunet.save: cannot write '" .. q .. "': No such file or directory",
       IO.errmsg(lunet.save, q, {}))
   end)
 end)
@@ -234,7 +234,7 @@ describe("lunet.load errors name the file", function()
 
   it("missing file and bad argument", function()
     local p = tmp .. "/missing.lunet"
-    assert.equal("lunet.load: cannot open " .. p .. ": No such file or directory", IO.errmsg(lunet.load, p))
+    assert.equal("lunet.load: cannot open '" .. p .. "': No such file or directory", IO.errmsg(lunet.load, p))
     assert.equal("lunet.load: argument #1 (path) must be a string, got nil", IO.errmsg(lunet.load))
   end)
 end)

@@ -19,6 +19,19 @@
 #include "imgops.h"
 #include "tensor.h"
 
+/* ---- opening files ------------------------------------------------------- */
+
+/* A descriptor of path for reading (write = 0), or for writing from its start
+ * (write = 1: created with mode 0666 minus the umask when new, emptied otherwise), or
+ * -1 with a message naming path. Anything but a regular file (a FIFO, a folder, a
+ * device) is refused without blocking. */
+int lunet_open_regular(const char *path, int write, char *err, size_t errlen);
+/* A new file beside path, name = path.<12 random hex digits>.tmp (namelen bytes at
+ * least strlen(path) + 18), created exclusively (never an existing file, never through
+ * a symlink) with mode 0666 minus the umask and opened for reading and writing: its
+ * descriptor, or -1 with a message naming path. */
+int lunet_open_temp(const char *path, char *name, size_t namelen, char *err, size_t errlen);
+
 /* ---- PNG ---------------------------------------------------------------- */
 
 /* Reads any PNG (gray, gray+alpha, RGB, RGBA, palette; 1 to 16 bits;
