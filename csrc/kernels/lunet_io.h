@@ -76,15 +76,18 @@ void lunet_idx_close(lunet_idx_reader *r);
  *   ndim        u32 (0..LT_MAXDIM)
  *   size        u64 × ndim
  *   data        4 bytes per element, row-major
- *   crc32       u32, zlib's crc32 of the data bytes
- * It is read from and written to an open FILE*, at its current position, so a
- * tensor can be embedded in a larger file. */
-#define LUNET_TNS_VERSION 1u
+ *   crc32       u32, zlib's crc32 of every byte before it from the magic on
+ * Version 1 (still read) had the same layout with a crc32 of the data bytes alone,
+ * so a flipped dtype or a swapped size went unnoticed. It is read from and written
+ * to an open FILE*, at its current position, so a tensor can be embedded in a
+ * larger file. */
+#define LUNET_TNS_VERSION 2u
 
 typedef struct {
   lt_dtype dtype;
   int ndim;
   int64_t size[LT_MAXDIM];
+  uint32_t crc; /* set by lunet_tns_read_header: the checksum so far (of the header from version 2) */
 } lunet_tns_header;
 
 /* Writes a contiguous tensor's header, data and checksum. */
