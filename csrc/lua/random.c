@@ -27,7 +27,7 @@ static int l_setRNGState(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &len);
   uint64_t st[LT_RNG_STATE_WORDS + 2];
   if (len != sizeof st)
-    luaL_error(L, "setRNGState: state must be %d bytes (from getRNGState), got %I", (int)sizeof st, (lua_Integer)len);
+    luaL_error(L, "setRNGState: state must be %d bytes, got %I", (int)sizeof st, (lua_Integer)len);
   memcpy(st, s, sizeof st);
   const char *why = lt_rng_set_state(st);
   if (why) luaL_error(L, "setRNGState: not a state from getRNGState: %s", why);
