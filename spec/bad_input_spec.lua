@@ -358,7 +358,7 @@ end)()
 case("lunet.load: truncated tensor file", function() lunet.load(file("t.tns", tns:sub(1, -2))) end,
   "lunet.load: '" .. tmp .. "/t.tns': tensor: truncated tensor: the header announces 28 bytes of data and checksum, 27 remain")
 case("lunet.load: corrupt tensor data", function() lunet.load(file("c.tns", flip(tns, 40))) end,
-  "lunet.load: '" .. tmp .. "/c.tns': tensor: tensor data corrupt (checksum mismatch)")
+  "lunet.load: '" .. tmp .. "/c.tns': tensor: tensor corrupt (checksum mismatch)")
 case("lunet.load: unknown tensor dtype", function()
   lunet.load(file("d.tns", tns:sub(1, 12) .. string.pack("<I4", 7) .. tns:sub(17)))
 end, "lunet.load: '" .. tmp .. "/d.tns': tensor: unknown tensor dtype 7 (0 float, 1 int)")

@@ -115,7 +115,7 @@ describe("loadIDX errors name loadIDX and the file", function()
   it("missing file, a folder, bad arguments", function()
     local p = tmp .. "/missing.idx"
     assert.equal("loadIDX: cannot open '" .. p .. "': No such file or directory", err(p))
-    assert.equal("loadIDX: cannot read '" .. tmp .. "': not a regular file", err(tmp))
+    assert.equal("loadIDX: '" .. tmp .. "' is a directory, not a regular file", err(tmp))
     assert.equal("loadIDX: argument #1 (path) must be a string, got nil", err(nil))
     local q = IO.write(tmp .. "/ok.idx", idx(0x08, {1}, "\1"))
     assert.equal('loadIDX: dtype (argument #2) must be "float" or "int", got double', err(q, "double"))

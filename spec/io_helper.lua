@@ -132,6 +132,16 @@ end
 
 function IO.exists(path) return lfs.attributes(path) ~= nil end
 
+--- The names in dir that match the Lua pattern, sorted.
+function IO.glob(dir, pattern)
+  local names = {}
+  for entry in lfs.dir(dir) do
+    if entry:match(pattern) then names[#names + 1] = entry end
+  end
+  table.sort(names)
+  return names
+end
+
 --- Calls f and returns its error message without the "file:line: " position
 -- Lua puts in front (as luassert's has_error does), failing when f succeeds.
 function IO.errmsg(f, ...)

@@ -146,7 +146,7 @@ describe("writes", function()
     fileutil.writeAtomic(dir .. "/summary.md", "# new\n")
     assert.equal("# new\n", IO.read(dir .. "/summary.md"))
     contains(errorOf(fileutil.writeAtomic, dir .. "/missing/summary.md", "x"),
-      "fileutil.writeAtomic: cannot write " .. dir .. "/missing/summary.md")
+      "fileutil.writeAtomic: cannot write '" .. dir .. "/missing/summary.md'")
     local names = {}
     for e in require("lfs").dir(dir) do names[#names + 1] = e end
     table.sort(names)

@@ -132,7 +132,7 @@ describe("lunet.save errors", function()
   it("bad path argument, or a folder that does not exist", function()
     assert.equal("lunet.save: argument #1 (path) must be a string, got number", IO.errmsg(lunet.save, 3, {}))
     local q = tmp .. "/no/such/x.lunet"
-    assert.equal("lunet.save: cannot open for writing " .. q .. ".tmp: No such file or directory",
+    assert.equal("lunet.save: cannot write '" .. q .. "': No such file or directory",
       IO.errmsg(lunet.save, q, {}))
   end)
 end)
@@ -199,7 +199,7 @@ describe("lunet.load errors name the file", function()
     local at = #data - 8 - 2 -- inside the last element's bytes; the container's checksum made to match
     local msg, prefix = loadErr(container(data:sub(11, at - 1) .. string.char(data:byte(at) ~ 1) ..
       data:sub(at + 1, #data - 4)))
-    assert.equal(prefix .. "value.w: tensor data corrupt (checksum mismatch)", msg)
+    assert.equal(prefix .. "value.w: tensor corrupt (checksum mismatch)", msg)
     -- An empty tensor whose checksum (0) ends one byte into the container's checksum,
     -- made to start with a 0 byte by a padding string.
     local empty = "LUNETTNS" .. string.pack("<I4I4I4I8", 1, 0, 1, 0) .. "\0\0\0"
@@ -218,8 +218,8 @@ describe("lunet.load errors name the file", function()
       for _, n in ipairs(sizes) do s[#s + 1] = string.pack("<I8", n) end
       return table.concat(s) .. payload
     end
-    msg, prefix = loadErr(tns(2, 0, {1}, "\0\0\0\0\0\0\0\0"))
-    assert.equal(prefix .. "tensor: tensor format version 2, this lunet reads version 1", msg)
+    msg, prefix = loadErr(tns(3, 0, {1}, "\0\0\0\0\0\0\0\0"))
+    assert.equal(prefix .. "tensor: tensor format version 3, this lunet reads versions 1 and 2", msg)
     msg, prefix = loadErr(tns(1, 7, {1}, "\0\0\0\0\0\0\0\0"))
     assert.equal(prefix .. "tensor: unknown tensor dtype 7 (0 float, 1 int)", msg)
     msg, prefix = loadErr(tns(1, 0, {1, 1, 1, 1, 1, 1, 1, 1, 1}, "\0\0\0\0\0\0\0\0"))
@@ -234,7 +234,7 @@ describe("lunet.load errors name the file", function()
 
   it("missing file and bad argument", function()
     local p = tmp .. "/missing.lunet"
-    assert.equal("lunet.load: cannot open " .. p .. ": No such file or directory", IO.errmsg(lunet.load, p))
+    assert.equal("lunet.load: cannot open '" .. p .. "': No such file or directory", IO.errmsg(lunet.load, p))
     assert.equal("lunet.load: argument #1 (path) must be a string, got nil", IO.errmsg(lunet.load))
   end)
 end)

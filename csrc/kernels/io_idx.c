@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -49,8 +50,8 @@ static int64_t gz_read_full(lunet_idx_reader *r, void *buf, size_t n, char *err,
   const char *msg = gzerror(r->gz, &code);
   if (got < 0 || (code != Z_OK && code != Z_BUF_ERROR) ||
       (code == Z_BUF_ERROR && (size_t)got < n)) {
-    size_t len = strlen(r->path); /* zlib's message starts "path: " */
-    if (strncmp(msg, r->path, len) == 0 && strncmp(msg + len, ": ", 2) == 0) msg += len + 2;
+    const char *tail = strstr(msg, ">: "); /* zlib's message starts "<fd:N>: " */
+    if (strncmp(msg, "<fd:", 4) == 0 && tail) msg = tail + 3;
     snprintf(err, errlen, "'%s': %s", r->path,
              code == Z_ERRNO ? strerror(errno) : code == Z_BUF_ERROR ? "truncated gzip stream" : msg);
     return -1;
@@ -65,12 +66,11 @@ static uint32_t be32(const unsigned char *p) {
 lunet_idx_reader *lunet_idx_open(const char *path, int *ndim, int64_t size[LT_MAXDIM],
                                  char *err, size_t errlen) {
   struct stat st;
-  if (stat(path, &st) != 0) {
+  int fd = lunet_open_regular(path, 0, err, errlen);
+  if (fd < 0) return NULL;
+  if (fstat(fd, &st) != 0) { /* the size bounds the data a header may announce */
     snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-    return NULL;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "cannot read '%s': not a regular file", path);
+    close(fd);
     return NULL;
   }
   lunet_idx_reader *r = calloc(1, sizeof *r);
@@ -78,14 +78,14 @@ lunet_idx_reader *lunet_idx_open(const char *path, int *ndim, int64_t size[LT_MA
   if (!r || !r->path) {
     snprintf(err, errlen, "'%s': out of memory", path);
     lunet_idx_close(r);
+    close(fd);
     return NULL;
   }
   strcpy(r->path, path);
-  errno = 0;
-  r->gz = gzopen(path, "rb");
-  if (!r->gz) {
-    snprintf(err, errlen, "cannot open '%s': %s", path, errno ? strerror(errno) : "out of memory");
+  if (!(r->gz = gzdopen(fd, "rb"))) {
+    snprintf(err, errlen, "cannot open '%s': out of memory", path);
     lunet_idx_close(r);
+    close(fd);
     return NULL;
   }
   gzbuffer(r->gz, 1 << 17);

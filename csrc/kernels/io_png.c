@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PNG_MSG_LEN 160
 /* Deflate cannot compress better than 1032:1, so a PNG of s bytes holds at most
@@ -90,9 +91,12 @@ lunet_png_reader *lunet_png_open(const char *path, int64_t *c, int64_t *h, int64
     return NULL;
   }
   strcpy(r->path, path);
-  r->fp = fopen(path, "rb");
-  if (!r->fp) {
+  int fd = lunet_open_regular(path, 0, err, errlen);
+  if (fd >= 0 && !(r->fp = fdopen(fd, "rb"))) {
     snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    close(fd);
+  }
+  if (!r->fp) {
     lunet_png_close(r);
     return NULL;
   }
@@ -216,16 +220,19 @@ int lunet_png_write(const char *path, const float *src, int64_t c, int64_t h, in
              "8 or 16 bits", path);
     return -1;
   }
-  struct stat st; /* a failed write removes the file, unless it was not ours to remove */
-  int regular = stat(path, &st) != 0 || S_ISREG(st.st_mode);
   lunet_display_map map = lunet_img_display_map(src, (size_t)(c * h * w), mode);
   png_writer wr = {0};
   const char *why = NULL;
   wr.row = malloc((size_t)(c * w) * (size_t)(bits / 8));
+  int fd = -1;
   if (!wr.row) {
     why = "out of memory";
-  } else if (!(wr.fp = fopen(path, "wb"))) {
+  } else if ((fd = lunet_open_regular(path, 1, err, errlen)) < 0) {
+    free(wr.row);
+    return -1;
+  } else if (!(wr.fp = fdopen(fd, "wb"))) {
     why = strerror(errno);
+    close(fd);
   } else {
     wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, wr.msg, on_png_error, on_png_warning);
     if (wr.png) wr.info = png_create_info_struct(wr.png);
@@ -240,7 +247,7 @@ int lunet_png_write(const char *path, const float *src, int64_t c, int64_t h, in
   }
   if (why) {
     snprintf(err, errlen, "cannot write '%s': %s", path, why);
-    if (wr.fp && regular) remove(path); /* no partial file under the real name */
+    if (wr.fp) remove(path); /* no partial file under the real name (a regular file: it was checked) */
     return -1;
   }
   return 0;

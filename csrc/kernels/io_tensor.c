@@ -54,7 +54,7 @@ int lunet_tns_write(FILE *f, const lunet_tns_header *hd, const void *data, char 
   int64_t n = tns_numel(hd);
   const unsigned char *src = data; /* float or int32: both moved as 4-byte words */
   unsigned char buf[4 * CHUNK];
-  uLong crc = crc32(0L, Z_NULL, 0);
+  uLong crc = crc32(crc32(0L, Z_NULL, 0), head, (uInt)hlen);
   for (int64_t done = 0; done < n;) {
     int64_t m = n - done < CHUNK ? n - done : CHUNK;
     for (int64_t i = 0; i < m; i++) {
@@ -96,8 +96,8 @@ int lunet_tns_read_header(FILE *f, lunet_tns_header *hd, char *err, size_t errle
     return -1;
   }
   uint32_t version = get32(head + 8), dtype = get32(head + 12), ndim = get32(head + 16);
-  if (version != LUNET_TNS_VERSION) {
-    snprintf(err, errlen, "tensor format version %u, this lunet reads version %u", version,
+  if (version != 1 && version != LUNET_TNS_VERSION) {
+    snprintf(err, errlen, "tensor format version %u, this lunet reads versions 1 and %u", version,
              LUNET_TNS_VERSION);
     return -1;
   }
@@ -111,9 +111,11 @@ int lunet_tns_read_header(FILE *f, lunet_tns_header *hd, char *err, size_t errle
   }
   hd->dtype = (lt_dtype)dtype;
   hd->ndim = (int)ndim;
-  if (fread(head, 8, ndim, f) != ndim) return read_fail(f, "header", err, errlen);
+  if (fread(head + 20, 8, ndim, f) != ndim) return read_fail(f, "header", err, errlen);
+  hd->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  if (version >= 2) hd->crc = (uint32_t)crc32(hd->crc, head, 20 + 8 * ndim);
   for (uint32_t d = 0; d < ndim; d++) {
-    uint64_t s = get64(head + 8 * d);
+    uint64_t s = get64(head + 20 + 8 * d);
     if (s > INT64_MAX) {
       snprintf(err, errlen, "tensor size %llu too large", (unsigned long long)s);
       return -1;
@@ -139,7 +141,7 @@ int lunet_tns_read_data(FILE *f, const lunet_tns_header *hd, void *dst, char *er
   int64_t n = tns_numel(hd);
   unsigned char *out = dst;
   unsigned char buf[4 * CHUNK];
-  uLong crc = crc32(0L, Z_NULL, 0);
+  uLong crc = hd->crc;
   for (int64_t done = 0; done < n;) {
     int64_t m = n - done < CHUNK ? n - done : CHUNK;
     if (fread(buf, 4, (size_t)m, f) != (size_t)m) return read_fail(f, "data", err, errlen);
@@ -152,7 +154,7 @@ int lunet_tns_read_data(FILE *f, const lunet_tns_header *hd, void *dst, char *er
   }
   if (fread(buf, 1, 4, f) != 4) return read_fail(f, "checksum", err, errlen);
   if (get32(buf) != (uint32_t)crc) {
-    snprintf(err, errlen, "tensor data corrupt (checksum mismatch)");
+    snprintf(err, errlen, "tensor corrupt (checksum mismatch)");
     return -1;
   }
   return 0;

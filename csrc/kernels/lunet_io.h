@@ -19,6 +19,19 @@
 #include "imgops.h"
 #include "tensor.h"
 
+/* ---- opening files ------------------------------------------------------- */
+
+/* A descriptor of path for reading (write = 0), or for writing from its start
+ * (write = 1: created with mode 0666 minus the umask when new, emptied otherwise), or
+ * -1 with a message naming path. Anything but a regular file (a FIFO, a folder, a
+ * device) is refused without blocking. */
+int lunet_open_regular(const char *path, int write, char *err, size_t errlen);
+/* A new file beside path, name = path.<12 random hex digits>.tmp (namelen bytes at
+ * least strlen(path) + 18), created exclusively (never an existing file, never through
+ * a symlink) with mode 0666 minus the umask and opened for reading and writing: its
+ * descriptor, or -1 with a message naming path. */
+int lunet_open_temp(const char *path, char *name, size_t namelen, char *err, size_t errlen);
+
 /* ---- PNG ---------------------------------------------------------------- */
 
 /* Reads any PNG (gray, gray+alpha, RGB, RGBA, palette; 1 to 16 bits;
@@ -63,15 +76,18 @@ void lunet_idx_close(lunet_idx_reader *r);
  *   ndim        u32 (0..LT_MAXDIM)
  *   size        u64 × ndim
  *   data        4 bytes per element, row-major
- *   crc32       u32, zlib's crc32 of the data bytes
- * It is read from and written to an open FILE*, at its current position, so a
- * tensor can be embedded in a larger file. */
-#define LUNET_TNS_VERSION 1u
+ *   crc32       u32, zlib's crc32 of every byte before it from the magic on
+ * Version 1 (still read) had the same layout with a crc32 of the data bytes alone,
+ * so a flipped dtype or a swapped size went unnoticed. It is read from and written
+ * to an open FILE*, at its current position, so a tensor can be embedded in a
+ * larger file. */
+#define LUNET_TNS_VERSION 2u
 
 typedef struct {
   lt_dtype dtype;
   int ndim;
   int64_t size[LT_MAXDIM];
+  uint32_t crc; /* set by lunet_tns_read_header: the checksum so far (of the header from version 2) */
 } lunet_tns_header;
 
 /* Writes a contiguous tensor's header, data and checksum. */

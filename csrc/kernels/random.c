@@ -78,10 +78,18 @@ void lt_rng_get_state(uint64_t out[LT_RNG_STATE_WORDS + 2]) {
   memcpy(&out[LT_RNG_STATE_WORDS + 1], &spare, sizeof spare);
 }
 
-void lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]) {
+const char *lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]) {
+  uint64_t any = 0;
+  for (int i = 0; i < LT_RNG_STATE_WORDS; i++) any |= in[i];
+  double v;
+  memcpy(&v, &in[LT_RNG_STATE_WORDS + 1], sizeof v);
+  if (!any) return "the generator's words are all zero, a state xoshiro256** never leaves";
+  if (in[LT_RNG_STATE_WORDS] > 1) return "the spare-normal flag is neither 0 nor 1";
+  if (!isfinite(v)) return "the spare normal value is not finite";
   memcpy(s, in, sizeof s);
-  has_spare = in[LT_RNG_STATE_WORDS] != 0;
-  memcpy(&spare, &in[LT_RNG_STATE_WORDS + 1], sizeof spare);
+  has_spare = (int)in[LT_RNG_STATE_WORDS];
+  spare = v;
+  return NULL;
 }
 
 /* ---------------------------------------------------------------- fills */

@@ -22,7 +22,10 @@ double lt_rng_truncnormal(double std);
 uint64_t lt_rng_below(uint64_t n);
 /* The whole state as words (for checkpoints): s[0..3], has_spare, spare bits. */
 void lt_rng_get_state(uint64_t out[LT_RNG_STATE_WORDS + 2]);
-void lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]);
+/* Sets the state when it is one the generator can be in, returning NULL; else leaves
+ * the state alone and returns why not: xoshiro's all-zero words stay zero forever (a
+ * normal draw would then loop forever), has_spare is 0 or 1, the spare a finite number. */
+const char *lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]);
 
 /* ---- fills of float tensors. Elements are drawn in row-major order of the view, so one
  * seed gives the same values whatever the strides. ---- */

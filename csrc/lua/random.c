@@ -19,13 +19,18 @@ static int l_getRNGState(lua_State *L) {
   return 1;
 }
 
+/* setRNGState(s): s as getRNGState returned it; a string of another length or a state
+ * the generator cannot be in (all-zero words: every draw 0, randn looping forever) is
+ * refused, the state left as it was. */
 static int l_setRNGState(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   uint64_t st[LT_RNG_STATE_WORDS + 2];
-  if (len != sizeof st) luaL_error(L, "setRNGState: state must be %d bytes, got %d", (int)sizeof st, (int)len);
+  if (len != sizeof st)
+    luaL_error(L, "setRNGState: state must be %d bytes, got %I", (int)sizeof st, (lua_Integer)len);
   memcpy(st, s, sizeof st);
-  lt_rng_set_state(st);
+  const char *why = lt_rng_set_state(st);
+  if (why) luaL_error(L, "setRNGState: not a state from getRNGState: %s", why);
   return 0;
 }
 

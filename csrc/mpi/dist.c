@@ -69,6 +69,14 @@ void ld_host(char *buf, int n) {
 
 void ld_barrier(void) { MPI_Barrier(MPI_COMM_WORLD); }
 
+/* One MIN reduction of (n, -n) gives both ends (counts are >= 0: -n cannot overflow). */
+void ld_count_range(int64_t n, int64_t *lo, int64_t *hi) {
+  int64_t v[2] = {n, -n};
+  MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
+  *lo = v[0];
+  *hi = -v[1];
+}
+
 /* MPI counts are int: larger buffers go in INT_MAX-element pieces. */
 void ld_allreduce(float *x, int64_t n, int mean) {
   for (int64_t at = 0; at < n; at += INT_MAX) {

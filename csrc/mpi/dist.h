@@ -4,7 +4,8 @@
  * handler stays in place: an MPI error aborts the whole job, because a failed
  * collective cannot be recovered and an abort beats every rank hanging.
  * All ranks must call the collectives (barrier, allreduce, broadcast, gather) in the
- * same order with the same element counts.
+ * same order with the same element counts (lunet.mpi checks the counts with
+ * ld_count_range first).
  */
 #ifndef LUNET_DIST_H
 #define LUNET_DIST_H
@@ -34,6 +35,9 @@ int ld_local_size(void);
 void ld_host(char *buf, int n);
 
 void ld_barrier(void);
+/* The smallest and the largest n over the ranks, on every rank: a collective that
+ * lets every rank refuse buffers of different sizes together, before any data moves. */
+void ld_count_range(int64_t n, int64_t *lo, int64_t *hi);
 /* x[i] = sum over ranks of x[i] (mean = 1: divided by the number of ranks), for
  * i in [0, n); in place. Every rank ends with the same bits. n may exceed INT_MAX. */
 void ld_allreduce(float *x, int64_t n, int mean);

@@ -15,12 +15,25 @@ static void check_running(lua_State *L, const char *fname) {
   if (s == LD_FINALIZED) luaL_error(L, "%s: MPI was already finalized", fname);
 }
 
-/* The elements of a contiguous float tensor and their count. */
+/* The elements of a contiguous float tensor and their count. Only float tensors pass,
+ * so the ranks agree on the dtype whenever they all get past this check. */
 static float *check_buffer(lua_State *L, int idx, const char *fname, int64_t *n) {
   lt_tensor *t = lunet_checkfloat(L, idx, fname);
   lunet_checkcontig(L, t, fname, "tensor");
   *n = lt_numel(t);
   return lt_fdata(t);
+}
+
+/* Raise, on every rank, unless every rank passed n elements: a rank with a smaller
+ * buffer would be written past its end (broadcast) or the reduction would mismatch
+ * (allreduce). Collective: all ranks call it before moving data. */
+static void agree_count(lua_State *L, int64_t n, const char *fname) {
+  int64_t lo, hi;
+  ld_count_range(n, &lo, &hi);
+  if (lo != hi)
+    luaL_error(L, "%s: the ranks' tensors differ in element count (from %I to %I; this rank %I): "
+               "every rank must pass a tensor of the same size", fname, (lua_Integer)lo, (lua_Integer)hi,
+               (lua_Integer)n);
 }
 
 static int check_root(lua_State *L, int idx, const char *fname) {
@@ -96,6 +109,7 @@ static int l_allreduce(lua_State *L) {
   float *x = check_buffer(L, 1, "allreduce", &n);
   int op = luaL_checkoption(L, 2, "sum", ops);
   check_running(L, "allreduce");
+  agree_count(L, n, "allreduce");
   ld_allreduce(x, n, op == 1);
   lua_settop(L, 1);
   return 1;
@@ -106,7 +120,9 @@ static int l_broadcast(lua_State *L) {
   int64_t n;
   float *x = check_buffer(L, 1, "broadcast", &n);
   check_running(L, "broadcast");
-  ld_broadcast(x, n, check_root(L, 2, "broadcast"));
+  int root = check_root(L, 2, "broadcast");
+  agree_count(L, n, "broadcast");
+  ld_broadcast(x, n, root);
   lua_settop(L, 1);
   return 1;
 }

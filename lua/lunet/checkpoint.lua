@@ -41,10 +41,25 @@ function checkpoint.load(path, model, optimizer)
         :format(i, q:shapeString(), path, p:shapeString()), 2)
     end
   end
-  -- the optimizer's state is checked (and restored) first: a mismatch leaves the model untouched
-  if optimizer and c.optimizer then optimizer:loadState(c.optimizer) end
+  -- The generator's state is checked by setting it (a valid checksum does not make it
+  -- one the generator can be in: all-zero words made every randn loop forever), then
+  -- the optimizer's: a refusal of either leaves the model, the optimizer and the
+  -- generator as they were.
+  local previous = lunet.getRNGState()
+  if c.rng ~= nil then
+    local ok, err = pcall(lunet.setRNGState, type(c.rng) == "string" and c.rng or "")
+    if not ok then
+      error(("checkpoint.load: %s holds an invalid generator state (%s)"):format(path, err), 2)
+    end
+  end
+  if optimizer and c.optimizer then
+    local ok, err = pcall(optimizer.loadState, optimizer, c.optimizer)
+    if not ok then
+      lunet.setRNGState(previous)
+      error(err, 0)
+    end
+  end
   for i, p in ipairs(params) do p:copy(c.params[i]) end
-  if c.rng then lunet.setRNGState(c.rng) end
   return {iteration = c.iteration, config = c.config, state = c.state, model = c.model}
 end
 

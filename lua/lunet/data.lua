@@ -209,6 +209,12 @@ function Loader:loadState(s)
     error(("Loader.loadState: the state is for a data set of %s examples, this one has %d")
       :format(lunet.isTensor(s.order) and tostring(s.order:numel()) or "?", self.n), 2)
   end
+  if s.rng ~= nil then -- checked by swapping it in: a state the generator cannot be in is refused now
+    local global = lunet.getRNGState()
+    local ok, err = pcall(lunet.setRNGState, type(s.rng) == "string" and s.rng or "")
+    lunet.setRNGState(global)
+    if not ok then error("Loader.loadState: invalid generator state (" .. err .. ")", 2) end
+  end
   self.epoch, self.pos, self.order = s.epoch, s.pos < 0 and math.huge or s.pos, s.order
   self.rng = s.rng or self.rng
 end

@@ -12,6 +12,7 @@
 -- `level` is as in lunet.check: 2 (the default) blames the caller of the function that
 -- calls these.
 local lfs = require "lfs"
+local core = require "lunet.core"
 local check = require "lunet.check"
 
 local fileutil = {}
@@ -39,26 +40,17 @@ function fileutil.checkOutput(fname, path, level, devices)
   return path
 end
 
--- A temporary name beside path that no other writer uses: the address of a fresh table
--- differs between processes (address-space randomization), math.random within one.
-local function temporaryName(path)
-  while true do
-    local tmp = ("%s.%s%06x.tmp"):format(path, tostring({}):match("0x(%x+)") or "", math.random(0, 0xffffff))
-    if not lfs.attributes(tmp, "mode") then return tmp end
-  end
-end
-
 -- A reader sees the old file or the whole new one, never a part: the text goes to a
--- temporary file that is renamed over path once every write, the flush and the close
--- succeeded (a full disk raises here instead of leaving an empty file).
+-- new temporary file beside path (lunet.save's, core.open_temp: created exclusively,
+-- never through a symlink) that is renamed over path once every write, the flush and
+-- the close succeeded (a full disk raises here instead of leaving an empty file).
 function fileutil.writeAtomic(path, text, fname, level)
   fname, level = fname or "fileutil.writeAtomic", (level or 2) + 1
   if type(path) ~= "string" then check.fail(level, "%s: path must be a string, got %s", fname, type(path)) end
   if type(text) ~= "string" then check.fail(level, "%s: text must be a string, got %s", fname, type(text)) end
   fileutil.checkOutput(fname, path, level)
-  local tmp = temporaryName(path)
-  local f, err = io.open(tmp, "wb")
-  if not f then check.fail(level, "%s: cannot write %s (%s)", fname, path, err) end
+  local f, tmp = core.open_temp(path)
+  if not f then check.fail(level, "%s: %s", fname, tmp) end
   local ok, werr = f:write(text)
   if ok then ok, werr = f:flush() end
   local closed, cerr = f:close()

@@ -46,6 +46,17 @@ fails("broadcast: argument #1 must be a tensor, got table", mpi.broadcast, {})
 fails(("broadcast: root must be a rank in 0..%d, got %d"):format(size - 1, size), mpi.broadcast, lunet.zeros(3), size)
 fails(("gather: root must be a rank in 0..%d, got -1"):format(size - 1), mpi.gather, "x", -1)
 
+-- Tensors of different sizes on different ranks (issue 12: rank 1's heap overflowed,
+-- allreduce crashed then hung): every rank raises, naming both counts, and the
+-- collectives still work afterwards.
+local big = lunet.ones(rank == 0 and 1000000 or 4)
+local counts = ("from 4 to 1000000; this rank %d"):format(big:numel())
+fails("broadcast: the ranks' tensors differ in element count (" .. counts, dist.broadcast, big, 0)
+fails("allreduce: the ranks' tensors differ in element count (" .. counts, dist.allreduce, big, "sum")
+local after = lunet.ones(3)
+dist.allreduce(after, "sum")
+assert(after[1] == size, "allreduce after a refused call")
+
 dist.finalize()
 dist.finalize() -- a second call is harmless
 fails("lunet.distributed: rank: MPI was already finalized", dist.rank)
