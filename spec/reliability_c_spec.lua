@@ -54,16 +54,20 @@ describe("outputs that overlap an input", function()
   it("nn kernels refuse an output that overlaps an input", function()
     local base = lunet.arange(16):view(4, 4)
     assert.has_error(function() core.relu_forward(base:narrow(1, 1, 2), base:narrow(1, 2, 2)) end,
-      "relu: argument #2 (output) is an output and overlaps argument #1, which the kernel reads while it " ..
-      "writes the output (pass a separate tensor)")
+      "relu: argument #2 (output), which the kernel writes, overlaps argument #1, which it reads or " ..
+      "writes at the same time (pass a separate tensor)")
     local x, w = lunet.ones(2, 3), lunet.ones(3, 3)
     assert.has_error(function() core.linear_forward(x, w, nil, w:narrow(1, 1, 2)) end,
-      "linear: argument #4 (output) is an output and overlaps argument #2, which the kernel reads while it " ..
-      "writes the output (pass a separate tensor)")
+      "linear: argument #4 (output), which the kernel writes, overlaps argument #2, which it reads or " ..
+      "writes at the same time (pass a separate tensor)")
     local gw = lunet.zeros(3, 3)
+    local p = lunet.zeros(6)
+    assert.has_error(function() core.sgd_step(p:narrow(1, 1, 3), p:narrow(1, 3, 3), nil, 0.1, 0, false, 0) end,
+      "sgd_step: argument #1 (parameter), which the kernel writes, overlaps argument #2, which it reads or " ..
+      "writes at the same time (pass a separate tensor)")
     assert.has_error(function() core.linear_backward_params(x, gw:narrow(1, 1, 2), gw, nil) end,
-      "linear: argument #3 (grad_weight) is an output and overlaps argument #2, which the kernel reads while " ..
-      "it writes the output (pass a separate tensor)")
+      "linear: argument #3 (grad_weight), which the kernel writes, overlaps argument #2, which it reads " ..
+      "or writes at the same time (pass a separate tensor)")
   end)
 
   it("the same Linear twice in a Sequential gives the product of the two applications", function()

@@ -164,8 +164,8 @@ void lunet_checknooverlap(lua_State *L, int idx, const char *fname, const char *
     const lt_tensor *in = i == idx ? NULL : lunet_totensor(L, i);
     if (in && in->base && lt_overlap(out, in)) {
       char a[48];
-      luaL_error(L, "%s: %s is an output and overlaps argument #%d, which the kernel reads while it writes "
-                 "the output (pass a separate tensor)", fname, argname(a, sizeof a, idx, what), i);
+      luaL_error(L, "%s: %s, which the kernel writes, overlaps argument #%d, which it reads or writes at the "
+                 "same time (pass a separate tensor)", fname, argname(a, sizeof a, idx, what), i);
     }
   }
 }

@@ -14,10 +14,19 @@ static float *same_as(lua_State *L, int idx, const lt_tensor *p, const char *fna
   return lt_fdata(t);
 }
 
+/* The parameter and the state buffers are written while the gradient is read: none may
+ * overlap another (lunet_checknooverlap). */
 static lt_tensor *param(lua_State *L, const char *fname) {
   lt_tensor *p = lunet_checkfloat(L, 1, fname);
   lunet_checkcontig(L, p, fname, "parameter");
+  lunet_checknooverlap(L, 1, fname, "parameter");
   return p;
+}
+
+static float *state_of(lua_State *L, int idx, const lt_tensor *p, const char *fname, const char *what) {
+  float *s = same_as(L, idx, p, fname, what);
+  lunet_checknooverlap(L, idx, fname, what);
+  return s;
 }
 
 /* sgd_step(p, g, v|nil, lr, momentum, nesterov, wd) */
@@ -25,7 +34,7 @@ static int l_sgd_step(lua_State *L) {
   lt_tensor *p = param(L, "sgd_step");
   const float *g = same_as(L, 2, p, "sgd_step", "gradient");
   float mu = (float)luaL_checknumber(L, 5);
-  float *v = mu != 0.0f ? same_as(L, 3, p, "sgd_step", "momentum buffer") : NULL;
+  float *v = mu != 0.0f ? state_of(L, 3, p, "sgd_step", "momentum buffer") : NULL;
   lt_sgd_step(lt_fdata(p), g, v, lt_numel(p), (float)luaL_checknumber(L, 4), mu, lua_toboolean(L, 6),
               (float)luaL_checknumber(L, 7));
   return 0;
@@ -35,8 +44,8 @@ static int l_sgd_step(lua_State *L) {
 static int l_adam_step(lua_State *L) {
   lt_tensor *p = param(L, "adam_step");
   lua_Integer t = lunet_checkinteger(L, 10, "adam_step", "step number", 1, LUA_MAXINTEGER);
-  lt_adam_step(lt_fdata(p), same_as(L, 2, p, "adam_step", "gradient"), same_as(L, 3, p, "adam_step", "first moment"),
-               same_as(L, 4, p, "adam_step", "second moment"), lt_numel(p), (float)luaL_checknumber(L, 5),
+  lt_adam_step(lt_fdata(p), same_as(L, 2, p, "adam_step", "gradient"), state_of(L, 3, p, "adam_step", "first moment"),
+               state_of(L, 4, p, "adam_step", "second moment"), lt_numel(p), (float)luaL_checknumber(L, 5),
                (float)luaL_checknumber(L, 6), (float)luaL_checknumber(L, 7), (float)luaL_checknumber(L, 8),
                (float)luaL_checknumber(L, 9), t);
   return 0;
@@ -46,7 +55,7 @@ static int l_adam_step(lua_State *L) {
 static int l_rmsprop_step(lua_State *L) {
   lt_tensor *p = param(L, "rmsprop_step");
   lt_rmsprop_step(lt_fdata(p), same_as(L, 2, p, "rmsprop_step", "gradient"),
-                  same_as(L, 3, p, "rmsprop_step", "square average"), lt_numel(p), (float)luaL_checknumber(L, 4),
+                  state_of(L, 3, p, "rmsprop_step", "square average"), lt_numel(p), (float)luaL_checknumber(L, 4),
                   (float)luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6), (float)luaL_checknumber(L, 7));
   return 0;
 }
@@ -55,7 +64,7 @@ static int l_rmsprop_step(lua_State *L) {
 static int l_adagrad_step(lua_State *L) {
   lt_tensor *p = param(L, "adagrad_step");
   lt_adagrad_step(lt_fdata(p), same_as(L, 2, p, "adagrad_step", "gradient"),
-                  same_as(L, 3, p, "adagrad_step", "square sum"), lt_numel(p), (float)luaL_checknumber(L, 4),
+                  state_of(L, 3, p, "adagrad_step", "square sum"), lt_numel(p), (float)luaL_checknumber(L, 4),
                   (float)luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6));
   return 0;
 }
