@@ -1531,6 +1531,8 @@ ops.nn = function()
       return c
     end
     if x.dtype ~= "float" then c.expect = "either"; return c end
+    -- ReLU's kernel, like every module's, refuses a view that is not contiguous
+    if which == "ReLU" and not x.t:isContiguous() then c.expect = "error"; return c end
     local want = {}
     for i, v in ipairs(xs) do want[i] = which == "Dropout" and v or (v ~= v and nil or math.max(v, 0.0)) end
     c.expect = function(call, r) checkTensor(call, which, r, x.shape, want) end
@@ -1572,6 +1574,7 @@ ops.nn = function()
     local c = method(m, "forward", x)
     c.op = which
     if x.dtype ~= "float" or #x.shape ~= 3 or x.shape[3] ~= D then c.expect = "either"; return c end
+    N, T = x.shape[1], x.shape[2] -- x may be a variable picked from the program
     if N == 0 or T == 0 then c.expect = "either"; return c end
     local want, scale
     if which == "RNN" then

@@ -96,15 +96,15 @@ describe("output views", function()
   it("an output view of another shape, or not contiguous, is refused instead of re-pointed", function()
     local base = lunet.arange(8):view(4, 2)
     assert.has_error(function() core.relu_forward(lunet.ones(3, 2), base:narrow(1, 3, 2)) end,
-      "relu: argument #2 (output) is a view (2,2) at offset 4 of a larger storage; an output view must " ..
-      "already be contiguous with the result's shape (3,2) (or pass a tensor of its own to be resized)")
+      "relu: argument #2 (output) is a view (2,2) at offset 4 of another tensor's storage; an output " ..
+      "view must already be contiguous with the result's shape (3,2) (or pass a tensor of its own to be resized)")
     assert.same({ { 0, 1 }, { 2, 3 }, { 4, 5 }, { 6, 7 } }, base:totable())
     assert.has_error(function() core.relu_forward(lunet.ones(2, 4), base:t()) end,
-      "relu: argument #2 (output) is a view (2,4) (not contiguous) at offset 0 of a larger storage; an output " ..
-      "view must already be contiguous with the result's shape (2,4) (or pass a tensor of its own to be resized)")
+      "relu: argument #2 (output) is a view (2,4) (not contiguous) at offset 0 of another tensor's storage; an " ..
+      "output view must already be contiguous with the result's shape (2,4) (or pass a tensor of its own to be resized)")
     assert.has_error(function() lunet.tensor({ 1, 2 }):index(lunet.tensor({ 1, 2, 1 }, "int"), base:narrow(1, 2, 2)) end,
-      "index: argument #3 (out) is a view (2,2) at offset 2 of a larger storage; an output view must already " ..
-      "be contiguous with the result's shape (3) (or pass a tensor of its own to be resized)")
+      "index: argument #3 (out) is a view (2,2) at offset 2 of another tensor's storage; an output view must " ..
+      "already be contiguous with the result's shape (3) (or pass a tensor of its own to be resized)")
   end)
 
   it("a tensor of its own is still resized, and keeps its storage when large enough", function()
@@ -152,15 +152,5 @@ describe("messages and angles", function()
   it("image.rotate by a tiny negative angle is the identity", function()
     local x = lunet.arange(32):view(2, 4, 4)
     same(x, lunet.image.rotate(x, -1e-14))
-  end)
-end)
-
-describe("found by the API fuzzer", function()
-  it("ReLU takes a view that is not contiguous (a transpose, an expand)", function()
-    local x = lunet.tensor({ { 4, -2 }, { -1, 3 }, { -1.5, 2 } })
-    local m = lunet.nn.ReLU()
-    same(x:t():relu(), m:forward(x:t()))
-    same(lunet.tensor({ { 1, 0 }, { 0, 1 } }), m:backward(x:t():narrow(2, 1, 2), lunet.ones(2, 2):t()))
-    same(lunet.zeros(3), m:forward(lunet.tensor(-1.25):expand(3)))
   end)
 end)

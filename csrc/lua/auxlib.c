@@ -130,8 +130,8 @@ lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size, co
     /* Re-pointing a view at offset 0 would write elements of its storage it does not cover. */
     if (!blk->whole) {
       char a[48], got[160], exp[160];
-      luaL_error(L, "%s: %s is a view %s%s at offset %I of a larger storage; an output view must already be "
-                 "contiguous with the result's shape %s (or pass a tensor of its own to be resized)",
+      luaL_error(L, "%s: %s is a view %s%s at offset %I of another tensor's storage; an output view must "
+                 "already be contiguous with the result's shape %s (or pass a tensor of its own to be resized)",
                  fname, argname(a, sizeof a, idx, what), lt_shape_str(t, got, sizeof got),
                  lt_is_contiguous(t) ? "" : " (not contiguous)", (lua_Integer)t->offset,
                  lt_shape_str(&want, exp, sizeof exp));

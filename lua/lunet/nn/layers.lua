@@ -239,13 +239,12 @@ ReLU.lastCallNames = {"input", "preact"}
 function ReLU:updateOutput(input)
   check.tensor("ReLU", "input", input)
   self.preact = input
-  -- the kernel walks plain arrays: a view that is not one (a transpose, an expand) is copied
-  core.relu_forward(input:contiguous(), self:writable("output", input))
+  core.relu_forward(input, self:writable("output", input))
   return self.output
 end
 
 function ReLU:updateGradInput(input, gradOutput)
-  core.relu_backward(input:contiguous(), gradOutput:contiguous(), self:writable("gradInput", input, gradOutput))
+  core.relu_backward(input, gradOutput, self:writable("gradInput", input, gradOutput))
   return self.gradInput
 end
 
