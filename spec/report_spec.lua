@@ -29,11 +29,12 @@ local CHROMIUM = (function()
 end)()
 
 local function browse(path, screenshot)
+  -- not under ./run.sh asan's preloaded sanitizer runtime, which leaves chromium hanging
   local flags = "--headless --no-sandbox --disable-gpu --hide-scrollbars"
   local cmd = screenshot
-    and ("%s %s --window-size=1000,1400 --screenshot=%s file://%s 2>/dev/null"):format(CHROMIUM, flags,
-      screenshot, path)
-    or ("%s %s --dump-dom file://%s 2>/dev/null"):format(CHROMIUM, flags, path)
+    and ("env -u LD_PRELOAD %s %s --window-size=1000,1400 --screenshot=%s file://%s 2>/dev/null"):format(CHROMIUM,
+      flags, screenshot, path)
+    or ("env -u LD_PRELOAD %s %s --dump-dom file://%s 2>/dev/null"):format(CHROMIUM, flags, path)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
