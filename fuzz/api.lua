@@ -1277,8 +1277,10 @@ ops.matmul = function()
     local want = {}
     for i = 1, #prod do
       want[i] = f32(beta * f32(cv[i]) + alpha * prod[i])
+      -- the float32 sum of the products may overflow before alpha scales it down
+      local overflows = scale[i] > FLT_MAX * 0.999
       scale[i] = math.abs(alpha) * scale[i] + math.abs(beta * cv[i])
-      if scale[i] ~= scale[i] then scale[i] = math.huge end
+      if scale[i] ~= scale[i] or overflows then scale[i] = math.huge end
     end
     if which == "addmm" then
       c.expect = function(call, r) checkTensor(call, "addmm", r, a.shape, want, scale) end
