@@ -15,11 +15,13 @@
 #include <string.h>
 #include "gemm.h"
 #include "nnkernels.h"
+#include "tensor.h"
 #include "threadpool.h"
 
 int64_t lt_window_outsize(int64_t in, int64_t k, int64_t stride, int64_t pad) {
-  int64_t span = in + 2 * pad - k;
-  return span < 0 ? 0 : span / stride + 1;
+  int64_t padded;
+  if (lt_add_overflow(pad, pad, &padded) || lt_add_overflow(in, padded, &padded) || padded < k) return 0;
+  return (padded - k) / stride + 1;
 }
 
 /* Both unfold directions go through a zero-padded copy of the image, (c, h+2ph, w+2pw),
@@ -106,13 +108,13 @@ static int64_t lane_floats(const lt_conv2d_geom *g) {
 static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
 
 int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
-  int64_t k, l, kl, ok, pad, lane, block, lanes, blocks, total;
-  if (__builtin_mul_overflow(g->c, g->kh, &k) || __builtin_mul_overflow(k, g->kw, &k) ||
-      __builtin_mul_overflow(g->oh, g->ow, &l) || __builtin_mul_overflow(k, l, &kl) ||
-      __builtin_mul_overflow(g->oc, k, &ok) || __builtin_mul_overflow(g->c, g->h + 2 * g->ph, &pad) ||
-      __builtin_mul_overflow(pad, g->w + 2 * g->pw, &pad) || __builtin_add_overflow(kl, pad, &lane) ||
-      __builtin_add_overflow(ok, g->oc, &block) || __builtin_mul_overflow(lane, conv2d_lanes(g), &lanes) ||
-      __builtin_mul_overflow(block, conv2d_blocks(g), &blocks) || __builtin_add_overflow(lanes, blocks, &total))
+  int64_t k, l, kl, ok, ph, pw, pad, lane, block, lanes, blocks, total;
+  if (lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) || lt_mul_overflow(g->oh, g->ow, &l) ||
+      lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) || lt_add_overflow(g->ph, g->ph, &ph) ||
+      lt_add_overflow(g->h, ph, &ph) || lt_add_overflow(g->pw, g->pw, &pw) || lt_add_overflow(g->w, pw, &pw) ||
+      lt_mul_overflow(g->c, ph, &pad) || lt_mul_overflow(pad, pw, &pad) || lt_add_overflow(kl, pad, &lane) ||
+      lt_add_overflow(ok, g->oc, &block) || lt_mul_overflow(lane, conv2d_lanes(g), &lanes) ||
+      lt_mul_overflow(block, conv2d_blocks(g), &blocks) || lt_add_overflow(lanes, blocks, &total))
     return -1;
   return total;
 }

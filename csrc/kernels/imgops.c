@@ -91,8 +91,11 @@ static void warp(const float *src, float *dst, size_t planes, int64_t h, int64_t
  * exact cosines so quarter turns are exact permutations of the pixels. */
 void lunet_img_rotate(const float *src, float *dst, size_t planes, int64_t h, int64_t w,
                       double degrees, float fill) {
+  /* turn in [0, 360): fmod keeps the sign of degrees, and for a tiny negative turn
+   * turn + 360 rounds to 360 itself, the same angle as 0 */
   double turn = fmod(degrees, 360.0), c, s;
   if (turn < 0) turn += 360.0;
+  if (turn >= 360.0) turn = 0.0;
   if (fmod(turn, 90.0) == 0.0) {
     static const double cq[4] = {1, 0, -1, 0}, sq[4] = {0, 1, 0, -1};
     int q = (int)(turn / 90.0);

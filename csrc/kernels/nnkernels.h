@@ -24,7 +24,7 @@ typedef struct lt_conv2d_geom {
   int64_t oh, ow;
 } lt_conv2d_geom;
 
-/* floor((in + 2*pad - k) / stride) + 1, or 0 when the window does not fit. */
+/* floor((in + 2*pad - k) / stride) + 1, or 0 when the window does not fit (or in + 2*pad overflows). */
 int64_t lt_window_outsize(int64_t in, int64_t k, int64_t stride, int64_t pad);
 
 /* im2col of ONE image (g->n is ignored). With L = oh*ow and K = c*kh*kw,

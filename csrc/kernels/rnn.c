@@ -81,7 +81,7 @@ int lt_rnn_check_dims(const lt_rnn_dims *d) {
   if (nt > INT_MAX || tgh > INT_MAX || d->D > INT_MAX) return -1;
   /* the longest buffers, the state (N*T*G*H + rest + N*G*H) and the GRU's scratch
    * (2 N*T*G*H), are both at most 2 N*T*G*H + rest */
-  if (__builtin_add_overflow(ntgh, ntgh, &len) || __builtin_add_overflow(len, rest, &len)) return -1;
+  if (lt_add_overflow(ntgh, ntgh, &len) || lt_add_overflow(len, rest, &len)) return -1;
   return 0;
 }
 

@@ -49,11 +49,28 @@ const char *lt_shape_str(const lt_tensor *t, char *buf, size_t n) {
   return buf;
 }
 
-int lt_mul_overflow(int64_t a, int64_t b, int64_t *out) {
-  if (a < 0 || b < 0) return -1;
-  if (a != 0 && b > INT64_MAX / a) return -1;
-  *out = a * b;
-  return 0;
+/* Views are checked against their storage when made, so these extents fit int64. */
+static int view_extent(const lt_tensor *t, int64_t *last) {
+  int64_t e = t->offset;
+  for (int i = 0; i < t->ndim; i++) {
+    if (t->size[i] == 0) return 0;
+    e += (t->size[i] - 1) * t->stride[i];
+  }
+  *last = e;
+  return 1;
+}
+
+int lt_overlap(const lt_tensor *a, const lt_tensor *b) {
+  int64_t ea, eb;
+  return a->base == b->base && view_extent(a, &ea) && view_extent(b, &eb) && a->offset <= eb &&
+         b->offset <= ea;
+}
+
+int lt_same_view(const lt_tensor *a, const lt_tensor *b) {
+  if (a->base != b->base || a->offset != b->offset || !lt_same_shape(a, b)) return 0;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->size[i] != 1 && a->stride[i] != b->stride[i]) return 0;
+  return 1;
 }
 
 int lt_shape_numel(int ndim, const int64_t *size, int64_t *numel) {

@@ -43,8 +43,24 @@ void lt_set_contiguous_strides(lt_tensor *t);
 /* Writes "(2,3,4)" into buf (at most n bytes). */
 const char *lt_shape_str(const lt_tensor *t, char *buf, size_t n);
 
-/* Overflow-checked products; return 0 on success, -1 on overflow. */
-int lt_mul_overflow(int64_t a, int64_t b, int64_t *out);
+/* The checked arithmetic every size, offset and stride computation goes through, in the
+ * binding and the kernels: *out = a*b or a+b, returning -1 (out unspecified) when an
+ * operand is negative or the result does not fit int64, else 0. Sizes, offsets and
+ * strides are never negative, so refusing negatives also catches a size that wrapped. */
+static inline int lt_mul_overflow(int64_t a, int64_t b, int64_t *out) {
+  return a < 0 || b < 0 || __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+static inline int lt_add_overflow(int64_t a, int64_t b, int64_t *out) {
+  return a < 0 || b < 0 || __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
+/* Views of one storage have one base. A view reaches only elements in [offset, offset +
+ * sum_i (size_i - 1) * stride_i] (strides are never negative), so two views can share an
+ * element only when their bases are equal and these intervals meet (an empty view reaches
+ * none). Conservative: the even and the odd columns of a matrix count as overlapping. */
+int lt_overlap(const lt_tensor *a, const lt_tensor *b);
+/* a and b are the same view: one base, offset, shape and strides. An elementwise kernel
+ * may then write one while it reads the other (each element is read before it is written). */
+int lt_same_view(const lt_tensor *a, const lt_tensor *b);
 /* The element count of a shape into *numel (0 when a size is 0). Returns -1 when a size is
  * negative or when the product of the nonzero sizes overflows: a shape's contiguous
  * strides are those products, so even an empty (0,2^40,2^40) must be refused. */

@@ -16,6 +16,16 @@ typedef struct {
   float *data;      /* aligned pointer into this same block */
 } storage_t;
 
+/* A tensor userdata's block. The view comes first, so the block is also an lt_tensor. */
+typedef struct {
+  lt_tensor view;
+  /* The view was made with a storage of its own (a constructor, or a resize that gave it
+   * one), so resizing it cannot move it off elements another view expects it to cover;
+   * every other view (narrow, select, view, ...) has whole = 0. */
+  int whole;
+  int64_t plane[2]; /* lunet_setplane's (H,W); 0 when none was recorded */
+} tensor_block;
+
 const char *lunet_dtypename(lt_dtype dt) { return dt == LT_FLOAT ? "float" : "int"; }
 
 /* ---------------------------------------------------------------- creation */
@@ -58,19 +68,21 @@ static int64_t checked_numel(lua_State *L, int ndim, const int64_t *size, const 
 }
 
 /* Push a tensor userdata viewing the storage at index sidx. */
-static lt_tensor *push_view(lua_State *L, int sidx, const lt_tensor *view) {
+static lt_tensor *push_view(lua_State *L, int sidx, const lt_tensor *view, int whole) {
   sidx = lua_absindex(L, sidx);
-  lt_tensor *t = lua_newuserdatauv(L, sizeof(lt_tensor), 1);
-  *t = *view;
+  tensor_block *b = lua_newuserdatauv(L, sizeof(tensor_block), 1);
+  memset(b, 0, sizeof *b);
+  b->view = *view;
+  b->whole = whole;
   lua_pushvalue(L, sidx);
   lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, LUNET_TENSOR_MT);
-  return t;
+  return &b->view;
 }
 
 lt_tensor *lunet_pushview(lua_State *L, int idx, const lt_tensor *view) {
   lua_getiuservalue(L, idx, 1);
-  lt_tensor *t = push_view(L, -1, view);
+  lt_tensor *t = push_view(L, -1, view, 0);
   lua_remove(L, -2);
   return t;
 }
@@ -86,7 +98,7 @@ static lt_tensor *new_tensor(lua_State *L, lt_dtype dt, int ndim, const int64_t 
   v.dtype = dt;
   for (int i = 0; i < ndim; i++) v.size[i] = size[i];
   lt_set_contiguous_strides(&v);
-  lt_tensor *t = push_view(L, -1, &v);
+  lt_tensor *t = push_view(L, -1, &v, 1);
   lua_remove(L, -2);
   return t;
 }
@@ -99,35 +111,76 @@ lt_tensor *lunet_newresult(lua_State *L, lt_dtype dt, int ndim, const int64_t *s
   return new_tensor(L, dt, ndim, size, fname, 0);
 }
 
-lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size) {
+/* "argument #i (what)" or "argument #i" into buf, for the messages below. */
+static const char *argname(char *buf, size_t n, int idx, const char *what) {
+  snprintf(buf, n, what ? "argument #%d (%s)" : "argument #%d", idx, what);
+  return buf;
+}
+
+lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size, const char *fname,
+                        const char *what) {
   idx = lua_absindex(L, idx);
   lt_tensor *t = lunet_checktensor(L, idx);
-  int64_t n = checked_numel(L, ndim, size, "resize");
-  lua_getiuservalue(L, idx, 1);
-  storage_t *s = luaL_testudata(L, -1, STORAGE_MT);
-  lua_pop(L, 1);
-  if (!s || s->capacity < n) {
-    s = new_storage(L, n, "resize", 1);
-    lua_setiuservalue(L, idx, 1);
+  tensor_block *blk = (tensor_block *)t;
+  int64_t n = checked_numel(L, ndim, size, fname);
+  lt_tensor want = *t;
+  want.ndim = ndim;
+  memcpy(want.size, size, (size_t)ndim * sizeof *size);
+  if (!(lt_same_shape(t, &want) && lt_is_contiguous(t))) {
+    /* Re-pointing a view at offset 0 would write elements of its storage it does not cover. */
+    if (!blk->whole) {
+      char a[48], got[160], exp[160];
+      luaL_error(L, "%s: %s is a view %s%s at offset %I of another tensor's storage; an output view must "
+                 "already be contiguous with the result's shape %s (or pass a tensor of its own to be resized)",
+                 fname, argname(a, sizeof a, idx, what), lt_shape_str(t, got, sizeof got),
+                 lt_is_contiguous(t) ? "" : " (not contiguous)", (lua_Integer)t->offset,
+                 lt_shape_str(&want, exp, sizeof exp));
+    }
+    lua_getiuservalue(L, idx, 1);
+    storage_t *s = luaL_testudata(L, -1, STORAGE_MT);
+    lua_pop(L, 1);
+    if (!s || s->capacity < n) {
+      s = new_storage(L, n, fname, 1);
+      lua_setiuservalue(L, idx, 1);
+    }
+    t->base = s->data;
+    t->offset = 0;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->size[i] = size[i];
+    lt_set_contiguous_strides(t);
   }
-  t->base = s->data;
-  t->offset = 0;
-  t->ndim = ndim;
-  for (int i = 0; i < ndim; i++) t->size[i] = size[i];
-  lt_set_contiguous_strides(t);
+  blk->plane[0] = blk->plane[1] = 0;
+  lunet_checknooverlap(L, idx, fname, what);
   return t;
 }
 
-lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like) {
-  return lunet_resize(L, idx, like->ndim, like->size);
+lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like, const char *fname, const char *what) {
+  return lunet_resize(L, idx, like->ndim, like->size, fname, what);
 }
 
-int lunet_samestorage(lua_State *L, int a, int b) {
-  lua_getiuservalue(L, a, 1);
-  lua_getiuservalue(L, b, 1);
-  const int same = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return same;
+void lunet_checknooverlap(lua_State *L, int idx, const char *fname, const char *what) {
+  const lt_tensor *out = lunet_totensor(L, idx);
+  for (int i = 1, top = lua_gettop(L); i <= top; i++) {
+    const lt_tensor *in = i == idx ? NULL : lunet_totensor(L, i);
+    if (in && in->base && lt_overlap(out, in)) {
+      char a[48];
+      luaL_error(L, "%s: %s, which the kernel writes, overlaps argument #%d, which it reads or writes at the "
+                 "same time (pass a separate tensor)", fname, argname(a, sizeof a, idx, what), i);
+    }
+  }
+}
+
+void lunet_setplane(lua_State *L, int idx, int64_t h, int64_t w) {
+  tensor_block *b = (tensor_block *)lunet_checktensor(L, idx);
+  b->plane[0] = h;
+  b->plane[1] = w;
+}
+
+int lunet_getplane(lua_State *L, int idx, int64_t *hw) {
+  const tensor_block *b = (const tensor_block *)lunet_checktensor(L, idx);
+  hw[0] = b->plane[0];
+  hw[1] = b->plane[1];
+  return b->plane[0] != 0;
 }
 
 /* Release: drop the storage reference; memory goes with the collector's next cycle. */
@@ -247,8 +300,7 @@ int lunet_checkdimarg(lua_State *L, int arg, const lt_tensor *t, const char *fna
   lua_Integer nd = t->ndim;
   if (d < 0) d += nd + 1;
   if (d < 1 || d > nd)
-    luaL_error(L, "%s: dimension %d out of range for a %d-D tensor", fname, (int)luaL_checkinteger(L, arg),
-               t->ndim);
+    luaL_error(L, "%s: dimension %I out of range for a %d-D tensor", fname, luaL_checkinteger(L, arg), t->ndim);
   return (int)d - 1;
 }
 
@@ -262,7 +314,7 @@ int lunet_checksizes(lua_State *L, int arg, int64_t *size, const char *fname, in
       int ok;
       lua_Integer v = lua_tointegerx(L, -1, &ok);
       if (!ok) luaL_error(L, "%s: size %d must be an integer, got %s", fname, i, luaL_typename(L, -1));
-      if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %d", fname, i, (int)v);
+      if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %I", fname, i, v);
       size[nd++] = v;
       lua_pop(L, 1);
     }
@@ -274,7 +326,7 @@ int lunet_checksizes(lua_State *L, int arg, int64_t *size, const char *fname, in
     int ok;
     lua_Integer v = lua_tointegerx(L, arg, &ok);
     if (!ok) luaL_error(L, "%s: size %d must be an integer, got %s", fname, nd + 1, lua_tostring(L, arg));
-    if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %d", fname, nd + 1, (int)v);
+    if (v < 0) luaL_error(L, "%s: size %d must be non-negative, got %I", fname, nd + 1, v);
     size[nd++] = v;
     arg++;
   }

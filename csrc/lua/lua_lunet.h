@@ -30,14 +30,27 @@ lt_tensor *lunet_newtensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *s
 lt_tensor *lunet_newresult(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname);
 /* Push a tensor with the given view onto the storage of the tensor at idx. */
 lt_tensor *lunet_pushview(lua_State *L, int idx, const lt_tensor *view);
-/* Make the tensor at idx contiguous with the given shape, keeping its storage when it
- * is large enough (contents then unspecified), else giving it a fresh zeroed storage.
- * This is how kernels reuse the caller's output and workspace buffers. */
-lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size);
-lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like);
-/* 1 when the tensors at a and b are views of one storage (so writing one may change the
- * other), else 0. */
-int lunet_samestorage(lua_State *L, int a, int b);
+/* The output (or workspace) at idx, named what (may be NULL) in errors that start with
+ * fname, made contiguous with the given shape. A tensor that already is stays where it
+ * points, even when it is a view, and keeps its contents. Otherwise only a tensor made
+ * with a storage of its own (by a constructor or an earlier resize) is resized: it keeps
+ * its storage when that is large enough (contents then unspecified), else gets a fresh
+ * zeroed one. A view of another shape is refused rather than re-pointed at offset 0,
+ * where it would overwrite elements it does not cover. Last, the output must not overlap
+ * any other tensor argument (lunet_checknooverlap). This is how kernels reuse the
+ * caller's output and workspace buffers. */
+lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size, const char *fname,
+                        const char *what);
+lt_tensor *lunet_resize_like(lua_State *L, int idx, const lt_tensor *like, const char *fname, const char *what);
+/* Raise unless the tensor at idx, which a kernel writes while it reads the others,
+ * overlaps none of the other tensors on the stack (lt_overlap). */
+void lunet_checknooverlap(lua_State *L, int idx, const char *fname, const char *what);
+/* Max-pool switches hold flat indices into (H,W) input planes, and a plane of another
+ * width reads them as other pixels: maxpool2d_forward records (H,W) on its switches,
+ * the backward and unpool compare. getplane returns 0 (and zeros) when none was recorded
+ * (switches made by hand, or a view of them); any resize forgets the record. */
+void lunet_setplane(lua_State *L, int idx, int64_t h, int64_t w);
+int lunet_getplane(lua_State *L, int idx, int64_t *hw);
 /* Create the tensor and storage metatables (__gc and __close release the storage);
  * leaves the tensor metatable on the stack. */
 void lunet_newmetatables(lua_State *L);

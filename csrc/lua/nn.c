@@ -81,7 +81,7 @@ static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g)
   check_int_range(L, "conv2d", g->c * g->kh * g->kw, "inC*kH*kW");
   check_int_range(L, "conv2d", g->oh * g->ow, "outH*outW");
   check_int_range(L, "conv2d", g->oc, "outC");
-  return lunet_resize(L, idx, 1, &total);
+  return lunet_resize(L, idx, 1, &total, "conv2d", "workspace");
 }
 
 /* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW) -> output */
@@ -93,7 +93,7 @@ static int l_conv2d_forward(lua_State *L) {
   lunet_checkout(L, 4, "conv2d", "output", LT_FLOAT);
   lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
-  lt_tensor *out = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.oc, g.oh, g.ow});
+  lt_tensor *out = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.oc, g.oh, g.ow}, "conv2d", "output");
   lt_tensor *work = conv_workspace(L, 5, &g);
   const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
   lt_conv2d_forward(lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work), &g);
@@ -120,7 +120,7 @@ static int l_conv2d_backward_input(lua_State *L) {
   lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
   window_args(L, 6, 0, "conv2d", &g);
   lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
-  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w}, "conv2d", "grad_input");
   lt_tensor *work = conv_workspace(L, 5, &g);
   lt_conv2d_backward_input(lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), lt_fdata(grad_input),
                            lt_fdata(work), &g);
@@ -142,6 +142,8 @@ static int l_conv2d_backward_params(lua_State *L) {
   float scale = (float)luaL_optnumber(L, 10, 1.0);
   lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
   lt_tensor *work = conv_workspace(L, 5, &g);
+  lunet_checknooverlap(L, 3, "conv2d", "grad_weight");
+  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, "conv2d", "grad_bias");
   lt_tensor *grad_weight = lunet_totensor(L, 3), *grad_bias = lunet_totensor(L, 4);
   lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight),
                             grad_bias ? lt_fdata(grad_bias) : NULL, lt_fdata(work), scale, &g);
@@ -159,17 +161,26 @@ static lt_tensor *pool_geom(lua_State *L, int idx, int opt, const char *fname, l
   if (2 * g->ph > g->kh || 2 * g->pw > g->kw)
     luaL_error(L, "%s: padding %Ix%I must be at most half the %Ix%I window", fname, (lua_Integer)g->ph,
                (lua_Integer)g->pw, (lua_Integer)g->kh, (lua_Integer)g->kw);
-  if (g->h * g->w > INT32_MAX) luaL_error(L, "%s: input planes are too large for int32 switches", fname);
+  int64_t hw;
+  if (lt_mul_overflow(g->h, g->w, &hw) || hw > INT32_MAX)
+    luaL_error(L, "%s: input planes are too large for int32 switches", fname);
   return in;
 }
 
-/* Switches index (h*w) planes, 1-based; a bad one would write outside the plane. */
+/* Switches index the (g->h, g->w) planes, 1-based; a bad one would write outside the
+ * plane, and switches recorded over planes of another size would pass that test yet
+ * name other pixels (row * w + col reads differently under another w). */
 static lt_tensor *check_switches(lua_State *L, int idx, const char *fname, const lt_tensor *like,
-                                 int64_t hw) {
+                                 const lt_conv2d_geom *g) {
   lt_tensor *s = lunet_checkint(L, idx, fname);
   lunet_checkdim(L, s, 4, fname, "switches", "(N,C,H,W)");
   lunet_checkcontig(L, s, fname, "switches");
   lunet_checkshape(L, s, fname, "switches", "(N,C,H,W)", like->size);
+  int64_t plane[2];
+  if (lunet_getplane(L, idx, plane) && (plane[0] != g->h || plane[1] != g->w))
+    luaL_error(L, "%s: the switches come from a forward over %Ix%I planes, not %Ix%I", fname,
+               (lua_Integer)plane[0], (lua_Integer)plane[1], (lua_Integer)g->h, (lua_Integer)g->w);
+  const int64_t hw = g->h * g->w; /* checked to fit int32 */
   const int32_t *p = lt_idata(s);
   const int64_t n = lt_numel(s);
   for (int64_t i = 0; i < n; i++) {
@@ -186,9 +197,10 @@ static int l_maxpool2d_forward(lua_State *L) {
   lt_tensor *in = pool_geom(L, 1, 4, "maxpool2d", &g);
   lunet_checkout(L, 2, "maxpool2d", "output", LT_FLOAT);
   lunet_checkout(L, 3, "maxpool2d", "switches", LT_INT);
-  lt_tensor *out = lunet_resize(L, 2, 4, (int64_t[]){g.n, g.c, g.oh, g.ow});
-  lt_tensor *sw = lunet_resize(L, 3, 4, (int64_t[]){g.n, g.c, g.oh, g.ow});
+  lt_tensor *out = lunet_resize(L, 2, 4, (int64_t[]){g.n, g.c, g.oh, g.ow}, "maxpool2d", "output");
+  lt_tensor *sw = lunet_resize(L, 3, 4, (int64_t[]){g.n, g.c, g.oh, g.ow}, "maxpool2d", "switches");
   lt_maxpool2d_forward(lt_fdata(in), lt_fdata(out), lt_idata(sw), &g);
+  lunet_setplane(L, 3, g.h, g.w);
   lua_settop(L, 3);
   return 2;
 }
@@ -199,9 +211,9 @@ static int l_maxpool2d_backward(lua_State *L) {
   pool_geom(L, 1, 5, "maxpool2d", &g);
   lt_tensor *grad_output = lunet_checkin(L, 2, "maxpool2d", "grad_output", 4, "(N,C,H,W)");
   lunet_checkshape(L, grad_output, "maxpool2d", "grad_output", "(N,C,H,W)", (int64_t[]){g.n, g.c, g.oh, g.ow});
-  lt_tensor *sw = check_switches(L, 3, "maxpool2d", grad_output, g.h * g.w);
+  lt_tensor *sw = check_switches(L, 3, "maxpool2d", grad_output, &g);
   lunet_checkout(L, 4, "maxpool2d", "grad_input", LT_FLOAT);
-  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w});
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w}, "maxpool2d", "grad_input");
   lt_maxpool2d_backward(lt_fdata(grad_output), lt_idata(sw), lt_fdata(grad_input), &g);
   lua_settop(L, 4);
   return 1;
@@ -218,10 +230,12 @@ static int l_maxunpool2d(lua_State *L) {
   g.ow = in->size[3];
   g.h = lunet_checkinteger(L, 4, "maxunpool2d", "output height", 1, INT32_MAX);
   g.w = lunet_checkinteger(L, 5, "maxunpool2d", "output width", 1, INT32_MAX);
-  if (g.h * g.w > INT32_MAX) luaL_error(L, "maxunpool2d: output planes are too large for int32 switches");
-  lt_tensor *sw = check_switches(L, 2, "maxunpool2d", in, g.h * g.w);
+  int64_t hw;
+  if (lt_mul_overflow(g.h, g.w, &hw) || hw > INT32_MAX)
+    luaL_error(L, "maxunpool2d: output planes are too large for int32 switches");
+  lt_tensor *sw = check_switches(L, 2, "maxunpool2d", in, &g);
   lunet_checkout(L, 3, "maxunpool2d", "output", LT_FLOAT);
-  lt_tensor *out = lunet_resize(L, 3, 4, (int64_t[]){g.n, g.c, g.h, g.w});
+  lt_tensor *out = lunet_resize(L, 3, 4, (int64_t[]){g.n, g.c, g.h, g.w}, "maxunpool2d", "output");
   lt_maxunpool2d(lt_fdata(in), lt_idata(sw), lt_fdata(out), &g);
   lua_settop(L, 3);
   return 1;
@@ -249,7 +263,7 @@ static void check_same(lua_State *L, const lt_tensor *a, const lt_tensor *b, con
 static int l_relu_forward(lua_State *L) {
   lt_tensor *x = check_any(L, 1, "relu", "input");
   lunet_checkout(L, 2, "relu", "output", LT_FLOAT);
-  lt_tensor *y = lunet_resize_like(L, 2, x);
+  lt_tensor *y = lunet_resize_like(L, 2, x, "relu", "output");
   lt_relu_forward(lt_fdata(x), lt_fdata(y), lt_numel(x));
   lua_settop(L, 2);
   return 1;
@@ -261,7 +275,7 @@ static int l_relu_backward(lua_State *L) {
   lt_tensor *grad_output = check_any(L, 2, "relu", "grad_output");
   check_same(L, x, grad_output, "relu", "input", "grad_output");
   lunet_checkout(L, 3, "relu", "grad_input", LT_FLOAT);
-  lt_tensor *grad_input = lunet_resize_like(L, 3, x);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, x, "relu", "grad_input");
   lt_relu_backward(lt_fdata(x), lt_fdata(grad_output), lt_fdata(grad_input), lt_numel(x));
   lua_settop(L, 3);
   return 1;
@@ -280,7 +294,7 @@ static int l_dropout_forward(lua_State *L) {
   check_same(L, x, m, "dropout", "input", "mask");
   lunet_checkout(L, 3, "dropout", "output", LT_FLOAT);
   float keep = check_keep(L, 4);
-  lt_tensor *y = lunet_resize_like(L, 3, x);
+  lt_tensor *y = lunet_resize_like(L, 3, x, "dropout", "output");
   lt_dropout_forward(lt_fdata(x), lt_fdata(m), lt_fdata(y), lt_numel(x), keep);
   lua_settop(L, 3);
   return 1;
@@ -293,7 +307,7 @@ static int l_dropout_backward(lua_State *L) {
   check_same(L, grad_output, m, "dropout", "grad_output", "mask");
   lunet_checkout(L, 3, "dropout", "grad_input", LT_FLOAT);
   float keep = check_keep(L, 4);
-  lt_tensor *grad_input = lunet_resize_like(L, 3, grad_output);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, grad_output, "dropout", "grad_input");
   lt_dropout_backward(lt_fdata(grad_output), lt_fdata(m), lt_fdata(grad_input), lt_numel(grad_output), keep);
   lua_settop(L, 3);
   return 1;
@@ -331,7 +345,7 @@ static int l_linear_forward(lua_State *L) {
   lt_tensor *w = linear_weight(L, 2, 3, x->size[1], "weight", "bias");
   check_int_range(L, "linear", x->size[0], "batch size");
   lunet_checkout(L, 4, "linear", "output", LT_FLOAT);
-  lt_tensor *y = lunet_resize(L, 4, 2, (int64_t[]){x->size[0], w->size[0]});
+  lt_tensor *y = lunet_resize(L, 4, 2, (int64_t[]){x->size[0], w->size[0]}, "linear", "output");
   const lt_tensor *b = lunet_totensor(L, 3);
   lt_linear_forward(lt_fdata(x), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(y), x->size[0], w->size[1],
                     w->size[0]);
@@ -350,7 +364,7 @@ static int l_linear_backward_input(lua_State *L) {
   linear_gradout(L, grad_output, grad_output->size[0], w->size[0]);
   check_int_range(L, "linear", grad_output->size[0], "batch size");
   lunet_checkout(L, 3, "linear", "grad_input", LT_FLOAT);
-  lt_tensor *grad_input = lunet_resize(L, 3, 2, (int64_t[]){grad_output->size[0], w->size[1]});
+  lt_tensor *grad_input = lunet_resize(L, 3, 2, (int64_t[]){grad_output->size[0], w->size[1]}, "linear", "grad_input");
   lt_linear_backward_input(lt_fdata(grad_output), lt_fdata(w), lt_fdata(grad_input), grad_output->size[0],
                            w->size[1], w->size[0]);
   lua_settop(L, 3);
@@ -368,6 +382,8 @@ static int l_linear_backward_params(lua_State *L) {
   linear_gradout(L, grad_output, x->size[0], grad_weight->size[0]);
   check_int_range(L, "linear", x->size[0], "batch size");
   float scale = (float)luaL_optnumber(L, 5, 1.0);
+  lunet_checknooverlap(L, 3, "linear", "grad_weight");
+  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, "linear", "grad_bias");
   lt_tensor *grad_bias = lunet_totensor(L, 4);
   lt_linear_backward_params(lt_fdata(grad_output), lt_fdata(x), lt_fdata(grad_weight),
                             grad_bias ? lt_fdata(grad_bias) : NULL, scale,
@@ -384,7 +400,7 @@ typedef void (*rowwise_bwd_fn)(const float *, const float *, float *, int64_t, i
 static int rowwise_forward(lua_State *L, const char *fname, rowwise_fn f) {
   lt_tensor *x = lunet_checkin(L, 1, fname, "input", 2, "(N,K)");
   lunet_checkout(L, 2, fname, "output", LT_FLOAT);
-  lt_tensor *y = lunet_resize_like(L, 2, x);
+  lt_tensor *y = lunet_resize_like(L, 2, x, fname, "output");
   f(lt_fdata(x), lt_fdata(y), x->size[0], x->size[1]);
   lua_settop(L, 2);
   return 1;
@@ -396,7 +412,7 @@ static int rowwise_backward(lua_State *L, const char *fname, rowwise_bwd_fn f) {
   lt_tensor *grad_output = lunet_checkin(L, 2, fname, "grad_output", 2, "(N,K)");
   check_same(L, y, grad_output, fname, "output", "grad_output");
   lunet_checkout(L, 3, fname, "grad_input", LT_FLOAT);
-  lt_tensor *grad_input = lunet_resize_like(L, 3, y);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, y, fname, "grad_input");
   f(lt_fdata(y), lt_fdata(grad_output), lt_fdata(grad_input), y->size[0], y->size[1]);
   lua_settop(L, 3);
   return 1;
@@ -449,7 +465,7 @@ static int l_crossentropy_forward(lua_State *L) {
   if (x->size[0] < 1) luaL_error(L, "crossentropy: logits have no rows");
   lunet_checkout(L, 3, "crossentropy", "logp", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, x->size[0], x->size[1]);
-  lt_tensor *lp = lunet_resize_like(L, 3, x);
+  lt_tensor *lp = lunet_resize_like(L, 3, x, "crossentropy", "logp");
   lt_logsoftmax_forward(lt_fdata(x), lt_fdata(lp), x->size[0], x->size[1]);
   lua_pushnumber(L, lt_nll_forward(lt_fdata(lp), lab, x->size[0], x->size[1]));
   return 1;
@@ -461,7 +477,7 @@ static int l_crossentropy_backward(lua_State *L) {
   if (lp->size[0] < 1) luaL_error(L, "crossentropy: logp has no rows");
   lunet_checkout(L, 3, "crossentropy", "grad_input", LT_FLOAT);
   const int32_t *lab = check_labels(L, 2, lp->size[0], lp->size[1]);
-  lt_tensor *grad_input = lunet_resize_like(L, 3, lp);
+  lt_tensor *grad_input = lunet_resize_like(L, 3, lp, "crossentropy", "grad_input");
   lt_crossentropy_backward(lt_fdata(lp), lab, lt_fdata(grad_input), lp->size[0], lp->size[1]);
   lua_settop(L, 3);
   return 1;

@@ -114,9 +114,9 @@ static int l_forward(lua_State *L) {
   lunet_checkout(L, 8, c.fname, "y", LT_FLOAT);
   lunet_checkout(L, 10, c.fname, "state", LT_FLOAT);
 
-  lt_tensor *y = lunet_resize(L, 8, 3, (int64_t[]){d.N, d.T, d.H});
-  lt_tensor *cN = lstm ? lunet_resize(L, 9, 2, (int64_t[]){d.N, d.H}) : NULL;
-  lt_tensor *state = lunet_resize(L, 10, 1, (int64_t[]){lt_rnn_state_size(&d)});
+  lt_tensor *y = lunet_resize(L, 8, 3, (int64_t[]){d.N, d.T, d.H}, c.fname, "y");
+  lt_tensor *cN = lstm ? lunet_resize(L, 9, 2, (int64_t[]){d.N, d.H}, c.fname, "cN") : NULL;
+  lt_tensor *state = lunet_resize(L, 10, 1, (int64_t[]){lt_rnn_state_size(&d)}, c.fname, "state");
   lt_rnn_forward(&d, lt_fdata(x), lt_fdata(weight_ih), lt_fdata(weight_hh), lt_fdata(bias_ih),
                  fdata_or_null(bias_hh), fdata_or_null(h0), fdata_or_null(c0), lt_fdata(y),
                  cN ? lt_fdata(cN) : NULL, lt_fdata(state));
@@ -147,10 +147,10 @@ static int l_backward_input(lua_State *L) {
   else check_nil(L, 8, c.fname, "grad_c0");
   lunet_checkout(L, 9, c.fname, "scratch", LT_FLOAT);
 
-  lt_tensor *grad_input = want_grad_input ? lunet_resize(L, 6, 3, (int64_t[]){d.N, d.T, d.D}) : NULL;
-  lt_tensor *grad_h0 = lunet_resize(L, 7, 2, (int64_t[]){d.N, d.H});
-  lt_tensor *grad_c0 = lstm ? lunet_resize(L, 8, 2, (int64_t[]){d.N, d.H}) : NULL;
-  lt_tensor *scratch = lunet_resize(L, 9, 1, (int64_t[]){lt_rnn_scratch_size(&d)});
+  lt_tensor *grad_input = want_grad_input ? lunet_resize(L, 6, 3, (int64_t[]){d.N, d.T, d.D}, c.fname, "grad_input") : NULL;
+  lt_tensor *grad_h0 = lunet_resize(L, 7, 2, (int64_t[]){d.N, d.H}, c.fname, "grad_h0");
+  lt_tensor *grad_c0 = lstm ? lunet_resize(L, 8, 2, (int64_t[]){d.N, d.H}, c.fname, "grad_c0") : NULL;
+  lt_tensor *scratch = lunet_resize(L, 9, 1, (int64_t[]){lt_rnn_scratch_size(&d)}, c.fname, "scratch");
   lt_rnn_backward_input(&d, lt_fdata(weight_ih), lt_fdata(weight_hh), lt_fdata(state), lt_fdata(grad_output),
                         fdata_or_null(grad_input), lt_fdata(grad_h0), fdata_or_null(grad_c0), lt_fdata(scratch));
   lua_pushvalue(L, 6);
@@ -181,6 +181,8 @@ static int l_backward_params(lua_State *L) {
     check_nil(L, 7, c.fname, "grad_bias_hh");
   }
   const float scale = (float)luaL_optnumber(L, 8, 1.0);
+  static const char *const grads[] = {"grad_weight_ih", "grad_weight_hh", "grad_bias_ih", "grad_bias_hh"};
+  for (int i = 4; i <= (gru ? 7 : 6); i++) lunet_checknooverlap(L, i, c.fname, grads[i - 4]);
   lt_rnn_backward_params(&d, lt_fdata(x), lt_fdata(state), lt_fdata(scratch), scale, lt_fdata(grad_weight_ih),
                          lt_fdata(grad_weight_hh), lt_fdata(grad_bias_ih), fdata_or_null(grad_bias_hh));
   return 0;

@@ -138,7 +138,7 @@ static int l_arange(lua_State *L) {
 static int l_linspace(lua_State *L) {
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
   lua_Integer n = luaL_checkinteger(L, 3);
-  if (n < 0) luaL_error(L, "linspace: count must be non-negative, got %d", (int)n);
+  if (n < 0) luaL_error(L, "linspace: count must be non-negative, got %I", n);
   int64_t sz = n;
   lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 1, &sz, "linspace");
   for (int64_t i = 0; i < n; i++) lt_fdata(t)[i] = (float)(n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1));
@@ -194,6 +194,13 @@ static int m_numel(lua_State *L) {
 
 static int m_dtype(lua_State *L) {
   lua_pushstring(L, lunet_dtypename(lunet_checktensor(L, 1)->dtype));
+  return 1;
+}
+
+/* t:sharesStorage(u): whether t and u are views of one storage, so that writing one may
+ * change the other. */
+static int m_sharesStorage(lua_State *L) {
+  lua_pushboolean(L, lunet_checktensor(L, 1)->base == lunet_checktensor(L, 2)->base);
   return 1;
 }
 
@@ -288,6 +295,15 @@ static int m_reshape(lua_State *L) {
   return 1;
 }
 
+/* off + i*stride for a view's offset or an element's: in range for every view that was
+ * checked when it was made, checked all the same (lt_mul_overflow). */
+static int64_t step_offset(lua_State *L, int64_t off, int64_t i, int64_t stride, const char *fname) {
+  int64_t skip, sum;
+  if (!lt_mul_overflow(i, stride, &skip) && !lt_add_overflow(off, skip, &sum)) return sum;
+  return luaL_error(L, "%s: offset %I + %I * %I overflows", fname, (lua_Integer)off, (lua_Integer)i,
+                    (lua_Integer)stride);
+}
+
 static int m_narrow(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   int d = lunet_checkdimarg(L, 2, t, "narrow");
@@ -300,7 +316,7 @@ static int m_narrow(lua_State *L) {
                (lua_Integer)t->size[d]);
   }
   lt_tensor v = *t;
-  v.offset += (start - 1) * t->stride[d];
+  v.offset = step_offset(L, t->offset, start - 1, t->stride[d], "narrow");
   v.size[d] = len;
   lunet_pushview(L, 1, &v);
   return 1;
@@ -309,9 +325,9 @@ static int m_narrow(lua_State *L) {
 static int select_view(lua_State *L, int idx, lt_tensor *t, int d, lua_Integer i, const char *fname) {
   if (i < 0) i += t->size[d] + 1;
   if (i < 1 || i > t->size[d])
-    luaL_error(L, "%s: index %d out of range for dimension %d of size %d", fname, (int)i, d + 1, (int)t->size[d]);
+    luaL_error(L, "%s: index %I out of range for dimension %d of size %I", fname, i, d + 1, (lua_Integer)t->size[d]);
   lt_tensor v = *t;
-  v.offset += (i - 1) * t->stride[d];
+  v.offset = step_offset(L, t->offset, i - 1, t->stride[d], fname);
   for (int j = d; j < t->ndim - 1; j++) {
     v.size[j] = v.size[j + 1];
     v.stride[j] = v.stride[j + 1];
@@ -405,7 +421,7 @@ static int m_unsqueeze(lua_State *L) {
   lua_Integer d = luaL_checkinteger(L, 2);
   if (d < 0) d += t->ndim + 2;
   if (d < 1 || d > t->ndim + 1 || t->ndim == LT_MAXDIM)
-    luaL_error(L, "unsqueeze: dimension %d out of range for a %d-D tensor", (int)luaL_checkinteger(L, 2), t->ndim);
+    luaL_error(L, "unsqueeze: dimension %I out of range for a %d-D tensor", luaL_checkinteger(L, 2), t->ndim);
   lt_tensor v = *t;
   int k = (int)d - 1;
   for (int j = t->ndim; j > k; j--) {
@@ -413,7 +429,7 @@ static int m_unsqueeze(lua_State *L) {
     v.stride[j] = t->stride[j - 1];
   }
   v.size[k] = 1;
-  v.stride[k] = k < t->ndim ? t->size[k] * t->stride[k] : 1;
+  v.stride[k] = k < t->ndim ? step_offset(L, 0, t->size[k], t->stride[k], "unsqueeze") : 1;
   v.ndim++;
   lunet_pushview(L, 1, &v);
   return 1;
@@ -449,10 +465,11 @@ static int m_clone(lua_State *L) {
   return 1;
 }
 
-/* dst (at didx) = src (at sidx), elementwise in row-major order. A source that shares
- * storage with dst is copied out first, so that no element is read after it is written. */
-static void copy_into(lua_State *L, int didx, lt_tensor *dst, int sidx, const lt_tensor *src) {
-  if (lunet_samestorage(L, didx, sidx)) src = push_contiguous_copy(L, src);
+/* dst = src, elementwise in row-major order. A source that overlaps dst is copied out
+ * first, so that no element is read after it is written; dst itself needs no copy. */
+static void copy_into(lua_State *L, lt_tensor *dst, const lt_tensor *src) {
+  if (lt_same_view(dst, src)) return;
+  if (lt_overlap(dst, src)) src = push_contiguous_copy(L, src);
   lt_copy(dst, src);
 }
 
@@ -464,7 +481,7 @@ static int m_copy(lua_State *L) {
     luaL_error(L, "copy: destination %s and source %s differ in number of elements", lt_shape_str(t, a, sizeof a),
                lt_shape_str(s, b, sizeof b));
   }
-  copy_into(L, 1, t, 2, s);
+  copy_into(L, t, s);
   lua_settop(L, 1);
   return 1;
 }
@@ -548,9 +565,9 @@ static int mt_index(lua_State *L) {
     if (t->ndim == 1) {
       if (i < 0) i += t->size[0] + 1;
       if (i < 1 || i > t->size[0])
-        luaL_error(L, "index: index %d out of range for dimension 1 of size %d", (int)lua_tointeger(L, 2),
-                   (int)t->size[0]);
-      push_elem(L, t, (i - 1) * t->stride[0]);
+        luaL_error(L, "index: index %I out of range for dimension 1 of size %I", lua_tointeger(L, 2),
+                   (lua_Integer)t->size[0]);
+      push_elem(L, t, step_offset(L, 0, i - 1, t->stride[0], "index"));
       return 1;
     }
     return select_view(L, 1, t, 0, i, "index");
@@ -568,10 +585,10 @@ static int mt_newindex(lua_State *L) {
   if (t->ndim == 0) luaL_error(L, "newindex: cannot index a 0-D tensor");
   if (i < 0) i += t->size[0] + 1;
   if (i < 1 || i > t->size[0])
-    luaL_error(L, "newindex: index %d out of range for dimension 1 of size %d", (int)lua_tointeger(L, 2),
-               (int)t->size[0]);
+    luaL_error(L, "newindex: index %I out of range for dimension 1 of size %I", lua_tointeger(L, 2),
+               (lua_Integer)t->size[0]);
   if (t->ndim == 1) {
-    int64_t off = (i - 1) * t->stride[0];
+    int64_t off = step_offset(L, 0, i - 1, t->stride[0], "newindex");
     double v = luaL_checknumber(L, 3);
     if (t->dtype == LT_FLOAT)
       lt_fdata(t)[off] = (float)v;
@@ -595,7 +612,7 @@ static int mt_newindex(lua_State *L) {
     luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
                lt_shape_str(row, b, sizeof b));
   }
-  copy_into(L, lua_absindex(L, -1), row, 3, src);
+  copy_into(L, row, src);
   return 0;
 }
 
@@ -770,6 +787,12 @@ static int binary(lua_State *L, lt_binop op, int inplace) {
       luaL_error(L, "%s_: result shape would differ from the receiver's %s (operand %s)", fname,
                  lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
     }
+    /* The kernel reads b[i] after it has written a[j] for j < i: b overlapping a is
+     * copied out, unless it is a itself (each element then read before it is written). */
+    if (lt_overlap(a, &eb) && !lt_same_view(a, &eb)) {
+      b = push_contiguous_copy(L, b);
+      eb = expanded(b, nd, size);
+    }
     lt_binary(a, a, &eb, op);
     lua_settop(L, 1);
     return 1;
@@ -940,7 +963,7 @@ static int m_matmul(lua_State *L) {
     av.size[1] = a->size[0];
     av.stride[1] = a->stride[0];
     av.size[0] = 1;
-    av.stride[0] = a->size[0] * a->stride[0];
+    av.stride[0] = step_offset(L, 0, a->size[0], a->stride[0], "matmul");
     squeeze_a = 1;
   }
   if (bv.ndim == 1) { /* column vector */
@@ -1004,9 +1027,9 @@ static int m_addmm_(lua_State *L) {
     luaL_error(L, "addmm_: shapes C%s, A%s, B%s do not match", lt_shape_str(c, z, sizeof z),
                lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
   }
-  /* BLAS reads A and B while it writes C: an operand sharing C's storage is copied out */
-  if (lunet_samestorage(L, 1, 2)) a = push_contiguous_copy(L, a);
-  if (lunet_samestorage(L, 1, 3)) b = push_contiguous_copy(L, b);
+  /* BLAS reads A and B while it writes C: an operand overlapping C is copied out */
+  if (lt_overlap(c, a)) a = push_contiguous_copy(L, a);
+  if (lt_overlap(c, b)) b = push_contiguous_copy(L, b);
   mm_into(L, c, beta, alpha, a, b, "addmm_");
   lua_settop(L, 1);
   return 1;
@@ -1056,7 +1079,7 @@ static int m_index(lua_State *L) {
   for (int64_t i = 0; i < n; i++) {
     int32_t k = lt_idata(ix)[i * ix->stride[0]];
     if (k < 1 || k > t->size[0])
-      luaL_error(L, "index: index %d out of range for dimension 1 of size %I", (int)k, (lua_Integer)t->size[0]);
+      luaL_error(L, "index: index %I out of range for dimension 1 of size %I", (lua_Integer)k, (lua_Integer)t->size[0]);
   }
   if (lua_isnoneornil(L, 3)) {
     lt_gather_rows(lunet_newresult(L, t->dtype, t->ndim, size, "index"), t, lt_idata(ix), ix->stride[0]);
@@ -1067,14 +1090,19 @@ static int m_index(lua_State *L) {
   /* An out that shares storage with the source or the indices receives a finished
    * gather: rows copied one by one would read what earlier rows wrote. */
   lt_tensor *tmp = NULL;
-  if (lunet_samestorage(L, 3, 1) || lunet_samestorage(L, 3, 2)) {
+  if (o->base == t->base || o->base == ix->base) {
     tmp = lunet_newresult(L, t->dtype, t->ndim, size, "index");
     lt_gather_rows(tmp, t, lt_idata(ix), ix->stride[0]);
+    /* read in full: out may now grow over them */
+    lua_pushnil(L);
+    lua_replace(L, 1);
+    lua_pushnil(L);
+    lua_replace(L, 2);
   }
-  /* out of the result's shape is written where it points, else resized */
+  /* an out of the result's shape, of any layout, is written where it points */
   lt_tensor want = *t;
   want.size[0] = size[0];
-  if (!lt_same_shape(o, &want)) o = lunet_resize(L, 3, t->ndim, size);
+  if (!lt_same_shape(o, &want)) o = lunet_resize(L, 3, t->ndim, size, "index", "out");
   if (tmp) lt_copy(o, tmp);
   else lt_gather_rows(o, t, lt_idata(ix), ix->stride[0]);
   lua_settop(L, 3);
@@ -1101,7 +1129,7 @@ static int mt_pow(lua_State *L) { return binary(L, LT_POW, 0); }
 
 static const luaL_Reg methods[] = {
     {"size", m_size}, {"shapeString", m_shapeString}, {"stride", m_stride}, {"dim", m_dim}, {"numel", m_numel}, {"dtype", m_dtype},
-    {"isContiguous", m_isContiguous}, {"view", m_view}, {"reshape", m_reshape}, {"narrow", m_narrow},
+    {"isContiguous", m_isContiguous}, {"sharesStorage", m_sharesStorage}, {"view", m_view}, {"reshape", m_reshape}, {"narrow", m_narrow},
     {"select", m_select}, {"transpose", m_transpose}, {"t", m_transpose}, {"permute", m_permute},
     {"expand", m_expand}, {"unsqueeze", m_unsqueeze}, {"squeeze", m_squeeze}, {"contiguous", m_contiguous},
     {"clone", m_clone}, {"copy", m_copy}, {"fill", m_fill}, {"zero", m_zero}, {"float", m_float}, {"int", m_int},

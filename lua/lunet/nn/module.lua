@@ -170,16 +170,9 @@ function Module:clearState()
   return self
 end
 
--- The storage behind a tensor: lua_tensor.c keeps it as the tensor's first user value,
--- and every view of it holds the same one.
-local function storageOf(t)
-  return check.isTensor(t) and debug.getuservalue(t, 1) or nil
-end
-
--- Do tensors a and b share their storage (and so may overlap)?
+-- Are a and b tensors that view one storage (and so may overlap)?
 function M.sharesStorage(a, b)
-  local s = storageOf(a)
-  return s ~= nil and s == storageOf(b)
+  return check.isTensor(a) and check.isTensor(b) and a:sharesStorage(b)
 end
 
 -- self[name], the buffer a kernel is about to write, replaced by a fresh one when it
