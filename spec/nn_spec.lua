@@ -402,3 +402,58 @@ describe("Flatten and SelectTime shapes", function()
       "LastStep: gradOutput must be (2,4) like the output, got (4,2)")
   end)
 end)
+
+describe("custom containers", function()
+  local lunet = require "lunet"
+  local nn = lunet.nn
+
+  it("a Sequential subclass that changes only the forward is refused when made", function()
+    local Res = nn.class("ResSkip", nn.Sequential)
+    function Res:updateOutput(x)
+      self.output = self.modules[1]:forward(x) + x
+      return self.output
+    end
+    assert.error_matches(function() return Res() end,
+      "nn.ResSkip overrides updateOutput but not updateGradInput and accGradParameters %(or backward%)")
+  end)
+
+  it("a Sequential subclass with its own forward and backward works", function()
+    local Res = nn.class("ResFull", nn.Sequential)
+    function Res:updateOutput(x)
+      self.output = self.modules[1]:forward(x) + x
+      return self.output
+    end
+    function Res:updateGradInput(x, g)
+      self.gradInput = self.modules[1]:updateGradInput(x, g) + g
+      return self.gradInput
+    end
+    function Res:accGradParameters(x, g) self.modules[1]:accGradParameters(x, g) end
+    local r = Res():add(nn.Linear(3, 3))
+    local x = lunet.randn(2, 3)
+    r:forward(x)
+    local gi = r:backward(x, lunet.ones(2, 3))
+    local expected = lunet.ones(2, 3):matmul(r.modules[1].weight) + 1
+    assert.is_true((gi - expected):abs():max() < 1e-6)
+    assert.is_true(r.modules[1].gradBias:sum() == 6)
+  end)
+
+  it("a container that leaves its children's parameter gradients out is refused at the backward", function()
+    local Box = nn.class("BoxNoAcc", nn.Module)
+    function Box:__init()
+      nn.Module.__init(self)
+      self.modules = { nn.Linear(3, 3) }
+    end
+    function Box:updateOutput(x)
+      self.output = self.modules[1]:forward(x)
+      return self.output
+    end
+    function Box:updateGradInput(x, g)
+      self.gradInput = self.modules[1]:updateGradInput(x, g)
+      return self.gradInput
+    end
+    local b, x = Box(), lunet.randn(2, 3)
+    b:forward(x)
+    assert.error_matches(function() b:backward(x, lunet.ones(2, 3)) end,
+      "BoxNoAcc:accGradParameters is not implemented: a container must pass its children their gradients")
+  end)
+end)

@@ -68,7 +68,7 @@ static int l_truncnormal(lua_State *L) {
 /* randperm(n) -> int tensor holding a permutation of 1..n. */
 static int l_randperm(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 0 || n > INT32_MAX) luaL_error(L, "randperm: n must be in [0, 2^31), got %d", (int)n);
+  if (n < 0 || n > INT32_MAX) luaL_error(L, "randperm: n must be in [0, 2^31), got %I", (lua_Integer)n);
   int64_t size = n;
   lt_randperm(lt_idata(lunet_newresult(L, LT_INT, 1, &size, "randperm")), n);
   return 1;

@@ -12,6 +12,9 @@ local M = {}
 -- instance (a table whose metatable is the class) and runs `Cls.__init(self, ...)`.
 -- Metamethods (__tostring, ...) are inherited by copying them at creation time,
 -- since Lua looks metamethods up with rawget.
+-- Refuses a container whose forward its backward would not follow (defined with Sequential).
+local checkContainer
+
 function M.class(name, parent)
   assert(type(name) == "string", "nn.class: name must be a string")
   local cls = { typename = name, __name = "lunet.nn." .. name }
@@ -28,6 +31,7 @@ function M.class(name, parent)
     __call = function(c, ...)
       local self = setmetatable({}, c)
       self:__init(...)
+      if self.modules then checkContainer(c) end
       return self
     end,
     __tostring = function() return "nn." .. name end,
@@ -79,8 +83,14 @@ function Module:updateGradInput(input, gradOutput)
   error(self.typename .. ":updateGradInput is not implemented", 2)
 end
 
--- Modules without parameters have nothing to accumulate.
-function Module:accGradParameters(input, gradOutput) end
+-- Modules without parameters have nothing to accumulate. A container must pass its
+-- children their gradients: silently doing nothing would leave them untrained.
+function Module:accGradParameters(input, gradOutput)
+  if self.modules and #self.modules > 0 then
+    error(("%s:accGradParameters is not implemented: a container must pass its children their gradients "
+      .. "(implement accGradParameters or backward, or write it as nn.Function)"):format(self.typename), 2)
+  end
+end
 
 -- Two lists, {weights...} and {gradients...}, in a fixed order (children first, in
 -- order, then this module's own parameters in paramNames order).
@@ -241,6 +251,18 @@ function Sequential:__init()
   self.inputs, self.gradOutputs = {}, {}
 end
 
+-- A Sequential subclass that changes the forward must change the backward too:
+-- Sequential's goes through the children alone and would ignore, say, a skip connection.
+-- Checked when an instance is made, when every method of the class is known.
+function checkContainer(cls)
+  if cls.updateOutput == Sequential.updateOutput or cls.backward ~= Sequential.backward then return end
+  if cls.updateGradInput == Sequential.updateGradInput or cls.accGradParameters == Sequential.accGradParameters then
+    error(("nn.%s overrides updateOutput but not updateGradInput and accGradParameters (or backward): "
+      .. "Sequential's would go through the children alone and ignore what %s:updateOutput adds; implement "
+      .. "them, or write it as nn.Function"):format(cls.typename, cls.typename), 3)
+  end
+end
+
 function Sequential:clearState()
   Module.clearState(self)
   self.inputs, self.gradOutputs = {}, {}
@@ -333,6 +355,8 @@ function Sequential:updateGradInput(input, gradOutput)
 end
 
 function Sequential:backward(input, gradOutput)
+  -- A subclass with its own backward pieces (see checkContainer) is run through them.
+  if self.updateGradInput ~= Sequential.updateGradInput then return Module.backward(self, input, gradOutput) end
   local first = self.modules[1]
   if first then first.needInputGrad = self.needInputGrad end
   return backThrough(self, "backward", input, gradOutput)
