@@ -166,11 +166,11 @@ function report.write(run)
   add("")
   add("Suite wall time: %.0f s.", lunet.wallclock() - wall0)
 
-  local report = table.concat(lines, "\n") .. "\n"
-  io.write(report)
+  local text = table.concat(lines, "\n") .. "\n"
+  io.write(text)
   local path = ("%s/RESULTS-%s.md"):format(run.out, os.date("%Y-%m-%d-%H%M"))
   local f = assert(io.open(path, "w"))
-  f:write(report)
+  f:write(text)
   f:close()
   io.stderr:write("bench: report written to " .. path .. "\n")
 end

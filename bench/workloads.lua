@@ -33,10 +33,10 @@ local function lenetForward(n)
            fc1 = linearFlops(n, 3136, 1024), fc2 = linearFlops(n, 1024, 10) }
 end
 
-local function lenetFlops(n, train)
+local function lenetFlops(n, training)
   local f = lenetForward(n)
   local fwd = f.conv1 + f.conv2 + f.fc1 + f.fc2
-  if not train then return fwd end
+  if not training then return fwd end
   -- backward: weight and input gradients (2x the forward) except conv1, whose input
   -- needs no gradient
   return fwd + f.conv1 + 2 * (f.conv2 + f.fc1 + f.fc2)

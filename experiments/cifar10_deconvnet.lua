@@ -727,11 +727,11 @@ local dir = arg[0]:match("^(.*)/[^/]*$") or "."
 local f = assert(io.open(dir .. "/zeiler_fergus.md", "r"))
 local paper = f:read("a"):gsub("^## [^\n]*\n", "")
 f:close()
-local head = ("# Part 2: Visualizing and Understanding Convolutional Networks (Zeiler & Fergus, 2014)\n\n"
+local pageHead = ("# Part 2: Visualizing and Understanding Convolutional Networks (Zeiler & Fergus, 2014)\n\n"
   .. "Written by experiments/cifar10_deconvnet.lua (lunet.viz); seed %d%s; %d thread(s); wall time %.0f s. "
   .. "Every number in the text below comes from this run.\n\n## 1. The paper's key ideas\n\n%s\n")
   :format(args.seed, args.quick and ", --quick (small budgets: numbers are not meaningful)" or "",
   lunet.getNumThreads(), lunet.wallclock() - t0, paper)
-fileutil.writeAtomic(out .. "/summary.md", head .. "\n" .. table.concat(index, "\n") .. "\n")
+fileutil.writeAtomic(out .. "/summary.md", pageHead .. "\n" .. table.concat(index, "\n") .. "\n")
 report.writeHtml(out .. "/summary.md")
 stage("wrote " .. out .. "/summary.md and summary.html")

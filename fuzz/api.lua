@@ -481,11 +481,6 @@ local function func(path, fn, ...)
   return { code = ("%s(%s)"):format(path, table.concat(parts, ", ")), fn = fn, args = real, uses = uses }
 end
 
-local function with(c, fields)
-  for k, v in pairs(fields) do c[k] = v end
-  return c
-end
-
 ---------------------------------------------------------------------------------
 -- Tensors of the program.
 local function pickVar(pred)
@@ -592,7 +587,6 @@ ops.create = function()
   local dtype = chance(0.3) and "int" or nil
   local sizes = {}
   for d = 1, R(0, 3) do sizes[d] = sizeArg() end
-  local sz = { n = #sizes, table.unpack(sizes) }
   local n = judgeSizes(sizes)
   local L = lunet
   if which == "zeros" or which == "ones" or which == "rand" or which == "randn" then
@@ -1582,7 +1576,7 @@ ops.nn = function()
     if which == "RNN" then
       local Wx, Wh, b = weights(m, "weightIH1"), weights(m, "weightHH1"), weights(m, "bias1")
       local xs = values(x)
-      want, scale = {}, {}
+      want = {}
       local h = {}
       for n = 1, N do h[n] = {} for j = 1, H do h[n][j] = 0 end end
       for t = 1, T do

@@ -60,9 +60,9 @@ describe("image.load on the course's CIFAR-10 PNGs", function()
 end)
 
 describe("image.load of every PNG layout", function()
-  local W, H = 5, 3
+  local W, HT = 5, 3
   local function load(o)
-    o.w, o.h = o.w or W, o.h or H
+    o.w, o.h = o.w or W, o.h or HT
     return image.load(IO.write(tmp .. "/t.png", IO.png(o)))
   end
 
@@ -83,8 +83,8 @@ describe("image.load of every PNG layout", function()
     for _, bits in ipairs{8, 16} do
       local top = (1 << bits) - 1
       local x = load{color = 4, bits = bits, pixel = function(px, py) return {px * 10, top - py} end}
-      assert.same({2, H, W}, x:size())
-      assert.is_true(maxdiff(x, build(2, H, W, function(k, y, xx)
+      assert.same({2, HT, W}, x:size())
+      assert.is_true(maxdiff(x, build(2, HT, W, function(k, y, xx)
         return (k == 1 and (xx - 1) * 10 or top - (y - 1)) / top end)) < 1e-6)
     end
   end)
@@ -113,21 +113,21 @@ describe("image.load of every PNG layout", function()
     local idx = function(px, py) return (px + py) % 4 end
     for _, bits in ipairs{2, 8} do
       local x = load{color = 3, bits = bits, palette = pal, pixel = function(px, py) return {idx(px, py)} end}
-      assert.same({3, H, W}, x:size())
-      assert.is_true(maxdiff(x, build(3, H, W, function(k, y, xx) return pal[idx(xx - 1, y - 1) + 1][k] / 255 end)) < 1e-6)
+      assert.same({3, HT, W}, x:size())
+      assert.is_true(maxdiff(x, build(3, HT, W, function(k, y, xx) return pal[idx(xx - 1, y - 1) + 1][k] / 255 end)) < 1e-6)
     end
     local alpha = {0, 100} -- entries past the tRNS list are opaque
     local x = load{color = 3, bits = 8, palette = pal, trns = string.char(table.unpack(alpha)),
       pixel = function(px, py) return {idx(px, py)} end}
-    assert.same({4, H, W}, x:size())
-    assert.is_true(maxdiff(x, build(4, H, W, function(k, y, xx)
+    assert.same({4, HT, W}, x:size())
+    assert.is_true(maxdiff(x, build(4, HT, W, function(k, y, xx)
       local i = idx(xx - 1, y - 1) + 1
       return (k <= 3 and pal[i][k] or alpha[i] or 255) / 255 end)) < 1e-6)
   end)
 
   it("gray with a tRNS colour key gets an alpha channel", function()
     local x = load{color = 0, bits = 8, trns = string.pack(">I2", 7), pixel = function(px) return {px == 2 and 7 or 9} end}
-    assert.same({2, H, W}, x:size())
+    assert.same({2, HT, W}, x:size())
     local t = x:totable()
     assert.equal(0, t[2][1][3])
     assert.equal(1, t[2][1][1])

@@ -1,6 +1,5 @@
 -- Specs of lunet.mnist: layouts, scaling, labels, splits and errors, on small IDX files
 -- written here and on the real data set.
-local lunet = require "lunet"
 local mnist = require "lunet.mnist"
 local IO = require "spec.io_helper"
 

@@ -103,7 +103,7 @@ describe("conv2d kernels", function()
   end
 
   it("accumulates parameter gradients with a scale, and skips a nil gradBias", function()
-    local x, w = lunet.randn(2, 2, 5, 5), lunet.randn(3, 2, 3, 3)
+    local x = lunet.randn(2, 2, 5, 5)
     local r, cols = lunet.randn(2, 3, 3, 3), empty()
     local gw1, gb1 = lunet.zeros(3, 2, 3, 3), lunet.zeros(3)
     core.conv2d_backward_params(x, r, gw1, gb1, cols, 1, 1, 0, 0)

@@ -382,8 +382,6 @@ describe("a whole network", function()
 end)
 
 describe("Flatten and SelectTime shapes", function()
-  local lunet = require "lunet"
-  local nn = lunet.nn
   it("Flatten takes a non-contiguous input and checks gradOutput", function()
     local f = nn.Flatten()
     local x = lunet.randn(3, 4, 5):transpose(2, 3)
@@ -404,9 +402,6 @@ describe("Flatten and SelectTime shapes", function()
 end)
 
 describe("custom containers", function()
-  local lunet = require "lunet"
-  local nn = lunet.nn
-
   it("a Sequential subclass that changes only the forward is refused when made", function()
     local Res = nn.class("ResSkip", nn.Sequential)
     function Res:updateOutput(x)

@@ -324,13 +324,13 @@ describe("viz.top and viz.topGrid", function()
   end)
 
   it("counts only positive maxima in a rectified layer: a map that never fires has no hits", function()
-    local net = poolNet()
-    local top = viz.top(net, lunet.tensor(X), {layer = "relu", k = 3})
+    local pooled = poolNet()
+    local top = viz.top(pooled, lunet.tensor(X), {layer = "relu", k = 3})
     assert.same({{map = 1, hits = {{index = 1, value = 2, y = 2, x = 1}}}, {map = 2, hits = {}}}, top)
     -- before the ReLU the negative maximum of map 2 is a hit
-    assert.equal(1, #viz.top(net, lunet.tensor(X), {layer = "conv", k = 3})[2].hits)
+    assert.equal(1, #viz.top(pooled, lunet.tensor(X), {layer = "conv", k = 3})[2].hits)
     local path = os.tmpname() .. ".png"
-    local _, g = viz.topGrid(path, net, lunet.tensor(X), {layer = "pool", k = 1, scale = 10})
+    local _, g = viz.topGrid(path, pooled, lunet.tensor(X), {layer = "pool", k = 1, scale = 10})
     os.remove(path)
     -- the dead map's row is a grey tile (each tile: a 3x3 field, projection and patch, at scale 10)
     local row2 = g:narrow(2, 5 + 30 + 5 + 1, 30)
