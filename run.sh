@@ -2,6 +2,7 @@
 # run.sh — set up lunet on a Debian 12 machine and run it.
 #   ./run.sh main    install what is missing, build, run the assignment's experiments
 #   ./run.sh test    install what is missing, build, run every spec
+#   ./run.sh pages   a --quick run of main, its report pages checked in headless Chromium
 #   ./run.sh lint    luacheck over every Lua file (.luacheckrc)
 #   ./run.sh asan    the spec suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./run.sh apifuzz a 25 s smoke run of the API fuzzer (fuzz/api.lua, fixed seed) under ASan + UBSan
@@ -48,6 +49,11 @@ case "$cmd" in
     build build
     bin/lunet /usr/bin/busted spec
     ;;
+  pages)
+    install_missing chromium
+    "$0" main --quick
+    bin/lunet experiments/check_pages.lua results
+    ;;
   lint)
     install_missing lua-check
     luacheck -q .
@@ -72,7 +78,7 @@ case "$cmd" in
     bin/lunet bench/run.lua "$@"
     ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
