@@ -57,6 +57,7 @@ local SGEMM = { ["1024"] = { 1024, 1024, 1024 }, conv1 = { 32, 25, 50 * 784 }, c
 -- name, description, FLOPs per iteration; `torch`: measured on both sides.
 workloads.list = {
   { "lenet_train_b50", "LeNet-5 training step, batch 50", lenetFlops(50, true) },
+  { "autograd_lenet_train_b50", "LeNet-5 training step, batch 50, written with lunet.autograd", lenetFlops(50, true) },
   { "lenet_infer_b50", "LeNet-5 inference, batch 50", lenetFlops(50) },
   { "lenet_infer_b1", "LeNet-5 inference, batch 1 (latency)", lenetFlops(1) },
   { "lenet_infer_b256", "LeNet-5 inference, batch 256 (throughput)", lenetFlops(256) },
@@ -92,6 +93,22 @@ local function trainStep(model, x, y)
   lunet.setFlushDenormals(true)
   model.needInputGrad = false
   return function() train.step(model, crit, opt, x, y) end
+end
+
+-- LeNet-5 written by its forward alone with lunet.autograd's ops (no backward), with the
+-- course's initialization: the autograd path's cost against the module path's.
+local function autogradLenet()
+  local ag, ref = require "lunet.autograd", models.lenet5()
+  local p = {}
+  for _, l in ipairs({ "conv1", "conv2", "fc1", "fc2" }) do
+    p[l .. "Weight"], p[l .. "Bias"] = ref:find(l).weight:clone(), ref:find(l).bias:clone()
+  end
+  return nn.Function(function(q, x)
+    local h = ag.maxpool2d(ag.conv2d(x, q.conv1Weight, q.conv1Bias, { padding = 2 }):relu(), 2)
+    h = ag.maxpool2d(ag.conv2d(h, q.conv2Weight, q.conv2Bias, { padding = 2 }):relu(), 2)
+    h = ag.dropout(ag.linear(h:view(x:size(1), -1), q.fc1Weight, q.fc1Bias):relu(), 0.5)
+    return ag.linear(h, q.fc2Weight, q.fc2Bias)
+  end, p)
 end
 
 -- Per-layer medians (ms) of forward and backward over k training steps, as
@@ -137,6 +154,9 @@ function workloads.build(name)
     end
     model:evaluate()
     return function() model:forward(x) end
+  end
+  if name:match("^autograd_lenet_train") then
+    return trainStep(autogradLenet(), lunet.rand(batch, 1, 28, 28), labels(batch))
   end
   local conv = name:match("^(conv%d)_")
   if conv then
