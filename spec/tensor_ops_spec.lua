@@ -316,3 +316,45 @@ describe("sorting and selection", function()
     assert.equal(2, lunet.tensor{nan, nan}:unique():numel()) -- each NaN its own value
   end)
 end)
+
+describe("Torch7-style multi-index", function()
+  it("t[{i, {first, last}, {}}] is a view, a number when every dimension is picked", function()
+    local x = lunet.arange(12):view(3, 4)
+    assert.same({4, 5, 6}, x[{2, {1, 3}}]:totable())
+    assert.equal(1, x[{1, 2}])
+    assert.equal(11, x[{-1, -1}])
+    assert.same({{3}, {7}, {11}}, x[{{}, {-1}}]:totable())
+    assert.same({2, 4}, x[{{2, 3}, {}}]:size())
+    assert.same({0, 4}, x[{{2, 1}}]:size()) -- an empty range
+    assert.same({3, 4}, x[{}]:size())
+    assert.same({{1, 5}}, x:t()[{{2}, {1, 2}}]:totable()) -- a non-contiguous view
+    local v = x[{2, {}}]
+    v:fill(0)
+    assert.same({0, 0, 0, 0}, x[2]:totable())
+  end)
+  it("t[{...}] = v assigns a number or a tensor", function()
+    local x = lunet.zeros(3, 4)
+    x[{1, 2}] = 5
+    x[{{}, 1}] = lunet.tensor{7, 8, 9}
+    x[{3, {2, 4}}] = 1
+    assert.same({{7, 5, 0, 0}, {8, 0, 0, 0}, {9, 1, 1, 1}}, x:totable())
+    local i = lunet.zeros(2, 2, "int")
+    i[{2, 1}] = 3
+    assert.same({{0, 0}, {3, 0}}, i:totable())
+    assert.has_error(function() x[{{}, 1}] = lunet.ones(2) end, "newindex: cannot assign a (2) tensor to a (3) slice")
+  end)
+  it("a key the indexer does not understand is an error, never nil", function()
+    local x = lunet.zeros(2, 3)
+    assert.has_error(function() return x.foo end, "index: tensor has no method 'foo'")
+    assert.has_error(function() return x[true] end,
+      "index: a tensor is indexed by a number, a {i, {first, last}, {}} table or a method name, got boolean")
+    assert.has_error(function() return x[{1, 2, 3}] end, "index: the key has 3 entries for a 2-D tensor")
+    assert.has_error(function() return x[{3}] end, "index: index 3 out of range for dimension 1 of size 2")
+    assert.has_error(function() return x[{1, {2, 4}}] end, "index: range [2, 4] out of bounds for dimension 2 of size 3")
+    assert.has_error(function() return x[{"a"}] end,
+      "index: entry 1 of the key must be a number or a table ({}, {i} or {first, last}), got string")
+    assert.has_error(function() return x[{{1, 2, 3}}] end,
+      "index: entry 1 of the key must be {}, {i} or {first, last}, got 3 numbers")
+    assert.has_error(function() x[{1, 5}] = 1 end, "newindex: index 5 out of range for dimension 2 of size 3")
+  end)
+end)

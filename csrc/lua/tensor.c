@@ -555,6 +555,63 @@ static int m_totable(lua_State *L) {
 
 static const luaL_Reg methods[];
 
+/* Torch7's multi-index t[{i, {first, last}, {}}]: into *v, the view of t that the table
+ * key at idx picks, one entry per leading dimension: a number selects (the dimension goes),
+ * {} keeps the dimension whole, {i} narrows it to i, {first, last} to first..last
+ * (inclusive; negative counts from the end). Returns 1 when every dimension was picked by
+ * a number (an element). Errors: "index: entry 2 of the key must be a number or a table
+ * ({}, {i} or {first, last}), got string". */
+static int key_view(lua_State *L, const lt_tensor *t, int idx, lt_tensor *v, const char *fname) {
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+  if (n > t->ndim) luaL_error(L, "%s: the key has %I entries for a %d-D tensor", fname, n, t->ndim);
+  *v = *t;
+  int d = 0, numbers = 0;
+  for (lua_Integer k = 1; k <= n; k++) {
+    int ty = lua_rawgeti(L, idx, k), ok;
+    if (ty == LUA_TNUMBER) {
+      lua_Integer i = lua_tointegerx(L, -1, &ok), i0 = i;
+      if (!ok) luaL_error(L, "%s: entry %I of the key must be an integer, got %s", fname, k, lua_tostring(L, -1));
+      if (i < 0) i += v->size[d] + 1;
+      if (i < 1 || i > v->size[d])
+        luaL_error(L, "%s: index %I out of range for dimension %I of size %I", fname, i0, k, (lua_Integer)v->size[d]);
+      v->offset = step_offset(L, v->offset, i - 1, v->stride[d], fname);
+      for (int j = d; j < v->ndim - 1; j++) {
+        v->size[j] = v->size[j + 1];
+        v->stride[j] = v->stride[j + 1];
+      }
+      v->ndim--;
+      numbers++;
+    } else if (ty == LUA_TTABLE) {
+      int r = lua_gettop(L);
+      lua_Integer m = (lua_Integer)lua_rawlen(L, r), bound[2] = {1, v->size[d]};
+      if (m > 2) luaL_error(L, "%s: entry %I of the key must be {}, {i} or {first, last}, got %I numbers", fname, k, m);
+      for (lua_Integer j = 0; j < m; j++) {
+        lua_rawgeti(L, r, j + 1);
+        bound[j] = lua_tointegerx(L, -1, &ok);
+        if (!ok) luaL_error(L, "%s: entry %I of the key must hold integers, got %s", fname, k, luaL_typename(L, -1));
+        if (bound[j] < 0) bound[j] += v->size[d] + 1;
+        lua_pop(L, 1);
+      }
+      if (m == 1) bound[1] = bound[0];
+      if (bound[0] < 1 || bound[1] > v->size[d] || bound[0] > bound[1] + 1)
+        luaL_error(L, "%s: range [%I, %I] out of bounds for dimension %I of size %I", fname, bound[0], bound[1], k,
+                   (lua_Integer)v->size[d]);
+      v->offset = step_offset(L, v->offset, bound[0] - 1, v->stride[d], fname);
+      v->size[d] = bound[1] - bound[0] + 1;
+      d++;
+    } else {
+      luaL_error(L, "%s: entry %I of the key must be a number or a table ({}, {i} or {first, last}), got %s", fname, k,
+                 luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  return numbers == t->ndim;
+}
+
+/** t[i] (a number for a 1-D t, else the view t:select(1, i)); t[{i, {first, last}, {}}]
+ * (Torch7's multi-index, see key_view: a view, or a number when every dimension is picked
+ * by a number); t.name, a method. Any other key is an error, never nil:
+ * "index: tensor has no method 'foo'". Example: x[{2, {1, 3}}] --> row 2, columns 1..3 */
 static int mt_index(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -572,13 +629,50 @@ static int mt_index(lua_State *L) {
     }
     return select_view(L, 1, t, 0, i, "index");
   }
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lt_tensor v;
+    if (key_view(L, t, 2, &v, "index"))
+      push_elem(L, &v, 0);
+    else
+      lunet_pushview(L, 1, &v);
+    return 1;
+  }
   lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL) {
+    if (lua_type(L, 2) == LUA_TSTRING) luaL_error(L, "index: tensor has no method '%s'", lua_tostring(L, 2));
+    luaL_error(L, "index: a tensor is indexed by a number, a {i, {first, last}, {}} table or a method name, got %s",
+               luaL_typename(L, 2));
+  }
   return 1;
 }
 
+/* The view at vidx = the value at 3: a number (filled) or a tensor of as many elements. */
+static int assign_view(lua_State *L, int vidx) {
+  lt_tensor *dst = lunet_checktensor(L, vidx);
+  if (lua_type(L, 3) == LUA_TNUMBER) {
+    fill_value(L, dst, lua_tonumber(L, 3), "newindex");
+    return 0;
+  }
+  lt_tensor *src = lunet_checktensor(L, 3);
+  if (lt_numel(src) != lt_numel(dst)) {
+    char a[160], b[160];
+    luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
+               lt_shape_str(dst, b, sizeof b));
+  }
+  copy_into(L, dst, src);
+  return 0;
+}
+
+/** t[i] = v, t[{i, {first, last}, {}}] = v: v a number (every element of the slice) or a
+ * tensor of as many elements (copied in row-major order). Example: x[{1, {}}] = 0 */
 static int mt_newindex(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lt_tensor v;
+    key_view(L, t, 2, &v, "newindex");
+    lunet_pushview(L, 1, &v);
+    return assign_view(L, lua_gettop(L));
+  }
   int ok;
   lua_Integer i = lua_tointegerx(L, 2, &ok);
   if (!ok) luaL_error(L, "newindex: tensor index must be an integer, got %s", luaL_typename(L, 2));
@@ -597,23 +691,7 @@ static int mt_newindex(lua_State *L) {
     return 0;
   }
   select_view(L, 1, t, 0, i, "newindex");
-  lt_tensor *row = lunet_checktensor(L, -1);
-  if (lua_type(L, 3) == LUA_TNUMBER) {
-    lua_pushvalue(L, -1);
-    lua_pushvalue(L, 3);
-    lua_replace(L, 2);
-    lua_replace(L, 1);
-    lua_settop(L, 2);
-    return m_fill(L), 0;
-  }
-  lt_tensor *src = lunet_checktensor(L, 3);
-  if (lt_numel(src) != lt_numel(row)) {
-    char a[160], b[160];
-    luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
-               lt_shape_str(row, b, sizeof b));
-  }
-  copy_into(L, row, src);
-  return 0;
+  return assign_view(L, lua_gettop(L));
 }
 
 static int mt_len(lua_State *L) {
@@ -1393,8 +1471,7 @@ static int m_indexAdd_(lua_State *L) {
     luaL_error(L, "indexAdd_: src (argument #4) has shape %s; it must be t's %s with %I along dimension %d", lt_shape_str(src, a, sizeof a),
                lt_shape_str(t, b, sizeof b), (lua_Integer)ix->size[0], d + 1);
   }
-  src = unaliased(L, 4, src, t);
-  if (lt_overlap(t, src)) src = push_contiguous_copy(L, src); /* even the same view: a repeated index reads it again */
+  if (lt_overlap(t, src)) src = push_contiguous_copy(L, src); /* even the same view: slices move */
   lt_index_add(t, d, lt_idata(ix), ix->stride[0], src);
   lua_settop(L, 1);
   return 1;
