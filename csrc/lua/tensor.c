@@ -949,6 +949,10 @@ UNARY(tanh, LT_TANH)
 UNARY(sigmoid, LT_SIGMOID)
 UNARY(relu, LT_RELU)
 UNARY(abs, LT_ABS)
+/** t:clamp([min], [max]) -> a new float tensor of t's elements limited to min..max; either
+ * side may be nil (open): x:clamp(0, nil), x:clamp(nil, 1). NaN stays NaN; clamp_ works in
+ * place. Errors: "clamp: at least one of min and max must be given", "clamp: lower bound
+ * 2.000000 is above upper bound 1.000000". Example: lunet.tensor{-2, 3}:clamp(0) --> {0, 3} */
 UNARY(clamp, LT_CLAMP)
 /** t:sin(), cos(), floor(), ceil(), round() (halves to even), sign() (-1, 0 or 1; NaN stays
  * NaN) -> a new float tensor; the names ending in _ work in place on a float tensor.
@@ -1389,14 +1393,44 @@ static int split_views(lua_State *L, const lt_tensor *t, int64_t step, int d, co
   return 1;
 }
 
+/* A table of views of the tensor at 1 along d, of the sizes in the table at 2, which must
+ * add up to t's size along d. */
+static int split_sizes(lua_State *L, const lt_tensor *t, int d) {
+  lua_Integer n = (lua_Integer)luaL_len(L, 2);
+  int64_t at = 0;
+  lua_createtable(L, n > 0 && n < INT32_MAX ? (int)n : 0, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 2, i);
+    int ok;
+    lua_Integer len = lua_tointegerx(L, -1, &ok);
+    lua_pop(L, 1);
+    if (!ok || len < 0) luaL_error(L, "split: sizes[%I] must be a non-negative integer", i);
+    if (len > t->size[d] - at)
+      luaL_error(L, "split: sizes add up to more than %I, the size of dimension %d", (lua_Integer)t->size[d], d + 1);
+    lt_tensor v = *t;
+    v.offset = step_offset(L, t->offset, at, t->stride[d], "split");
+    v.size[d] = len;
+    at += len;
+    lunet_pushview(L, 1, &v);
+    lua_rawseti(L, -2, i);
+  }
+  if (at != t->size[d])
+    luaL_error(L, "split: sizes add up to %I, not %I, the size of dimension %d", (lua_Integer)at,
+               (lua_Integer)t->size[d], d + 1);
+  return 1;
+}
+
 /** t:split(size, [dim = 1]) -> a table of views of t, pieces of size along dim, the last
- * one shorter when size does not divide t:size(dim) (one empty view for an empty dim).
- * Writing a piece writes t. Example: lunet.arange(5):split(2) --> views {0,1}, {2,3}, {4} */
+ * one shorter when size does not divide t:size(dim) (one empty view for an empty dim);
+ * size may also be a table of sizes that add up to t:size(dim). Writing a piece writes t.
+ * Example: lunet.arange(5):split(2) --> views {0,1}, {2,3}, {4}; :split({1, 4}) --> {0}, {1,2,3,4} */
 static int m_split(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   if (t->ndim == 0) luaL_error(L, "split: cannot split a 0-D tensor");
+  int d = optdim(L, 3, t, 0, "split");
+  if (lua_istable(L, 2) && !lunet_totensor(L, 2)) return split_sizes(L, t, d);
   lua_Integer step = lunet_checkinteger(L, 2, "split", "size", 1, LUA_MAXINTEGER);
-  return split_views(L, t, step, optdim(L, 3, t, 0, "split"), "split");
+  return split_views(L, t, step, d, "split");
 }
 
 /** t:chunk(n, [dim = 1]) -> a table of at most n views of t along dim, each of
@@ -1711,7 +1745,7 @@ static void sort_into(lua_State *L, const lt_tensor *a, int d, int descending, c
 /** t:sort([dim = last [, descending = false]]) -> values (float), indices (int, 1-based),
  * both t's shape: t sorted along dim, stably (equal elements keep their order); NaN sorts
  * above every number (last ascending, first descending). t:argsort(...) gives the indices
- * alone. Example: local v, i = lunet.tensor{3, 1, 2}:sort() --> {1, 2, 3}, {2, 3, 1} */
+ * alone. An int t is sorted as float (exact up to 2^24). Example: local v, i = lunet.tensor{3, 1, 2}:sort() --> {1, 2, 3}, {2, 3, 1} */
 static int m_sort(lua_State *L) {
   int d;
   lt_tensor *a = sort_input(L, 2, &d, "sort");
