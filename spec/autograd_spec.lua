@@ -64,7 +64,10 @@ describe("autograd.gradcheck", function()
     squeeze = {{a = lunet.randn(3, 1)}, function(p) return p.a:squeeze():unsqueeze(1) end},
     index = {{a = lunet.randn(4, 3)}, function(p) return p.a:index(lunet.tensor({2, 4, 2}, "int")) end},
     cat = {{a = lunet.randn(2, 3), b = lunet.randn(1, 3), c = lunet.randn(2, 2)},
-           function(p) return autograd.cat({autograd.cat({p.a, p.b}), lunet.ones(3, 1), autograd.cat({p.c, p.c:t()}, 1):narrow(1, 1, 3)}, -1) end},
+           function(p)
+             local c = autograd.cat({p.c, p.c:t()}, 1):narrow(1, 1, 3)
+             return autograd.cat({autograd.cat({p.a, p.b}), lunet.ones(3, 1), c}, -1)
+           end},
     stack = {{a = lunet.randn(2, 3), b = lunet.randn(2, 3)},
              function(p)
                return autograd.cat({autograd.stack({p.a, lunet.zeros(2, 3), p.b}, -1):view(2, 9),

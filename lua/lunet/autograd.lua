@@ -397,7 +397,8 @@ end)
 
 local function checkList(fname, list)
   if type(list) ~= "table" or check.isTensor(list) or isNode(list) then
-    check.fail(3, "%s: list must be a table of tensors or nodes, got %s", fname, check.isTensor(list) and "a tensor" or isNode(list) and "a node" or type(list))
+    local got = check.isTensor(list) and "a tensor" or isNode(list) and "a node" or type(list)
+    check.fail(3, "%s: list must be a table of tensors or nodes, got %s", fname, got)
   end
 end
 
