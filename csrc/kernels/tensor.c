@@ -881,14 +881,24 @@ void lt_scan(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
   each_line(a, out, d, scan_line, &c);
 }
 
+/* Sorting works on doubles, which hold float32 and int32 elements exactly. */
 typedef struct {
-  float v;
+  double v;
   int32_t i;
 } sort_item;
 
+static inline double num_at(const lt_tensor *t, int64_t off) {
+  return t->dtype == LT_FLOAT ? (double)lt_fdata(t)[off] : (double)lt_idata(t)[off];
+}
+
+static inline void num_set(const lt_tensor *t, int64_t off, double x) {
+  if (t->dtype == LT_FLOAT) lt_fdata(t)[off] = (float)x;
+  else lt_idata(t)[off] = (int32_t)x;
+}
+
 /* x before y in the order: NaN is above every number (as PyTorch), equal keys keep their
  * positions (the merge takes from the left on ties). */
-static inline int sort_before(float x, float y, int descending) {
+static inline int sort_before(double x, double y, int descending) {
   if (descending) return !isnan(y) && (isnan(x) || x > y);
   return !isnan(x) && (isnan(y) || x < y);
 }
@@ -907,8 +917,7 @@ static void merge_sort(sort_item *a, sort_item *tmp, int64_t n, int descending) 
 }
 
 typedef struct {
-  const float *a;
-  float *v;
+  const lt_tensor *a, *v;
   int32_t *ix;
   int64_t n, sa, sv, si;
   int descending;
@@ -918,18 +927,18 @@ typedef struct {
 
 static void sort_line(void *vctx, int64_t offa, int64_t offo) {
   const sort_ctx *c = vctx;
-  for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){c->a[offa + i * c->sa], (int32_t)(i + 1)};
+  for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){num_at(c->a, offa + i * c->sa), (int32_t)(i + 1)};
   merge_sort(c->buf, c->tmp, c->n, c->descending);
   if (c->k >= 0) {
     int64_t at = c->k;
     if (isnan(c->buf[c->n - 1].v)) /* NaN propagates: sorted last, stably, so the line's first NaN */
       for (at = c->n - 1; at > 0 && isnan(c->buf[at - 1].v);) at--;
-    c->v[offo] = c->buf[at].v;
+    num_set(c->v, offo, c->buf[at].v);
     c->ix[offo] = c->buf[at].i;
     return;
   }
   for (int64_t i = 0; i < c->n; i++) {
-    c->v[offo + i * c->sv] = c->buf[i].v;
+    num_set(c->v, offo + i * c->sv, c->buf[i].v);
     c->ix[offo + i * c->si] = c->buf[i].i;
   }
 }
@@ -939,7 +948,7 @@ static int sort_lines(lt_tensor *values, lt_tensor *indices, const lt_tensor *a,
   int64_t n = a->size[d];
   sort_item *buf = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *buf);
   if (!buf) return -1;
-  sort_ctx c = {lt_fdata(a), lt_fdata(values), lt_idata(indices), n, a->stride[d], values->stride[d],
+  sort_ctx c = {a, values, lt_idata(indices), n, a->stride[d], values->stride[d],
                 indices->stride[d], descending, k, buf, buf + n};
   each_line(a, values, d, sort_line, &c);
   free(buf);
@@ -957,11 +966,11 @@ int lt_kthvalue(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d
 int64_t lt_unique_sorted(const lt_tensor *sorted, const lt_tensor *order, lt_tensor *uniq, lt_tensor *inverse,
                          lt_tensor *counts) {
   int64_t n = lt_numel(sorted), u = -1;
-  const float *v = lt_fdata(sorted);
   for (int64_t i = 0; i < n; i++) {
-    if (i == 0 || v[i] != v[i - 1]) { /* NaN != NaN: each NaN is its own value */
+    double v = num_at(sorted, i);
+    if (i == 0 || v != num_at(sorted, i - 1)) { /* NaN != NaN: each NaN is its own value */
       u++;
-      lt_fdata(uniq)[u] = v[i];
+      num_set(uniq, u, v);
       lt_idata(counts)[u] = 0;
     }
     lt_idata(counts)[u]++;

@@ -154,15 +154,16 @@ void lt_nonzero(lt_tensor *out, const lt_tensor *a);
 /* out = the running sum (op LT_SUM) or product (LT_PROD) of a along d, accumulated in
  * float64; float, one shape. */
 void lt_scan(lt_tensor *out, const lt_tensor *a, int d, lt_redop op);
-/* values, indices (float, int; a's shape) = a sorted along d, stable, ascending or
- * descending, NaN above every number; indices 1-based. -1 on allocation failure. */
+/* values (a's dtype, float or int), indices (int; both a's shape, one strides) = a sorted
+ * along d, stable, ascending or descending, NaN above every number; indices 1-based. -1
+ * on allocation failure. */
 int lt_sort(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int descending);
-/* values, indices (a's shape with size 1 along d, and one strides) = the k-th (0-based,
+/* values (a's dtype), indices (a's shape with size 1 along d, one strides) = the k-th (0-based,
  * k < a->size[d]) smallest of each line along d and its 1-based position. NaN propagates,
  * as in max: a line holding a NaN gives its first NaN. -1 on allocation failure. */
 int lt_kthvalue(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int64_t k);
-/* Given sorted (n contiguous floats, ascending) and order (their 1-based positions in the
- * original), writes the distinct values into uniq, how often each occurs into counts, and
+/* Given sorted (n contiguous elements, ascending) and order (their 1-based positions in the
+ * original), writes the distinct values into uniq (sorted's dtype), how often each occurs into counts, and
  * for every original position the 1-based number of its value into inverse (n ints);
  * returns the number of distinct values. */
 int64_t lt_unique_sorted(const lt_tensor *sorted, const lt_tensor *order, lt_tensor *uniq, lt_tensor *inverse,

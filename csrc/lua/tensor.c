@@ -1728,24 +1728,24 @@ static int m_addcdiv_(lua_State *L) { return addc(L, LT_ADDCDIV, "addcdiv_"); }
 
 /* ---------------------------------------------------------------- sorting and selection */
 
-/* Float input at 1, the dimension at darg (default the last); rejects 0-D. */
+/* The input at 1 (float or int), the dimension at darg (default the last); rejects 0-D. */
 static lt_tensor *sort_input(lua_State *L, int darg, int *d, const char *fname) {
-  lt_tensor *a = float_arg(L, 1, fname);
+  lt_tensor *a = lunet_checktensor(L, 1);
   if (a->ndim == 0) luaL_error(L, "%s: cannot sort a 0-D tensor", fname);
   *d = optdim(L, darg, a, a->ndim - 1, fname);
   return a;
 }
 
 static void sort_into(lua_State *L, const lt_tensor *a, int d, int descending, const char *fname) {
-  lt_tensor *v = lunet_newresult(L, LT_FLOAT, a->ndim, a->size, fname);
+  lt_tensor *v = lunet_newresult(L, a->dtype, a->ndim, a->size, fname);
   lt_tensor *ix = lunet_newresult(L, LT_INT, a->ndim, a->size, fname);
   if (lt_sort(v, ix, a, d, descending)) luaL_error(L, "%s: out of memory", fname);
 }
 
-/** t:sort([dim = last [, descending = false]]) -> values (float), indices (int, 1-based),
- * both t's shape: t sorted along dim, stably (equal elements keep their order); NaN sorts
- * above every number (last ascending, first descending). t:argsort(...) gives the indices
- * alone. An int t is sorted as float (exact up to 2^24). Example: local v, i = lunet.tensor{3, 1, 2}:sort() --> {1, 2, 3}, {2, 3, 1} */
+/** t:sort([dim = last [, descending = false]]) -> values (t's dtype, float or int), indices
+ * (int, 1-based), both t's shape: t sorted along dim, stably (equal elements keep their
+ * order); NaN sorts above every number (last ascending, first descending). t:argsort(...)
+ * gives the indices alone. Example: local v, i = lunet.tensor{3, 1, 2}:sort() --> {1, 2, 3}, {2, 3, 1} */
 static int m_sort(lua_State *L) {
   int d;
   lt_tensor *a = sort_input(L, 2, &d, "sort");
@@ -1781,7 +1781,7 @@ static int kth(lua_State *L, int d, lua_Integer k, int keep, const char *fname) 
   lt_tensor *a = lunet_totensor(L, 1);
   int64_t size[LT_MAXDIM];
   for (int i = 0; i < a->ndim; i++) size[i] = i == d ? 1 : a->size[i];
-  lt_tensor *v = lunet_newresult(L, LT_FLOAT, a->ndim, size, fname);
+  lt_tensor *v = lunet_newresult(L, a->dtype, a->ndim, size, fname);
   lt_tensor *ix = lunet_newresult(L, LT_INT, a->ndim, size, fname);
   if (lt_kthvalue(v, ix, a, d, k - 1)) luaL_error(L, "%s: out of memory", fname);
   if (!keep)
@@ -1796,7 +1796,7 @@ static int kth(lua_State *L, int d, lua_Integer k, int keep, const char *fname) 
   return 2;
 }
 
-/** t:kthvalue(k, [dim = last [, keepdim]]) -> values (float), indices (int): the k-th
+/** t:kthvalue(k, [dim = last [, keepdim]]) -> values (t's dtype), indices (int): the k-th
  * smallest element along dim and its 1-based position. NaN propagates (a line with a NaN
  * gives its first NaN). Example: lunet.tensor{3, 1, 2}:kthvalue(2) --> 2 (0-D), 3 */
 static int m_kthvalue(lua_State *L) {
@@ -1810,20 +1810,20 @@ static int m_kthvalue(lua_State *L) {
 /** t:median() -> the lower median of every element (a number); t:median(dim [, keepdim]) ->
  * values, indices along dim. NaN propagates, as in PyTorch. Example: lunet.tensor{4, 1, 3, 2}:median() --> 2 */
 static int m_median(lua_State *L) {
-  lt_tensor *a = float_arg(L, 1, "median");
+  lt_tensor *a = lunet_checktensor(L, 1);
   if (lua_isnoneornil(L, 2)) {
     if (lt_numel(a) == 0) luaL_error(L, "median: tensor is empty");
     lt_tensor flat = *(lt_is_contiguous(a) ? a : push_contiguous_copy(L, a));
     flat.ndim = 1;
     flat.size[0] = lt_numel(a);
     flat.stride[0] = 1;
-    float v;
+    union { float f; int32_t i; } v;
     int32_t i;
     lt_tensor vo = flat, io = flat;
     vo.base = &v, vo.offset = 0, io.base = &i, io.offset = 0, io.dtype = LT_INT;
     vo.size[0] = io.size[0] = 1;
     if (lt_kthvalue(&vo, &io, &flat, 0, (flat.size[0] - 1) / 2)) luaL_error(L, "median: out of memory");
-    lua_pushnumber(L, v);
+    push_elem(L, &vo, 0);
     return 1;
   }
   if (a->ndim == 0) luaL_error(L, "median: cannot take the median of a 0-D tensor along a dimension");
@@ -1833,21 +1833,21 @@ static int m_median(lua_State *L) {
 }
 
 /** t:unique() -> values, inverse, counts: the distinct elements of t in ascending order (a
- * 1-D float tensor; each NaN counts as its own value), for each element of t the 1-based
+ * 1-D tensor of t's dtype; each NaN counts as its own value), for each element of t the 1-based
  * position of its value (an int tensor of t's shape), and how often each value occurs (int).
  * Example: lunet.tensor{2, 1, 2}:unique() --> {1, 2}, {2, 1, 2}, {1, 2} */
 static int m_unique(lua_State *L) {
   lua_settop(L, 1);
-  lt_tensor *a = float_arg(L, 1, "unique");
+  lt_tensor *a = lunet_checktensor(L, 1);
   int64_t n = lt_numel(a);
   lt_tensor flat = *(lt_is_contiguous(a) ? a : push_contiguous_copy(L, a));
   flat.ndim = 1;
   flat.size[0] = n;
   flat.stride[0] = 1;
-  lt_tensor *sorted = lunet_newresult(L, LT_FLOAT, 1, &n, "unique");
+  lt_tensor *sorted = lunet_newresult(L, a->dtype, 1, &n, "unique");
   lt_tensor *order = lunet_newresult(L, LT_INT, 1, &n, "unique");
   if (lt_sort(sorted, order, &flat, 0, 0)) luaL_error(L, "unique: out of memory");
-  lt_tensor *uniq = lunet_newresult(L, LT_FLOAT, 1, &n, "unique");
+  lt_tensor *uniq = lunet_newresult(L, a->dtype, 1, &n, "unique");
   lt_tensor *inverse = lunet_newresult(L, LT_INT, a->ndim, a->size, "unique");
   lt_tensor *counts = lunet_newresult(L, LT_INT, 1, &n, "unique");
   int64_t u = lt_unique_sorted(sorted, order, uniq, inverse, counts);
