@@ -393,3 +393,55 @@ describe("autograd of cat, stack, indexSelect, gather, where", function()
     assert.same({0}, g.e:size())
   end)
 end)
+
+describe("against plain Lua on random non-contiguous tensors", function()
+  -- x: a (3,4,5) permuted to (5,3,4), so no dimension is contiguous
+  local function sample() return lunet.randn(3, 4, 5):permute(3, 1, 2) end
+  local function at(t, i, j, k) return t[i][j][k] end
+  it("sort along every dim agrees with gather and is ordered", function()
+    lunet.manualSeed(7)
+    for d = 1, 3 do
+      local x = sample()
+      local v, i = x:sort(d)
+      assert.same(v:totable(), x:gather(d, i):totable())
+      local s = v:size()
+      for a = 1, s[1] do for b = 1, s[2] do for c = 1, s[3] do
+        local p = {a, b, c}
+        if p[d] > 1 then
+          p[d] = p[d] - 1
+          assert.is_true(at(v, p[1], p[2], p[3]) <= at(v, a, b, c))
+        end
+      end end end
+    end
+  end)
+  it("cat of splits along every dim gives the tensor back; cumsum matches a running sum", function()
+    lunet.manualSeed(8)
+    for d = -3, 3 do
+      if d ~= 0 then
+        local x = sample()
+        assert.same(x:totable(), lunet.cat(x:split(2, d), d):totable())
+        assert.same(x:totable(), lunet.cat(x:chunk(3, d), d):totable())
+      end
+    end
+    local x = sample()
+    local c = x:cumsum(2)
+    for a = 1, 5 do for k = 1, 4 do
+      local acc = 0
+      for b = 1, 3 do
+        acc = acc + at(x, a, b, k)
+        assert.is_true(math.abs(at(c, a, b, k) - acc) < 1e-5)
+      end
+    end end
+  end)
+  it("indexSelect equals a stack of selects; scatter_ undoes gather of a permutation", function()
+    lunet.manualSeed(9)
+    local x = sample()
+    local idx = ints{3, 1, 3}
+    local parts = {}
+    for n = 1, 3 do parts[n] = x:select(2, idx[n]) end
+    assert.same(lunet.stack(parts, 2):totable(), x:indexSelect(2, idx):totable())
+    local perm = lunet.randperm(5):view(5, 1, 1):expand(5, 3, 4):contiguous()
+    local y = lunet.zeros(5, 3, 4):scatter_(1, perm, x:gather(1, perm))
+    assert.same(x:totable(), y:totable())
+  end)
+end)
