@@ -109,6 +109,18 @@ def build(torch, name):
         model = LastStep(torch, cell, 64)
         x = torch.rand(batch, 28, 28)
         return train_step(torch, model, x, labels(batch))
+    if name == "cat_b50":
+        parts = [torch.rand(50, 256) for _ in range(4)]
+        return lambda: torch.cat(parts, 1)
+    if name == "indexselect_b50":
+        x, idx = torch.rand(10000, 784), torch.randperm(10000)[:50]
+        return lambda: torch.index_select(x, 0, idx)
+    if name == "gather_b256":
+        x, idx = torch.rand(256, 1000), torch.randint(0, 1000, (256, 4))
+        return lambda: torch.gather(x, 1, idx)
+    if name == "sort_65536":
+        x = torch.rand(65536)
+        return lambda: torch.sort(x)
     if name.startswith("sgemm_"):
         shapes = {"1024": (1024, 1024, 1024), "conv1": (32, 25, 50 * 784), "conv2": (64, 800, 50 * 196),
                   "fc1": (50, 3136, 1024), "fc2": (50, 1024, 10)}

@@ -80,6 +80,17 @@ for _, s in ipairs({ "1024", "conv1", "conv2", "fc1", "fc2" }) do
     2 * m * k * n }
 end
 
+-- The tensor operations that move data rather than compute: their "FLOPs" are the
+-- elements they write, so that the GFLOP/s column reads as elements per nanosecond.
+for _, w in ipairs({
+  { "cat_b50", "cat of four (50,256) along dim 2", 50 * 1024 },
+  { "indexselect_b50", "indexSelect of 50 rows of (10000,784)", 50 * 784 },
+  { "gather_b256", "gather along dim 2 of (256,1000), 4 per row", 256 * 4 },
+  { "sort_65536", "sort of 65536 floats (values and indices)", 65536 },
+}) do
+  WORKLOADS[#WORKLOADS + 1] = w
+end
+
 local function labels(n)
   local y = lunet.zeros(n, "int")
   for i = 1, n do y[i] = (i - 1) % 10 + 1 end
@@ -173,6 +184,22 @@ function workloads.build(name)
   if cell then
     local model = nn.Sequential():add(nn[cell:upper()](28, 64)):add(nn.LastStep()):add(nn.Linear(64, 10))
     return trainStep(model, lunet.rand(batch, 28, 28), labels(batch))
+  end
+  if name == "cat_b50" then
+    local parts = { lunet.rand(50, 256), lunet.rand(50, 256), lunet.rand(50, 256), lunet.rand(50, 256) }
+    return function() return lunet.cat(parts, 2) end
+  end
+  if name == "indexselect_b50" then
+    local x, idx = lunet.rand(10000, 784), lunet.randperm(10000):narrow(1, 1, 50)
+    return function() return x:indexSelect(1, idx) end
+  end
+  if name == "gather_b256" then
+    local x, idx = lunet.rand(256, 1000), lunet.rand(256, 4):mul(1000):floor():add(1):int()
+    return function() return x:gather(2, idx) end
+  end
+  if name == "sort_65536" then
+    local x = lunet.rand(65536)
+    return function() return x:sort() end
   end
   local shape = name:match("^sgemm_(.*)$")
   if shape then

@@ -63,6 +63,19 @@ describe("autograd.gradcheck", function()
     expand = {{a = lunet.randn(3, 1)}, function(p) return p.a:expand(3, 4) end},
     squeeze = {{a = lunet.randn(3, 1)}, function(p) return p.a:squeeze():unsqueeze(1) end},
     index = {{a = lunet.randn(4, 3)}, function(p) return p.a:index(lunet.tensor({2, 4, 2}, "int")) end},
+    cat = {{a = lunet.randn(2, 3), b = lunet.randn(1, 3), c = lunet.randn(2, 2)},
+           function(p)
+             local c = autograd.cat({p.c, p.c:t()}, 1):narrow(1, 1, 3)
+             return autograd.cat({autograd.cat({p.a, p.b}), lunet.ones(3, 1), c}, -1)
+           end},
+    stack = {{a = lunet.randn(2, 3), b = lunet.randn(2, 3)},
+             function(p)
+               return autograd.cat({autograd.stack({p.a, lunet.zeros(2, 3), p.b}, -1):view(2, 9),
+                                    autograd.stack({p.b, p.a}):view(2, 6)}, 2)
+             end},
+    indexSelect = {{a = lunet.randn(3, 4)}, function(p) return p.a:indexSelect(-1, lunet.tensor({4, 1, 4}, "int")) end},
+    gather = {{a = lunet.randn(3, 4)}, function(p) return p.a:gather(2, lunet.tensor({{1, 1}, {4, 2}, {3, 3}}, "int")) end},
+    where = {{a = lunet.randn(3, 4), b = lunet.randn(4)}, function(p) return autograd.where(p.b:gt(0), p.a, p.b) end},
     linear = {{x = lunet.randn(5, 4), w = lunet.randn(3, 4), b = lunet.randn(3)},
               function(p) return autograd.linear(p.x, p.w, p.b) end},
     conv2d = {{x = lunet.randn(2, 2, 5, 5), w = lunet.randn(3, 2, 3, 3), b = lunet.randn(3)},

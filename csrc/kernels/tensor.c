@@ -85,13 +85,13 @@ int lt_shape_numel(int ndim, const int64_t *size, int64_t *numel) {
 }
 
 /* ---- the strided walker ----
- * Up to three views of one shape are walked together. Size-1 dimensions are dropped and
+ * Up to four views of one shape are walked together. Size-1 dimensions are dropped and
  * neighbouring dimensions merged wherever every view is contiguous across them, so a
  * contiguous tensor becomes one row and the inner loops run over plain arrays. */
 typedef struct {
   int ndim;
   int64_t size[LT_MAXDIM];
-  int64_t st[3][LT_MAXDIM];
+  int64_t st[4][LT_MAXDIM];
 } walk_t;
 
 static void walk_init(walk_t *w, int ndim, const int64_t *size, int nt, const int64_t *const *strides) {
@@ -126,8 +126,8 @@ typedef void (*row_fn)(void *ctx, const int64_t *off, const int64_t *st, int64_t
 static void walk_rows(const walk_t *w, int nt, row_fn row, void *ctx) {
   int last = w->ndim - 1;
   int64_t idx[LT_MAXDIM] = {0};
-  int64_t off[3] = {0, 0, 0};
-  int64_t inner[3];
+  int64_t off[4] = {0, 0, 0, 0};
+  int64_t inner[4];
   for (int t = 0; t < nt; t++) inner[t] = w->st[t][last];
   int64_t rows = 1;
   for (int d = 0; d < last; d++) rows *= w->size[d];
@@ -152,7 +152,7 @@ typedef struct {
 
 static void split_chunk(void *vjob, int64_t begin, int64_t end, int lane) {
   const split_job *j = vjob;
-  int64_t off[3];
+  int64_t off[4];
   for (int t = 0; t < j->nt; t++) off[t] = j->off[t] + begin * j->st[t];
   j->row(j->ctx, off, j->st, end - begin);
 }
@@ -190,6 +190,13 @@ typedef struct {
 } ew_ctx;
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* x - y floor(x / y): the remainder with the divisor's sign (Python's %). */
+static inline float remainderf_py(float x, float y) {
+  float r = fmodf(x, y);
+  return r != 0.0f && ((r < 0.0f) != (y < 0.0f)) ? r + y : r;
+}
+/* -1, 0 or 1; NaN stays NaN and -0 stays -0. */
+static inline float signf(float x) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x; }
 
 #define ROW_LOOP(EXPR)                                                     \
   do {                                                                     \
@@ -216,6 +223,9 @@ static void binary_row(void *vctx, const int64_t *off, const int64_t *st, int64_
     case LT_POW: ROW_LOOP(powf(x, y)); break;
     case LT_MAXIMUM: ROW_LOOP(x > y || isnan(x) ? x : y); break;
     case LT_MINIMUM: ROW_LOOP(x < y || isnan(x) ? x : y); break;
+    case LT_FMOD: ROW_LOOP(fmodf(x, y)); break;
+    case LT_REMAINDER: ROW_LOOP(remainderf_py(x, y)); break;
+    case LT_ATAN2: ROW_LOOP(atan2f(x, y)); break;
   }
 }
 
@@ -255,6 +265,12 @@ static void unary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t
     case LT_CLAMP: UROW_LOOP(x < p ? p : (x > q ? q : x)); break;
     case LT_FILL: UROW_LOOP(((void)x, p)); break;
     case LT_AFFINE: UROW_LOOP(p * x + q); break;
+    case LT_SIN: UROW_LOOP(sinf(x)); break;
+    case LT_COS: UROW_LOOP(cosf(x)); break;
+    case LT_FLOOR: UROW_LOOP(floorf(x)); break;
+    case LT_CEIL: UROW_LOOP(ceilf(x)); break;
+    case LT_ROUND: UROW_LOOP(nearbyintf(x)); break; /* halves to even, as PyTorch */
+    case LT_SIGN: UROW_LOOP(signf(x)); break;
   }
 }
 
@@ -264,6 +280,37 @@ void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, float p, float q) 
   walk_init(&w, out->ndim, out->size, 2, st);
   ew_ctx c = {lt_fdata(out), lt_fdata(a), NULL, (int)op, p, q};
   walk_rows_parallel(&w, 2, unary_row, &c);
+}
+
+typedef struct {
+  float *o;
+  const float *a, *b, *c;
+  lt_ternop op;
+  float p;
+} tern_ctx;
+
+static void ternary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const tern_ctx *c = vctx;
+  float *o = c->o + off[0];
+  const float *a = c->a + off[1], *b = c->b + off[2], *w = c->c + off[3];
+  const int64_t so = st[0], sa = st[1], sb = st[2], sc = st[3];
+  const float p = c->p;
+  switch (c->op) {
+    case LT_WHERE: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] != 0.0f ? b[i * sb] : w[i * sc]; break;
+    case LT_LERP:
+      for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + w[i * sc] * (b[i * sb] - a[i * sa]);
+      break;
+    case LT_ADDCMUL: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + p * b[i * sb] * w[i * sc]; break;
+    case LT_ADDCDIV: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + p * b[i * sb] / w[i * sc]; break;
+  }
+}
+
+void lt_ternary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, const lt_tensor *c, lt_ternop op, float p) {
+  const int64_t *st[4] = {out->stride, a->stride, b->stride, c->stride};
+  walk_t w;
+  walk_init(&w, out->ndim, out->size, 4, st);
+  tern_ctx x = {lt_fdata(out), lt_fdata(a), lt_fdata(b), lt_fdata(c), op, p};
+  walk_rows_parallel(&w, 4, ternary_row, &x);
 }
 
 /* ---- copy with conversion; walks both in row-major order of their own shapes ---- */
@@ -338,14 +385,32 @@ typedef struct {
   double acc, acc2;
   double best;
   int64_t best_at, count;
-  int64_t base; /* row-major index of the row's first element, for arg-ops */
+  double p; /* the norm's order */
 } red_state;
 
-static void red_init(red_state *r, lt_redop op) {
-  r->acc = r->acc2 = 0.0;
+static void red_init(red_state *r, lt_redop op, double p) {
+  r->acc = op == LT_PROD ? 1.0 : op == LT_NORM && p == -INFINITY ? INFINITY : 0.0;
+  r->acc2 = 0.0;
   r->count = 0;
   r->best_at = -1;
-  r->best = (op == LT_MAX || op == LT_ARGMAX) ? -INFINITY : INFINITY;
+  r->best = (op == LT_MAX || op == LT_ARGMAX || op == LT_LOGSUMEXP) ? -INFINITY : INFINITY;
+  r->p = p;
+}
+
+/* acc = sum |x|^p (p finite, nonzero), the count of nonzeros (p = 0), or max/min |x|
+ * (p = +-inf); a NaN makes the norm NaN. */
+static void norm_visit(red_state *r, const float *x, int64_t s, int64_t n) {
+  const double p = r->p;
+  for (int64_t i = 0; i < n; i++) {
+    double a = fabs((double)x[i * s]);
+    if (isnan(a) || isnan(r->acc)) r->acc = NAN;
+    else if (p == INFINITY) r->acc = a > r->acc ? a : r->acc;
+    else if (p == -INFINITY) r->acc = a < r->acc ? a : r->acc;
+    else if (p == 0.0) r->acc += a != 0.0;
+    else if (p == 1.0) r->acc += a;
+    else if (p == 2.0) r->acc += a * a;
+    else r->acc += pow(a, p);
+  }
 }
 
 /* Visit n values with stride s; index k0 is the row-major index of the first one. */
@@ -360,8 +425,17 @@ static void red_visit(red_state *r, lt_redop op, const float *x, int64_t s, int6
     case LT_STD:
       for (int64_t i = 0; i < n; i++) r->acc += x[i * s];
       break;
+    case LT_PROD:
+      for (int64_t i = 0; i < n; i++) r->acc *= x[i * s];
+      break;
+    case LT_NORM: norm_visit(r, x, s, n); break;
+    case LT_ALL:
+    case LT_ANY:
+      for (int64_t i = 0; i < n; i++) r->acc += x[i * s] != 0.0f; /* NaN counts as true */
+      break;
     case LT_MAX:
     case LT_ARGMAX:
+    case LT_LOGSUMEXP: /* the first pass finds the maximum */
       for (int64_t i = 0; i < n; i++) {
         double v = x[i * s];
         if (v > r->best || r->best_at < 0 || isnan(v)) {
@@ -386,12 +460,20 @@ static void red_visit(red_state *r, lt_redop op, const float *x, int64_t s, int6
   r->count += n;
 }
 
-static void red_visit2(red_state *r, const float *x, int64_t s, int64_t n, double mean) {
+/* The second pass: sum (x - mean)^2 for var/std, sum exp(x - max) for logsumexp. */
+static void red_visit2(red_state *r, lt_redop op, const float *x, int64_t s, int64_t n, double mean) {
+  if (op == LT_LOGSUMEXP) {
+    if (isfinite(r->best))
+      for (int64_t i = 0; i < n; i++) r->acc2 += exp(x[i * s] - r->best);
+    return;
+  }
   for (int64_t i = 0; i < n; i++) {
     double d = x[i * s] - mean;
     r->acc2 += d * d;
   }
 }
+
+static int red_two_pass(lt_redop op) { return op == LT_VAR || op == LT_STD || op == LT_LOGSUMEXP; }
 
 static double red_result(const red_state *r, lt_redop op) {
   switch (op) {
@@ -403,6 +485,15 @@ static double red_result(const red_state *r, lt_redop op) {
     case LT_MIN: return r->best;
     case LT_ARGMAX:
     case LT_ARGMIN: return (double)r->best_at;
+    case LT_PROD: return r->acc;
+    case LT_NORM:
+      if (r->p == 2.0) return sqrt(r->acc);
+      if (r->p == 0.0 || r->p == 1.0 || isinf(r->p)) return r->acc;
+      return pow(r->acc, 1.0 / r->p);
+    case LT_LOGSUMEXP: /* an infinite (or NaN) maximum is the answer; empty gives -inf */
+      return isfinite(r->best) ? r->best + log(r->acc2) : r->best;
+    case LT_ALL: return r->acc == (double)r->count;
+    case LT_ANY: return r->acc > 0.0;
   }
   return NAN;
 }
@@ -419,22 +510,22 @@ typedef struct {
 static void redall_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
   redall_ctx *c = vctx;
   if (c->pass == 2)
-    red_visit2(c->r, c->a + off[0], st[0], n, c->mean);
+    red_visit2(c->r, c->op, c->a + off[0], st[0], n, c->mean);
   else
     red_visit(c->r, c->op, c->a + off[0], st[0], n, c->k, 1);
   c->k += n;
 }
 
-double lt_reduce_all(const lt_tensor *a, lt_redop op) {
+double lt_reduce_all(const lt_tensor *a, lt_redop op, double p) {
   red_state r;
-  red_init(&r, op);
+  red_init(&r, op, p);
   /* Arg-ops need row-major element numbers, so walk without dropping dimensions' order:
    * merging keeps order, so the running count k is the row-major index. */
   walk_t w;
   load_walker(&w, a);
   redall_ctx c = {lt_fdata(a), &r, op, 1, 0.0, 0};
   walk_rows(&w, 1, redall_row, &c);
-  if (op == LT_VAR || op == LT_STD) {
+  if (red_two_pass(op)) {
     c.pass = 2;
     c.mean = r.count ? r.acc / (double)r.count : 0.0;
     walk_rows(&w, 1, redall_row, &c);
@@ -442,7 +533,7 @@ double lt_reduce_all(const lt_tensor *a, lt_redop op) {
   return red_result(&r, op);
 }
 
-void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
+void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op, double p) {
   /* Walk the positions of a with dimension d removed, out alongside; reduce along d. */
   int64_t size[LT_MAXDIM], sa[LT_MAXDIM], so[LT_MAXDIM];
   int nd = 0;
@@ -467,9 +558,9 @@ void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
       offo += j * so[i];
     }
     red_state r;
-    red_init(&r, op);
+    red_init(&r, op, p);
     red_visit(&r, op, x + offa, s, n, 0, 1);
-    if (op == LT_VAR || op == LT_STD) red_visit2(&r, x + offa, s, n, r.acc / (double)n);
+    if (red_two_pass(op)) red_visit2(&r, op, x + offa, s, n, r.acc / (double)n);
     double v = red_result(&r, op);
     if (is_arg)
       lt_idata(out)[offo] = (int32_t)v;
@@ -582,11 +673,310 @@ static lt_tensor row_view(const lt_tensor *t, int64_t i) {
   return v;
 }
 
-void lt_gather_rows(lt_tensor *out, const lt_tensor *src, const int32_t *index, int64_t index_stride) {
-  for (int64_t i = 0; i < out->size[0]; i++) {
-    lt_tensor d = row_view(out, i), s = row_view(src, (int64_t)index[i * index_stride] - 1);
-    lt_copy(&d, &s);
+/* The view t[..., i, ...] along dimension d, which keeps its size of 1. */
+static lt_tensor slice_view(const lt_tensor *t, int d, int64_t i) {
+  lt_tensor v = *t;
+  v.offset = t->offset + i * t->stride[d];
+  v.size[d] = 1;
+  return v;
+}
+
+void lt_index_select(lt_tensor *out, const lt_tensor *src, int d, const int32_t *index, int64_t index_stride) {
+  for (int64_t i = 0; i < out->size[d]; i++) {
+    lt_tensor o = slice_view(out, d, i), s = slice_view(src, d, (int64_t)index[i * index_stride] - 1);
+    lt_copy(&o, &s);
   }
+}
+
+void lt_index_add(lt_tensor *t, int d, const int32_t *index, int64_t index_stride, const lt_tensor *src) {
+  for (int64_t i = 0; i < src->size[d]; i++) {
+    lt_tensor o = slice_view(t, d, (int64_t)index[i * index_stride] - 1), s = slice_view(src, d, i);
+    lt_binary(&o, &o, &s, LT_ADD);
+  }
+}
+
+/* ---- position walks: every position of a shape in row-major order, with the offsets
+ * of up to three views of it (no merging: kernels below need the position itself) ---- */
+typedef struct {
+  int ndim;
+  const int64_t *size;
+  int nt;
+  const int64_t *st[3];
+  int64_t pos[LT_MAXDIM];
+  int64_t off[3];
+} pos_walk;
+
+static void pos_init(pos_walk *w, int ndim, const int64_t *size, int nt, const int64_t *const *st) {
+  memset(w, 0, sizeof *w);
+  w->ndim = ndim;
+  w->size = size;
+  w->nt = nt;
+  for (int t = 0; t < nt; t++) w->st[t] = st[t];
+}
+
+/* Step to the next position; 0 after the last. */
+static int pos_next(pos_walk *w) {
+  for (int d = w->ndim - 1; d >= 0; d--) {
+    w->pos[d]++;
+    for (int t = 0; t < w->nt; t++) w->off[t] += w->st[t][d];
+    if (w->pos[d] < w->size[d]) return 1;
+    for (int t = 0; t < w->nt; t++) w->off[t] -= w->st[t][d] * w->size[d];
+    w->pos[d] = 0;
+  }
+  return 0;
+}
+
+static int64_t shape_numel(int ndim, const int64_t *size) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= size[i];
+  return n;
+}
+
+static inline int nonzero_at(const lt_tensor *t, int64_t off) {
+  return t->dtype == LT_FLOAT ? lt_fdata(t)[off] != 0.0f : lt_idata(t)[off] != 0;
+}
+
+int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad) {
+  if (lt_numel(index) == 0) return 0;
+  const int32_t *ix = lt_idata(index);
+  pos_walk w;
+  const int64_t *st[1] = {index->stride};
+  pos_init(&w, index->ndim, index->size, 1, st);
+  do {
+    int32_t k = ix[w.off[0]];
+    if (k < 1 || k > hi) {
+      *bad = k;
+      return -1;
+    }
+  } while (pos_next(&w));
+  return 0;
+}
+
+/* out[p] = src[p with p[d] = index[p] - 1]: out, index of one shape; any one dtype. */
+void lt_gather(lt_tensor *out, const lt_tensor *src, int d, const lt_tensor *index) {
+  if (lt_numel(index) == 0) return;
+  int32_t *o = lt_idata(out);
+  const int32_t *s = lt_idata(src), *ix = lt_idata(index);
+  int64_t sst[LT_MAXDIM];
+  memcpy(sst, src->stride, sizeof sst);
+  sst[d] = 0; /* the index picks the position along d */
+  const int64_t *st[3] = {out->stride, index->stride, sst};
+  pos_walk w;
+  pos_init(&w, index->ndim, index->size, 3, st);
+  do o[w.off[0]] = s[w.off[2] + ((int64_t)ix[w.off[1]] - 1) * src->stride[d]];
+  while (pos_next(&w));
+}
+
+void lt_scatter(lt_tensor *t, int d, const lt_tensor *index, const lt_tensor *src, int accumulate) {
+  if (lt_numel(index) == 0) return;
+  const int32_t *ix = lt_idata(index);
+  int64_t tst[LT_MAXDIM];
+  memcpy(tst, t->stride, sizeof tst);
+  tst[d] = 0;
+  const int64_t *st[3] = {tst, index->stride, src->stride};
+  pos_walk w;
+  pos_init(&w, index->ndim, index->size, 3, st);
+  do {
+    int64_t at = w.off[0] + ((int64_t)ix[w.off[1]] - 1) * t->stride[d];
+    if (accumulate) lt_fdata(t)[at] += lt_fdata(src)[w.off[2]];
+    else lt_idata(t)[at] = lt_idata(src)[w.off[2]];
+  } while (pos_next(&w));
+}
+
+/* ---- masks ---- */
+
+void lt_masked_fill(lt_tensor *t, const lt_tensor *mask, float fv, int32_t iv) {
+  if (lt_numel(t) == 0) return;
+  const int64_t *st[2] = {t->stride, mask->stride};
+  pos_walk w;
+  pos_init(&w, t->ndim, t->size, 2, st);
+  do {
+    if (!nonzero_at(mask, w.off[1])) continue;
+    if (t->dtype == LT_FLOAT) lt_fdata(t)[w.off[0]] = fv;
+    else lt_idata(t)[w.off[0]] = iv;
+  } while (pos_next(&w));
+}
+
+int64_t lt_count_nonzero(const lt_tensor *a) {
+  if (lt_numel(a) == 0) return 0;
+  const int64_t *st[1] = {a->stride};
+  pos_walk w;
+  pos_init(&w, a->ndim, a->size, 1, st);
+  int64_t n = 0;
+  do n += nonzero_at(a, w.off[0]);
+  while (pos_next(&w));
+  return n;
+}
+
+void lt_masked_select(lt_tensor *out, const lt_tensor *src, const lt_tensor *mask) {
+  if (lt_numel(src) == 0) return;
+  const int64_t *st[2] = {src->stride, mask->stride};
+  pos_walk w;
+  pos_init(&w, src->ndim, src->size, 2, st);
+  int32_t *o = lt_idata(out);
+  const int32_t *s = lt_idata(src);
+  int64_t k = 0;
+  do
+    if (nonzero_at(mask, w.off[1])) o[k++ * out->stride[0]] = s[w.off[0]];
+  while (pos_next(&w));
+}
+
+void lt_nonzero(lt_tensor *out, const lt_tensor *a) {
+  if (lt_numel(a) == 0) return;
+  const int64_t *st[1] = {a->stride};
+  pos_walk w;
+  pos_init(&w, a->ndim, a->size, 1, st);
+  int32_t *o = lt_idata(out);
+  int64_t k = 0;
+  do {
+    if (!nonzero_at(a, w.off[0])) continue;
+    for (int d = 0; d < a->ndim; d++) o[k * out->stride[0] + d * out->stride[1]] = (int32_t)(w.pos[d] + 1);
+    k++;
+  } while (pos_next(&w));
+}
+
+/* ---- along one dimension: scans and sorting ---- */
+
+/* Calls fn(ctx, offsets) for every position of a's shape with dimension d left out; the
+ * offsets are those of a and of out (one shape but d). */
+typedef void (*line_fn)(void *ctx, int64_t offa, int64_t offo);
+
+static void each_line(const lt_tensor *a, const lt_tensor *out, int d, line_fn fn, void *ctx) {
+  int64_t size[LT_MAXDIM], sa[LT_MAXDIM], so[LT_MAXDIM];
+  int nd = 0;
+  for (int i = 0; i < a->ndim; i++) {
+    if (i == d) continue;
+    size[nd] = a->size[i];
+    sa[nd] = a->stride[i];
+    so[nd] = out->stride[i];
+    nd++;
+  }
+  if (shape_numel(nd, size) == 0) return;
+  const int64_t *st[2] = {sa, so};
+  pos_walk w;
+  pos_init(&w, nd, size, 2, st);
+  do fn(ctx, w.off[0], w.off[1]);
+  while (pos_next(&w));
+}
+
+typedef struct {
+  const float *a;
+  float *o;
+  int64_t n, sa, so;
+  lt_redop op;
+} scan_ctx;
+
+static void scan_line(void *vctx, int64_t offa, int64_t offo) {
+  const scan_ctx *c = vctx;
+  double acc = c->op == LT_PROD ? 1.0 : 0.0;
+  for (int64_t i = 0; i < c->n; i++) {
+    double x = c->a[offa + i * c->sa];
+    acc = c->op == LT_PROD ? acc * x : acc + x;
+    c->o[offo + i * c->so] = (float)acc;
+  }
+}
+
+void lt_scan(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
+  scan_ctx c = {lt_fdata(a), lt_fdata(out), a->size[d], a->stride[d], out->stride[d], op};
+  each_line(a, out, d, scan_line, &c);
+}
+
+/* Sorting works on doubles, which hold float32 and int32 elements exactly. */
+typedef struct {
+  double v;
+  int32_t i;
+} sort_item;
+
+static inline double num_at(const lt_tensor *t, int64_t off) {
+  return t->dtype == LT_FLOAT ? (double)lt_fdata(t)[off] : (double)lt_idata(t)[off];
+}
+
+static inline void num_set(const lt_tensor *t, int64_t off, double x) {
+  if (t->dtype == LT_FLOAT) lt_fdata(t)[off] = (float)x;
+  else lt_idata(t)[off] = (int32_t)x;
+}
+
+/* x before y in the order: NaN is above every number (as PyTorch), equal keys keep their
+ * positions (the merge takes from the left on ties). */
+static inline int sort_before(double x, double y, int descending) {
+  if (descending) return !isnan(y) && (isnan(x) || x > y);
+  return !isnan(x) && (isnan(y) || x < y);
+}
+
+static void merge_sort(sort_item *a, sort_item *tmp, int64_t n, int descending) {
+  for (int64_t width = 1; width < n; width *= 2) {
+    for (int64_t lo = 0; lo < n; lo += 2 * width) {
+      int64_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+      int64_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) tmp[k++] = sort_before(a[j].v, a[i].v, descending) ? a[j++] : a[i++];
+      while (i < mid) tmp[k++] = a[i++];
+      while (j < hi) tmp[k++] = a[j++];
+    }
+    memcpy(a, tmp, (size_t)n * sizeof *a);
+  }
+}
+
+typedef struct {
+  const lt_tensor *a, *v;
+  int32_t *ix;
+  int64_t n, sa, sv, si;
+  int descending;
+  int64_t k; /* -1: the whole line; else only the k-th (0-based) smallest, NaN first found */
+  sort_item *buf, *tmp;
+} sort_ctx;
+
+static void sort_line(void *vctx, int64_t offa, int64_t offo) {
+  const sort_ctx *c = vctx;
+  for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){num_at(c->a, offa + i * c->sa), (int32_t)(i + 1)};
+  merge_sort(c->buf, c->tmp, c->n, c->descending);
+  if (c->k >= 0) {
+    int64_t at = c->k;
+    if (isnan(c->buf[c->n - 1].v)) /* NaN propagates: sorted last, stably, so the line's first NaN */
+      for (at = c->n - 1; at > 0 && isnan(c->buf[at - 1].v);) at--;
+    num_set(c->v, offo, c->buf[at].v);
+    c->ix[offo] = c->buf[at].i;
+    return;
+  }
+  for (int64_t i = 0; i < c->n; i++) {
+    num_set(c->v, offo + i * c->sv, c->buf[i].v);
+    c->ix[offo + i * c->si] = c->buf[i].i;
+  }
+}
+
+static int sort_lines(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int descending,
+                      int64_t k) {
+  int64_t n = a->size[d];
+  sort_item *buf = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *buf);
+  if (!buf) return -1;
+  sort_ctx c = {a, values, lt_idata(indices), n, a->stride[d], values->stride[d],
+                indices->stride[d], descending, k, buf, buf + n};
+  each_line(a, values, d, sort_line, &c);
+  free(buf);
+  return 0;
+}
+
+int lt_sort(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int descending) {
+  return sort_lines(values, indices, a, d, descending, -1);
+}
+
+int lt_kthvalue(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int64_t k) {
+  return sort_lines(values, indices, a, d, 0, k);
+}
+
+int64_t lt_unique_sorted(const lt_tensor *sorted, const lt_tensor *order, lt_tensor *uniq, lt_tensor *inverse,
+                         lt_tensor *counts) {
+  int64_t n = lt_numel(sorted), u = -1;
+  for (int64_t i = 0; i < n; i++) {
+    double v = num_at(sorted, i);
+    if (i == 0 || v != num_at(sorted, i - 1)) { /* NaN != NaN: each NaN is its own value */
+      u++;
+      num_set(uniq, u, v);
+      lt_idata(counts)[u] = 0;
+    }
+    lt_idata(counts)[u]++;
+    lt_idata(inverse)[lt_idata(order)[i] - 1] = (int32_t)(u + 1);
+  }
+  return u + 1;
 }
 
 /* ---- matrix products ---- */

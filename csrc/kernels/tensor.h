@@ -69,28 +69,49 @@ int lt_shape_numel(int ndim, const int64_t *size, int64_t *numel);
 /* ---- kernels over views (the caller has checked shapes; broadcasting is resolved by
  * giving an input the output's shape with stride 0 along broadcast dimensions) ---- */
 
-typedef enum { LT_ADD, LT_SUB, LT_MUL, LT_DIV, LT_POW, LT_MAXIMUM, LT_MINIMUM } lt_binop;
+/* maximum/minimum propagate NaN; fmod has the dividend's sign (C's fmodf), remainder the
+ * divisor's (Python's %); atan2(a, b) is the angle of the point (b, a). */
+typedef enum { LT_ADD, LT_SUB, LT_MUL, LT_DIV, LT_POW, LT_MAXIMUM, LT_MINIMUM, LT_FMOD, LT_REMAINDER, LT_ATAN2 } lt_binop;
 typedef enum {
   LT_NEG, LT_EXP, LT_LOG, LT_SQRT, LT_TANH, LT_SIGMOID, LT_RELU, LT_ABS,
   LT_POWS,  /* x^p */
   LT_CLAMP, /* min(max(x, p), q) */
   LT_FILL,  /* p */
-  LT_AFFINE /* p*x + q: scalar add, sub, mul, div */
+  LT_AFFINE, /* p*x + q: scalar add, sub, mul, div */
+  LT_SIN, LT_COS, LT_FLOOR, LT_CEIL,
+  LT_ROUND, /* to nearest, halves to even */
+  LT_SIGN   /* -1, 0, 1; NaN stays NaN */
 } lt_unop;
-typedef enum { LT_SUM, LT_MEAN, LT_MAX, LT_MIN, LT_VAR, LT_STD, LT_ARGMAX, LT_ARGMIN } lt_redop;
+/* Reductions. max/min (and argmax/argmin) propagate NaN: the first NaN is the answer.
+ * prod of nothing is 1; norm (order p) is (sum |x|^p)^(1/p), the count of nonzeros for p =
+ * 0, max |x| (min |x|) for p = inf (-inf), NaN with any NaN; logsumexp is max + log sum
+ * exp(x - max) (-inf for nothing); all/any give 1 or 0, NaN counting as true. */
+typedef enum {
+  LT_SUM, LT_MEAN, LT_MAX, LT_MIN, LT_VAR, LT_STD, LT_ARGMAX, LT_ARGMIN,
+  LT_PROD, LT_NORM, LT_LOGSUMEXP, LT_ALL, LT_ANY
+} lt_redop;
+typedef enum {
+  LT_WHERE,   /* a != 0 ? b : c (a a mask; NaN counts as true) */
+  LT_LERP,    /* a + c (b - a) */
+  LT_ADDCMUL, /* a + p b c */
+  LT_ADDCDIV  /* a + p b / c */
+} lt_ternop;
 
 /* out[i] = a[i] op b[i]; all three float, same shape (strides may be 0). out may alias a or b. */
 void lt_binary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_binop op);
 /* out[i] = f(a[i]; p, q); float. out may alias a. */
 void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, float p, float q);
+/* out[i] = f(a[i], b[i], c[i]; p); all float, out's shape (strides may be 0). out may be
+ * the same view as a. */
+void lt_ternary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, const lt_tensor *c, lt_ternop op, float p);
 /* dst[i] = src[i] with dtype conversion; same number of elements, any strides
  * (elements are taken in row-major order of each). */
 void lt_copy(lt_tensor *dst, const lt_tensor *src);
 /* Reduction of every element (float64 accumulation). var/std are unbiased (n-1). For
- * argmax/argmin, the result is the 0-based row-major index. */
-double lt_reduce_all(const lt_tensor *a, lt_redop op);
+ * argmax/argmin, the result is the 0-based row-major index. p: the norm's order. */
+double lt_reduce_all(const lt_tensor *a, lt_redop op, double p);
 /* Reduce along dim d: out has a's shape with size[d] = 1 (float; int for arg-ops). */
-void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op);
+void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op, double p);
 
 typedef enum { LT_EQ, LT_NE, LT_LT, LT_LE, LT_GT, LT_GE } lt_cmpop;
 /* out[i] = (a[i] op b[i]) ? 1 : 0. out float; a and b of out's shape (strides may be 0),
@@ -104,10 +125,49 @@ void lt_compare_scalar(lt_tensor *out, const lt_tensor *a, double s, lt_cmpop op
 /* sum_i a[i] * b[i] over two float views of one shape: each product rounded to float,
  * summed in double, with no temporary. */
 double lt_dot(const lt_tensor *a, const lt_tensor *b);
-/* out[i] = src[index[i * index_stride] - 1] for i < out->size[0]: rows (along dimension
- * 0) picked by 1-based indices, which the caller has checked are in 1..src->size[0].
- * out and src have equal sizes beyond dimension 0 and one dtype. */
-void lt_gather_rows(lt_tensor *out, const lt_tensor *src, const int32_t *index, int64_t index_stride);
+/* ---- indexing. Indices are int32 and 1-based; the caller has checked them (lt_index_check)
+ * and that out overlaps no input. ---- */
+
+/* 0 when every element of the int tensor index is in 1..hi; else -1, *bad = the first that is not. */
+int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad);
+/* out[.., i, ..] = src[.., index[i * index_stride] - 1, ..] along dimension d, for i <
+ * out->size[d]; out and src of one dtype and equal sizes but along d. */
+void lt_index_select(lt_tensor *out, const lt_tensor *src, int d, const int32_t *index, int64_t index_stride);
+/* t[.., index[i] - 1, ..] += src[.., i, ..] along d for i < src->size[d], in order (a
+ * repeated index adds each time); float. */
+void lt_index_add(lt_tensor *t, int d, const int32_t *index, int64_t index_stride, const lt_tensor *src);
+/* out[p] = src[p with p[d] = index[p] - 1] for every position p of index (out's shape;
+ * src's sizes but along d at least index's); one dtype, any. */
+void lt_gather(lt_tensor *out, const lt_tensor *src, int d, const lt_tensor *index);
+/* t[p with p[d] = index[p] - 1] = src[p] (accumulate: += , float only) for every position p
+ * of index; src has index's shape (strides may be 0) and t's dtype. Later positions win. */
+void lt_scatter(lt_tensor *t, int d, const lt_tensor *index, const lt_tensor *src, int accumulate);
+/* Masks are float or int tensors; an element is true when nonzero (NaN is true). */
+/* t[p] = value (fv for float t, iv for int t) where mask[p]; mask of t's shape (strides may be 0). */
+void lt_masked_fill(lt_tensor *t, const lt_tensor *mask, float fv, int32_t iv);
+int64_t lt_count_nonzero(const lt_tensor *a);
+/* out (1-D, lt_count_nonzero(mask) elements, src's dtype) = src[p] where mask[p], in
+ * row-major order; mask of src's shape. */
+void lt_masked_select(lt_tensor *out, const lt_tensor *src, const lt_tensor *mask);
+/* out (n, ndim) int: the 1-based positions of a's n nonzero elements, row-major order. */
+void lt_nonzero(lt_tensor *out, const lt_tensor *a);
+/* out = the running sum (op LT_SUM) or product (LT_PROD) of a along d, accumulated in
+ * float64; float, one shape. */
+void lt_scan(lt_tensor *out, const lt_tensor *a, int d, lt_redop op);
+/* values (a's dtype, float or int), indices (int; both a's shape, one strides) = a sorted
+ * along d, stable, ascending or descending, NaN above every number; indices 1-based. -1
+ * on allocation failure. */
+int lt_sort(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int descending);
+/* values (a's dtype), indices (a's shape with size 1 along d, one strides) = the k-th (0-based,
+ * k < a->size[d]) smallest of each line along d and its 1-based position. NaN propagates,
+ * as in max: a line holding a NaN gives its first NaN. -1 on allocation failure. */
+int lt_kthvalue(lt_tensor *values, lt_tensor *indices, const lt_tensor *a, int d, int64_t k);
+/* Given sorted (n contiguous elements, ascending) and order (their 1-based positions in the
+ * original), writes the distinct values into uniq (sorted's dtype), how often each occurs into counts, and
+ * for every original position the 1-based number of its value into inverse (n ints);
+ * returns the number of distinct values. */
+int64_t lt_unique_sorted(const lt_tensor *sorted, const lt_tensor *order, lt_tensor *uniq, lt_tensor *inverse,
+                         lt_tensor *counts);
 /* C = beta*C + alpha * A·B for 2-D float views, C (m,n), A (m,k), B (k,n), through
  * lt_sgemm (gemm.h): A and B are handed over transposed in place when their strides
  * allow, copied otherwise. Sizes and strides must fit the BLAS int interface (the

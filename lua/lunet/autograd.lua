@@ -30,6 +30,8 @@
 --                              (a 0-D result); max/min along a dim also give the indices
 --   views                      view reshape narrow select transpose (t) permute expand
 --                              unsqueeze squeeze contiguous, index (rows along dim 1)
+--   joining and indexing       cat(list [, dim]) stack(list [, dim]) indexSelect(x, dim, idx)
+--                              gather(x, dim, idx) where(mask, a, b) (mask a constant)
 --   nn kernels, one node each  linear(x, w [, b]) conv2d(x, w [, b, {stride=, padding=}])
 --                              maxpool2d(x, k [, {stride=, padding=}]) dropout(x [, p, training])
 --                              softmax logsoftmax crossentropy(logits, labels)
@@ -86,11 +88,13 @@ local function leaf(value, needsGrad)
 end
 
 -- defop: see the header. The function returned is also autograd[name] and Node[name].
+-- arity "*": every argument may be a node (cat's and stack's tensors).
 local function defop(name, arity, forward, backward)
   local function apply(...)
     local args = table.pack(...)
+    local k = arity == "*" and args.n or arity
     local parents
-    for i = 1, arity do
+    for i = 1, k do
       if isNode(args[i]) then
         parents = parents or {}
         parents[i] = args[i]
@@ -107,7 +111,7 @@ local function defop(name, arity, forward, backward)
     end
     local value, saved, extra = forward(table.unpack(args, 1, args.n))
     local node = setmetatable({ value = value, parents = parents, args = args, saved = saved,
-                                backward = backward, arity = arity }, Node)
+                                backward = backward, arity = k }, Node)
     tape[#tape + 1] = node
     return node, extra
   end
@@ -387,6 +391,80 @@ defop("index", 1, T.index, function(g, n)
   local onehot = lunet.arange(1, rows + 1):view(rows, 1):eq(idx:reshape(1, picked))
   return T.matmul(onehot, g:reshape(picked, -1)):view(x:size())
 end)
+
+---------------------------------------------------------------------------------
+-- Joining and indexing.
+
+local function checkList(fname, list)
+  if type(list) ~= "table" or check.isTensor(list) or isNode(list) then
+    local got = check.isTensor(list) and "a tensor" or isNode(list) and "a node" or type(list)
+    check.fail(3, "%s: list must be a table of tensors or nodes, got %s", fname, got)
+  end
+end
+
+-- A dimension argument (default 1, negative from the end) of a result of nd dimensions.
+local function dimOf(dim, nd)
+  dim = dim or 1
+  if dim < 0 then return dim + nd + 1 end
+  return dim
+end
+
+-- cat(x1, ..., xn along dim): each x gets the slice of g it filled (a 1-D empty x, which
+-- cat skips, gets zeros).
+local cat = defop("cat", "*", function(dim, ...) return lunet.cat({ ... }, dim) end, function(g, n)
+  local d, grads, at = dimOf(n.args[1], g:dim()), { false }, 1
+  for i = 2, n.args.n do
+    local x = n.args[i]
+    if x:dim() == 1 and x:size(1) == 0 then
+      grads[i] = lunet.zeros(0)
+    else
+      grads[i] = g:narrow(d, at, x:size(d))
+      at = at + x:size(d)
+    end
+  end
+  return table.unpack(grads, 1, n.args.n)
+end)
+
+--- autograd.cat(list [, dim = 1]): lunet.cat of nodes and tensors.
+function autograd.cat(list, dim)
+  checkList("autograd.cat", list)
+  return cat(dim, table.unpack(list))
+end
+Node.cat = nil
+
+-- stack(x1, ..., xn along a new dim): x_i gets g's slice i along it.
+local stack = defop("stack", "*", function(dim, ...) return lunet.stack({ ... }, dim) end, function(g, n)
+  local d, grads = dimOf(n.args[1], g:dim()), { false }
+  for i = 2, n.args.n do grads[i] = g:select(d, i - 1) end
+  return table.unpack(grads, 1, n.args.n)
+end)
+
+--- autograd.stack(list [, dim = 1]): lunet.stack of nodes and tensors.
+function autograd.stack(list, dim)
+  checkList("autograd.stack", list)
+  return stack(dim, table.unpack(list))
+end
+Node.stack = nil
+
+-- x:indexSelect(dim, idx): the slices of g go back to the slices they came from, added up
+-- where idx repeats.
+defop("indexSelect", 1, T.indexSelect, function(g, n)
+  local x, dim, idx = n.args[1], n.args[2], n.args[3]
+  return lunet.zeros(x:size()):indexAdd_(dim, idx, g)
+end)
+
+-- x:gather(dim, idx): each element of g goes back to where it was gathered from.
+defop("gather", 1, T.gather, function(g, n)
+  local x, dim, idx = n.args[1], n.args[2], n.args[3]
+  return lunet.zeros(x:size()):scatterAdd_(dim, idx, g)
+end)
+
+-- where(mask, a, b): g goes to a where mask holds, to b elsewhere (summed over broadcasting).
+defop("where", 3, lunet.where, function(g, n)
+  local mask, a, b = n.args[1], n.args[2], n.args[3]
+  return false, n.need[2] and sumTo(lunet.where(mask, g, 0), a), n.need[3] and sumTo(lunet.where(mask, 0, g), b)
+end)
+Node.where = nil
 
 ---------------------------------------------------------------------------------
 -- The nn kernels of lunet.core, one node each, forward and backward in C.

@@ -15,7 +15,7 @@ local core = require "lunet.core"
 -- The public tensor functions, re-exported from lunet.core.
 local PUBLIC = {
   "Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "truncnormal", "randperm", "arange", "linspace",
-  "matmul", "bmm", "addmm", "dot",
+  "matmul", "bmm", "addmm", "dot", "cat", "stack", "where",
   "manualSeed", "getRNGState", "setRNGState",
   "setNumThreads", "getNumThreads", "setFlushDenormals", "getFlushDenormals",
   "gemmBackend", "gemmBackends", "setGemmBackend", "blasInfo", "wallclock",
