@@ -1189,7 +1189,8 @@ ops.reduce = function()
   end
   local dd = normDim(d, nd)
   if not dd then c.expect = type(d) == "number" and "error" or "either"; return c end
-  if a.shape[dd] == 0 then c.expect = "error"; return c end
+  -- Along an empty dimension only the sum is defined (0, as over an empty tensor).
+  if a.shape[dd] == 0 and name ~= "sum" then c.expect = "error"; return c end
   local shape = { table.unpack(a.shape) }
   shape[dd] = 1
   local want, scale = {}, {}
@@ -1421,7 +1422,8 @@ ops.nn = function()
     -- an output buffer that is also an input may be refused
     c.mayRefuse = which == "Linear2"
     if x.dtype ~= "float" or #x.shape ~= 2 or x.shape[2] ~= inF then c.expect = "either"; return c end
-    if #x.shape ~= 2 then c.expect = "either"; return c end
+    -- the linear kernel, like ReLU's, refuses a view that is not contiguous
+    if not x.t:isContiguous() then c.expect = "error"; return c end
     local W, b = weights(m, "weight"), weights(m, "bias")
     local function lin(xs, N)
       local out, scale = {}, {}
