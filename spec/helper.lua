@@ -36,4 +36,27 @@ function H.dataDir(name)
   return ok and dir or nil
 end
 
+--- A small synthetic image task (n 1x8x8 images, 4 classes): class k has a bright bar in
+-- row band k, noise elsewhere. Seeds the generator with `seed`.
+function H.bars(n, seed)
+  lunet.manualSeed(seed)
+  local x = lunet.rand(n, 1, 8, 8):mul_(0.3)
+  local y = lunet.zeros(n, "int")
+  for i = 1, n do
+    local k = (i - 1) % 4 + 1
+    y[i] = k
+    x[i][1]:narrow(1, 2 * k - 1, 2):add_(0.7)
+  end
+  return {images = x, labels = y}
+end
+
+--- A small CNN for H.bars: conv1 (4 maps, 3x3) -> ReLU -> max-pool 2 -> Flatten -> fc (4 classes).
+function H.smallNet()
+  local nn = lunet.nn
+  local m = nn.Sequential()
+  m:add(nn.Conv2d(1, 4, 3, {padding = "same"}), "conv1"):add(nn.ReLU()):add(nn.MaxPool2d(2, 2))
+  m:add(nn.Flatten()):add(nn.Linear(4 * 4 * 4, 4), "fc")
+  return m
+end
+
 return H

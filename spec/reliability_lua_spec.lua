@@ -8,25 +8,7 @@ local IO = require "spec.io_helper"
 local nn, optim, data, train, metrics, fileutil = lunet.nn, lunet.optim, lunet.data, lunet.train,
   lunet.metrics, lunet.fileutil
 
--- A small task: class k has a bright bar in row band k.
-local function bars(n, seed)
-  lunet.manualSeed(seed)
-  local x = lunet.rand(n, 1, 8, 8):mul_(0.3)
-  local y = lunet.zeros(n, "int")
-  for i = 1, n do
-    local k = (i - 1) % 4 + 1
-    y[i] = k
-    x[i][1]:narrow(1, 2 * k - 1, 2):add_(0.7)
-  end
-  return {images = x, labels = y}
-end
-
-local function smallNet()
-  local m = nn.Sequential()
-  m:add(nn.Conv2d(1, 4, 3, {padding = "same"}), "conv1"):add(nn.ReLU()):add(nn.MaxPool2d(2, 2))
-  m:add(nn.Flatten()):add(nn.Linear(4 * 4 * 4, 4), "fc")
-  return m
-end
+local bars, smallNet = H.bars, H.smallNet
 
 local function errorOf(f, ...)
   local ok, err = pcall(f, ...)

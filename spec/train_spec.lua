@@ -2,25 +2,8 @@ local lunet = require "lunet"
 local nn, optim, data = lunet.nn, lunet.optim, lunet.data
 local train, checkpoint, cli = lunet.train, lunet.checkpoint, lunet.cli
 
--- A small synthetic image task: class k has a bright bar in row band k; noise elsewhere.
-local function bars(n, seed)
-  lunet.manualSeed(seed)
-  local x = lunet.rand(n, 1, 8, 8):mul_(0.3)
-  local y = lunet.zeros(n, "int")
-  for i = 1, n do
-    local k = (i - 1) % 4 + 1
-    y[i] = k
-    x[i][1]:narrow(1, 2 * k - 1, 2):add_(0.7)
-  end
-  return {images = x, labels = y}
-end
-
-local function smallNet()
-  local m = nn.Sequential()
-  m:add(nn.Conv2d(1, 4, 3, {padding = "same"}), "conv1"):add(nn.ReLU()):add(nn.MaxPool2d(2, 2))
-  m:add(nn.Flatten()):add(nn.Linear(4 * 4 * 4, 4), "fc")
-  return m
-end
+local H = require "spec.helper"
+local bars, smallNet = H.bars, H.smallNet
 
 describe("train.classifier", function()
   it("learns a small synthetic problem: loss falls, accuracy far above chance", function()

@@ -533,44 +533,6 @@ double lt_reduce_all(const lt_tensor *a, lt_redop op, double p) {
   return red_result(&r, op);
 }
 
-void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op, double p) {
-  /* Walk the positions of a with dimension d removed, out alongside; reduce along d. */
-  int64_t size[LT_MAXDIM], sa[LT_MAXDIM], so[LT_MAXDIM];
-  int nd = 0;
-  for (int i = 0; i < a->ndim; i++) {
-    if (i == d) continue;
-    size[nd] = a->size[i];
-    sa[nd] = a->stride[i];
-    so[nd] = out->stride[i];
-    nd++;
-  }
-  int64_t outer = 1;
-  for (int i = 0; i < nd; i++) outer *= size[i];
-  int64_t n = a->size[d], s = a->stride[d];
-  const float *x = lt_fdata(a);
-  int is_arg = (op == LT_ARGMAX || op == LT_ARGMIN);
-  for (int64_t k = 0; k < outer; k++) {
-    int64_t rem = k, offa = 0, offo = 0;
-    for (int i = nd - 1; i >= 0; i--) {
-      int64_t j = rem % size[i];
-      rem /= size[i];
-      offa += j * sa[i];
-      offo += j * so[i];
-    }
-    red_state r;
-    red_init(&r, op, p);
-    red_visit(&r, op, x + offa, s, n, 0, 1);
-    if (red_two_pass(op)) red_visit2(&r, op, x + offa, s, n, r.acc / (double)n);
-    double v = red_result(&r, op);
-    if (is_arg)
-      lt_idata(out)[offo] = (int32_t)v;
-    else
-      lt_fdata(out)[offo] = (float)v;
-  }
-}
-
-/* ---- matrix product ---- */
-
 /* ---- comparisons ---- */
 
 typedef struct {
@@ -857,6 +819,32 @@ static void each_line(const lt_tensor *a, const lt_tensor *out, int d, line_fn f
   pos_init(&w, nd, size, 2, st);
   do fn(ctx, w.off[0], w.off[1]);
   while (pos_next(&w));
+}
+
+typedef struct {
+  const float *x;
+  lt_tensor *out;
+  int64_t n, s;
+  lt_redop op;
+  double p;
+} reduce_ctx;
+
+static void reduce_line(void *vctx, int64_t offa, int64_t offo) {
+  const reduce_ctx *c = vctx;
+  red_state r;
+  red_init(&r, c->op, c->p);
+  red_visit(&r, c->op, c->x + offa, c->s, c->n, 0, 1);
+  if (red_two_pass(c->op)) red_visit2(&r, c->op, c->x + offa, c->s, c->n, r.acc / (double)c->n);
+  double v = red_result(&r, c->op);
+  if (c->op == LT_ARGMAX || c->op == LT_ARGMIN)
+    lt_idata(c->out)[offo] = (int32_t)v;
+  else
+    lt_fdata(c->out)[offo] = (float)v;
+}
+
+void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op, double p) {
+  reduce_ctx c = {lt_fdata(a), out, a->size[d], a->stride[d], op, p};
+  each_line(a, out, d, reduce_line, &c);
 }
 
 typedef struct {

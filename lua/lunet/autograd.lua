@@ -55,7 +55,14 @@ local check = require "lunet.check"
 
 local autograd = {}
 
-local Node = { __name = "lunet.autograd.Node" }
+-- One autograd per Lua state: the node type, the tape stack and the no-grad depth live in
+-- the registry, so that a second load of this file (a test runner resetting package.loaded)
+-- shares them with the first, whose nn.Function modules may still be alive.
+local REGISTRY = debug.getregistry()
+local state = REGISTRY["lunet.autograd"]
+  or { Node = { __name = "lunet.autograd.Node" }, tapes = {}, noGradDepth = 0 }
+REGISTRY["lunet.autograd"] = state
+local Node = state.Node
 Node.__index = Node
 
 -- The tensor methods as functions: T.add(2, x) as x:add(2), with a number first.
@@ -65,8 +72,7 @@ local T = setmetatable({}, { __index = function(t, k)
   return f
 end })
 
-local tapes = {}       -- a stack: the innermost grad call records on tapes[#tapes]
-local noGradDepth = 0
+local tapes = state.tapes -- a stack: the innermost grad call records on tapes[#tapes]
 
 local function isNode(x) return getmetatable(x) == Node end
 autograd.isNode = isNode
@@ -80,7 +86,7 @@ autograd.value = valueOf
 
 --- Are ops being recorded (inside a grad call or a training nn.Function, outside noGrad)?
 function autograd.isRecording()
-  return #tapes > 0 and noGradDepth == 0
+  return #tapes > 0 and state.noGradDepth == 0
 end
 
 local function leaf(value, needsGrad)
@@ -101,7 +107,7 @@ local function defop(name, arity, forward, backward)
         args[i] = args[i].value
       end
     end
-    if parents == nil or noGradDepth > 0 then
+    if parents == nil or state.noGradDepth > 0 then
       local value, _, extra = forward(table.unpack(args, 1, args.n))
       return value, extra
     end
@@ -584,12 +590,13 @@ for _, name in ipairs({ "size", "dim", "numel", "shapeString", "dtype", "stride"
 end
 
 -- tensor (op) node: the tensor's metamethod is the one Lua calls; it hands nodes over.
-do
+if not state.tensorOps then
   local Tensor = core.Tensor
+  state.tensorOps = true
   for _, mm in ipairs({ "__add", "__sub", "__mul", "__div", "__pow" }) do
-    local tensorOp, nodeOp = Tensor[mm], Node[mm]
+    local tensorOp = Tensor[mm]
     Tensor[mm] = function(a, b)
-      if isNode(b) then return nodeOp(a, b) end
+      if isNode(b) then return Node[mm](a, b) end
       return tensorOp(a, b)
     end
   end
@@ -600,9 +607,9 @@ end
 
 --- autograd.noGrad(fn, ...): fn(...) with recording off; returns fn's values.
 function autograd.noGrad(fn, ...)
-  noGradDepth = noGradDepth + 1
+  state.noGradDepth = state.noGradDepth + 1
   local results = table.pack(pcall(fn, ...))
-  noGradDepth = noGradDepth - 1
+  state.noGradDepth = state.noGradDepth - 1
   if not results[1] then error(results[2], 0) end
   return table.unpack(results, 2, results.n)
 end
