@@ -510,7 +510,16 @@ static int m_clone(lua_State *L) {
 
 /* dst = src, elementwise in row-major order. A source that overlaps dst is copied out
  * first, so that no element is read after it is written; dst itself needs no copy. */
-static void copy_into(lua_State *L, lt_tensor *dst, const lt_tensor *src) {
+/* Raise unless every element of src fits dtype dt: an int takes a float or double only in
+ * int32's range (and never NaN), as int_value. */
+static void check_fits(lua_State *L, lt_dtype dt, const lt_tensor *src, const char *fname) {
+  if (dt != LT_INT || src->dtype == LT_INT || lt_numel(src) == 0) return;
+  int_value(L, lt_reduce_all(src, LT_MAX, 0), fname); /* max propagates NaN */
+  int_value(L, lt_reduce_all(src, LT_MIN, 0), fname);
+}
+
+static void copy_into(lua_State *L, lt_tensor *dst, const lt_tensor *src, const char *fname) {
+  check_fits(L, dst->dtype, src, fname);
   if (lt_same_view(dst, src)) return;
   if (lt_overlap(dst, src)) src = push_contiguous_copy(L, src);
   lt_copy(dst, src);
@@ -524,7 +533,7 @@ static int m_copy(lua_State *L) {
     luaL_error(L, "copy: destination %s and source %s differ in number of elements", lt_shape_str(t, a, sizeof a),
                lt_shape_str(s, b, sizeof b));
   }
-  copy_into(L, t, s);
+  copy_into(L, t, s, "copy");
   lua_settop(L, 1);
   return 1;
 }
@@ -548,13 +557,14 @@ static int convert(lua_State *L, lt_dtype dt) {
     lua_settop(L, 1);
     return 1;
   }
+  check_fits(L, dt, t, lunet_dtypename(dt));
   lt_copy(new_like(L, t, dt), t);
   return 1;
 }
 /** t:float(), t:double(), t:int() -> t itself when it has that dtype, else a new tensor
  * of t's values converted: to float rounded to nearest (beyond float's range to +-inf;
- * NaN and infinities kept), to double exactly, to int truncated toward zero (the value
- * must fit int32). Example: lunet.tensor{1/3}:double() --> 0.3333333432674408 (float's 1/3) */
+ * NaN and infinities kept), to double exactly, to int truncated toward zero (every value
+ * must fit int32: "int: NaN does not fit an int tensor"). Example: lunet.tensor{1/3}:double() --> 0.3333333432674408 (float's 1/3) */
 static int m_float(lua_State *L) { return convert(L, LT_FLOAT); }
 static int m_int(lua_State *L) { return convert(L, LT_INT); }
 static int m_double(lua_State *L) { return convert(L, LT_DOUBLE); }
@@ -705,7 +715,7 @@ static int assign_view(lua_State *L, int vidx) {
     luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
                lt_shape_str(dst, b, sizeof b));
   }
-  copy_into(L, dst, src);
+  copy_into(L, dst, src, "newindex");
   return 0;
 }
 
