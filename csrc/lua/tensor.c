@@ -508,8 +508,6 @@ static int m_clone(lua_State *L) {
   return 1;
 }
 
-/* dst = src, elementwise in row-major order. A source that overlaps dst is copied out
- * first, so that no element is read after it is written; dst itself needs no copy. */
 /* Raise unless every element of src fits dtype dt: an int takes a float or double only in
  * int32's range (and never NaN), as int_value. */
 static void check_fits(lua_State *L, lt_dtype dt, const lt_tensor *src, const char *fname) {
@@ -518,6 +516,9 @@ static void check_fits(lua_State *L, lt_dtype dt, const lt_tensor *src, const ch
   int_value(L, lt_reduce_all(src, LT_MIN, 0), fname);
 }
 
+/* dst = src, elementwise in row-major order, converted to dst's dtype (check_fits). A
+ * source that overlaps dst is copied out first, so that no element is read after it is
+ * written; dst itself needs no copy. */
 static void copy_into(lua_State *L, lt_tensor *dst, const lt_tensor *src, const char *fname) {
   check_fits(L, dst->dtype, src, fname);
   if (lt_same_view(dst, src)) return;
@@ -564,7 +565,8 @@ static int convert(lua_State *L, lt_dtype dt) {
 /** t:float(), t:double(), t:int() -> t itself when it has that dtype, else a new tensor
  * of t's values converted: to float rounded to nearest (beyond float's range to +-inf;
  * NaN and infinities kept), to double exactly, to int truncated toward zero (every value
- * must fit int32: "int: NaN does not fit an int tensor"). Example: lunet.tensor{1/3}:double() --> 0.3333333432674408 (float's 1/3) */
+ * must fit int32: "int: NaN does not fit an int tensor").
+ * Example: lunet.tensor{1/3}:double()[1] --> 0.3333333432674408 (float's 1/3) */
 static int m_float(lua_State *L) { return convert(L, LT_FLOAT); }
 static int m_int(lua_State *L) { return convert(L, LT_INT); }
 static int m_double(lua_State *L) { return convert(L, LT_DOUBLE); }
@@ -955,7 +957,7 @@ static int m_div(lua_State *L) { return binary(L, LT_DIV, 0); }
 static int m_pow(lua_State *L) { return binary(L, LT_POW, 0); }
 static int m_maximum(lua_State *L) { return binary(L, LT_MAXIMUM, 0); }
 static int m_minimum(lua_State *L) { return binary(L, LT_MINIMUM, 0); }
-/** t:fmod(b), t:remainder(b), t:atan2(b) -> a new float tensor, broadcasting; b a tensor or a
+/** t:fmod(b), t:remainder(b), t:atan2(b) -> a new float (or double) tensor, broadcasting; b a tensor or a
  * number. fmod's result has t's sign (C's fmodf), remainder's b's (Python's %: a - b
  * floor(a / b)); atan2(t, b) is the angle of the point (b, t). A zero divisor gives NaN.
  * Example: lunet.tensor{-3, 3}:remainder(2) --> {1, 1}; :fmod(2) --> {-1, 1} */
@@ -1018,13 +1020,14 @@ UNARY(tanh, LT_TANH)
 UNARY(sigmoid, LT_SIGMOID)
 UNARY(relu, LT_RELU)
 UNARY(abs, LT_ABS)
-/** t:clamp([min], [max]) -> a new float tensor of t's elements limited to min..max; either
+/** t:clamp([min], [max]) -> a new float (or double) tensor of t's elements limited to min..max; either
  * side may be nil (open): x:clamp(0, nil), x:clamp(nil, 1). NaN stays NaN; clamp_ works in
  * place. Errors: "clamp: at least one of min and max must be given", "clamp: lower bound
  * 2.000000 is above upper bound 1.000000". Example: lunet.tensor{-2, 3}:clamp(0) --> {0, 3} */
 UNARY(clamp, LT_CLAMP)
 /** t:sin(), cos(), floor(), ceil(), round() (halves to even), sign() (-1, 0 or 1; NaN stays
- * NaN) -> a new float tensor; the names ending in _ work in place on a float tensor.
+ * NaN) -> a new float (or double) tensor; the names ending in _ work in place on a float
+ * or double tensor.
  * Example: lunet.tensor{-1.5, 0.5, 2.5}:round() --> {-2, 0, 2} */
 UNARY(sin, LT_SIN)
 UNARY(cos, LT_COS)
@@ -1045,7 +1048,8 @@ static int reduces_empty(lt_redop op, double p) {
 }
 
 /* t:op() over everything (a number; all/any a boolean) or t:op(dim [, keepdim]) with the
- * dimension at argument darg (a float tensor, int for argmax/argmin). */
+ * dimension at argument darg (a tensor of t's dtype, float for an int t; int for
+ * argmax/argmin). Accumulated in float64 either way. */
 static int reduce_p(lua_State *L, lt_redop op, const char *fname, double p, int darg) {
   lt_tensor *a = real_arg(L, 1, fname);
   if (lua_isnoneornil(L, darg)) {
@@ -1111,7 +1115,7 @@ static int m_all(lua_State *L) { return reduce(L, LT_ALL, "all"); }
 static int m_any(lua_State *L) { return reduce(L, LT_ANY, "any"); }
 
 /** t:norm([p = 2 [, dim [, keepdim]]]) -> the p-norm (sum |x|^p)^(1/p) of every element (a
- * number) or along dim (a float tensor). p = 0 counts nonzeros, p = math.huge gives max |x|,
+ * number) or along dim (a float or double tensor). p = 0 counts nonzeros, p = math.huge gives max |x|,
  * -math.huge min |x|; any NaN gives NaN. An empty tensor's norm is 0 (p >= 0).
  * Errors: "norm: p must be a number, got ...".
  * Example: lunet.tensor{3, 4}:norm() --> 5 */
@@ -1138,8 +1142,8 @@ static int scan(lua_State *L, lt_redop op, const char *fname) {
   lt_scan(new_like(L, a, a->dtype), a, d, op);
   return 1;
 }
-/** t:cumsum([dim = 1]), t:cumprod([dim = 1]) -> a float tensor of t's shape: the running
- * sum (product) along dim, accumulated in float64. Example: lunet.tensor{1, 2, 3}:cumsum() --> {1, 3, 6} */
+/** t:cumsum([dim = 1]), t:cumprod([dim = 1]) -> a tensor of t's shape and dtype (float for
+ * an int t): the running sum (product) along dim, accumulated in float64. Example: lunet.tensor{1, 2, 3}:cumsum() --> {1, 3, 6} */
 static int m_cumsum(lua_State *L) { return scan(L, LT_SUM, "cumsum"); }
 static int m_cumprod(lua_State *L) { return scan(L, LT_PROD, "cumprod"); }
 
