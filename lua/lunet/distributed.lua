@@ -169,7 +169,7 @@ end
 local function encode(v, fname, where, out, visiting)
   local ty = type(v)
   if ty == "table" then
-    if getmetatable(v) ~= nil then
+    if getmetatable(v) ~= nil and not lunet.isSize(v) then -- a size goes as its plain list
       error(("%s%s: %s is a table with a metatable (an object); send its fields instead")
         :format(PREFIX, fname, where), 0)
     end

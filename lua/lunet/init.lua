@@ -33,6 +33,12 @@ function lunet.isTensor(x)
   return getmetatable(x) == core.Tensor
 end
 
+--- Is x a size object, what `t:size()` returns?
+function lunet.isSize(x)
+  local mt = getmetatable(x)
+  return type(x) == "table" and mt ~= nil and mt.__name == "lunet.Size"
+end
+
 -- Submodules load lazily, so `require "lunet"` stays fast.
 local lazy = {
   nn = "lunet.nn", optim = "lunet.optim", data = "lunet.data", plot = "lunet.plot",
