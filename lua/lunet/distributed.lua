@@ -161,7 +161,7 @@ function distributed.broadcast(t, root)
   return t
 end
 
----------------------------------------------------------------- sending Lua values
+-- ------------------------------------------------------------- sending Lua values
 
 -- A Lua value as the text of a Lua expression: nil, booleans, numbers (%q keeps floats
 -- exact, as hexadecimal), strings and tables of these (no cycles, no metatables).
@@ -236,7 +236,7 @@ function distributed.broadcastValue(value, root)
   return decode(mpi.broadcastBytes(text, root))
 end
 
----------------------------------------------------------------- sweeps
+-- ------------------------------------------------------------- sweeps
 
 --- This rank's share of a list, round-robin: the items at positions rank+1,
 -- rank+1+size, ... (all of it in a world of one).
@@ -322,7 +322,7 @@ function distributed.promoteRankDir(out, rank)
   end
 end
 
----------------------------------------------------------------- data-parallel training
+-- ------------------------------------------------------------- data-parallel training
 
 local Flat = {}
 Flat.__index = Flat

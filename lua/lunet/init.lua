@@ -45,8 +45,10 @@ local lazy = {
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
   mnist = "lunet.mnist", models = "lunet.models", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
-  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd",
+  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd", help = "lunet.help",
 }
+--- The submodules `lunet.<name>` loads on first use: name -> module name.
+lunet.modules = lazy
 setmetatable(lunet, {
   __index = function(t, k)
     local name = lazy[k]

@@ -68,7 +68,7 @@ local function tooDeep(keys, n)
   error(string.format("%s: tables nested more than %d deep (lunet.save's limit)", where(keys, n), MAX_DEPTH), 0)
 end
 
----------------------------------------------------------------- writing
+-- ------------------------------------------------------------- writing
 
 local function put(fh, s)
   local ok, err = fh:write(s)
@@ -161,7 +161,7 @@ function serialize.save(path, value)
   core.fsync(dir == "" and "/" or dir)
 end
 
----------------------------------------------------------------- reading
+-- ------------------------------------------------------------- reading
 
 -- Reads the next `size` bytes of fh, refusing any length that runs past them. Errors
 -- name `what`, or where in the value the reader is (keys[1..n], and whether it reads a
