@@ -11,7 +11,8 @@ local help = {}
 -- The checkout (or install) root: lua/lunet/help.lua is two folders below it.
 local function root()
   local here = package.searchpath("lunet.help", package.path)
-  return here and here:match("^(.*)/lua/lunet/help%.lua$")
+  local dir = here and here:match("^(.-)/?lua/lunet/help%.lua$")
+  return dir and (dir == "" and "." or dir)
 end
 
 local function files(dir, ext, out)
@@ -29,18 +30,20 @@ end
 -- lua/lunet/nn/init.lua -> lunet.nn, lua/lunet/optim.lua -> lunet.optim (LDoc's names,
 -- with config.ld's package = "lunet").
 local function moduleFromPath(path)
-  local rel = path:match("/lua/(lunet/.*)%.lua$")
+  local rel = path:match("lua/(lunet/.*)%.lua$")
   if not rel then return nil end
   return (rel:gsub("/init$", ""):gsub("/", "."))
 end
 
--- The name LDoc gives the item a code line defines, or nil (locals and other code).
-local function itemFromCode(line)
+-- The name LDoc gives the item a code line defines, or nil (locals and other code): the
+-- module's own table (`return optim`) drops out of optim.SGD, other tables stay (Logger.new).
+local function itemFromCode(line, modTable)
   local name = line:match("^function%s+([%w_.:]+)%s*%(")
     or line:match("^([%w_.]+)%s*=")
   if not name or line:match("^local%s") then return nil end
-  if name:find(":", 1, true) then return name end
-  return name:match("([%w_]+)$")
+  local owner, rest = name:match("^([%w_]+)%.(.+)$")
+  if owner == modTable then return rest end
+  return name
 end
 
 --- Parse one source file's LDoc comments into entries (name -> text), added to index.
@@ -54,6 +57,8 @@ function help.parse(path, index)
   for l in fh:lines() do lines[#lines + 1] = l end
   fh:close()
   local module = moduleFromPath(path)
+  local modTable
+  for _, l in ipairs(lines) do modTable = l:match("^return%s+setmetatable%(([%w_]+)") or l:match("^return%s+([%w_]+)") or modTable end
   local i = 1
   while i <= #lines do
     local first = lines[i]:match("^%s*%-%-%-(.*)$")
@@ -70,7 +75,7 @@ function help.parse(path, index)
         module = mod
       elseif not text:match("@type%s") then
         local name = text:match("@function%s+([%w_.:]+)")
-          or (lines[i] and itemFromCode(lines[i]:match("^%s*(.-)%s*$")))
+          or (lines[i] and itemFromCode(lines[i]:match("^%s*(.-)%s*$"), modTable))
         if name and module then
           local entry = {name = module .. "." .. name, text = text, file = path, module = module}
           index[entry.name] = entry
@@ -107,6 +112,12 @@ local function submodules(lunet)
   for k in pairs(lunet.modules) do names[#names + 1] = k end
   table.sort(names)
   return names
+end
+
+-- An entry by name; a class's function is found whether the reference spells it Class:m
+-- (a method) or Class.m (Logger.new).
+local function entry(index, name)
+  return index[name] or index[(name:gsub(":([%w_]+)$", ".%1"))]
 end
 
 local function isClass(v) return type(v) == "table" and rawget(v, "__index") == v end
@@ -157,7 +168,7 @@ local function documentedInParent(index, name, cls, names)
   local parent = getmetatable(cls) and getmetatable(cls).__index
   while type(parent) == "table" do
     local pname = names[parent]
-    if pname and index[pname .. ":" .. m] then return true end
+    if pname and entry(index, pname .. ":" .. m) then return true end
     parent = getmetatable(parent) and getmetatable(parent).__index
   end
   return false
@@ -177,7 +188,7 @@ function help.undocumented(index)
   for name, cls in pairs(owner) do classNames[cls] = classNames[cls] or name:match("^(.*):") end
   local missing = {}
   for name in pairs(ns) do
-    if not index[name] and not (owner[name] and documentedInParent(index, name, owner[name], classNames)) then
+    if not entry(index, name) and not (owner[name] and documentedInParent(index, name, owner[name], classNames)) then
       missing[#missing + 1] = name
     end
   end
@@ -196,7 +207,7 @@ local function find(x)
     return nil
   end
   for name, v in pairs(help.namespace()) do
-    if rawequal(v, x) and index[name] then return index[name] end
+    if rawequal(v, x) and entry(index, name) then return entry(index, name) end
   end
 end
 
@@ -206,7 +217,7 @@ local function render(e)
   for line in (e.text .. "\n"):gmatch("(.-)\n") do
     line = line:gsub("^ ", "")
     if not line:match("^@function") then
-      out[#out + 1] = "  " .. line:gsub("^@tparam%s+(%[opt%]%s*)", "@tparam %1")
+      out[#out + 1] = "  " .. line
     end
   end
   return table.concat(out, "\n")
