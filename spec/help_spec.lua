@@ -30,7 +30,7 @@ describe("lunet.help", function()
     assert.equal(help.text("Tensor:sum"), help.text("sum"))
     assert.equal(help.text("Tensor:sum"), help.text(lunet.zeros(1).sum))
     assert.truthy(help.text("optim.SGD"):find("^lunet.optim.SGD\n"))
-    assert.equal(help.text("optim.SGD"), help.text(lunet.optim.SGD))
+    assert.equal(help.text("optim.SGD"), help.text(require("lunet.optim").SGD))
     assert.truthy(help.text("help.text"):find("^lunet.help.text\n"))
   end)
 

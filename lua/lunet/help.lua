@@ -157,7 +157,8 @@ function help.namespace()
   end
   local seen = {}
   walk("lunet", lunet, seen)
-  for _, m in ipairs(submodules(lunet)) do walk("lunet." .. m, lunet[m], seen) end
+  -- required, not read through lunet's lazy fields, which would keep them in lunet's table
+  for _, m in ipairs(submodules(lunet)) do walk("lunet." .. m, require(lunet.modules[m]), seen) end
   for k, f in pairs(lunet.core.Tensor.methods) do out["lunet.Tensor:" .. k] = f end
   return out, owner
 end
