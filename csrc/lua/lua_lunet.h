@@ -18,6 +18,7 @@
 #include "tensor.h"
 
 #define LUNET_TENSOR_MT "lunet.Tensor"
+#define LUNET_SIZE_MT "lunet.Size"
 /* Largest element count lunet allocates: keeps byte counts far from overflow. */
 #define LUNET_MAX_NUMEL ((int64_t)1 << 40)
 
@@ -55,6 +56,14 @@ int lunet_getplane(lua_State *L, int idx, int64_t *hw);
  * leaves the tensor metatable on the stack. */
 void lunet_newmetatables(lua_State *L);
 const char *lunet_dtypename(lt_dtype dt); /* "float", "int" or "double" */
+
+/* ---- printing (print.c) ---- */
+
+/* __tostring of a tensor: its elements in one common format, then "[lunet float tensor of size (2,3)]". */
+int lunet_tostring(lua_State *L);
+/* Push a size object, what t:size() returns: a list of the sizes that prints as "(2,3)",
+ * compares with == entry by entry, and goes wherever a list of sizes does. */
+void lunet_pushsize(lua_State *L, int ndim, const int64_t *size);
 
 /* ---- argument checks: each raises "fname: ..." naming the argument ---- */
 

@@ -1,6 +1,7 @@
 /* tensor.c — the Tensor type as Lua sees it: constructors, views, element access,
- * printing, and the dispatch of arithmetic, comparisons, reductions and products to the
- * kernels (csrc/kernels/tensor.h). Userdata and storage are auxlib.c's.
+ * and the dispatch of arithmetic, comparisons, reductions and products to the
+ * kernels (csrc/kernels/tensor.h). Userdata and storage are auxlib.c's; printing is
+ * print.c's.
  *
  * Dtypes: float (float32, the default), double (float64) and int (int32). Arithmetic is
  * float or double: an int operand is converted to float first, and where float and
@@ -196,11 +197,7 @@ static int m_size(lua_State *L) {
     lua_pushinteger(L, t->size[lunet_checkdimarg(L, 2, t, "size")]);
     return 1;
   }
-  lua_createtable(L, t->ndim, 0);
-  for (int i = 0; i < t->ndim; i++) {
-    lua_pushinteger(L, t->size[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
+  lunet_pushsize(L, t->ndim, t->size);
   return 1;
 }
 
@@ -573,8 +570,6 @@ static int m_double(lua_State *L) { return convert(L, LT_DOUBLE); }
 
 /* ---------------------------------------------------------------- element access */
 
-static double get_at(const lt_tensor *t, int64_t off) { return lt_get(t, off); }
-
 static void push_elem(lua_State *L, const lt_tensor *t, int64_t off) {
   if (t->dtype == LT_INT)
     lua_pushinteger(L, lt_idata(t)[off]);
@@ -751,72 +746,6 @@ static int mt_newindex(lua_State *L) {
 static int mt_len(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lua_pushinteger(L, t->ndim ? t->size[0] : 1);
-  return 1;
-}
-
-/* ---------------------------------------------------------------- printing */
-
-static void fmt_num(luaL_Buffer *b, double v, int is_int, int width) {
-  char s[64];
-  if (is_int)
-    snprintf(s, sizeof s, "%*.0f", width, v);
-  else
-    snprintf(s, sizeof s, "%*.4g", width, v);
-  luaL_addstring(b, s);
-}
-
-/* Print a matrix slice (rows of the last dim), abbreviating beyond 6 rows/columns. */
-static void print_rows(luaL_Buffer *b, const lt_tensor *t, int64_t off, int d, int is_int) {
-  const int EDGE = 3;
-  if (d == t->ndim - 1) {
-    int64_t n = t->size[d];
-    for (int64_t i = 0; i < n; i++) {
-      if (n > 2 * EDGE && i == EDGE) {
-        luaL_addstring(b, "  ...");
-        i = n - EDGE - 1;
-        continue;
-      }
-      luaL_addstring(b, i ? " " : "");
-      fmt_num(b, get_at(t, off + i * t->stride[d]), is_int, 10);
-    }
-    luaL_addchar(b, '\n');
-    return;
-  }
-  int64_t n = t->size[d];
-  for (int64_t i = 0; i < n; i++) {
-    if (n > 2 * EDGE && i == EDGE) {
-      luaL_addstring(b, " ...\n");
-      i = n - EDGE - 1;
-      continue;
-    }
-    if (d < t->ndim - 2) {
-      char hdr[96];
-      snprintf(hdr, sizeof hdr, "(%s%lld,.,.) =\n", d ? "...," : "", (long long)(i + 1));
-      luaL_addstring(b, hdr);
-    }
-    print_rows(b, t, off + i * t->stride[d], d + 1, is_int);
-    if (d < t->ndim - 2) luaL_addchar(b, '\n');
-  }
-}
-
-static int mt_tostring(lua_State *L) {
-  lt_tensor *t = luaL_checkudata(L, 1, LUNET_TENSOR_MT);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  char buf[200];
-  if (!t->base) {
-    luaL_addstring(&b, "[lunet tensor (released)]");
-  } else {
-    if (t->ndim == 0)
-      fmt_num(&b, get_at(t, 0), t->dtype == LT_INT, 0), luaL_addchar(&b, '\n');
-    else if (lt_numel(t) > 0)
-      print_rows(&b, t, 0, 0, t->dtype == LT_INT);
-    char shape[160];
-    lt_shape_str(t, shape, sizeof shape);
-    snprintf(buf, sizeof buf, "[lunet %s tensor of size %s]", t->dtype == LT_FLOAT ? "float" : "int", shape);
-    luaL_addstring(&b, buf);
-  }
-  luaL_pushresult(&b);
   return 1;
 }
 
@@ -1998,7 +1927,7 @@ void lunet_open_tensor(lua_State *L) {
   lua_setfield(L, -3, "methods");
   lua_pushcclosure(L, mt_index, 1);
   lua_setfield(L, -2, "__index");
-  static const luaL_Reg meta[] = {{"__newindex", mt_newindex}, {"__len", mt_len}, {"__tostring", mt_tostring},
+  static const luaL_Reg meta[] = {{"__newindex", mt_newindex}, {"__len", mt_len}, {"__tostring", lunet_tostring},
                                   {"__add", mt_add}, {"__sub", mt_sub}, {"__mul", mt_mul}, {"__div", mt_div},
                                   {"__pow", mt_pow}, {"__unm", mt_unm}, {NULL, NULL}};
   luaL_setfuncs(L, meta, 0);

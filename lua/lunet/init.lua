@@ -33,14 +33,22 @@ function lunet.isTensor(x)
   return getmetatable(x) == core.Tensor
 end
 
+--- Is x a size object, what `t:size()` returns?
+function lunet.isSize(x)
+  local mt = getmetatable(x)
+  return type(x) == "table" and mt ~= nil and mt.__name == "lunet.Size"
+end
+
 -- Submodules load lazily, so `require "lunet"` stays fast.
 local lazy = {
   nn = "lunet.nn", optim = "lunet.optim", data = "lunet.data", plot = "lunet.plot",
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
   mnist = "lunet.mnist", models = "lunet.models", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
-  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd",
+  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd", help = "lunet.help",
 }
+--- The submodules `lunet.<name>` loads on first use: name -> module name.
+lunet.modules = lazy
 setmetatable(lunet, {
   __index = function(t, k)
     local name = lazy[k]
