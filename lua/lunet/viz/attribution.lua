@@ -96,7 +96,6 @@ local function gradCam(fname, model, k, L, out, where, H, W)
     check.fail(3, "%s: opts.camLayer '%s' (module %d) gives a %d-D output %s; Grad-CAM needs 4-D (N,C,H,W) maps",
       fname, common.layerName(model, L), L, a:dim(), a:shapeString())
   end
-  a = a:clone() -- the walk down may reuse the module's buffers
   local g = backFromUnits(model, k, L, out, where, "saliency")
   local n, c = a:size(1), a:size(2)
   local alpha = g:mean(4):mean(3):view(n, c, 1, 1)
