@@ -162,6 +162,14 @@ describe("viz.attribute on hand-worked networks", function()
     near(H.numgrad(scoreFn(net, 4, x, 1, unit), x, 1e-2):abs(), s, 2e-3)
     local _, at = viz.attribute(net, x, {method = "guided", layer = "relu2", target = 2, position = {3, 1}})
     assert.same({3, 1}, {at[1].y, at[1].x})
+    -- viz.project seeds the unit with its value instead of 1: the same map times the value
+    for _, rule in ipairs {"guided", "deconvnet"} do
+      local a = viz.attribute(net, x, {method = rule, layer = "relu2", target = 2})
+      local p, where = viz.project(net, x, {layer = "relu2", map = 2, rule = rule})
+      assert.same({info[1].y, info[1].x}, {where[1].y, where[1].x})
+      near(p, a * where[1].value)
+      assert.is_true(a:abs():max() > 0)
+    end
     -- the log-probability of class 2, the LogSoftmax's output named as the layer
     s, info = viz.attribute(net, x, {method = "saliency", layer = "logsoftmax", target = 2})
     assert.near(out[1][2], info[1].score, 1e-6)

@@ -1,4 +1,4 @@
--- lunet.viz.attribution: viz.attribute, how much each input pixel counts for one unit of the
+--- lunet.viz.attribution: viz.attribute, how much each input pixel counts for one unit of the
 -- model (a class score by default), through the whole model (see lunet/viz/init.lua).
 -- It walks the signal down with viz.project's machinery (common.backFrom): every module by
 -- its gradient, a ReLU by the method's rule.
