@@ -220,7 +220,9 @@ end
 
 ---------------------------------------------------------------------------------
 -- Criterion: a loss. forward(input, target) -> number (also self.output);
--- backward(input, target) -> gradInput (the gradient of the loss w.r.t. input).
+-- backward(input, target) -> gradInput (the gradient of the loss w.r.t. input). A loss
+-- with reduction = "none" returns a tensor of losses instead, and its backward takes the
+-- gradient w.r.t. them as a third argument (default: ones, the gradient of their sum).
 local Criterion = M.class("Criterion", Module)
 M.Criterion = Criterion
 
@@ -229,8 +231,8 @@ function Criterion:forward(input, target)
   return self:updateOutput(input, target)
 end
 
-function Criterion:backward(input, target)
-  return self:updateGradInput(input, target)
+function Criterion:backward(input, target, gradOutput)
+  return self:updateGradInput(input, target, gradOutput)
 end
 
 Criterion.lastCallNames = { "input", "logits" }
