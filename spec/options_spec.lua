@@ -28,7 +28,7 @@ describe("unknown options", function()
     {"LSTM dropout", function() nn.LSTM(28, 64, {dropout = 0.5}) end,
       'LSTM: unknown option "dropout" (known: forgetBias, layers)'},
     {"CrossEntropyLoss", function() nn.CrossEntropyLoss({weights = lunet.ones(10)}) end,
-      'CrossEntropyLoss: unknown option "weights" (it takes no options)'},
+      'CrossEntropyLoss: unknown option "weights" (known: weight, reduction, ignoreIndex, labelSmoothing)'},
     {"Adam learningRate (Torch7's spelling)", function() optim.Adam(nn.Linear(2, 2), {learningRate = 0.1}) end,
       "Adam: unknown option \"learningRate\" (did you mean 'lr'? known: lr, weightDecay, beta1, beta2, eps)"},
     {"SGD", function() optim.SGD(nn.Linear(2, 2), {lr = 0.1, dampening = 0}) end,
