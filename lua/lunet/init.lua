@@ -52,10 +52,20 @@ setmetatable(lunet, {
   end,
 })
 
---- Save a tensor or a (nested) table of tensors, numbers, strings and booleans.
-function lunet.save(path, value) return require("lunet.serialize").save(path, value) end
---- Load what lunet.save wrote.
-function lunet.load(path) return require("lunet.serialize").load(path) end
+--- Save a tensor, a (nested) table of tensors, numbers, strings and booleans, or a whole
+-- model built from lunet.nn's modules (as data: classes, constructor arguments, tensors;
+-- see lunet/nn/persist.lua).
+function lunet.save(path, value)
+  if lunet.nn.isModule(value) then value = require("lunet.nn.persist").describe(value, "lunet.save") end
+  return require("lunet.serialize").save(path, value)
+end
+--- Load what lunet.save wrote; a saved model comes back as the model.
+function lunet.load(path)
+  local value = require("lunet.serialize").load(path)
+  local persist = require "lunet.nn.persist"
+  if persist.isDescription(value) then return persist.build(value, ("lunet.load: %s"):format(path)) end
+  return value
+end
 --- lunet.loadIDX(path [, "int"]): read an IDX file (MNIST's format), raw or gzip'd.
 -- Returns a float tensor of the raw values (0..255 for MNIST's images, not scaled), or with
 -- "int" an int tensor (labels). The header and sizes are checked against the file's length.

@@ -40,6 +40,7 @@
 --                        the deconvnet steps live beside them (Conv2d:project,
 --                        ReLU:project, MaxPool2d:unpool) for lunet.viz
 --   nn/activation.lua    Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, Identity
+--   nn/containers.lua    Residual, Concat
 --   nn/rnn.lua           RNN, LSTM, GRU, SelectTime, LastStep
 --   nn/loss.lua          CrossEntropyLoss
 --   nn/init_schemes.lua  nn.init: initializers and whole-model schemes
@@ -52,7 +53,7 @@ local nn = {
   Module = module.Module, Criterion = module.Criterion, Sequential = module.Sequential,
   init = require "lunet.nn.init_schemes",
 }
-for _, file in ipairs({"lunet.nn.layers", "lunet.nn.activation", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
+for _, file in ipairs({"lunet.nn.layers", "lunet.nn.activation", "lunet.nn.containers", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 

@@ -30,6 +30,8 @@ function M.class(name, parent)
     __index = parent,
     __call = function(c, ...)
       local self = setmetatable({}, c)
+      -- the constructor's arguments, from which lunet.save describes the module (nn/persist.lua)
+      self.constructorArgs = table.pack(...)
       self:__init(...)
       if self.modules then checkContainer(c) end
       return self
@@ -197,6 +199,12 @@ function Module:writable(name, a, b)
     self[name] = t
   end
   return t
+end
+
+-- A deep copy: the same classes, constructor arguments, mode and values in new tensors
+-- (nn/persist.lua; what lunet.save cannot write, clone refuses alike).
+function Module:clone()
+  return require("lunet.nn.persist").clone(self)
 end
 
 -- Number of scalar parameters.
