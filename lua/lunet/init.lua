@@ -33,7 +33,9 @@ function lunet.isTensor(x)
   return getmetatable(x) == core.Tensor
 end
 
--- Submodules load lazily, so `require "lunet"` stays fast.
+-- Submodules load lazily, so `require "lunet"` stays fast. Each access asks require, not
+-- a copy cached here, so that lunet.nn is always package.loaded["lunet.nn"] (a test
+-- runner that unloads modules between files, as busted does, would otherwise leave two).
 local lazy = {
   nn = "lunet.nn", optim = "lunet.optim", data = "lunet.data", plot = "lunet.plot",
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
@@ -42,13 +44,9 @@ local lazy = {
   metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd",
 }
 setmetatable(lunet, {
-  __index = function(t, k)
+  __index = function(_, k)
     local name = lazy[k]
-    if name then
-      local m = require(name)
-      rawset(t, k, m)
-      return m
-    end
+    if name then return require(name) end
   end,
 })
 

@@ -22,10 +22,10 @@ local persist = {}
 
 local FORMAT, VERSION = "lunet.model", 1
 
--- The class of module m in lunet.nn, by its typename, or nil.
+-- The class named name in lunet.nn, or nil. Always through the lunet table, never
+-- require "lunet.nn" here: under busted's insulation a second require gives new classes.
 local function nnClass(name)
-  local nn = require "lunet.nn"
-  local cls = type(name) == "string" and rawget(nn, name) or nil
+  local cls = type(name) == "string" and rawget(lunet.nn, name) or nil
   return type(cls) == "table" and rawget(cls, "typename") == name and cls or nil
 end
 
@@ -66,7 +66,7 @@ function encodeValue(v, where, depth)
   local t = type(v)
   if t == "number" or t == "string" or t == "boolean" or t == "nil" or lunet.isTensor(v) then return v end
   if t == "table" and depth < 50 then
-    if require("lunet.nn").isModule(v) then return {["lunet.module"] = describe(v, where)} end
+    if lunet.nn.isModule(v) then return {["lunet.module"] = describe(v, where)} end
     local out = {}
     for k, x in next, v do
       if type(k) ~= "string" and type(k) ~= "number" then fail(where, "has a %s key, which a model file cannot hold", type(k)) end
@@ -81,7 +81,7 @@ end
 --- The description of a model (see the top of the file); fname names the caller in errors.
 function persist.describe(model, fname)
   fname = fname or "describe"
-  if not require("lunet.nn").isModule(model) then
+  if not lunet.nn.isModule(model) then
     error(("%s: expected an nn module, got %s"):format(fname, type(model)), 2)
   end
   local ok, d = pcall(describe, model, "model")
