@@ -54,14 +54,14 @@ setmetatable(lunet, {
 -- model built from lunet.nn's modules (as data: classes, constructor arguments, tensors;
 -- see lunet/nn/persist.lua).
 function lunet.save(path, value)
-  if lunet.nn.isModule(value) then value = require("lunet.nn.persist").describe(value, "lunet.save") end
+  if lunet.nn.isModule(value) then value = require("lunet.nn.persist").describe(value, "lunet.save", 3) end
   return require("lunet.serialize").save(path, value)
 end
 --- Load what lunet.save wrote; a saved model comes back as the model.
 function lunet.load(path)
-  local value = require("lunet.serialize").load(path)
+  local value = require("lunet.serialize").load(path, 3)
   local persist = require "lunet.nn.persist"
-  if persist.isDescription(value) then return persist.build(value, ("lunet.load: %s"):format(path)) end
+  if persist.isDescription(value) then return persist.build(value, ("lunet.load: %s"):format(path), 3) end
   return value
 end
 --- lunet.loadIDX(path [, "int"]): read an IDX file (MNIST's format), raw or gzip'd.

@@ -78,14 +78,15 @@ function encodeValue(v, where, depth)
     .. "tables of them)", t == "table" and "table nested too deep" or t)
 end
 
---- The description of a model (see the top of the file); fname names the caller in errors.
-function persist.describe(model, fname)
-  fname = fname or "describe"
+--- The description of a model (see the top of the file); fname names the caller in
+-- errors, raised at level (default 2).
+function persist.describe(model, fname, level)
+  fname, level = fname or "describe", level or 2
   if not lunet.nn.isModule(model) then
-    error(("%s: expected an nn module, got %s"):format(fname, type(model)), 2)
+    error(("%s: expected an nn module, got %s"):format(fname, type(model)), level)
   end
   local ok, d = pcall(describe, model, "model")
-  if not ok then error(("%s: %s"):format(fname, d), 2) end
+  if not ok then error(("%s: %s"):format(fname, d), level) end
   return {format = FORMAT, version = VERSION, model = d}
 end
 
@@ -152,21 +153,22 @@ function build(d, where)
   return m
 end
 
---- The model a description gives (see the top of the file); source names it in errors.
-function persist.build(value, source)
-  source = source or "model"
-  if not persist.isDescription(value) then error(("%s: not a model description"):format(source), 2) end
+--- The model a description gives (see the top of the file); source names it in errors,
+-- raised at level (default 2).
+function persist.build(value, source, level)
+  source, level = source or "model", level or 2
+  if not persist.isDescription(value) then error(("%s: not a model description"):format(source), level) end
   if value.version ~= VERSION then
-    error(("%s: model format version %s, this lunet reads %d"):format(source, tostring(value.version), VERSION), 2)
+    error(("%s: model format version %s, this lunet reads %d"):format(source, tostring(value.version), VERSION), level)
   end
   local ok, m = pcall(build, value.model, "model")
-  if not ok then error(("%s: %s"):format(source, m), 2) end
+  if not ok then error(("%s: %s"):format(source, m), level) end
   return m
 end
 
 --- A deep copy of a model: the same classes, arguments, mode and values, new tensors.
 function persist.clone(model)
-  return persist.build(persist.describe(model, "clone"), "clone")
+  return persist.build(persist.describe(model, "clone", 3), "clone", 3)
 end
 
 return persist
