@@ -118,5 +118,6 @@ void lunet_open_io(lua_State *L);     /* io.c: file formats and image operations
 void lunet_open_rnn(lua_State *L);    /* rnn.c: RNN, LSTM and GRU over whole sequences */
 void lunet_open_sys(lua_State *L);    /* sys.c: fsync and file checksums for lunet.save */
 void lunet_open_speed(lua_State *L);  /* speed.c: denormal flushing, the sgemm timer */
+void lunet_open_augment(lua_State *L); /* augment.c: batched crop and mirror (data.transforms) */
 
 #endif

@@ -231,13 +231,15 @@ local function readValue(r, top)
   r.fail("unknown tag %q at offset %d", tag, r.offset() - 1)
 end
 
---- Load what lunet.save wrote (a container or a bare tensor file).
-function serialize.load(path)
+--- Load what lunet.save wrote (a container or a bare tensor file). level (default 2)
+-- is the error level of the function to blame for bad arguments and files.
+function serialize.load(path, level)
+  level = level or 2
   if type(path) ~= "string" then
-    error("lunet.load: argument #1 (path) must be a string, got " .. type(path), 2)
+    error("lunet.load: argument #1 (path) must be a string, got " .. type(path), level)
   end
   local fh, err = core.open_read(path)
-  if not fh then error("lunet.load: " .. err, 2) end
+  if not fh then error("lunet.load: " .. err, level) end
   local ok, value = pcall(function()
     local size = fh:seek("end")
     fh:seek("set", 0)
@@ -273,7 +275,7 @@ function serialize.load(path)
     return v
   end)
   fh:close()
-  if not ok then error(string.format("lunet.load: '%s': %s", path, tostring(value)), 2) end
+  if not ok then error(string.format("lunet.load: '%s': %s", path, tostring(value)), level) end
   return value
 end
 

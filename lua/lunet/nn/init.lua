@@ -39,6 +39,9 @@
 --   nn/layers.lua        Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax;
 --                        the deconvnet steps live beside them (Conv2d:project,
 --                        ReLU:project, MaxPool2d:unpool) for lunet.viz
+--   nn/activation.lua    Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, Identity
+--   nn/containers.lua    Residual, Concat
+--   nn/persist.lua       whole models as data: lunet.save/lunet.load of a model, clone()
 --   nn/rnn.lua           RNN, LSTM, GRU, SelectTime, LastStep
 --   nn/loss.lua          CrossEntropyLoss
 --   nn/init_schemes.lua  nn.init: initializers and whole-model schemes
@@ -51,7 +54,9 @@ local nn = {
   Module = module.Module, Criterion = module.Criterion, Sequential = module.Sequential,
   init = require "lunet.nn.init_schemes",
 }
-for _, file in ipairs({"lunet.nn.layers", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
+local FILES = {"lunet.nn.layers", "lunet.nn.activation", "lunet.nn.containers", "lunet.nn.loss", "lunet.nn.rnn",
+  "lunet.nn.functional"}
+for _, file in ipairs(FILES) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 
