@@ -39,6 +39,8 @@
 --   nn/layers.lua        Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax;
 --                        the deconvnet steps live beside them (Conv2d:project,
 --                        ReLU:project, MaxPool2d:unpool) for lunet.viz
+--   nn/norm.lua          BatchNorm1d, BatchNorm2d, LayerNorm, AvgPool2d, AdaptiveAvgPool2d,
+--                        Embedding (BatchNorm's running statistics: the modules' `stateNames`)
 --   nn/rnn.lua           RNN, LSTM, GRU, SelectTime, LastStep
 --   nn/loss.lua          CrossEntropyLoss
 --   nn/init_schemes.lua  nn.init: initializers and whole-model schemes
@@ -51,7 +53,7 @@ local nn = {
   Module = module.Module, Criterion = module.Criterion, Sequential = module.Sequential,
   init = require "lunet.nn.init_schemes",
 }
-for _, file in ipairs({"lunet.nn.layers", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
+for _, file in ipairs({"lunet.nn.layers", "lunet.nn.norm", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 
