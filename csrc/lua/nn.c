@@ -522,7 +522,7 @@ static double number_arg(lua_State *L, int idx, const char *fname, const char *w
                          double hi) {
   const double v = luaL_checknumber(L, idx);
   if (!(v >= lo && v <= hi) || (lo_open && v == lo))
-    luaL_error(L, "%s: %s must be in %s%g, %g], got %f", fname, what, lo_open ? "(" : "[", lo, hi, v);
+    luaL_error(L, "%s: %s must be in %s%f, %f], got %f", fname, what, lo_open ? "(" : "[", lo, hi, v);
   return v;
 }
 

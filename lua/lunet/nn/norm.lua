@@ -107,6 +107,9 @@ local function batchNorm(name, ranks, layout)
       check.fail(4, "%s: input %s has %d channels (dimension 2), the module expects %d", name,
         input:shapeString(), input:size(2), self.numFeatures)
     end
+    if self.training and input:numel() < 2 * self.numFeatures then
+      check.fail(4, "%s: training needs more than 1 value per channel, got input %s", name, input:shapeString())
+    end
   end
 
   function cls:updateOutput(input)
