@@ -19,18 +19,58 @@ typedef struct {
   float scale;
 } norm_job;
 
-/* ---------------------------------------------------------------- batch norm */
+/* The sums below run in SUM_WAYS interleaved partial sums, added up in one fixed order at
+ * the end: one chain of dependent additions would wait on each addition's latency. */
+#define SUM_WAYS 8
 
-/* sum over channel ch's values of f(x) for f = x (p = 0) or (x - center)^2 (p = 2). */
-static double channel_sum(const norm_job *j, int64_t ch, double center, int p) {
-  double acc = 0.0;
-  for (int64_t b = 0; b < j->n; b++) {
-    const float *x = j->x + (b * j->c + ch) * j->s;
-    for (int64_t i = 0; i < j->s; i++) {
-      const double v = (double)x[i] - center;
-      acc += p ? v * v : v;
+static double add_ways(const double *a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* sum_i (x[i] - c) (p = 1) or sum_i (x[i] - c)^2 (p = 2) over n floats, in double. */
+static double sum_centered(const float *x, int64_t n, double c, int p) {
+  double a[SUM_WAYS] = {0};
+  int64_t i = 0;
+  for (; i + SUM_WAYS <= n; i += SUM_WAYS) {
+    for (int k = 0; k < SUM_WAYS; k++) {
+      const double v = (double)x[i + k] - c;
+      a[k] += p == 2 ? v * v : v;
     }
   }
+  for (; i < n; i++) {
+    const double v = (double)x[i] - c;
+    a[i % SUM_WAYS] += p == 2 ? v * v : v;
+  }
+  return add_ways(a);
+}
+
+/* With g = dy * w (w NULL: 1), adds sum_i g[i] to *sg and sum_i g[i] (x[i] - c) to *sgx, in double. */
+static void sum_grads(const float *dy, const float *w, const float *x, int64_t n, double c, double *sg,
+                      double *sgx) {
+  double a[SUM_WAYS] = {0}, b[SUM_WAYS] = {0};
+  int64_t i = 0;
+  for (; i + SUM_WAYS <= n; i += SUM_WAYS) {
+    for (int k = 0; k < SUM_WAYS; k++) {
+      const double g = (double)dy[i + k] * (w ? w[i + k] : 1.0f);
+      a[k] += g;
+      b[k] += g * ((double)x[i + k] - c);
+    }
+  }
+  for (; i < n; i++) {
+    const double g = (double)dy[i] * (w ? w[i] : 1.0f);
+    a[i % SUM_WAYS] += g;
+    b[i % SUM_WAYS] += g * ((double)x[i] - c);
+  }
+  *sg += add_ways(a);
+  *sgx += add_ways(b);
+}
+
+/* ---------------------------------------------------------------- batch norm */
+
+/* The sum over channel ch's values of x - center (p = 1) or (x - center)^2 (p = 2). */
+static double channel_sum(const norm_job *j, int64_t ch, double center, int p) {
+  double acc = 0.0;
+  for (int64_t b = 0; b < j->n; b++) acc += sum_centered(j->x + (b * j->c + ch) * j->s, j->s, center, p);
   return acc;
 }
 
@@ -40,7 +80,7 @@ static void bn_forward_channels(void *ctx, int64_t c0, int64_t c1, int lane) {
   for (int64_t ch = c0; ch < c1; ch++) {
     double mean, var;
     if (j->batch) {
-      mean = channel_sum(j, ch, 0.0, 0) / m;
+      mean = channel_sum(j, ch, 0.0, 1) / m;
       const double sq = channel_sum(j, ch, mean, 2);
       var = sq / m;
       if (j->rm) {
@@ -83,11 +123,7 @@ static void bn_backward_channels(void *ctx, int64_t c0, int64_t c1, int lane) {
     double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy * (x - mean) */
     for (int64_t b = 0; sums && b < j->n; b++) {
       const int64_t o = (b * j->c + ch) * j->s;
-      for (int64_t i = 0; i < j->s; i++) {
-        const double g = j->dy[o + i];
-        sdy += g;
-        sdyx += g * ((double)j->x[o + i] - mean);
-      }
+      sum_grads(j->dy + o, NULL, j->x + o, j->s, mean, &sdy, &sdyx);
     }
     if (j->gb) j->gb[ch] += j->scale * (float)sdy;
     if (j->gw) j->gw[ch] += j->scale * (float)(sdyx * invstd);
@@ -125,10 +161,8 @@ static void ln_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   for (int64_t r = r0; r < r1; r++) {
     const float *x = j->x + r * d;
     float *y = j->y + r * d;
-    double sum = 0.0, sq = 0.0;
-    for (int64_t i = 0; i < d; i++) sum += x[i];
-    const double mean = d > 0 ? sum / (double)d : 0.0;
-    for (int64_t i = 0; i < d; i++) sq += ((double)x[i] - mean) * ((double)x[i] - mean);
+    const double mean = d > 0 ? sum_centered(x, d, 0.0, 1) / (double)d : 0.0;
+    const double sq = sum_centered(x, d, mean, 2);
     const double invstd = 1.0 / sqrt((d > 0 ? sq / (double)d : 0.0) + j->eps);
     j->save_mean[r] = (float)mean;
     j->save_invstd[r] = (float)invstd;
@@ -160,12 +194,9 @@ static void ln_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   for (int64_t r = r0; r < r1; r++) {
     const float *x = j->x + r * d, *dy = j->dy + r * d;
     const double mean = j->mean[r], invstd = j->invstd[r];
-    double sg = 0.0, sgx = 0.0; /* sum g, sum g * xhat */
-    for (int64_t i = 0; i < d; i++) {
-      const double g = (double)dy[i] * (j->w ? j->w[i] : 1.0f);
-      sg += g;
-      sgx += g * ((double)x[i] - mean) * invstd;
-    }
+    double sg = 0.0, sgx = 0.0; /* sum g, sum g * (x - mean) */
+    sum_grads(dy, j->w, x, d, mean, &sg, &sgx);
+    sgx *= invstd; /* sum g * xhat */
     /* grad_input = invstd * g + (x - mean) * kx + k0 */
     const float a = (float)invstd, kxf = (float)(-invstd * invstd * sgx / (double)d),
                 k0f = (float)(-invstd * sg / (double)d), mf = j->mean[r];
@@ -212,5 +243,8 @@ void lt_layernorm_backward(const float *x, const float *grad_output, const float
   norm_job j = {.x = x, .dy = grad_output, .w = weight, .mean = save_mean, .invstd = save_invstd,
                 .gx = grad_input, .gw = grad_weight, .gb = grad_bias, .n = r, .s = d, .scale = scale};
   if (grad_input && d > 0) lt_parallel_for(r, lt_items_grain(d), ln_backward_rows, &j);
-  if (grad_weight || grad_bias) lt_parallel_for(d, lt_items_grain(r), ln_param_columns, &j);
+  /* Each lane sums whole rows' worth of columns, d / lanes of them, so that it reads long
+   * runs of each row; a column's sum is the same whichever lane takes it. */
+  const int64_t lanes = lt_parallel_lanes(), wide = (d + lanes - 1) / lanes, grain = lt_items_grain(r);
+  if (grad_weight || grad_bias) lt_parallel_for(d, wide > grain ? wide : grain, ln_param_columns, &j);
 }
