@@ -5,6 +5,7 @@
 -- module owns its parameters and buffers, the kernels resize and fill them, so once the
 -- shapes are known a training step allocates nothing. The layers compute what PyTorch's
 -- of the same names compute (spec/norm_spec.lua compares them on fixed inputs).
+-- @module lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -143,6 +144,7 @@ end
 -- move towards the batch's: runningMean = (1 - momentum) runningMean + momentum mean, and
 -- likewise runningVar with the unbiased variance. In evaluation (module:evaluate()) the
 -- running statistics normalize instead. Training needs more than one value per channel.
+-- @function BatchNorm1d
 -- @tparam integer numFeatures C, the number of channels
 -- @tparam[opt] table opts `eps` (1e-5), `momentum` (0.1, in [0, 1]), `affine` (true: a
 -- learnable weight (ones) and bias (zeros) of C elements), `trackRunningStats` (true; false
@@ -154,6 +156,7 @@ norm.BatchNorm1d = batchNorm("BatchNorm1d", {[2] = true, [3] = true}, "2-D (N,C)
 
 --- BatchNorm2d(numFeatures [, opts]): batch normalization of (N,C,H,W) images, each of
 -- the C channels over its N*H*W values; otherwise as BatchNorm1d, with the same options.
+-- @function BatchNorm2d
 -- @tparam integer numFeatures C, the number of channels
 -- @tparam[opt] table opts `eps`, `momentum`, `affine`, `trackRunningStats` (see BatchNorm1d)
 -- @treturn nn.BatchNorm2d the module
@@ -166,6 +169,7 @@ norm.BatchNorm2d = batchNorm("BatchNorm2d", {[4] = true}, "4-D (N,C,H,W)")
 -- dimensions, as PyTorch's: each slice x of shape normalizedShape becomes
 -- (x - mean) / sqrt(var + eps) * weight + bias, with the slice's mean and biased variance,
 -- in training and evaluation alike.
+-- @function LayerNorm
 -- @tparam integer|table normalizedShape the trailing sizes, a number (the last dimension) or a
 -- list {d1, d2, ...}
 -- @tparam[opt] table opts `eps` (1e-5), `elementwiseAffine` (true: a learnable weight
@@ -236,6 +240,7 @@ end
 -- AvgPool2d. A window reaching into the zero padding divides by its whole size with
 -- countIncludePad (the default), by the input cells it covers without; windows never
 -- reach past the padding.
+-- @function AvgPool2d
 -- @tparam integer|table k the window, a number or a pair {h, w}
 -- @tparam[opt] table opts `stride` (k; a number or a pair), `padding` (0, at most half the
 -- window), `ceilMode` (false: output sizes round down; true: up, keeping a last window
@@ -289,6 +294,7 @@ end
 -- each plane into size cells, as PyTorch's: output row i averages input rows
 -- floor(i*H/oH) .. ceil((i+1)*H/oH) - 1 (0-based), and likewise for columns. size 1 is
 -- global average pooling.
+-- @function AdaptiveAvgPool2d
 -- @tparam integer|table size the output size, a number or a pair {oH, oW}
 -- @treturn nn.AdaptiveAvgPool2d the module
 -- @usage local gap = nn.AdaptiveAvgPool2d(1)   -- (N,C,H,W) -> (N,C,1,1)
@@ -328,6 +334,7 @@ end
 -- output row's gradient into gradWeight's row for its index (only the rows used, each
 -- summed in a fixed order) and returns nil: indices have no gradient. The weight starts
 -- standard normal.
+-- @function Embedding
 -- @tparam integer numEmbeddings the number of rows
 -- @tparam integer dim the size of each vector
 -- @tparam[opt] table opts `paddingIdx`: a row (1-based; negative counts from the end) that
