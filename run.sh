@@ -4,6 +4,7 @@
 #   ./run.sh test    install what is missing, build, run every spec
 #   ./run.sh pages   a --quick run of main, its report pages checked in headless Chromium
 #   ./run.sh lint    luacheck over every Lua file (.luacheckrc)
+#   ./run.sh docs    the reference (LDoc, config.ld) into docs/api/; `docs --check` fails if the committed one is stale
 #   ./run.sh asan    the spec suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./run.sh apifuzz a 25 s smoke run of the API fuzzer (fuzz/api.lua, fixed seed) under ASan + UBSan
 #   ./run.sh bench   the benchmark suite (installs PyTorch from Debian for the side-by-side columns)
@@ -58,6 +59,24 @@ case "$cmd" in
     install_missing lua-check
     luacheck -q .
     ;;
+  docs)
+    install_missing lua-ldoc
+    if [ "${1:-}" = "--check" ]; then
+      # a fresh build beside the committed one; any difference means docs/api is stale
+      out=$(mktemp -d)
+      ldoc --testing -q -d "$out" . >/dev/null
+      if ! diff -r docs/api "$out" >/dev/null; then
+        rm -rf "$out"
+        echo "run.sh docs: docs/api differs from a fresh build of the reference: run ./run.sh docs and commit docs/api" >&2
+        exit 1
+      fi
+      rm -rf "$out"
+    else
+      rm -rf docs/api
+      ldoc --testing -q . >/dev/null
+      echo "run.sh docs: the reference is in docs/api/index.html"
+    fi
+    ;;
   asan)
     install_missing
     build build-asan -DLUNET_SANITIZE=ON
@@ -78,7 +97,7 @@ case "$cmd" in
     bin/lunet bench/run.lua "$@"
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -10,7 +10,7 @@ local PAGES = {
   { "cifar10_lenet/summary.html", { "1(a)", "1(b)", "1(c)" } },
   { "cifar10_deconvnet/summary.html", { "1. The paper's key ideas", "3. The first layer's filters",
     "4. Feature visualization", "6. Feature evolution", "7. Invariance", "8. Occlusion sensitivity",
-    "9. Correspondence analysis", "10. Architecture selection" } },
+    "9. Correspondence analysis", "10. Architecture selection", "11. Class attribution" } },
   { "mnist_rnn/summary.html", { "3(a)", "3(b)", "3(c)" } },
 }
 

@@ -12,6 +12,8 @@
 --   occlusion_*.png                  images, their projections, true-class probability, class map
 --   correspondence.md                the correspondence analysis tables
 --   architecture_filters.png         conv1 filters before and after the architecture change
+--   attribution.png                  class attribution (saliency, guided backpropagation, deconvnet,
+--                                    integrated gradients, Grad-CAM) of one test image per class
 -- The analysed model is the Part 1 checkpoint (--checkpoint) when it exists; its run (seed,
 -- batch, optimizer, learning rate in the checkpoint) is replayed from the start for
 -- --replay-iterations (the same seed and thread count give the same run, bit for bit), recording
@@ -720,6 +722,170 @@ md("With the smaller initialization the filters are what training made of them (
   variant.change, course.change,
   math.abs(accDiff) < 0.01 and "is about the same" or accDiff > 0 and "is higher" or "is lower",
   variant.acc, course.acc, #variant.dead2, #course.dead2)
+
+------------------------------------------------------------------------ attribution
+
+stage("class attribution: saliency, guided backpropagation, deconvnet, integrated gradients, Grad-CAM")
+local IG_STEPS, CAM_LAYER = 50, "relu2"
+local ATTRIBUTIONS = {
+  {method = "saliency", label = "saliency", name = "saliency"},
+  {method = "guided", label = "guided BP", name = "guided backpropagation"},
+  {method = "deconvnet", label = "deconvnet", name = "the deconvnet"},
+  {method = "ig", label = "integr. grad.", name = "integrated gradients"},
+  {method = "gradcam", label = "Grad-CAM", name = "Grad-CAM"}}
+-- Every method's maps of the images for the classes `targets` (one per image), by method.
+local function attribute(images, targets)
+  local maps, igInfo = {}, nil
+  for _, a in ipairs(ATTRIBUTIONS) do
+    local opts = {method = a.method, target = targets}
+    if a.method == "ig" then opts.steps = IG_STEPS end
+    if a.method == "gradcam" then opts.camLayer = CAM_LAYER end
+    local info
+    maps[a.method], info = viz.attribute(model, images, opts)
+    if a.method == "ig" then igInfo = info end
+  end
+  return maps, igInfo
+end
+local function predictions(images)
+  model:evaluate()
+  return model:forward(images):argmax(2):totable()
+end
+-- The figure: one test image per class, a row for its predicted class and, when the network
+-- gets it wrong, a second row for its true class.
+local attrIdx = perClass(1)
+local attrImages, attrLabels = pick(attrIdx)
+local attrPred = predictions(attrImages)
+local rowImage, rowTarget, attrRowNames = {}, {}, {}
+for i, idx in ipairs(attrIdx) do
+  local truth, pred = classes[attrLabels[i]], classes[attrPred[i]]
+  rowImage[#rowImage + 1], rowTarget[#rowTarget + 1] = i, attrPred[i]
+  attrRowNames[#attrRowNames + 1] = pred == truth and ("#%d %s (correct)"):format(idx, truth)
+    or ("#%d %s, predicted %s"):format(idx, truth, pred)
+  if pred ~= truth then
+    rowImage[#rowImage + 1], rowTarget[#rowTarget + 1] = i, attrLabels[i]
+    attrRowNames[#attrRowNames + 1] = ("#%d, for the true class %s"):format(idx, truth)
+  end
+end
+local rowIdx = lunet.zeros(#rowImage, "int")
+for r, i in ipairs(rowImage) do rowIdx[r] = i end
+local rowImages = attrImages:index(rowIdx)
+local attrMaps, igInfo = attribute(rowImages, rowTarget)
+-- Grad-CAM over the image: grey image, red where the map is high (on its own scale).
+local function overlay(gray, cam)
+  local top = cam:max()
+  local a = top > 0 and cam / top * 0.7 or cam * 0
+  local dim = gray * (1 - a)
+  return lunet.cat({dim + a, dim, dim}, 1)
+end
+local function rgb(t) return lunet.cat({t, t, t}, 1) end
+local attrTiles = {}
+for r = 1, #rowImage do
+  local gray = image.normalize(rowImages[r], "minmax")
+  attrTiles[#attrTiles + 1] = rgb(gray)
+  attrTiles[#attrTiles + 1] = rgb(image.normalize(attrMaps.saliency[r], "minmax"))
+  for _, m in ipairs {"guided", "deconvnet", "ig"} do
+    attrTiles[#attrTiles + 1] = rgb(image.normalize(attrMaps[m][r], "symmetric"))
+  end
+  attrTiles[#attrTiles + 1] = overlay(gray, attrMaps.gradcam[r])
+end
+local attrCols = {"image"}
+for _, a in ipairs(ATTRIBUTIONS) do attrCols[#attrCols + 1] = a.label end
+plot.imageGrid(out .. "/attribution.png", attrTiles, {normalize = "none", ncol = #attrCols, scale = 5, padding = 4,
+  title = "what in each test image the class score depends on", rowLabels = attrRowNames, colLabels = attrCols})
+
+-- How much each method's map depends on the class: for misclassified test images, the
+-- correlation of the map for the predicted class with the map for the true class.
+local function correlation(a, b)
+  a, b = a:contiguous():view(-1), b:contiguous():view(-1)
+  a, b = a - a:mean(), b - b:mean()
+  local d = math.sqrt(a:dot(a) * b:dot(b))
+  return d > 0 and a:dot(b) / d or 0 / 0
+end
+local WRONG = args.quick and 8 or 20
+local wrongIdx, wrongPred, wrongTrue = {}, {}, {}
+for xb, _, i0 in data.batches(testSet, 100) do
+  for j, p in ipairs(predictions(xb)) do
+    local i = i0 + j - 1
+    if p ~= testLabels[i] and #wrongIdx < WRONG then
+      wrongIdx[#wrongIdx + 1], wrongPred[#wrongPred + 1], wrongTrue[#wrongTrue + 1] = i, p, testLabels[i]
+    end
+  end
+  if #wrongIdx == WRONG then break end
+end
+local wrongImages = pick(wrongIdx)
+local forPred, igPred = attribute(wrongImages, wrongPred)
+local forTrue, igTrue = attribute(wrongImages, wrongTrue)
+local corrRow, corrHead, corrMean = {"predicted vs true class"}, {"maps correlated"}, {}
+for _, a in ipairs(ATTRIBUTIONS) do
+  local list = {}
+  for i = 1, #wrongIdx do list[i] = correlation(forPred[a.method][i], forTrue[a.method][i]) end
+  corrMean[a.method] = meanOf(list)
+  corrHead[#corrHead + 1] = a.label
+  corrRow[#corrRow + 1] = ("%.2f"):format(corrMean[a.method])
+end
+-- Integrated gradients' completeness: the gap |Σ attribution - (F(x) - F(black))| against the
+-- change it distributes, |F(x) - F(black)|, over every map computed (logit units).
+local gaps, changes = {}, {}
+for _, info in ipairs {igInfo, igPred, igTrue} do
+  for _, e in ipairs(info) do
+    gaps[#gaps + 1], changes[#changes + 1] = math.abs(e.gap), math.abs(e.score - e.baseline)
+  end
+end
+table.sort(gaps)
+table.sort(changes)
+local function median(t) return (t[(#t + 1) // 2] + t[#t // 2 + 1]) / 2 end
+
+md("## 11. Class attribution through the whole network\n")
+md("The deconvnet of sections 4–5 starts from a feature map; the methods below start from a class score (the logit, "
+  .. "before the softmax) and take it down through the fully connected layers (fc2, dropout in evaluation mode, the "
+  .. "ReLU, fc1, the flattening) and then the convolutional stack to the pixels (lunet.viz.attribute). Saliency "
+  .. "(Simonyan et al., 2014) is the magnitude of the gradient of the score; guided backpropagation "
+  .. "(Springenberg et al., 2015) and the deconvnet take the signal through each ReLU by their rules (section 5); "
+  .. "integrated gradients (Sundararajan et al., 2017) average the gradient along the straight path from a black "
+  .. "image to the image (%d steps, trapezoid rule) and multiply by the image, so the map sums to the score's change "
+  .. "from black; Grad-CAM (Selvaraju et al., 2017) weighs conv2's 64 rectified maps by the mean gradient of the "
+  .. "score over each map and upsamples their rectified sum from 14×14 to 28×28.\n", IG_STEPS)
+picture("attribution.png", "One test image per class (test set number, true class, prediction). Each row: the "
+  .. "image; saliency (black: no influence, white: most); guided backpropagation, the deconvnet and integrated "
+  .. "gradients on a symmetric scale (grey zero, white raises the score, black lowers it); Grad-CAM over the image "
+  .. "(red: the regions whose conv2 features the class relies on). A misclassified image has a second row with the "
+  .. "same maps for its true class.")
+local blankCams = 0
+for r = 1, #rowImage do blankCams = blankCams + (attrMaps.gradcam[r]:max() > 0 and 0 or 1) end
+local byClassSpecificity = {}
+for _, a in ipairs(ATTRIBUTIONS) do byClassSpecificity[#byClassSpecificity + 1] = a end
+table.sort(byClassSpecificity, function(a, b) return corrMean[a.method] > corrMean[b.method] end)
+local ranking = {}
+for i, a in ipairs(byClassSpecificity) do
+  ranking[i] = ("%s (%.2f)"):format(a.name, corrMean[a.method])
+end
+md("What the figure shows. Guided backpropagation gives the clearest pictures, the outlines of the objects on a flat "
+  .. "grey: its rule passes only positive signal, and only where the forward pass was active, so what survives is "
+  .. "the image's own edges that the first layers respond to. %s The deconvnet, which ignores where the forward "
+  .. "pass's ReLUs were off, spreads the class score over the whole tile as a texture with little of the object in it. Saliency, the true "
+  .. "gradient, is speckled over the whole image: the score of this network moves with single pixels everywhere, "
+  .. "object and background alike, the strongest ones only sometimes on the object. Integrated gradients are "
+  .. "speckled too, and signed; with a black baseline a pixel's attribution is its own value times an average "
+  .. "gradient, so dark regions get almost nothing whatever their role (the darker images show it). Grad-CAM, at "
+  .. "conv2's 14×14 resolution, is the coarsest and the easiest to read: blobs on parts of the objects, and also on "
+  .. "background and borders; %s. From most to least alike across the two classes (the table below), so from least "
+  .. "to most class-specific: %s.\n",
+  corrMean.guided > 0.7 and ("But it draws almost the same picture whichever class is asked about (correlation %.2f "
+    .. "between the maps for the predicted and the true class, table below): it shows what the network sees rather "
+    .. "than why it chose a class, the class-insensitivity that Nie et al. (2018) and Adebayo et al. (2018) reported.")
+    :format(corrMean.guided)
+    or ("Its maps for the predicted and the true class correlate at %.2f (table below)."):format(corrMean.guided),
+  blankCams == 0 and "none of the rows is empty (a map is empty where conv2's evidence for the class is negative "
+    .. "everywhere)"
+    or ("%d of the %d rows have none: there conv2's evidence for the class is negative everywhere, and the ReLU of "
+    .. "the weighted sum leaves nothing"):format(blankCams, #rowImage),
+  table.concat(ranking, ", "))
+md("%s\n", metrics.markdownTable(corrHead, {corrRow}))
+md("The table takes the first %d misclassified test images and correlates each method's map for the predicted "
+  .. "class with its map for the true class (1: the same map whichever class is asked about). Integrated "
+  .. "gradients are complete here to within the path's discretization: over the %d maps computed, the sum of a map "
+  .. "differs from the change of the score from black to the image by at most %.3g (median %.2g), where the change "
+  .. "itself has a median of %.3g (logit units).\n", #wrongIdx, #gaps, gaps[#gaps], median(gaps), median(changes))
 
 ------------------------------------------------------------------------ the page
 

@@ -1392,6 +1392,49 @@ local function newModule(code, ctor, uses)
   return m
 end
 
+-- float64 ----------------------------------------------------------------------
+-- A variable converted to double (and back), and arithmetic in double, which the model
+-- computes exactly: Lua's numbers are doubles, so every element must match to the bit.
+local function sameNumber(a, b) return a == b or a ~= a and b ~= b end
+
+ops.double = function()
+  local v = pickVar()
+  if not v then return nil end
+  local s = scalarArg()
+  local form = pick({
+    { "%s:double()", function(t) return t:double() end, function(x) return x end },
+    { "%s:double():float()", function(t) return t:double():float() end, f32, "float" },
+    { "%s:double():add(%s)", function(t) return t:double():add(s) end, function(x) return x + s end },
+    { "%s:double():sub(%s)", function(t) return t:double():sub(s) end, function(x) return x - s end },
+    { "%s:double():mul(%s)", function(t) return t:double():mul(s) end, function(x) return x * s end },
+    { "%s:double():sum()", function(t) return t:double():sum() end },
+  })
+  local code, fn, each, dtype = form[1], form[2], form[3], form[4] or "double"
+  local c = { code = code:format(v.name, lit(s)), fn = fn, args = table.pack(v.t), uses = { v }, op = "double" }
+  local xs = values(v)
+  c.expect = function(call, r)
+    if not each then -- the sum, in row-major order as the kernel adds
+      local want = 0.0
+      for _, x in ipairs(xs) do want = want + x end
+      if not sameNumber(r, want) then finding("wrong result", "double", call, ("expected %s, got %s"):format(lit(want), lit(r))) end
+      return
+    end
+    if not lunet.isTensor(r) or r:dtype() ~= dtype then
+      finding("wrong result", "double", call, "expected a " .. dtype .. " tensor, got " .. (lunet.isTensor(r) and r:dtype() or type(r)))
+    end
+    if not sameShape(r:size(), v.shape) then
+      finding("wrong shape", "double", call, ("expected %s, got %s"):format(shapeStr(v.shape), shapeStr(r:size())))
+    end
+    local got = flatten(r:totable())
+    for i, x in ipairs(xs) do
+      if not sameNumber(got[i], each(x)) then
+        finding("wrong result", "double", call, ("element %d: expected %s, got %s"):format(i, lit(each(x)), lit(got[i])))
+      end
+    end
+  end
+  return c
+end
+
 -- A fresh float input of a shape, sometimes as a non-contiguous view of a bigger one.
 local function inputOf(shape)
   local v = makeRoot(shape, "float")
@@ -1604,7 +1647,7 @@ end
 
 ---------------------------------------------------------------------------------
 local WEIGHTS = { create = 2, view = 6, fill = 1, copy = 2, binary = 5, unary = 3, reduce = 3,
-                  matmul = 3, index = 2, nn = 2 }
+                  matmul = 3, index = 2, nn = 2, double = 2 }
 local opNames = {}
 for name, w in pairs(WEIGHTS) do for _ = 1, w do opNames[#opNames + 1] = name end end
 table.sort(opNames)

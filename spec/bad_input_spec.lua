@@ -41,8 +41,8 @@ case("view: empty, but the other sizes overflow", function() lunet.zeros(0):view
   "view: sizes overflow")
 case("zeros: 10^12 elements cannot be allocated", function() lunet.zeros(1000000, 1000000) end,
   "zeros: not enough memory for a tensor of 1000000000000 elements")
-case("zeros: unknown dtype", function() lunet.zeros(2, "double") end,
-  'zeros: dtype must be "float" or "int", got double')
+case("zeros: unknown dtype", function() lunet.zeros(2, "half") end,
+  'zeros: dtype must be "float", "double" or "int", got half')
 case("tensor: ragged nested table", function() lunet.tensor{{1, 2}, {3}} end,
   "tensor: ragged nested table (level 2 has 1 entries, expected 2)")
 case("tensor: entries of the wrong type", function() lunet.tensor{"a"} end,
@@ -91,7 +91,7 @@ case("index: float index tensor", function() return x23:index(lunet.tensor{1, 2}
 case("index: index out of range", function() return x23:index(lunet.tensor{1, 5}:int()) end,
   "index: index 5 out of range for dimension 1 of size 2")
 case("exp_: in place on an int tensor", function() lunet.zeros(2, "int"):exp_() end,
-  "exp_: argument #1 must be a float tensor, got an int tensor")
+  "exp_: argument #1 must be a float or double tensor, got an int tensor")
 case("clamp: bounds in the wrong order", function() return x23:clamp(1, 0) end,
   "clamp: lower bound 1.0 is above upper bound 0.0")
 case("pow: exponent of the wrong type", function() return x23:pow("a") end,
@@ -361,7 +361,7 @@ case("lunet.load: corrupt tensor data", function() lunet.load(file("c.tns", flip
   "lunet.load: '" .. tmp .. "/c.tns': tensor: tensor corrupt (checksum mismatch)")
 case("lunet.load: unknown tensor dtype", function()
   lunet.load(file("d.tns", tns:sub(1, 12) .. string.pack("<I4", 7) .. tns:sub(17)))
-end, "lunet.load: '" .. tmp .. "/d.tns': tensor: unknown tensor dtype 7 (0 float, 1 int)")
+end, "lunet.load: '" .. tmp .. "/d.tns': tensor: unknown tensor dtype 7 (0 float, 1 int, 2 double)")
 local container = (function()
   local p = tmp .. "/good.lunet"
   lunet.save(p, {w = lunet.randn(2), name = "x", n = 3})

@@ -364,7 +364,7 @@ describe("recurrent errors", function()
     assert.has_error(function() m:forward("x") end, "LSTM: input must be a tensor (N,T,D), got string")
     assert.has_error(function() nn.GRU(0, 3) end, "GRU: inputSize and hiddenSize must be positive integers, got 0 and 3")
     assert.has_error(function() nn.RNN(2, 3, { layers = 0 }) end, "RNN: layers must be a positive integer, got 0")
-    assert.has_error(function() nn.GRU(2, 3, { forgetBias = 1 }) end, "GRU: unknown option \"forgetBias\" (known: layers)")
+    assert.has_error(function() nn.GRU(2, 3, { forgetBias = 1 }) end, "GRU: unknown option \"forgetBias\" (known: layers, bidirectional, dropout, batchFirst)")
     assert.has_error(function() nn.LSTM(2, 3, { forgetBias = "1" }) end, "LSTM: forgetBias must be a number or false, got 1")
     assert.has_error(function() nn.SelectTime(0) end,
       "SelectTime: the time step must be a non-zero integer (negative counts from the end), got 0")

@@ -117,7 +117,7 @@ describe("gather, scatter_, scatterAdd_", function()
     assert.has_error(function() lunet.zeros(2):scatter_(1, ints{1}, ints{1}) end,
       "scatter_: src (argument #4) must have t's dtype float, got int")
     assert.has_error(function() lunet.zeros(2, "int"):scatterAdd_(1, ints{1}, ints{1}) end,
-      "scatterAdd_: argument #1 must be a float tensor, got an int tensor")
+      "scatterAdd_: argument #1 must be a float or double tensor, got an int tensor")
   end)
 end)
 

@@ -33,7 +33,7 @@ describe("tensor creation", function()
     assert.has_error(function() lunet.zeros(1 << 40, 1 << 40) end,
       "zeros: cannot allocate a tensor of that many elements (size overflows)")
     assert.has_error(function() lunet.zeros(1, 1, 1, 1, 1, 1, 1, 1, 1) end, "zeros: at most 8 dimensions are supported")
-    assert.has_error(function() lunet.zeros(2, "double") end, 'zeros: dtype must be "float" or "int", got double')
+    assert.has_error(function() lunet.zeros(2, "half") end, 'zeros: dtype must be "float", "double" or "int", got half')
     assert.equal(0, lunet.zeros(0, 1 << 30, 1 << 30):numel())
     -- empty, but its strides (products of the other sizes) would overflow
     assert.has_error(function() lunet.zeros(0, 1 << 40, 1 << 40) end,
@@ -287,7 +287,7 @@ describe("matrix products", function()
       "matmul: operands must be 1-D, 2-D or 3-D, got 4-D and 2-D")
     assert.has_error(function() lunet.ones(2, 2):bmm(lunet.ones(2, 2, 2)) end, "bmm: A must be 3-D (B,n,k), got 2-D (2,2)")
     assert.has_error(function() lunet.ones(2, 2):matmul(lunet.ones(2, 2, "int")) end,
-      "matmul: argument #2 must be a float tensor, got an int tensor")
+      "matmul: argument #2 must be a float or double tensor, got an int tensor")
   end)
 end)
 

@@ -22,6 +22,9 @@ static struct {
   void (*sgemm)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE, const blasint,
                 const blasint, const blasint, const float, const float *, const blasint, const float *,
                 const blasint, const float, float *, const blasint);
+  void (*dgemm)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE, const blasint,
+                const blasint, const blasint, const double, const double *, const blasint, const double *,
+                const blasint, const double, double *, const blasint);
   void (*set_num_threads)(int);
   int (*get_num_threads)(void);
   char *(*get_config)(void);
@@ -51,6 +54,7 @@ static void load(void) {
     abort();
   }
   *(void **)&blas.sgemm = must_find(lib, "cblas_sgemm");
+  *(void **)&blas.dgemm = must_find(lib, "cblas_dgemm");
   *(void **)&blas.set_num_threads = must_find(lib, "openblas_set_num_threads");
   *(void **)&blas.get_num_threads = must_find(lib, "openblas_get_num_threads");
   *(void **)&blas.get_config = must_find(lib, "openblas_get_config");
@@ -69,6 +73,14 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, co
                  const blasint ldc) {
   need();
   blas.sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void cblas_dgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
+                 const blasint m, const blasint n, const blasint k, const double alpha, const double *a,
+                 const blasint lda, const double *b, const blasint ldb, const double beta, double *c,
+                 const blasint ldc) {
+  need();
+  blas.dgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* Called by lunet's thread settings before any product: no reason to load for it. */

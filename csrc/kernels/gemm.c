@@ -377,3 +377,10 @@ void lt_sgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, float a
   }
   lt_parallel_for(units, grain, split_chunk, (void *)&j);
 }
+
+void lt_dgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+              int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+              (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}

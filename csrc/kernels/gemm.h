@@ -27,6 +27,12 @@ typedef enum { LT_NOTRANS = 0, LT_TRANS = 1 } lt_trans;
 void lt_sgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* The same in float64, for double tensors, for k > 0 (does nothing when k = 0: lt_addmm
+ * scales C itself): cblas_dgemm alone, with no backend choice and no splitting over
+ * lunet's pool (OpenBLAS's own thread count applies). */
+void lt_dgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+              int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
+
 /* The backend in use ("avx512" or "blas"). */
 const char *lt_gemm_backend(void);
 /* Selects a backend by name; returns 0, or -1 when it is unknown or this CPU lacks it. */

@@ -64,4 +64,13 @@ void lunet_img_scale(const float *src, float *dst, size_t planes, int64_t h, int
 void lunet_img_crop(const float *src, float *dst, size_t planes, int64_t h, int64_t w,
                     int64_t top, int64_t left, int64_t oh, int64_t ow, float fill);
 
+/* Batched augmentation (augment.c): in (n,c,h,w) -> out (n,c,oh,ow) with, for image i,
+ * out[i][.][y][x] = padded[i][.][oy[i] + y][ox[i] + x'], where padded is in with pad rows
+ * and columns of fill on every side, x' = ow-1-x when flip (may be NULL) has flip[i] != 0
+ * and x otherwise (a mirror of the crop). The caller checks 0 <= oy[i] <= h + 2 pad - oh,
+ * the same for ox, and that out and in do not overlap. */
+void lunet_img_crop_flip(const float *in, float *out, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh,
+                         int64_t ow, int64_t pad, const int32_t *oy, const int32_t *ox, const int32_t *flip,
+                         float fill);
+
 #endif

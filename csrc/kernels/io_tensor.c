@@ -1,7 +1,7 @@
 /* io_tensor.c — lunet's tensor file format (layout in lunet_io.h).
  *
- * Data go through a small buffer in which every 4-byte element is encoded
- * little-endian byte by byte, so files are the same on any host. */
+ * Data go through a small buffer in which every element (4 bytes, or 8 for double) is
+ * encoded little-endian byte by byte, so files are the same on any host. */
 #include "lunet_io.h"
 
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 static const char tns_magic[8] = {'L', 'U', 'N', 'E', 'T', 'T', 'N', 'S'};
 
-#define CHUNK 16384 /* elements per buffered block */
+#define BUFBYTES 65536 /* the buffered block */
 
 static void put32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -36,6 +36,29 @@ static int64_t tns_numel(const lunet_tns_header *hd) {
   return lt_shape_numel(hd->ndim, hd->size, &n) ? -1 : n;
 }
 
+/* Element i of an array in memory of es-byte elements (es 4 or 8), as the integer of its
+ * bits, and back. */
+static uint64_t elem_bits(const unsigned char *p, int64_t i, size_t es) {
+  uint32_t v32;
+  uint64_t v64;
+  if (es == 8) return memcpy(&v64, p + 8 * i, 8), v64;
+  return memcpy(&v32, p + 4 * i, 4), v32;
+}
+
+static void set_elem_bits(unsigned char *p, int64_t i, uint64_t v, size_t es) {
+  uint32_t v32 = (uint32_t)v;
+  if (es == 8) memcpy(p + 8 * i, &v, 8);
+  else memcpy(p + 4 * i, &v32, 4);
+}
+
+/* The same bits in the file: es bytes, little-endian. */
+static void put_elem(unsigned char *p, uint64_t v, size_t es) {
+  if (es == 8) put64(p, v);
+  else put32(p, (uint32_t)v);
+}
+
+static uint64_t get_elem(const unsigned char *p, size_t es) { return es == 8 ? get64(p) : get32(p); }
+
 static int write_fail(char *err, size_t errlen) {
   snprintf(err, errlen, "write error: %s", strerror(errno));
   return -1;
@@ -52,18 +75,16 @@ int lunet_tns_write(FILE *f, const lunet_tns_header *hd, const void *data, char 
   size_t hlen = 20 + 8 * (size_t)hd->ndim;
   if (fwrite(head, 1, hlen, f) != hlen) return write_fail(err, errlen);
   int64_t n = tns_numel(hd);
-  const unsigned char *src = data; /* float or int32: both moved as 4-byte words */
-  unsigned char buf[4 * CHUNK];
+  const unsigned char *src = data; /* moved as 4- or 8-byte words, whatever they hold */
+  const size_t es = lt_elsize(hd->dtype);
+  const int64_t chunk = BUFBYTES / (int64_t)es;
+  unsigned char buf[BUFBYTES];
   uLong crc = crc32(crc32(0L, Z_NULL, 0), head, (uInt)hlen);
   for (int64_t done = 0; done < n;) {
-    int64_t m = n - done < CHUNK ? n - done : CHUNK;
-    for (int64_t i = 0; i < m; i++) {
-      uint32_t v;
-      memcpy(&v, src + 4 * (done + i), 4);
-      put32(buf + 4 * i, v);
-    }
-    crc = crc32(crc, buf, (uInt)(4 * m));
-    if (fwrite(buf, 4, (size_t)m, f) != (size_t)m) return write_fail(err, errlen);
+    int64_t m = n - done < chunk ? n - done : chunk;
+    for (int64_t i = 0; i < m; i++) put_elem(buf + es * i, elem_bits(src, done + i, es), es);
+    crc = crc32(crc, buf, (uInt)(es * m));
+    if (fwrite(buf, es, (size_t)m, f) != (size_t)m) return write_fail(err, errlen);
     done += m;
   }
   put32(buf, (uint32_t)crc);
@@ -101,8 +122,8 @@ int lunet_tns_read_header(FILE *f, lunet_tns_header *hd, char *err, size_t errle
              LUNET_TNS_VERSION);
     return -1;
   }
-  if (dtype != LT_FLOAT && dtype != LT_INT) {
-    snprintf(err, errlen, "unknown tensor dtype %u (0 float, 1 int)", dtype);
+  if (dtype != LT_FLOAT && dtype != LT_INT && dtype != LT_DOUBLE) {
+    snprintf(err, errlen, "unknown tensor dtype %u (0 float, 1 int, 2 double)", dtype);
     return -1;
   }
   if (ndim > LT_MAXDIM) {
@@ -123,7 +144,7 @@ int lunet_tns_read_header(FILE *f, lunet_tns_header *hd, char *err, size_t errle
     hd->size[d] = (int64_t)s;
   }
   int64_t n = tns_numel(hd), bytes, left = remaining(f);
-  if (n < 0 || lt_mul_overflow(n, 4, &bytes)) {
+  if (n < 0 || lt_mul_overflow(n, (int64_t)lt_elsize(hd->dtype), &bytes)) {
     snprintf(err, errlen, "tensor sizes overflow");
     return -1;
   }
@@ -140,16 +161,15 @@ int lunet_tns_read_data(FILE *f, const lunet_tns_header *hd, void *dst, char *er
                         size_t errlen) {
   int64_t n = tns_numel(hd);
   unsigned char *out = dst;
-  unsigned char buf[4 * CHUNK];
+  const size_t es = lt_elsize(hd->dtype);
+  const int64_t chunk = BUFBYTES / (int64_t)es;
+  unsigned char buf[BUFBYTES];
   uLong crc = hd->crc;
   for (int64_t done = 0; done < n;) {
-    int64_t m = n - done < CHUNK ? n - done : CHUNK;
-    if (fread(buf, 4, (size_t)m, f) != (size_t)m) return read_fail(f, "data", err, errlen);
-    crc = crc32(crc, buf, (uInt)(4 * m));
-    for (int64_t i = 0; i < m; i++) {
-      uint32_t v = get32(buf + 4 * i);
-      memcpy(out + 4 * (done + i), &v, 4);
-    }
+    int64_t m = n - done < chunk ? n - done : chunk;
+    if (fread(buf, es, (size_t)m, f) != (size_t)m) return read_fail(f, "data", err, errlen);
+    crc = crc32(crc, buf, (uInt)(es * m));
+    for (int64_t i = 0; i < m; i++) set_elem_bits(out, done + i, get_elem(buf + es * i, es), es);
     done += m;
   }
   if (fread(buf, 1, 4, f) != 4) return read_fail(f, "checksum", err, errlen);

@@ -72,13 +72,14 @@ void lunet_idx_close(lunet_idx_reader *r);
 /* Layout, all little-endian:
  *   "LUNETTNS"  8 bytes magic
  *   version     u32 (LUNET_TNS_VERSION)
- *   dtype       u32 (0 float32, 1 int32)
+ *   dtype       u32 (0 float32, 1 int32, 2 float64: lt_dtype's values)
  *   ndim        u32 (0..LT_MAXDIM)
  *   size        u64 × ndim
- *   data        4 bytes per element, row-major
+ *   data        4 bytes per element (8 for float64), row-major
  *   crc32       u32, zlib's crc32 of every byte before it from the magic on
  * Version 1 (still read) had the same layout with a crc32 of the data bytes alone,
- * so a flipped dtype or a swapped size went unnoticed. It is read from and written
+ * so a flipped dtype or a swapped size went unnoticed. float64 came later within version
+ * 2: older readers refuse its files by their dtype. It is read from and written
  * to an open FILE*, at its current position, so a tensor can be embedded in a
  * larger file. */
 #define LUNET_TNS_VERSION 2u

@@ -122,6 +122,22 @@ double lt_nll_forward(const float *logp, const int32_t *label, int64_t n, int64_
 void lt_crossentropy_backward(const float *logp, const int32_t *label, float *grad_input, int64_t n,
                               int64_t k);
 
+/* ---- the other pointwise activations (activations.c), PyTorch's definitions ---- */
+typedef enum {
+  LT_ACT_TANH, LT_ACT_SIGMOID,
+  LT_ACT_LEAKY_RELU, /* x < 0 ? p x : x                                  (p: negative slope) */
+  LT_ACT_ELU,        /* x > 0 ? x : p (e^x - 1)                          (p: alpha) */
+  LT_ACT_GELU,       /* x Phi(x), Phi the standard normal CDF (erf) */
+  LT_ACT_GELU_TANH,  /* PyTorch's approximate="tanh" GELU */
+  LT_ACT_SILU,       /* x sigmoid(x) */
+  LT_ACT_SOFTPLUS    /* log(1 + e^(p x)) / p, or x where p x > q          (p: beta, q: threshold) */
+} lt_activation;
+/* y = f(x); n elements. y may be x. */
+void lt_activation_forward(lt_activation kind, const float *x, float *y, int64_t n, float p, float q);
+/* grad_input = f'(x) grad_output, from the forward input x and output y; grad_input may be grad_output. */
+void lt_activation_backward(lt_activation kind, const float *x, const float *y, const float *grad_output,
+                            float *grad_input, int64_t n, float p, float q);
+
 /* ---- normalization (norm.c), average pooling (pool.c), embedding (embedding.c) ---- */
 
 /* Batch normalization of x viewed as (n, c, s): channel ch's m = n*s values x[b][ch][i]

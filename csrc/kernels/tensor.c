@@ -5,7 +5,7 @@
 #include "threadpool.h"
 
 #include <float.h>
-#include <math.h>
+#include <tgmath.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,137 +180,145 @@ static void walk_rows_parallel(const walk_t *w, int nt, row_fn row, void *ctx) {
   walk_rows(w, nt, par_row, &c);
 }
 
-/* ---- elementwise ---- */
+/* ---- elementwise ----
+ * Each row function is written once, as a macro over the element type T, and defined for
+ * float and for double: the arithmetic is T's (tgmath.h picks expf or exp by the type of
+ * the argument), so float tensors compute exactly as before double existed. */
 
 typedef struct {
-  float *o;
-  const float *a, *b;
+  void *o;
+  const void *a, *b, *c;
   int op;
-  float p, q;
+  double p, q; /* the scalars, rounded to T by the row */
 } ew_ctx;
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-/* x - y floor(x / y): the remainder with the divisor's sign (Python's %). */
-static inline float remainderf_py(float x, float y) {
-  float r = fmodf(x, y);
-  return r != 0.0f && ((r < 0.0f) != (y < 0.0f)) ? r + y : r;
-}
-/* -1, 0 or 1; NaN stays NaN and -0 stays -0. */
-static inline float signf(float x) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x; }
+#define DEFINE_SCALAR_HELPERS(T)                                                          \
+  static inline T sigmoid_##T(T x) { return (T)1 / ((T)1 + exp(-x)); }                   \
+  /* x - y floor(x / y): the remainder with the divisor's sign (Python's %). */          \
+  static inline T remainder_py_##T(T x, T y) {                                            \
+    T r = fmod(x, y);                                                                     \
+    return r != 0 && ((r < 0) != (y < 0)) ? r + y : r;                                    \
+  }                                                                                       \
+  /* -1, 0 or 1; NaN stays NaN and -0 stays -0. */                                        \
+  static inline T sign_##T(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; }
+DEFINE_SCALAR_HELPERS(float)
+DEFINE_SCALAR_HELPERS(double)
 
-#define ROW_LOOP(EXPR)                                                     \
+#define ROW_LOOP(T, EXPR)                                                  \
   do {                                                                     \
     if (so == 1 && sa == 1 && sb == 1) {                                   \
-      for (int64_t i = 0; i < n; i++) { float x = a[i], y = b[i]; o[i] = (EXPR); } \
+      for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = (EXPR); } \
     } else {                                                               \
       for (int64_t i = 0; i < n; i++) {                                    \
-        float x = a[i * sa], y = b[i * sb];                                \
+        T x = a[i * sa], y = b[i * sb];                                    \
         o[i * so] = (EXPR);                                                \
       }                                                                    \
     }                                                                      \
   } while (0)
 
-static void binary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
-  ew_ctx *c = vctx;
-  float *o = c->o + off[0];
-  const float *a = c->a + off[1], *b = c->b + off[2];
-  int64_t so = st[0], sa = st[1], sb = st[2];
-  switch ((lt_binop)c->op) {
-    case LT_ADD: ROW_LOOP(x + y); break;
-    case LT_SUB: ROW_LOOP(x - y); break;
-    case LT_MUL: ROW_LOOP(x * y); break;
-    case LT_DIV: ROW_LOOP(x / y); break;
-    case LT_POW: ROW_LOOP(powf(x, y)); break;
-    case LT_MAXIMUM: ROW_LOOP(x > y || isnan(x) ? x : y); break;
-    case LT_MINIMUM: ROW_LOOP(x < y || isnan(x) ? x : y); break;
-    case LT_FMOD: ROW_LOOP(fmodf(x, y)); break;
-    case LT_REMAINDER: ROW_LOOP(remainderf_py(x, y)); break;
-    case LT_ATAN2: ROW_LOOP(atan2f(x, y)); break;
+#define DEFINE_BINARY_ROW(T)                                                                  \
+  static void binary_row_##T(void *vctx, const int64_t *off, const int64_t *st, int64_t n) { \
+    const ew_ctx *c = vctx;                                                                   \
+    T *o = (T *)c->o + off[0];                                                                \
+    const T *a = (const T *)c->a + off[1], *b = (const T *)c->b + off[2];                     \
+    const int64_t so = st[0], sa = st[1], sb = st[2];                                         \
+    switch ((lt_binop)c->op) {                                                                \
+      case LT_ADD: ROW_LOOP(T, x + y); break;                                                 \
+      case LT_SUB: ROW_LOOP(T, x - y); break;                                                 \
+      case LT_MUL: ROW_LOOP(T, x * y); break;                                                 \
+      case LT_DIV: ROW_LOOP(T, x / y); break;                                                 \
+      case LT_POW: ROW_LOOP(T, pow(x, y)); break;                                             \
+      case LT_MAXIMUM: ROW_LOOP(T, x > y || isnan(x) ? x : y); break;                         \
+      case LT_MINIMUM: ROW_LOOP(T, x < y || isnan(x) ? x : y); break;                         \
+      case LT_FMOD: ROW_LOOP(T, fmod(x, y)); break;                                           \
+      case LT_REMAINDER: ROW_LOOP(T, remainder_py_##T(x, y)); break;                          \
+      case LT_ATAN2: ROW_LOOP(T, atan2(x, y)); break;                                         \
+    }                                                                                         \
   }
-}
+DEFINE_BINARY_ROW(float)
+DEFINE_BINARY_ROW(double)
 
 void lt_binary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_binop op) {
   const int64_t *st[3] = {out->stride, a->stride, b->stride};
   walk_t w;
   walk_init(&w, out->ndim, out->size, 3, st);
-  ew_ctx c = {lt_fdata(out), lt_fdata(a), lt_fdata(b), (int)op, 0, 0};
-  walk_rows_parallel(&w, 3, binary_row, &c);
+  ew_ctx c = {lt_data(out), lt_data(a), lt_data(b), NULL, (int)op, 0, 0};
+  walk_rows_parallel(&w, 3, out->dtype == LT_DOUBLE ? binary_row_double : binary_row_float, &c);
 }
 
-#define UROW_LOOP(EXPR)                                                    \
+#define UROW_LOOP(T, EXPR)                                                 \
   do {                                                                     \
     if (so == 1 && sa == 1) {                                              \
-      for (int64_t i = 0; i < n; i++) { float x = a[i]; o[i] = (EXPR); }  \
+      for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (EXPR); }      \
     } else {                                                               \
-      for (int64_t i = 0; i < n; i++) { float x = a[i * sa]; o[i * so] = (EXPR); } \
+      for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i * so] = (EXPR); } \
     }                                                                      \
   } while (0)
 
-static void unary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
-  ew_ctx *c = vctx;
-  float *o = c->o + off[0];
-  const float *a = c->a + off[1];
-  int64_t so = st[0], sa = st[1];
-  float p = c->p, q = c->q;
-  switch ((lt_unop)c->op) {
-    case LT_NEG: UROW_LOOP(-x); break;
-    case LT_EXP: UROW_LOOP(expf(x)); break;
-    case LT_LOG: UROW_LOOP(logf(x)); break;
-    case LT_SQRT: UROW_LOOP(sqrtf(x)); break;
-    case LT_TANH: UROW_LOOP(tanhf(x)); break;
-    case LT_SIGMOID: UROW_LOOP(sigmoidf(x)); break;
-    case LT_RELU: UROW_LOOP(x < 0.0f ? 0.0f : x); break; /* NaN passes through */
-    case LT_ABS: UROW_LOOP(fabsf(x)); break;
-    case LT_POWS: UROW_LOOP(p == 2.0f ? x * x : powf(x, p)); break;
-    case LT_CLAMP: UROW_LOOP(x < p ? p : (x > q ? q : x)); break;
-    case LT_FILL: UROW_LOOP(((void)x, p)); break;
-    case LT_AFFINE: UROW_LOOP(p * x + q); break;
-    case LT_SIN: UROW_LOOP(sinf(x)); break;
-    case LT_COS: UROW_LOOP(cosf(x)); break;
-    case LT_FLOOR: UROW_LOOP(floorf(x)); break;
-    case LT_CEIL: UROW_LOOP(ceilf(x)); break;
-    case LT_ROUND: UROW_LOOP(nearbyintf(x)); break; /* halves to even, as PyTorch */
-    case LT_SIGN: UROW_LOOP(signf(x)); break;
+#define DEFINE_UNARY_ROW(T)                                                                  \
+  static void unary_row_##T(void *vctx, const int64_t *off, const int64_t *st, int64_t n) { \
+    const ew_ctx *c = vctx;                                                                  \
+    T *o = (T *)c->o + off[0];                                                               \
+    const T *a = (const T *)c->a + off[1];                                                   \
+    const int64_t so = st[0], sa = st[1];                                                    \
+    const T p = (T)c->p, q = (T)c->q;                                                        \
+    switch ((lt_unop)c->op) {                                                                \
+      case LT_NEG: UROW_LOOP(T, -x); break;                                                  \
+      case LT_EXP: UROW_LOOP(T, exp(x)); break;                                              \
+      case LT_LOG: UROW_LOOP(T, log(x)); break;                                              \
+      case LT_SQRT: UROW_LOOP(T, sqrt(x)); break;                                            \
+      case LT_TANH: UROW_LOOP(T, tanh(x)); break;                                            \
+      case LT_SIGMOID: UROW_LOOP(T, sigmoid_##T(x)); break;                                  \
+      case LT_RELU: UROW_LOOP(T, x < 0 ? (T)0 : x); break; /* NaN passes through */          \
+      case LT_ABS: UROW_LOOP(T, fabs(x)); break;                                             \
+      case LT_POWS: UROW_LOOP(T, p == 2 ? x * x : pow(x, p)); break;                         \
+      case LT_CLAMP: UROW_LOOP(T, x < p ? p : (x > q ? q : x)); break;                       \
+      case LT_FILL: UROW_LOOP(T, ((void)x, p)); break;                                       \
+      case LT_AFFINE: UROW_LOOP(T, p * x + q); break;                                        \
+      case LT_SIN: UROW_LOOP(T, sin(x)); break;                                              \
+      case LT_COS: UROW_LOOP(T, cos(x)); break;                                              \
+      case LT_FLOOR: UROW_LOOP(T, floor(x)); break;                                          \
+      case LT_CEIL: UROW_LOOP(T, ceil(x)); break;                                            \
+      case LT_ROUND: UROW_LOOP(T, nearbyint(x)); break; /* halves to even, as PyTorch */     \
+      case LT_SIGN: UROW_LOOP(T, sign_##T(x)); break;                                        \
+    }                                                                                        \
   }
-}
+DEFINE_UNARY_ROW(float)
+DEFINE_UNARY_ROW(double)
 
-void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, float p, float q) {
+void lt_unary(lt_tensor *out, const lt_tensor *a, lt_unop op, double p, double q) {
   const int64_t *st[2] = {out->stride, a->stride};
   walk_t w;
   walk_init(&w, out->ndim, out->size, 2, st);
-  ew_ctx c = {lt_fdata(out), lt_fdata(a), NULL, (int)op, p, q};
-  walk_rows_parallel(&w, 2, unary_row, &c);
+  ew_ctx c = {lt_data(out), lt_data(a), NULL, NULL, (int)op, p, q};
+  walk_rows_parallel(&w, 2, out->dtype == LT_DOUBLE ? unary_row_double : unary_row_float, &c);
 }
 
-typedef struct {
-  float *o;
-  const float *a, *b, *c;
-  lt_ternop op;
-  float p;
-} tern_ctx;
-
-static void ternary_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
-  const tern_ctx *c = vctx;
-  float *o = c->o + off[0];
-  const float *a = c->a + off[1], *b = c->b + off[2], *w = c->c + off[3];
-  const int64_t so = st[0], sa = st[1], sb = st[2], sc = st[3];
-  const float p = c->p;
-  switch (c->op) {
-    case LT_WHERE: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] != 0.0f ? b[i * sb] : w[i * sc]; break;
-    case LT_LERP:
-      for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + w[i * sc] * (b[i * sb] - a[i * sa]);
-      break;
-    case LT_ADDCMUL: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + p * b[i * sb] * w[i * sc]; break;
-    case LT_ADDCDIV: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + p * b[i * sb] / w[i * sc]; break;
+#define DEFINE_TERNARY_ROW(T)                                                                    \
+  static void ternary_row_##T(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {   \
+    const ew_ctx *c = vctx;                                                                      \
+    T *o = (T *)c->o + off[0];                                                                   \
+    const T *a = (const T *)c->a + off[1], *b = (const T *)c->b + off[2], *w = (const T *)c->c + off[3]; \
+    const int64_t so = st[0], sa = st[1], sb = st[2], sc = st[3];                                \
+    const T p = (T)c->p;                                                                         \
+    switch ((lt_ternop)c->op) {                                                                  \
+      case LT_WHERE: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] != 0 ? b[i * sb] : w[i * sc]; break; \
+      case LT_LERP:                                                                              \
+        for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + w[i * sc] * (b[i * sb] - a[i * sa]); \
+        break;                                                                                   \
+      case LT_ADDCMUL: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + p * b[i * sb] * w[i * sc]; break; \
+      case LT_ADDCDIV: for (int64_t i = 0; i < n; i++) o[i * so] = a[i * sa] + p * b[i * sb] / w[i * sc]; break; \
+    }                                                                                            \
   }
-}
+DEFINE_TERNARY_ROW(float)
+DEFINE_TERNARY_ROW(double)
 
-void lt_ternary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, const lt_tensor *c, lt_ternop op, float p) {
+void lt_ternary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, const lt_tensor *c, lt_ternop op, double p) {
   const int64_t *st[4] = {out->stride, a->stride, b->stride, c->stride};
   walk_t w;
   walk_init(&w, out->ndim, out->size, 4, st);
-  tern_ctx x = {lt_fdata(out), lt_fdata(a), lt_fdata(b), lt_fdata(c), op, p};
-  walk_rows_parallel(&w, 4, ternary_row, &x);
+  ew_ctx x = {lt_data(out), lt_data(a), lt_data(b), lt_data(c), (int)op, p, 0};
+  walk_rows_parallel(&w, 4, out->dtype == LT_DOUBLE ? ternary_row_double : ternary_row_float, &x);
 }
 
 /* ---- copy with conversion; walks both in row-major order of their own shapes ---- */
@@ -330,52 +338,54 @@ static int64_t walk_offset(const walk_t *w, int64_t k) {
   return off;
 }
 
+typedef struct {
+  void *d;
+  const void *s;
+} copy_ctx;
+
+/* d[i] = s[i] converted: a C conversion (float rounds to nearest, int truncates). */
+#define DEFINE_COPY_ROW(TD, TS)                                                                      \
+  static void copy_row_##TD##_##TS(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {  \
+    const copy_ctx *c = vctx;                                                                        \
+    TD *d = (TD *)c->d + off[0];                                                                     \
+    const TS *s = (const TS *)c->s + off[1];                                                         \
+    for (int64_t i = 0; i < n; i++) d[i * st[0]] = (TD)s[i * st[1]];                                 \
+  }
+#define DEFINE_COPY_ROWS(TD) DEFINE_COPY_ROW(TD, float) DEFINE_COPY_ROW(TD, int32_t) DEFINE_COPY_ROW(TD, double)
+DEFINE_COPY_ROWS(float)
+DEFINE_COPY_ROWS(int32_t)
+DEFINE_COPY_ROWS(double)
+
+/* By [dst dtype][src dtype], in lt_dtype's order: float, int, double. */
+static const row_fn copy_rows[3][3] = {
+    {copy_row_float_float, copy_row_float_int32_t, copy_row_float_double},
+    {copy_row_int32_t_float, copy_row_int32_t_int32_t, copy_row_int32_t_double},
+    {copy_row_double_float, copy_row_double_int32_t, copy_row_double_double},
+};
+
 void lt_copy(lt_tensor *dst, const lt_tensor *src) {
   int64_t n = lt_numel(dst);
+  if (n == 0) return;
   if (dst->dtype == src->dtype && lt_is_contiguous(dst) && lt_is_contiguous(src)) {
-    memmove((float *)dst->base + dst->offset, (const float *)src->base + src->offset, (size_t)n * 4);
+    memmove(lt_data(dst), lt_data(src), (size_t)n * lt_elsize(dst->dtype));
+    return;
+  }
+  row_fn row = copy_rows[dst->dtype][src->dtype];
+  copy_ctx c = {lt_data(dst), lt_data(src)};
+  if (lt_same_shape(dst, src)) { /* one walk with both stride sets: no division per element */
+    const int64_t *st[2] = {dst->stride, src->stride};
+    walk_t w;
+    walk_init(&w, dst->ndim, dst->size, 2, st);
+    walk_rows(&w, 2, row, &c);
     return;
   }
   walk_t wd, ws;
   load_walker(&wd, dst);
   load_walker(&ws, src);
-  float *df = lt_fdata(dst);
-  int32_t *di = lt_idata(dst);
-  const float *sf = lt_fdata(src);
-  const int32_t *si = lt_idata(src);
-  if (lt_same_shape(dst, src)) {
-    /* one walk with both stride sets: no division per element */
-    const int64_t *st[2] = {dst->stride, src->stride};
-    walk_t w;
-    walk_init(&w, dst->ndim, dst->size, 2, st);
-    int64_t idx[LT_MAXDIM] = {0}, od = 0, os = 0;
-    int last = w.ndim - 1;
-    for (int64_t k = 0; k < n;) {
-      for (int64_t i = 0; i < w.size[last]; i++, k++) {
-        int64_t a = od + i * w.st[0][last], b = os + i * w.st[1][last];
-        if (dst->dtype == LT_FLOAT)
-          df[a] = src->dtype == LT_FLOAT ? sf[b] : (float)si[b];
-        else
-          di[a] = src->dtype == LT_INT ? si[b] : (int32_t)sf[b];
-      }
-      for (int d = last - 1; d >= 0; d--) {
-        idx[d]++;
-        od += w.st[0][d];
-        os += w.st[1][d];
-        if (idx[d] < w.size[d]) break;
-        od -= w.st[0][d] * w.size[d];
-        os -= w.st[1][d] * w.size[d];
-        idx[d] = 0;
-      }
-    }
-    return;
-  }
+  const int64_t unit[2] = {1, 1};
   for (int64_t k = 0; k < n; k++) {
-    int64_t a = walk_offset(&wd, k), b = walk_offset(&ws, k);
-    if (dst->dtype == LT_FLOAT)
-      df[a] = src->dtype == LT_FLOAT ? sf[b] : (float)si[b];
-    else
-      di[a] = src->dtype == LT_INT ? si[b] : (int32_t)sf[b];
+    const int64_t off[2] = {walk_offset(&wd, k), walk_offset(&ws, k)};
+    row(&c, off, unit, 1);
   }
 }
 
@@ -397,12 +407,20 @@ static void red_init(red_state *r, lt_redop op, double p) {
   r->p = p;
 }
 
+/* Element i of a float or double array, as a double. The functions below that take the
+ * dtype are written once and compiled twice: always inlined into a caller that passes a
+ * constant dtype (red_visit, red_visit2), so that no loop asks the dtype per element. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+ALWAYS_INLINE double load_real(const void *x, int64_t i, lt_dtype dt) {
+  return dt == LT_DOUBLE ? ((const double *)x)[i] : (double)((const float *)x)[i];
+}
+
 /* acc = sum |x|^p (p finite, nonzero), the count of nonzeros (p = 0), or max/min |x|
  * (p = +-inf); a NaN makes the norm NaN. */
-static void norm_visit(red_state *r, const float *x, int64_t s, int64_t n) {
+ALWAYS_INLINE void norm_visit(red_state *r, const void *x, lt_dtype dt, int64_t s, int64_t n) {
   const double p = r->p;
   for (int64_t i = 0; i < n; i++) {
-    double a = fabs((double)x[i * s]);
+    double a = fabs(load_real(x, i * s, dt));
     if (isnan(a) || isnan(r->acc)) r->acc = NAN;
     else if (p == INFINITY) r->acc = a > r->acc ? a : r->acc;
     else if (p == -INFINITY) r->acc = a < r->acc ? a : r->acc;
@@ -413,31 +431,32 @@ static void norm_visit(red_state *r, const float *x, int64_t s, int64_t n) {
   }
 }
 
-/* Visit n values with stride s; index k0 is the row-major index of the first one. */
-static void red_visit(red_state *r, lt_redop op, const float *x, int64_t s, int64_t n, int64_t k0,
-                      int64_t kstep) {
+/* Visit n values x[0], x[s], ... (float or double); index k0 is the row-major index of
+ * the first one. */
+ALWAYS_INLINE void red_visit_as(red_state *r, lt_redop op, const void *x, lt_dtype dt, int64_t s, int64_t n,
+                                int64_t k0, int64_t kstep) {
   switch (op) {
     case LT_SUM:
     case LT_MEAN:
-      for (int64_t i = 0; i < n; i++) r->acc += x[i * s];
+      for (int64_t i = 0; i < n; i++) r->acc += load_real(x, i * s, dt);
       break;
     case LT_VAR:
     case LT_STD:
-      for (int64_t i = 0; i < n; i++) r->acc += x[i * s];
+      for (int64_t i = 0; i < n; i++) r->acc += load_real(x, i * s, dt);
       break;
     case LT_PROD:
-      for (int64_t i = 0; i < n; i++) r->acc *= x[i * s];
+      for (int64_t i = 0; i < n; i++) r->acc *= load_real(x, i * s, dt);
       break;
-    case LT_NORM: norm_visit(r, x, s, n); break;
+    case LT_NORM: norm_visit(r, x, dt, s, n); break;
     case LT_ALL:
     case LT_ANY:
-      for (int64_t i = 0; i < n; i++) r->acc += x[i * s] != 0.0f; /* NaN counts as true */
+      for (int64_t i = 0; i < n; i++) r->acc += load_real(x, i * s, dt) != 0.0; /* NaN counts as true */
       break;
     case LT_MAX:
     case LT_ARGMAX:
     case LT_LOGSUMEXP: /* the first pass finds the maximum */
       for (int64_t i = 0; i < n; i++) {
-        double v = x[i * s];
+        double v = load_real(x, i * s, dt);
         if (v > r->best || r->best_at < 0 || isnan(v)) {
           if (isnan(r->best) && r->best_at >= 0) break;
           r->best = v;
@@ -448,7 +467,7 @@ static void red_visit(red_state *r, lt_redop op, const float *x, int64_t s, int6
     case LT_MIN:
     case LT_ARGMIN:
       for (int64_t i = 0; i < n; i++) {
-        double v = x[i * s];
+        double v = load_real(x, i * s, dt);
         if (v < r->best || r->best_at < 0 || isnan(v)) {
           if (isnan(r->best) && r->best_at >= 0) break;
           r->best = v;
@@ -460,17 +479,29 @@ static void red_visit(red_state *r, lt_redop op, const float *x, int64_t s, int6
   r->count += n;
 }
 
+static void red_visit(red_state *r, lt_redop op, const void *x, lt_dtype dt, int64_t s, int64_t n, int64_t k0,
+                      int64_t kstep) {
+  if (dt == LT_DOUBLE) red_visit_as(r, op, x, LT_DOUBLE, s, n, k0, kstep);
+  else red_visit_as(r, op, x, LT_FLOAT, s, n, k0, kstep);
+}
+
 /* The second pass: sum (x - mean)^2 for var/std, sum exp(x - max) for logsumexp. */
-static void red_visit2(red_state *r, lt_redop op, const float *x, int64_t s, int64_t n, double mean) {
+ALWAYS_INLINE void red_visit2_as(red_state *r, lt_redop op, const void *x, lt_dtype dt, int64_t s, int64_t n,
+                                 double mean) {
   if (op == LT_LOGSUMEXP) {
     if (isfinite(r->best))
-      for (int64_t i = 0; i < n; i++) r->acc2 += exp(x[i * s] - r->best);
+      for (int64_t i = 0; i < n; i++) r->acc2 += exp(load_real(x, i * s, dt) - r->best);
     return;
   }
   for (int64_t i = 0; i < n; i++) {
-    double d = x[i * s] - mean;
+    double d = load_real(x, i * s, dt) - mean;
     r->acc2 += d * d;
   }
+}
+
+static void red_visit2(red_state *r, lt_redop op, const void *x, lt_dtype dt, int64_t s, int64_t n, double mean) {
+  if (dt == LT_DOUBLE) red_visit2_as(r, op, x, LT_DOUBLE, s, n, mean);
+  else red_visit2_as(r, op, x, LT_FLOAT, s, n, mean);
 }
 
 static int red_two_pass(lt_redop op) { return op == LT_VAR || op == LT_STD || op == LT_LOGSUMEXP; }
@@ -499,7 +530,7 @@ static double red_result(const red_state *r, lt_redop op) {
 }
 
 typedef struct {
-  const float *a;
+  const lt_tensor *a;
   red_state *r;
   lt_redop op;
   int pass;
@@ -507,12 +538,17 @@ typedef struct {
   int64_t k;
 } redall_ctx;
 
+/* The element off elements past lt_data(t) of a float or double tensor. */
+static inline const void *real_at(const lt_tensor *t, int64_t off) {
+  return t->dtype == LT_DOUBLE ? (const void *)(lt_ddata(t) + off) : (const void *)(lt_fdata(t) + off);
+}
+
 static void redall_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
   redall_ctx *c = vctx;
   if (c->pass == 2)
-    red_visit2(c->r, c->op, c->a + off[0], st[0], n, c->mean);
+    red_visit2(c->r, c->op, real_at(c->a, off[0]), c->a->dtype, st[0], n, c->mean);
   else
-    red_visit(c->r, c->op, c->a + off[0], st[0], n, c->k, 1);
+    red_visit(c->r, c->op, real_at(c->a, off[0]), c->a->dtype, st[0], n, c->k, 1);
   c->k += n;
 }
 
@@ -523,7 +559,7 @@ double lt_reduce_all(const lt_tensor *a, lt_redop op, double p) {
    * merging keeps order, so the running count k is the row-major index. */
   walk_t w;
   load_walker(&w, a);
-  redall_ctx c = {lt_fdata(a), &r, op, 1, 0.0, 0};
+  redall_ctx c = {a, &r, op, 1, 0.0, 0};
   walk_rows(&w, 1, redall_row, &c);
   if (red_two_pass(op)) {
     c.pass = 2;
@@ -537,8 +573,7 @@ double lt_reduce_all(const lt_tensor *a, lt_redop op, double p) {
 
 typedef struct {
   float *o;
-  const void *a, *b;
-  lt_dtype da, db;
+  const lt_tensor *a, *b;
   lt_cmpop op;
   double s; /* the scalar of lt_compare_scalar */
 } cmp_ctx;
@@ -552,19 +587,16 @@ static void compare_row(void *vctx, const int64_t *off, const int64_t *st, int64
   const cmp_ctx *c = vctx;
   float *o = c->o + off[0];
   const int64_t so = st[0], sa = st[1], sb = st[2];
-  if (c->da == LT_INT && c->db == LT_INT) {
-    const int32_t *a = (const int32_t *)c->a + off[1], *b = (const int32_t *)c->b + off[2];
+  const lt_dtype da = c->a->dtype, db = c->b->dtype;
+  if (da == LT_INT && db == LT_INT) {
+    const int32_t *a = lt_idata(c->a) + off[1], *b = lt_idata(c->b) + off[2];
     for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, a[i * sa], b[i * sb]) ? 1.0f : 0.0f;
-  } else if (c->da == LT_FLOAT && c->db == LT_FLOAT) {
-    const float *a = (const float *)c->a + off[1], *b = (const float *)c->b + off[2];
+  } else if (da == LT_FLOAT && db == LT_FLOAT) {
+    const float *a = lt_fdata(c->a) + off[1], *b = lt_fdata(c->b) + off[2];
     for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, a[i * sa], b[i * sb]) ? 1.0f : 0.0f;
-  } else { /* int32 and float both convert to double exactly */
-    for (int64_t i = 0; i < n; i++) {
-      const int64_t ia = (off[1] + i * sa), ib = (off[2] + i * sb);
-      const double x = c->da == LT_INT ? (double)((const int32_t *)c->a)[ia] : (double)((const float *)c->a)[ia];
-      const double y = c->db == LT_INT ? (double)((const int32_t *)c->b)[ib] : (double)((const float *)c->b)[ib];
-      o[i * so] = CMP(c->op, x, y) ? 1.0f : 0.0f;
-    }
+  } else { /* int32, float and double all convert to double exactly */
+    for (int64_t i = 0; i < n; i++)
+      o[i * so] = CMP(c->op, lt_get(c->a, off[1] + i * sa), lt_get(c->b, off[2] + i * sb)) ? 1.0f : 0.0f;
   }
 }
 
@@ -572,8 +604,7 @@ void lt_compare(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_cmpop
   const int64_t *st[3] = {out->stride, a->stride, b->stride};
   walk_t w;
   walk_init(&w, out->ndim, out->size, 3, st);
-  cmp_ctx c = {lt_fdata(out), (const float *)a->base + a->offset, (const float *)b->base + b->offset,
-               a->dtype, b->dtype, op, 0.0};
+  cmp_ctx c = {lt_fdata(out), a, b, op, 0.0};
   walk_rows_parallel(&w, 3, compare_row, &c);
 }
 
@@ -582,12 +613,11 @@ static void compare_scalar_row(void *vctx, const int64_t *off, const int64_t *st
   float *o = c->o + off[0];
   const int64_t so = st[0], sa = st[1];
   const double y = c->s;
-  if (c->da == LT_INT) {
-    const int32_t *a = (const int32_t *)c->a + off[1];
+  if (c->a->dtype == LT_FLOAT) {
+    const float *a = lt_fdata(c->a) + off[1];
     for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, (double)a[i * sa], y) ? 1.0f : 0.0f;
   } else {
-    const float *a = (const float *)c->a + off[1];
-    for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, (double)a[i * sa], y) ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < n; i++) o[i * so] = CMP(c->op, lt_get(c->a, off[1] + i * sa), y) ? 1.0f : 0.0f;
   }
 }
 
@@ -595,22 +625,27 @@ void lt_compare_scalar(lt_tensor *out, const lt_tensor *a, double s, lt_cmpop op
   const int64_t *st[2] = {out->stride, a->stride};
   walk_t w;
   walk_init(&w, out->ndim, out->size, 2, st);
-  cmp_ctx c = {lt_fdata(out), (const float *)a->base + a->offset, NULL, a->dtype, a->dtype, op, s};
+  cmp_ctx c = {lt_fdata(out), a, NULL, op, s};
   walk_rows_parallel(&w, 2, compare_scalar_row, &c);
 }
 
 /* ---- dot, gather ---- */
 
 typedef struct {
-  const float *a, *b;
+  const lt_tensor *a, *b;
   double acc;
 } dot_ctx;
 
 static void dot_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
   dot_ctx *c = vctx;
-  const float *a = c->a + off[0], *b = c->b + off[1];
   double acc = 0.0;
-  for (int64_t i = 0; i < n; i++) acc += (double)(a[i * st[0]] * b[i * st[1]]);
+  if (c->a->dtype == LT_DOUBLE) {
+    const double *a = lt_ddata(c->a) + off[0], *b = lt_ddata(c->b) + off[1];
+    for (int64_t i = 0; i < n; i++) acc += a[i * st[0]] * b[i * st[1]];
+  } else {
+    const float *a = lt_fdata(c->a) + off[0], *b = lt_fdata(c->b) + off[1];
+    for (int64_t i = 0; i < n; i++) acc += (double)(a[i * st[0]] * b[i * st[1]]);
+  }
   c->acc += acc;
 }
 
@@ -618,7 +653,7 @@ double lt_dot(const lt_tensor *a, const lt_tensor *b) {
   const int64_t *st[2] = {a->stride, b->stride};
   walk_t w;
   walk_init(&w, a->ndim, a->size, 2, st);
-  dot_ctx c = {lt_fdata(a), lt_fdata(b), 0.0};
+  dot_ctx c = {a, b, 0.0};
   walk_rows(&w, 2, dot_row, &c);
   return c.acc;
 }
@@ -694,8 +729,12 @@ static int64_t shape_numel(int ndim, const int64_t *size) {
   return n;
 }
 
-static inline int nonzero_at(const lt_tensor *t, int64_t off) {
-  return t->dtype == LT_FLOAT ? lt_fdata(t)[off] != 0.0f : lt_idata(t)[off] != 0;
+static inline int nonzero_at(const lt_tensor *t, int64_t off) { return lt_get(t, off) != 0.0; }
+
+/* Element di of d = element si of s, both of one dtype of es bytes (lt_elsize). */
+static inline void copy_elem(void *d, int64_t di, const void *s, int64_t si, size_t es) {
+  if (es == 8) ((uint64_t *)d)[di] = ((const uint64_t *)s)[si];
+  else ((uint32_t *)d)[di] = ((const uint32_t *)s)[si];
 }
 
 int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad) {
@@ -717,15 +756,17 @@ int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad) {
 /* out[p] = src[p with p[d] = index[p] - 1]: out, index of one shape; any one dtype. */
 void lt_gather(lt_tensor *out, const lt_tensor *src, int d, const lt_tensor *index) {
   if (lt_numel(index) == 0) return;
-  int32_t *o = lt_idata(out);
-  const int32_t *s = lt_idata(src), *ix = lt_idata(index);
+  void *o = lt_data(out);
+  const void *s = lt_data(src);
+  const int32_t *ix = lt_idata(index);
+  const size_t es = lt_elsize(src->dtype);
   int64_t sst[LT_MAXDIM];
   memcpy(sst, src->stride, sizeof sst);
   sst[d] = 0; /* the index picks the position along d */
   const int64_t *st[3] = {out->stride, index->stride, sst};
   pos_walk w;
   pos_init(&w, index->ndim, index->size, 3, st);
-  do o[w.off[0]] = s[w.off[2] + ((int64_t)ix[w.off[1]] - 1) * src->stride[d]];
+  do copy_elem(o, w.off[0], s, w.off[2] + ((int64_t)ix[w.off[1]] - 1) * src->stride[d], es);
   while (pos_next(&w));
 }
 
@@ -740,22 +781,21 @@ void lt_scatter(lt_tensor *t, int d, const lt_tensor *index, const lt_tensor *sr
   pos_init(&w, index->ndim, index->size, 3, st);
   do {
     int64_t at = w.off[0] + ((int64_t)ix[w.off[1]] - 1) * t->stride[d];
-    if (accumulate) lt_fdata(t)[at] += lt_fdata(src)[w.off[2]];
-    else lt_idata(t)[at] = lt_idata(src)[w.off[2]];
+    if (!accumulate) copy_elem(lt_data(t), at, lt_data(src), w.off[2], lt_elsize(t->dtype));
+    else if (t->dtype == LT_DOUBLE) lt_ddata(t)[at] += lt_ddata(src)[w.off[2]];
+    else lt_fdata(t)[at] += lt_fdata(src)[w.off[2]];
   } while (pos_next(&w));
 }
 
 /* ---- masks ---- */
 
-void lt_masked_fill(lt_tensor *t, const lt_tensor *mask, float fv, int32_t iv) {
+void lt_masked_fill(lt_tensor *t, const lt_tensor *mask, double v) {
   if (lt_numel(t) == 0) return;
   const int64_t *st[2] = {t->stride, mask->stride};
   pos_walk w;
   pos_init(&w, t->ndim, t->size, 2, st);
   do {
-    if (!nonzero_at(mask, w.off[1])) continue;
-    if (t->dtype == LT_FLOAT) lt_fdata(t)[w.off[0]] = fv;
-    else lt_idata(t)[w.off[0]] = iv;
+    if (nonzero_at(mask, w.off[1])) lt_set(t, w.off[0], v);
   } while (pos_next(&w));
 }
 
@@ -775,11 +815,12 @@ void lt_masked_select(lt_tensor *out, const lt_tensor *src, const lt_tensor *mas
   const int64_t *st[2] = {src->stride, mask->stride};
   pos_walk w;
   pos_init(&w, src->ndim, src->size, 2, st);
-  int32_t *o = lt_idata(out);
-  const int32_t *s = lt_idata(src);
+  void *o = lt_data(out);
+  const void *s = lt_data(src);
+  const size_t es = lt_elsize(src->dtype);
   int64_t k = 0;
   do
-    if (nonzero_at(mask, w.off[1])) o[k++ * out->stride[0]] = s[w.off[0]];
+    if (nonzero_at(mask, w.off[1])) copy_elem(o, k++ * out->stride[0], s, w.off[0], es);
   while (pos_next(&w));
 }
 
@@ -822,7 +863,7 @@ static void each_line(const lt_tensor *a, const lt_tensor *out, int d, line_fn f
 }
 
 typedef struct {
-  const float *x;
+  const lt_tensor *a;
   lt_tensor *out;
   int64_t n, s;
   lt_redop op;
@@ -833,23 +874,19 @@ static void reduce_line(void *vctx, int64_t offa, int64_t offo) {
   const reduce_ctx *c = vctx;
   red_state r;
   red_init(&r, c->op, c->p);
-  red_visit(&r, c->op, c->x + offa, c->s, c->n, 0, 1);
-  if (red_two_pass(c->op)) red_visit2(&r, c->op, c->x + offa, c->s, c->n, r.acc / (double)c->n);
-  double v = red_result(&r, c->op);
-  if (c->op == LT_ARGMAX || c->op == LT_ARGMIN)
-    lt_idata(c->out)[offo] = (int32_t)v;
-  else
-    lt_fdata(c->out)[offo] = (float)v;
+  const void *x = real_at(c->a, offa);
+  red_visit(&r, c->op, x, c->a->dtype, c->s, c->n, 0, 1);
+  if (red_two_pass(c->op)) red_visit2(&r, c->op, x, c->a->dtype, c->s, c->n, r.acc / (double)c->n);
+  lt_set(c->out, offo, red_result(&r, c->op));
 }
 
 void lt_reduce_dim(lt_tensor *out, const lt_tensor *a, int d, lt_redop op, double p) {
-  reduce_ctx c = {lt_fdata(a), out, a->size[d], a->stride[d], op, p};
+  reduce_ctx c = {a, out, a->size[d], a->stride[d], op, p};
   each_line(a, out, d, reduce_line, &c);
 }
 
 typedef struct {
-  const float *a;
-  float *o;
+  const lt_tensor *a, *o;
   int64_t n, sa, so;
   lt_redop op;
 } scan_ctx;
@@ -858,31 +895,22 @@ static void scan_line(void *vctx, int64_t offa, int64_t offo) {
   const scan_ctx *c = vctx;
   double acc = c->op == LT_PROD ? 1.0 : 0.0;
   for (int64_t i = 0; i < c->n; i++) {
-    double x = c->a[offa + i * c->sa];
+    double x = lt_get(c->a, offa + i * c->sa);
     acc = c->op == LT_PROD ? acc * x : acc + x;
-    c->o[offo + i * c->so] = (float)acc;
+    lt_set(c->o, offo + i * c->so, acc);
   }
 }
 
 void lt_scan(lt_tensor *out, const lt_tensor *a, int d, lt_redop op) {
-  scan_ctx c = {lt_fdata(a), lt_fdata(out), a->size[d], a->stride[d], out->stride[d], op};
+  scan_ctx c = {a, out, a->size[d], a->stride[d], out->stride[d], op};
   each_line(a, out, d, scan_line, &c);
 }
 
-/* Sorting works on doubles, which hold float32 and int32 elements exactly. */
+/* Sorting works on doubles, which hold every dtype's elements exactly (lt_get). */
 typedef struct {
   double v;
   int32_t i;
 } sort_item;
-
-static inline double num_at(const lt_tensor *t, int64_t off) {
-  return t->dtype == LT_FLOAT ? (double)lt_fdata(t)[off] : (double)lt_idata(t)[off];
-}
-
-static inline void num_set(const lt_tensor *t, int64_t off, double x) {
-  if (t->dtype == LT_FLOAT) lt_fdata(t)[off] = (float)x;
-  else lt_idata(t)[off] = (int32_t)x;
-}
 
 /* x before y in the order: NaN is above every number (as PyTorch), equal keys keep their
  * positions (the merge takes from the left on ties). */
@@ -915,18 +943,18 @@ typedef struct {
 
 static void sort_line(void *vctx, int64_t offa, int64_t offo) {
   const sort_ctx *c = vctx;
-  for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){num_at(c->a, offa + i * c->sa), (int32_t)(i + 1)};
+  for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){lt_get(c->a, offa + i * c->sa), (int32_t)(i + 1)};
   merge_sort(c->buf, c->tmp, c->n, c->descending);
   if (c->k >= 0) {
     int64_t at = c->k;
     if (isnan(c->buf[c->n - 1].v)) /* NaN propagates: sorted last, stably, so the line's first NaN */
       for (at = c->n - 1; at > 0 && isnan(c->buf[at - 1].v);) at--;
-    num_set(c->v, offo, c->buf[at].v);
+    lt_set(c->v, offo, c->buf[at].v);
     c->ix[offo] = c->buf[at].i;
     return;
   }
   for (int64_t i = 0; i < c->n; i++) {
-    num_set(c->v, offo + i * c->sv, c->buf[i].v);
+    lt_set(c->v, offo + i * c->sv, c->buf[i].v);
     c->ix[offo + i * c->si] = c->buf[i].i;
   }
 }
@@ -955,10 +983,10 @@ int64_t lt_unique_sorted(const lt_tensor *sorted, const lt_tensor *order, lt_ten
                          lt_tensor *counts) {
   int64_t n = lt_numel(sorted), u = -1;
   for (int64_t i = 0; i < n; i++) {
-    double v = num_at(sorted, i);
-    if (i == 0 || v != num_at(sorted, i - 1)) { /* NaN != NaN: each NaN is its own value */
+    double v = lt_get(sorted, i);
+    if (i == 0 || v != lt_get(sorted, i - 1)) { /* NaN != NaN: each NaN is its own value */
       u++;
-      num_set(uniq, u, v);
+      lt_set(uniq, u, v);
       lt_idata(counts)[u] = 0;
     }
     lt_idata(counts)[u]++;
@@ -985,23 +1013,22 @@ static int gemm_layout(const lt_tensor *t, lt_trans *trans, int64_t *ld) {
   return 0;
 }
 
-static float *contiguous_copy(const lt_tensor *t, lt_tensor *view) {
+static void *contiguous_copy(const lt_tensor *t, lt_tensor *view) {
   int64_t n = lt_numel(t);
-  float *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  void *buf = malloc((size_t)(n > 0 ? n : 1) * lt_elsize(t->dtype));
   if (!buf) return NULL;
   *view = *t;
   view->base = buf;
   view->offset = 0;
-  view->dtype = LT_FLOAT;
   lt_set_contiguous_strides(view);
   lt_copy(view, t);
   return buf;
 }
 
-int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b) {
+int lt_addmm(lt_tensor *c, double beta, double alpha, const lt_tensor *a, const lt_tensor *b) {
   int64_t m = a->size[0], k = a->size[1], n = b->size[1];
   lt_tensor av = *a, bv = *b, cv = *c;
-  float *abuf = NULL, *bbuf = NULL, *cbuf = NULL;
+  void *abuf = NULL, *bbuf = NULL, *cbuf = NULL;
   lt_trans ta = LT_NOTRANS, tb = LT_NOTRANS, tc = LT_NOTRANS;
   int64_t lda = 1, ldb = 1, ldc = 1;
   int rc = 0;
@@ -1019,9 +1046,12 @@ int lt_addmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt
   }
   if (m > 0 && n > 0) {
     if (k == 0)
-      lt_unary(&cv, &cv, LT_AFFINE, beta, 0.0f);
+      lt_unary(&cv, &cv, LT_AFFINE, beta, 0.0);
+    else if (c->dtype == LT_DOUBLE)
+      lt_dgemm(ta, tb, m, n, k, alpha, lt_ddata(&av), lda, lt_ddata(&bv), ldb, beta, lt_ddata(&cv), ldc);
     else
-      lt_sgemm(ta, tb, m, n, k, alpha, lt_fdata(&av), lda, lt_fdata(&bv), ldb, beta, lt_fdata(&cv), ldc);
+      lt_sgemm(ta, tb, m, n, k, (float)alpha, lt_fdata(&av), lda, lt_fdata(&bv), ldb, (float)beta, lt_fdata(&cv),
+               ldc);
   }
   if (cbuf) lt_copy(c, &cv);
   goto done;
@@ -1034,7 +1064,7 @@ done:
   return rc;
 }
 
-int lt_bmm(lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b) {
+int lt_bmm(lt_tensor *c, double beta, double alpha, const lt_tensor *a, const lt_tensor *b) {
   for (int64_t i = 0; i < c->size[0]; i++) {
     lt_tensor ci = row_view(c, i), ai = row_view(a, i), bi = b->ndim == 3 ? row_view(b, i) : *b;
     if (lt_addmm(&ci, beta, alpha, &ai, &bi)) return -1;

@@ -12,8 +12,8 @@
 #define STORAGE_MT "lunet.Storage"
 
 typedef struct {
-  int64_t capacity; /* elements */
-  float *data;      /* aligned pointer into this same block */
+  int64_t capacity; /* bytes */
+  void *data;       /* aligned pointer into this same block */
 } storage_t;
 
 /* A tensor userdata's block. The view comes first, so the block is also an lt_tensor. */
@@ -26,7 +26,17 @@ typedef struct {
   int64_t plane[2]; /* lunet_setplane's (H,W); 0 when none was recorded */
 } tensor_block;
 
-const char *lunet_dtypename(lt_dtype dt) { return dt == LT_FLOAT ? "float" : "int"; }
+const char *lunet_dtypename(lt_dtype dt) {
+  switch (dt) {
+    case LT_FLOAT: return "float";
+    case LT_INT: return "int";
+    case LT_DOUBLE: break;
+  }
+  return "double";
+}
+
+/* "a float tensor", "an int tensor": the article for the dtype's name. */
+static const char *article(lt_dtype dt) { return dt == LT_INT ? "an" : "a"; }
 
 /* ---------------------------------------------------------------- creation */
 
@@ -37,10 +47,11 @@ static int alloc_block(lua_State *L) {
   return 1;
 }
 
-static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname, int zero) {
+static storage_t *new_storage(lua_State *L, int64_t numel, lt_dtype dt, const char *fname, int zero) {
   if (numel < 0 || numel > LUNET_MAX_NUMEL)
     luaL_error(L, "%s: cannot allocate a tensor of %I elements", fname, (lua_Integer)numel);
-  size_t bytes = sizeof(storage_t) + (size_t)numel * 4 + LT_ALIGN;
+  size_t data = (size_t)numel * lt_elsize(dt); /* at most 2^43: no overflow */
+  size_t bytes = sizeof(storage_t) + data + LT_ALIGN;
   lua_pushcfunction(L, alloc_block);
   lua_pushinteger(L, (lua_Integer)bytes);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK)
@@ -49,9 +60,9 @@ static storage_t *new_storage(lua_State *L, int64_t numel, const char *fname, in
   storage_t *s = lua_touserdata(L, -1);
   uintptr_t p = (uintptr_t)(s + 1);
   p = (p + LT_ALIGN - 1) & ~(uintptr_t)(LT_ALIGN - 1);
-  s->data = (float *)p;
-  s->capacity = numel;
-  if (zero) memset(s->data, 0, (size_t)numel * 4);
+  s->data = (void *)p;
+  s->capacity = (int64_t)data;
+  if (zero) memset(s->data, 0, data);
   luaL_setmetatable(L, STORAGE_MT);
   return s;
 }
@@ -90,7 +101,7 @@ lt_tensor *lunet_pushview(lua_State *L, int idx, const lt_tensor *view) {
 static lt_tensor *new_tensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname,
                              int zero) {
   int64_t n = checked_numel(L, ndim, size, fname);
-  storage_t *s = new_storage(L, n, fname, zero);
+  storage_t *s = new_storage(L, n, dt, fname, zero);
   lt_tensor v;
   memset(&v, 0, sizeof v);
   v.base = s->data;
@@ -139,8 +150,8 @@ lt_tensor *lunet_resize(lua_State *L, int idx, int ndim, const int64_t *size, co
     lua_getiuservalue(L, idx, 1);
     storage_t *s = luaL_testudata(L, -1, STORAGE_MT);
     lua_pop(L, 1);
-    if (!s || s->capacity < n) {
-      s = new_storage(L, n, fname, 1);
+    if (!s || s->capacity < n * (int64_t)lt_elsize(t->dtype)) {
+      s = new_storage(L, n, t->dtype, fname, 1);
       lua_setiuservalue(L, idx, 1);
     }
     t->base = s->data;
@@ -214,20 +225,33 @@ lt_tensor *lunet_checktensor(lua_State *L, int idx) {
   return t;
 }
 
-static lt_tensor *check_dtype(lua_State *L, int idx, const char *fname, lt_dtype dt) {
+static lt_tensor *check_live(lua_State *L, int idx, const char *fname) {
   lt_tensor *t = luaL_testudata(L, idx, LUNET_TENSOR_MT);
   if (!t) luaL_error(L, "%s: argument #%d must be a tensor, got %s", fname, idx, luaL_typename(L, idx));
   if (!t->base) luaL_error(L, "%s: argument #%d was released (closed)", fname, idx);
-  if (t->dtype != dt)
-    luaL_error(L, "%s: argument #%d must be a%s %s tensor, got a%s %s tensor", fname, idx,
-               dt == LT_INT ? "n" : "", lunet_dtypename(dt), t->dtype == LT_INT ? "n" : "",
-               lunet_dtypename(t->dtype));
   return t;
 }
 
-lt_tensor *lunet_checkfloat(lua_State *L, int idx, const char *fname) { return check_dtype(L, idx, fname, LT_FLOAT); }
+lt_tensor *lunet_checkdtype(lua_State *L, int idx, const char *fname, lt_dtype dt) {
+  lt_tensor *t = check_live(L, idx, fname);
+  if (t->dtype != dt)
+    /* The float32-only kernels (nn, optimizers, images) all come here. */
+    luaL_error(L, "%s: argument #%d must be %s %s tensor, got %s %s tensor%s", fname, idx, article(dt),
+               lunet_dtypename(dt), article(t->dtype), lunet_dtypename(t->dtype),
+               dt == LT_FLOAT && t->dtype == LT_DOUBLE ? " (this kernel is float32 only: convert with :float())" : "");
+  return t;
+}
 
-lt_tensor *lunet_checkint(lua_State *L, int idx, const char *fname) { return check_dtype(L, idx, fname, LT_INT); }
+lt_tensor *lunet_checkfloat(lua_State *L, int idx, const char *fname) { return lunet_checkdtype(L, idx, fname, LT_FLOAT); }
+
+lt_tensor *lunet_checkint(lua_State *L, int idx, const char *fname) { return lunet_checkdtype(L, idx, fname, LT_INT); }
+
+lt_tensor *lunet_checkreal(lua_State *L, int idx, const char *fname) {
+  lt_tensor *t = check_live(L, idx, fname);
+  if (t->dtype == LT_INT)
+    luaL_error(L, "%s: argument #%d must be a float or double tensor, got an int tensor", fname, idx);
+  return t;
+}
 
 void lunet_checkdim(lua_State *L, const lt_tensor *t, int ndim, const char *fname, const char *what,
                     const char *layout) {
@@ -264,7 +288,7 @@ lt_tensor *lunet_checkin(lua_State *L, int idx, const char *fname, const char *w
 }
 
 void lunet_checkout(lua_State *L, int idx, const char *fname, const char *what, lt_dtype dt) {
-  check_dtype(L, idx, fname, dt);
+  lunet_checkdtype(L, idx, fname, dt);
   for (int i = 1, top = lua_gettop(L); i <= top; i++) {
     if (i != idx && lua_rawequal(L, i, idx))
       luaL_error(L, "%s: argument #%d (%s) is an output and must not be the same tensor as argument #%d",
@@ -339,6 +363,7 @@ lt_dtype lunet_optdtype(lua_State *L, int arg, const char *fname) {
   const char *s = lua_tostring(L, arg);
   if (s && strcmp(s, "float") == 0) return LT_FLOAT;
   if (s && strcmp(s, "int") == 0) return LT_INT;
-  luaL_error(L, "%s: dtype must be \"float\" or \"int\", got %s", fname, s ? s : luaL_typename(L, arg));
+  if (s && strcmp(s, "double") == 0) return LT_DOUBLE;
+  luaL_error(L, "%s: dtype must be \"float\", \"double\" or \"int\", got %s", fname, s ? s : luaL_typename(L, arg));
   return LT_FLOAT;
 }

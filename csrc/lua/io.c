@@ -174,7 +174,7 @@ static int l_idx_load(lua_State *L) {
   if (!r) return luaL_error(L, "%s: %s", fname, err);
   g->handle = r;
   lt_tensor *t = lunet_newtensor(L, dtype, ndim, size, fname);
-  if (lunet_idx_read(r, (char *)t->base + 4 * t->offset, dtype, err, sizeof err))
+  if (lunet_idx_read(r, lt_data(t), dtype, err, sizeof err))
     return luaL_error(L, "%s: %s", fname, err);
   return 1;
 }
@@ -191,7 +191,7 @@ static int l_tensor_write(lua_State *L) {
   hd.ndim = t->ndim;
   memcpy(hd.size, t->size, sizeof hd.size);
   char err[ERRLEN];
-  if (lunet_tns_write(f, &hd, (char *)t->base + 4 * t->offset, err, sizeof err)) {
+  if (lunet_tns_write(f, &hd, lt_data(t), err, sizeof err)) {
     luaL_pushfail(L);
     lua_pushstring(L, err);
     return 2;
@@ -207,7 +207,7 @@ static int l_tensor_read(lua_State *L) {
   char err[ERRLEN];
   if (lunet_tns_read_header(f, &hd, err, sizeof err) == 0) {
     lt_tensor *t = lunet_newtensor(L, hd.dtype, hd.ndim, hd.size, "tensor_read");
-    if (lunet_tns_read_data(f, &hd, (char *)t->base + 4 * t->offset, err, sizeof err) == 0)
+    if (lunet_tns_read_data(f, &hd, lt_data(t), err, sizeof err) == 0)
       return 1;
   }
   luaL_pushfail(L);

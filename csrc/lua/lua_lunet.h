@@ -18,6 +18,7 @@
 #include "tensor.h"
 
 #define LUNET_TENSOR_MT "lunet.Tensor"
+#define LUNET_SIZE_MT "lunet.Size"
 /* Largest element count lunet allocates: keeps byte counts far from overflow. */
 #define LUNET_MAX_NUMEL ((int64_t)1 << 40)
 
@@ -54,13 +55,25 @@ int lunet_getplane(lua_State *L, int idx, int64_t *hw);
 /* Create the tensor and storage metatables (__gc and __close release the storage);
  * leaves the tensor metatable on the stack. */
 void lunet_newmetatables(lua_State *L);
-const char *lunet_dtypename(lt_dtype dt); /* "float" or "int" */
+const char *lunet_dtypename(lt_dtype dt); /* "float", "int" or "double" */
+
+/* ---- printing (print.c) ---- */
+
+/* __tostring of a tensor: its elements in one common format, then "[lunet float tensor of size (2,3)]". */
+int lunet_tostring(lua_State *L);
+/* Push a size object, what t:size() returns: a list of the sizes that prints as "(2,3)",
+ * compares with == entry by entry, and goes wherever a list of sizes does. */
+void lunet_pushsize(lua_State *L, int ndim, const int64_t *size);
 
 /* ---- argument checks: each raises "fname: ..." naming the argument ---- */
 
 lt_tensor *lunet_checktensor(lua_State *L, int idx);                   /* any dtype */
+/* A tensor of dtype dt: "fname: argument #2 must be a float tensor, got an int tensor".
+ * Refusing a double tensor, the message says the kernel is float32 only. */
+lt_tensor *lunet_checkdtype(lua_State *L, int idx, const char *fname, lt_dtype dt);
 lt_tensor *lunet_checkfloat(lua_State *L, int idx, const char *fname); /* float32 */
 lt_tensor *lunet_checkint(lua_State *L, int idx, const char *fname);   /* int32 */
+lt_tensor *lunet_checkreal(lua_State *L, int idx, const char *fname);  /* float32 or float64 */
 lt_tensor *lunet_totensor(lua_State *L, int idx);                      /* NULL if not a tensor */
 /* Raise unless t has exactly ndim dims: "fname: what must be 4-D (N,C,H,W), got 3-D (1,28,28)". */
 void lunet_checkdim(lua_State *L, const lt_tensor *t, int ndim, const char *fname, const char *what,
@@ -88,7 +101,7 @@ int lunet_checkdimarg(lua_State *L, int arg, const lt_tensor *t, const char *fna
 /* Sizes given as integers from arg on, or as one table, into size; returns their count.
  * Stops at the first non-number; *next (when not NULL) gets the argument after them. */
 int lunet_checksizes(lua_State *L, int arg, int64_t *size, const char *fname, int *next);
-/* A dtype option at arg: "float" (the default, also for nil) or "int". */
+/* A dtype option at arg: "float" (the default, also for nil), "double" or "int". */
 lt_dtype lunet_optdtype(lua_State *L, int arg, const char *fname);
 
 /* The modules' entry points: the only symbols lunet.core and lunet.mpi export (the build
@@ -105,5 +118,6 @@ void lunet_open_io(lua_State *L);     /* io.c: file formats and image operations
 void lunet_open_rnn(lua_State *L);    /* rnn.c: RNN, LSTM and GRU over whole sequences */
 void lunet_open_sys(lua_State *L);    /* sys.c: fsync and file checksums for lunet.save */
 void lunet_open_speed(lua_State *L);  /* speed.c: denormal flushing, the sgemm timer */
+void lunet_open_augment(lua_State *L); /* augment.c: batched crop and mirror (data.transforms) */
 
 #endif

@@ -288,6 +288,41 @@ static int l_relu_backward(lua_State *L) {
   return 1;
 }
 
+/* The activations of lt_activation by name, in its order. */
+static const char *const activation_names[] = {"tanh", "sigmoid", "leaky_relu", "elu", "gelu", "gelu_tanh",
+                                               "silu", "softplus", NULL};
+
+/* activation_forward(name, input, output [, p [, q]]) -> output: the activation called name
+ * (tanh, sigmoid, leaky_relu, elu, gelu, gelu_tanh, silu, softplus) with its parameters p, q
+ * (nnkernels.h: leaky_relu's slope, elu's alpha, softplus's beta and threshold). */
+static int l_activation_forward(lua_State *L) {
+  lt_activation kind = (lt_activation)luaL_checkoption(L, 1, NULL, activation_names);
+  lt_tensor *x = check_any(L, 2, "activation", "input");
+  lunet_checkout(L, 3, "activation", "output", LT_FLOAT);
+  float p = (float)luaL_optnumber(L, 4, 0), q = (float)luaL_optnumber(L, 5, 0);
+  lt_tensor *y = lunet_resize_like(L, 3, x, "activation", "output");
+  lt_activation_forward(kind, lt_fdata(x), lt_fdata(y), lt_numel(x), p, q);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* activation_backward(name, input, output, grad_output, grad_input [, p [, q]]) -> grad_input,
+ * from the forward's input and output. */
+static int l_activation_backward(lua_State *L) {
+  lt_activation kind = (lt_activation)luaL_checkoption(L, 1, NULL, activation_names);
+  lt_tensor *x = check_any(L, 2, "activation", "input");
+  lt_tensor *y = check_any(L, 3, "activation", "output");
+  lt_tensor *g = check_any(L, 4, "activation", "grad_output");
+  check_same(L, x, y, "activation", "input", "output");
+  check_same(L, x, g, "activation", "input", "grad_output");
+  lunet_checkout(L, 5, "activation", "grad_input", LT_FLOAT);
+  float p = (float)luaL_optnumber(L, 6, 0), q = (float)luaL_optnumber(L, 7, 0);
+  lt_tensor *grad_input = lunet_resize_like(L, 5, x, "activation", "grad_input");
+  lt_activation_backward(kind, lt_fdata(x), lt_fdata(y), lt_fdata(g), lt_fdata(grad_input), lt_numel(x), p, q);
+  lua_settop(L, 5);
+  return 1;
+}
+
 static float check_keep(lua_State *L, int idx) {
   double keep = luaL_checknumber(L, idx);
   if (!(keep > 0 && keep <= 1)) luaL_error(L, "dropout: keep probability must be in (0,1], got %f", keep);
@@ -837,6 +872,8 @@ void lunet_open_nn(lua_State *L) {
       {"maxunpool2d", l_maxunpool2d},
       {"relu_forward", l_relu_forward},
       {"relu_backward", l_relu_backward},
+      {"activation_forward", l_activation_forward},
+      {"activation_backward", l_activation_backward},
       {"dropout_forward", l_dropout_forward},
       {"dropout_backward", l_dropout_backward},
       {"linear_forward", l_linear_forward},

@@ -1,6 +1,14 @@
 /* tensor.c — the Tensor type as Lua sees it: constructors, views, element access,
- * printing, and the dispatch of arithmetic, comparisons, reductions and products to the
- * kernels (csrc/kernels/tensor.h). Userdata and storage are auxlib.c's. */
+ * and the dispatch of arithmetic, comparisons, reductions and products to the
+ * kernels (csrc/kernels/tensor.h). Userdata and storage are auxlib.c's; printing is
+ * print.c's.
+ *
+ * Dtypes: float (float32, the default), double (float64) and int (int32). Arithmetic is
+ * float or double: an int operand is converted to float first, and where float and
+ * double tensors meet, the float one is converted to double (as PyTorch promotes). An
+ * in-place operation keeps its receiver's dtype (its operands are converted to it), and
+ * the matrix products take one dtype and refuse a mix. Number operands are rounded to
+ * the dtype computed in. */
 #include <math.h>
 #include <string.h>
 
@@ -28,20 +36,41 @@ static int32_t int_value(lua_State *L, double v, const char *fname) {
   return (int32_t)v;
 }
 
+/* v as an element of dtype dt: int_value for int, else v itself (the kernels round it). */
+static double elem_value(lua_State *L, lt_dtype dt, double v, const char *fname) {
+  return dt == LT_INT ? int_value(L, v, fname) : v;
+}
+
+/* Room for one element of any dtype. */
+typedef union {
+  float f;
+  int32_t i;
+  double d;
+} scalar_slot;
+
+/* A view of one value, v converted to dt (checked by elem_value) and stored in *slot,
+ * with the given shape and every stride 0. */
+static lt_tensor scalar_view(lua_State *L, lt_dtype dt, double v, scalar_slot *slot, int ndim, const int64_t *size,
+                             const char *fname) {
+  lt_tensor t;
+  memset(&t, 0, sizeof t);
+  t.base = slot;
+  t.dtype = dt;
+  lt_set(&t, 0, elem_value(L, dt, v, fname));
+  t.ndim = ndim;
+  for (int i = 0; i < ndim; i++) t.size[i] = size[i];
+  return t;
+}
+
 /* Every element of t (any layout) = v, converted to t's dtype. */
 static void fill_value(lua_State *L, lt_tensor *t, double v, const char *fname) {
-  if (t->dtype == LT_FLOAT) {
-    lt_unary(t, t, LT_FILL, (float)v, 0.0f);
+  if (t->dtype != LT_INT) {
+    lt_unary(t, t, LT_FILL, v, 0.0);
     return;
   }
-  lt_tensor one;
-  memset(&one, 0, sizeof one);
-  int32_t iv = int_value(L, v, fname);
-  one.base = &iv;
-  one.dtype = LT_INT;
-  one.ndim = t->ndim;
-  for (int i = 0; i < t->ndim; i++) one.size[i] = t->size[i];
-  lt_copy(t, &one); /* every stride 0: the one value everywhere */
+  scalar_slot slot;
+  lt_tensor one = scalar_view(L, LT_INT, v, &slot, t->ndim, t->size, fname);
+  lt_copy(t, &one);
 }
 
 static int l_ones(lua_State *L) {
@@ -90,11 +119,7 @@ static void nested_fill(lua_State *L, int idx, int depth, int nd, const int64_t 
       int ok;
       lua_Number v = lua_tonumberx(L, -1, &ok);
       if (!ok) luaL_error(L, "tensor: entries must be numbers, got %s", luaL_typename(L, -1));
-      if (t->dtype == LT_FLOAT)
-        lt_fdata(t)[*k] = (float)v;
-      else
-        lt_idata(t)[*k] = int_value(L, v, "tensor");
-      (*k)++;
+      lt_set(t, (*k)++, elem_value(L, t->dtype, v, "tensor"));
     }
     lua_pop(L, 1);
   }
@@ -116,7 +141,21 @@ static int l_tensor(lua_State *L) {
   return 1;
 }
 
+/* A trailing dtype argument (a string) of arange and linspace, removed from the stack. */
+static lt_dtype trailing_dtype(lua_State *L, int min_args, const char *fname) {
+  int top = lua_gettop(L);
+  if (top <= min_args || lua_type(L, top) != LUA_TSTRING) return LT_FLOAT;
+  lt_dtype dt = lunet_optdtype(L, top, fname);
+  lua_settop(L, top - 1);
+  return dt;
+}
+
+/** lunet.arange([start = 0,] stop [, step = 1] [, dtype = "float"]) -> a 1-D tensor of
+ * start, start + step, ... up to (not including) stop, computed in float64 and rounded to
+ * dtype ("float", "double" or "int"). Errors: "arange: step must be finite and non-zero".
+ * Example: lunet.arange(0, 1, 0.25, "double") --> {0, 0.25, 0.5, 0.75} */
 static int l_arange(lua_State *L) {
+  lt_dtype dt = trailing_dtype(L, 1, "arange");
   double a = luaL_checknumber(L, 1), b, step;
   if (lua_isnoneornil(L, 2)) {
     b = a;
@@ -130,18 +169,23 @@ static int l_arange(lua_State *L) {
   if (cnt < 0) cnt = 0;
   if (cnt > (double)LUNET_MAX_NUMEL) luaL_error(L, "arange: too many elements");
   int64_t n = (int64_t)cnt;
-  lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 1, &n, "arange");
-  for (int64_t i = 0; i < n; i++) lt_fdata(t)[i] = (float)(a + (double)i * step);
+  lt_tensor *t = lunet_newtensor(L, dt, 1, &n, "arange");
+  for (int64_t i = 0; i < n; i++) lt_set(t, i, elem_value(L, dt, a + (double)i * step, "arange"));
   return 1;
 }
 
+/** lunet.linspace(start, stop, n [, dtype = "float"]) -> a 1-D tensor of n evenly spaced
+ * values from start to stop (both included), computed in float64 and rounded to dtype.
+ * Example: lunet.linspace(0, 1, 3, "double") --> {0, 0.5, 1} */
 static int l_linspace(lua_State *L) {
+  lt_dtype dt = trailing_dtype(L, 3, "linspace");
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
   lua_Integer n = luaL_checkinteger(L, 3);
   if (n < 0) luaL_error(L, "linspace: count must be non-negative, got %I", n);
   int64_t sz = n;
-  lt_tensor *t = lunet_newtensor(L, LT_FLOAT, 1, &sz, "linspace");
-  for (int64_t i = 0; i < n; i++) lt_fdata(t)[i] = (float)(n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1));
+  lt_tensor *t = lunet_newtensor(L, dt, 1, &sz, "linspace");
+  for (int64_t i = 0; i < n; i++)
+    lt_set(t, i, elem_value(L, dt, n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1), "linspace"));
   return 1;
 }
 
@@ -153,11 +197,7 @@ static int m_size(lua_State *L) {
     lua_pushinteger(L, t->size[lunet_checkdimarg(L, 2, t, "size")]);
     return 1;
   }
-  lua_createtable(L, t->ndim, 0);
-  for (int i = 0; i < t->ndim; i++) {
-    lua_pushinteger(L, t->size[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
+  lunet_pushsize(L, t->ndim, t->size);
   return 1;
 }
 
@@ -465,9 +505,19 @@ static int m_clone(lua_State *L) {
   return 1;
 }
 
-/* dst = src, elementwise in row-major order. A source that overlaps dst is copied out
- * first, so that no element is read after it is written; dst itself needs no copy. */
-static void copy_into(lua_State *L, lt_tensor *dst, const lt_tensor *src) {
+/* Raise unless every element of src fits dtype dt: an int takes a float or double only in
+ * int32's range (and never NaN), as int_value. */
+static void check_fits(lua_State *L, lt_dtype dt, const lt_tensor *src, const char *fname) {
+  if (dt != LT_INT || src->dtype == LT_INT || lt_numel(src) == 0) return;
+  int_value(L, lt_reduce_all(src, LT_MAX, 0), fname); /* max propagates NaN */
+  int_value(L, lt_reduce_all(src, LT_MIN, 0), fname);
+}
+
+/* dst = src, elementwise in row-major order, converted to dst's dtype (check_fits). A
+ * source that overlaps dst is copied out first, so that no element is read after it is
+ * written; dst itself needs no copy. */
+static void copy_into(lua_State *L, lt_tensor *dst, const lt_tensor *src, const char *fname) {
+  check_fits(L, dst->dtype, src, fname);
   if (lt_same_view(dst, src)) return;
   if (lt_overlap(dst, src)) src = push_contiguous_copy(L, src);
   lt_copy(dst, src);
@@ -481,7 +531,7 @@ static int m_copy(lua_State *L) {
     luaL_error(L, "copy: destination %s and source %s differ in number of elements", lt_shape_str(t, a, sizeof a),
                lt_shape_str(s, b, sizeof b));
   }
-  copy_into(L, t, s);
+  copy_into(L, t, s, "copy");
   lua_settop(L, 1);
   return 1;
 }
@@ -505,23 +555,26 @@ static int convert(lua_State *L, lt_dtype dt) {
     lua_settop(L, 1);
     return 1;
   }
+  check_fits(L, dt, t, lunet_dtypename(dt));
   lt_copy(new_like(L, t, dt), t);
   return 1;
 }
+/** t:float(), t:double(), t:int() -> t itself when it has that dtype, else a new tensor
+ * of t's values converted: to float rounded to nearest (beyond float's range to +-inf;
+ * NaN and infinities kept), to double exactly, to int truncated toward zero (every value
+ * must fit int32: "int: NaN does not fit an int tensor").
+ * Example: lunet.tensor{1/3}:double()[1] --> 0.3333333432674408 (float's 1/3) */
 static int m_float(lua_State *L) { return convert(L, LT_FLOAT); }
 static int m_int(lua_State *L) { return convert(L, LT_INT); }
+static int m_double(lua_State *L) { return convert(L, LT_DOUBLE); }
 
 /* ---------------------------------------------------------------- element access */
 
-static double get_at(const lt_tensor *t, int64_t off) {
-  return t->dtype == LT_FLOAT ? (double)lt_fdata(t)[off] : (double)lt_idata(t)[off];
-}
-
 static void push_elem(lua_State *L, const lt_tensor *t, int64_t off) {
-  if (t->dtype == LT_FLOAT)
-    lua_pushnumber(L, lt_fdata(t)[off]);
-  else
+  if (t->dtype == LT_INT)
     lua_pushinteger(L, lt_idata(t)[off]);
+  else
+    lua_pushnumber(L, lt_get(t, off));
 }
 
 static int m_item(lua_State *L) {
@@ -659,7 +712,7 @@ static int assign_view(lua_State *L, int vidx) {
     luaL_error(L, "newindex: cannot assign a %s tensor to a %s slice", lt_shape_str(src, a, sizeof a),
                lt_shape_str(dst, b, sizeof b));
   }
-  copy_into(L, dst, src);
+  copy_into(L, dst, src, "newindex");
   return 0;
 }
 
@@ -683,11 +736,7 @@ static int mt_newindex(lua_State *L) {
                (lua_Integer)t->size[0]);
   if (t->ndim == 1) {
     int64_t off = step_offset(L, 0, i - 1, t->stride[0], "newindex");
-    double v = luaL_checknumber(L, 3);
-    if (t->dtype == LT_FLOAT)
-      lt_fdata(t)[off] = (float)v;
-    else
-      lt_idata(t)[off] = int_value(L, v, "newindex");
+    lt_set(t, off, elem_value(L, t->dtype, luaL_checknumber(L, 3), "newindex"));
     return 0;
   }
   select_view(L, 1, t, 0, i, "newindex");
@@ -697,72 +746,6 @@ static int mt_newindex(lua_State *L) {
 static int mt_len(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lua_pushinteger(L, t->ndim ? t->size[0] : 1);
-  return 1;
-}
-
-/* ---------------------------------------------------------------- printing */
-
-static void fmt_num(luaL_Buffer *b, double v, int is_int, int width) {
-  char s[64];
-  if (is_int)
-    snprintf(s, sizeof s, "%*.0f", width, v);
-  else
-    snprintf(s, sizeof s, "%*.4g", width, v);
-  luaL_addstring(b, s);
-}
-
-/* Print a matrix slice (rows of the last dim), abbreviating beyond 6 rows/columns. */
-static void print_rows(luaL_Buffer *b, const lt_tensor *t, int64_t off, int d, int is_int) {
-  const int EDGE = 3;
-  if (d == t->ndim - 1) {
-    int64_t n = t->size[d];
-    for (int64_t i = 0; i < n; i++) {
-      if (n > 2 * EDGE && i == EDGE) {
-        luaL_addstring(b, "  ...");
-        i = n - EDGE - 1;
-        continue;
-      }
-      luaL_addstring(b, i ? " " : "");
-      fmt_num(b, get_at(t, off + i * t->stride[d]), is_int, 10);
-    }
-    luaL_addchar(b, '\n');
-    return;
-  }
-  int64_t n = t->size[d];
-  for (int64_t i = 0; i < n; i++) {
-    if (n > 2 * EDGE && i == EDGE) {
-      luaL_addstring(b, " ...\n");
-      i = n - EDGE - 1;
-      continue;
-    }
-    if (d < t->ndim - 2) {
-      char hdr[96];
-      snprintf(hdr, sizeof hdr, "(%s%lld,.,.) =\n", d ? "...," : "", (long long)(i + 1));
-      luaL_addstring(b, hdr);
-    }
-    print_rows(b, t, off + i * t->stride[d], d + 1, is_int);
-    if (d < t->ndim - 2) luaL_addchar(b, '\n');
-  }
-}
-
-static int mt_tostring(lua_State *L) {
-  lt_tensor *t = luaL_checkudata(L, 1, LUNET_TENSOR_MT);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  char buf[200];
-  if (!t->base) {
-    luaL_addstring(&b, "[lunet tensor (released)]");
-  } else {
-    if (t->ndim == 0)
-      fmt_num(&b, get_at(t, 0), t->dtype == LT_INT, 0), luaL_addchar(&b, '\n');
-    else if (lt_numel(t) > 0)
-      print_rows(&b, t, 0, 0, t->dtype == LT_INT);
-    char shape[160];
-    lt_shape_str(t, shape, sizeof shape);
-    snprintf(buf, sizeof buf, "[lunet %s tensor of size %s]", t->dtype == LT_FLOAT ? "float" : "int", shape);
-    luaL_addstring(&b, buf);
-  }
-  luaL_pushresult(&b);
   return 1;
 }
 
@@ -804,14 +787,32 @@ static lt_tensor *operand(lua_State *L, int idx, const char *fname) {
   return t;
 }
 
-/* Float view of argument idx: int tensors are converted into a temporary left on the stack. */
-static lt_tensor *float_arg(lua_State *L, int idx, const char *fname) {
+/* The tensor at idx (an operand) as dtype dt: itself, or converted into a temporary that
+ * replaces it on the stack. */
+static lt_tensor *as_dtype(lua_State *L, int idx, lt_dtype dt, const char *fname) {
   lt_tensor *t = operand(L, idx, fname);
-  if (t->dtype == LT_FLOAT) return t;
-  lt_tensor *f = new_like(L, t, LT_FLOAT);
-  lt_copy(f, t);
+  if (t->dtype == dt) return t;
+  lt_tensor *c = new_like(L, t, dt);
+  lt_copy(c, t);
   lua_replace(L, idx);
-  return f;
+  return c;
+}
+
+/* The dtype arithmetic on the tensors among arguments first..last is done in: double when
+ * one is double, else float. */
+static lt_dtype arith_dtype(lua_State *L, int first, int last) {
+  for (int i = first; i <= last; i++) {
+    const lt_tensor *t = lunet_totensor(L, i);
+    if (t && t->dtype == LT_DOUBLE) return LT_DOUBLE;
+  }
+  return LT_FLOAT;
+}
+
+/* Argument idx as an operand of arithmetic: a float or double tensor (an int one is
+ * converted to float, in a temporary that replaces it on the stack). */
+static lt_tensor *real_arg(lua_State *L, int idx, const char *fname) {
+  lt_tensor *t = operand(L, idx, fname);
+  return t->dtype == LT_INT ? as_dtype(L, idx, LT_FLOAT, fname) : t;
 }
 
 static const char *binop_names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "fmod", "remainder", "atan2"};
@@ -824,26 +825,24 @@ static int binary(lua_State *L, lt_binop op, int inplace) {
   if (nb || na) {
     int ti = na ? 2 : 1;
     if (inplace && na) luaL_error(L, "%s_: the receiver must be a tensor", fname);
-    lt_tensor *a = inplace ? lunet_checkfloat(L, ti, fname) : float_arg(L, ti, fname);
-    float s = (float)lua_tonumber(L, na ? 1 : 2);
-    lt_tensor *o = inplace ? a : new_like(L, a, LT_FLOAT);
+    lt_tensor *a = inplace ? lunet_checkreal(L, ti, fname) : real_arg(L, ti, fname);
+    /* rounded to a's dtype first, so that -s and s + x are float's for a float a */
+    double s = a->dtype == LT_FLOAT ? (float)lua_tonumber(L, na ? 1 : 2) : lua_tonumber(L, na ? 1 : 2);
+    lt_tensor *o = inplace ? a : new_like(L, a, a->dtype);
     switch (op) {
-      case LT_ADD: lt_unary(o, a, LT_AFFINE, 1.0f, s); break;
-      case LT_SUB: na ? lt_unary(o, a, LT_AFFINE, -1.0f, s) : lt_unary(o, a, LT_AFFINE, 1.0f, -s); break;
-      case LT_MUL: lt_unary(o, a, LT_AFFINE, s, 0.0f); break;
+      case LT_ADD: lt_unary(o, a, LT_AFFINE, 1.0, s); break;
+      case LT_SUB: na ? lt_unary(o, a, LT_AFFINE, -1.0, s) : lt_unary(o, a, LT_AFFINE, 1.0, -s); break;
+      case LT_MUL: lt_unary(o, a, LT_AFFINE, s, 0.0); break;
       case LT_POW:
         if (!na) {
-          lt_unary(o, a, LT_POWS, s, 0.0f);
+          lt_unary(o, a, LT_POWS, s, 0.0);
           break;
         }
         /* a number raised to a tensor goes the general way */
         __attribute__((fallthrough));
       default: {
-        lt_tensor sc;
-        memset(&sc, 0, sizeof sc);
-        sc.base = &s;
-        sc.ndim = a->ndim;
-        for (int i = 0; i < a->ndim; i++) sc.size[i] = a->size[i];
+        scalar_slot slot;
+        lt_tensor sc = scalar_view(L, a->dtype, s, &slot, a->ndim, a->size, fname);
         if (na)
           lt_binary(o, &sc, a, op);
         else
@@ -853,9 +852,9 @@ static int binary(lua_State *L, lt_binop op, int inplace) {
     if (inplace) lua_settop(L, 1);
     return 1;
   }
-  lt_tensor *a = inplace ? lunet_checkfloat(L, 1, fname) : float_arg(L, 1, fname);
-  lt_tensor *b = float_arg(L, 2, fname);
-  a = lunet_totensor(L, 1);
+  lt_dtype dt = inplace ? lunet_checkreal(L, 1, fname)->dtype : arith_dtype(L, 1, 2);
+  lt_tensor *a = as_dtype(L, 1, dt, fname);
+  lt_tensor *b = as_dtype(L, 2, dt, fname);
   int64_t size[LT_MAXDIM];
   int nd = broadcast_shape(L, a, b, size, fname);
   lt_tensor ea = expanded(a, nd, size), eb = expanded(b, nd, size);
@@ -875,7 +874,7 @@ static int binary(lua_State *L, lt_binop op, int inplace) {
     lua_settop(L, 1);
     return 1;
   }
-  lt_tensor *o = lunet_newtensor(L, LT_FLOAT, nd, size, fname);
+  lt_tensor *o = lunet_newtensor(L, dt, nd, size, fname);
   lt_binary(o, &ea, &eb, op);
   return 1;
 }
@@ -887,7 +886,7 @@ static int m_div(lua_State *L) { return binary(L, LT_DIV, 0); }
 static int m_pow(lua_State *L) { return binary(L, LT_POW, 0); }
 static int m_maximum(lua_State *L) { return binary(L, LT_MAXIMUM, 0); }
 static int m_minimum(lua_State *L) { return binary(L, LT_MINIMUM, 0); }
-/** t:fmod(b), t:remainder(b), t:atan2(b) -> a new float tensor, broadcasting; b a tensor or a
+/** t:fmod(b), t:remainder(b), t:atan2(b) -> a new float (or double) tensor, broadcasting; b a tensor or a
  * number. fmod's result has t's sign (C's fmodf), remainder's b's (Python's %: a - b
  * floor(a / b)); atan2(t, b) is the angle of the point (b, t). A zero divisor gives NaN.
  * Example: lunet.tensor{-3, 3}:remainder(2) --> {1, 1}; :fmod(2) --> {-1, 1} */
@@ -900,8 +899,9 @@ static int m_mul_(lua_State *L) { return binary(L, LT_MUL, 1); }
 static int m_div_(lua_State *L) { return binary(L, LT_DIV, 1); }
 static int m_pow_(lua_State *L) { return binary(L, LT_POW, 1); }
 
-/* Comparisons give float 0/1 tensors (so they can be summed into counts). A number
- * compared with a float tensor is first rounded to float, as every scalar operand is. */
+/* Comparisons give float 0/1 tensors (so they can be summed into counts), whatever the
+ * operands' dtypes. A number compared with a float tensor is first rounded to float, as
+ * every scalar operand is. */
 static int compare(lua_State *L, lt_cmpop op, const char *fname) {
   lt_tensor *a = operand(L, 1, fname);
   if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -924,15 +924,15 @@ static int m_gt(lua_State *L) { return compare(L, LT_GT, "gt"); }
 static int m_ge(lua_State *L) { return compare(L, LT_GE, "ge"); }
 
 static int unary(lua_State *L, lt_unop op, const char *fname, int inplace) {
-  lt_tensor *a = inplace ? lunet_checkfloat(L, 1, fname) : float_arg(L, 1, fname);
-  float p = 0, q = 0;
+  lt_tensor *a = inplace ? lunet_checkreal(L, 1, fname) : real_arg(L, 1, fname);
+  double p = 0, q = 0;
   if (op == LT_CLAMP) {
     if (lua_isnoneornil(L, 2) && lua_isnoneornil(L, 3)) luaL_error(L, "%s: at least one of min and max must be given", fname);
-    p = (float)luaL_optnumber(L, 2, -HUGE_VAL);
-    q = (float)luaL_optnumber(L, 3, HUGE_VAL);
+    p = luaL_optnumber(L, 2, -HUGE_VAL);
+    q = luaL_optnumber(L, 3, HUGE_VAL);
     if (p > q) luaL_error(L, "%s: lower bound %f is above upper bound %f", fname, p, q);
   }
-  lt_tensor *o = inplace ? a : new_like(L, a, LT_FLOAT);
+  lt_tensor *o = inplace ? a : new_like(L, a, a->dtype);
   lt_unary(o, a, op, p, q);
   if (inplace) lua_settop(L, 1);
   return 1;
@@ -949,13 +949,14 @@ UNARY(tanh, LT_TANH)
 UNARY(sigmoid, LT_SIGMOID)
 UNARY(relu, LT_RELU)
 UNARY(abs, LT_ABS)
-/** t:clamp([min], [max]) -> a new float tensor of t's elements limited to min..max; either
+/** t:clamp([min], [max]) -> a new float (or double) tensor of t's elements limited to min..max; either
  * side may be nil (open): x:clamp(0, nil), x:clamp(nil, 1). NaN stays NaN; clamp_ works in
  * place. Errors: "clamp: at least one of min and max must be given", "clamp: lower bound
  * 2.000000 is above upper bound 1.000000". Example: lunet.tensor{-2, 3}:clamp(0) --> {0, 3} */
 UNARY(clamp, LT_CLAMP)
 /** t:sin(), cos(), floor(), ceil(), round() (halves to even), sign() (-1, 0 or 1; NaN stays
- * NaN) -> a new float tensor; the names ending in _ work in place on a float tensor.
+ * NaN) -> a new float (or double) tensor; the names ending in _ work in place on a float
+ * or double tensor.
  * Example: lunet.tensor{-1.5, 0.5, 2.5}:round() --> {-2, 0, 2} */
 UNARY(sin, LT_SIN)
 UNARY(cos, LT_COS)
@@ -976,9 +977,10 @@ static int reduces_empty(lt_redop op, double p) {
 }
 
 /* t:op() over everything (a number; all/any a boolean) or t:op(dim [, keepdim]) with the
- * dimension at argument darg (a float tensor, int for argmax/argmin). */
+ * dimension at argument darg (a tensor of t's dtype, float for an int t; int for
+ * argmax/argmin). Accumulated in float64 either way. */
 static int reduce_p(lua_State *L, lt_redop op, const char *fname, double p, int darg) {
-  lt_tensor *a = float_arg(L, 1, fname);
+  lt_tensor *a = real_arg(L, 1, fname);
   if (lua_isnoneornil(L, darg)) {
     if (lt_numel(a) == 0 && !reduces_empty(op, p)) luaL_error(L, "%s: tensor is empty", fname);
     double v = lt_reduce_all(a, op, p);
@@ -996,7 +998,7 @@ static int reduce_p(lua_State *L, lt_redop op, const char *fname, double p, int 
   int64_t size[LT_MAXDIM];
   for (int i = 0; i < a->ndim; i++) size[i] = i == d ? 1 : a->size[i];
   int is_arg = op == LT_ARGMAX || op == LT_ARGMIN;
-  lt_tensor *o = lunet_newtensor(L, is_arg ? LT_INT : LT_FLOAT, a->ndim, size, fname);
+  lt_tensor *o = lunet_newtensor(L, is_arg ? LT_INT : a->dtype, a->ndim, size, fname);
   lt_reduce_dim(o, a, d, op, p);
   if (is_arg) {
     int64_t n = lt_numel(o);
@@ -1042,7 +1044,7 @@ static int m_all(lua_State *L) { return reduce(L, LT_ALL, "all"); }
 static int m_any(lua_State *L) { return reduce(L, LT_ANY, "any"); }
 
 /** t:norm([p = 2 [, dim [, keepdim]]]) -> the p-norm (sum |x|^p)^(1/p) of every element (a
- * number) or along dim (a float tensor). p = 0 counts nonzeros, p = math.huge gives max |x|,
+ * number) or along dim (a float or double tensor). p = 0 counts nonzeros, p = math.huge gives max |x|,
  * -math.huge min |x|; any NaN gives NaN. An empty tensor's norm is 0 (p >= 0).
  * Errors: "norm: p must be a number, got ...".
  * Example: lunet.tensor{3, 4}:norm() --> 5 */
@@ -1063,14 +1065,14 @@ static int optdim(lua_State *L, int arg, const lt_tensor *t, int def, const char
 }
 
 static int scan(lua_State *L, lt_redop op, const char *fname) {
-  lt_tensor *a = float_arg(L, 1, fname);
+  lt_tensor *a = real_arg(L, 1, fname);
   if (a->ndim == 0) luaL_error(L, "%s: cannot scan a 0-D tensor", fname);
   int d = optdim(L, 2, a, 0, fname);
-  lt_scan(new_like(L, a, LT_FLOAT), a, d, op);
+  lt_scan(new_like(L, a, a->dtype), a, d, op);
   return 1;
 }
-/** t:cumsum([dim = 1]), t:cumprod([dim = 1]) -> a float tensor of t's shape: the running
- * sum (product) along dim, accumulated in float64. Example: lunet.tensor{1, 2, 3}:cumsum() --> {1, 3, 6} */
+/** t:cumsum([dim = 1]), t:cumprod([dim = 1]) -> a tensor of t's shape and dtype (float for
+ * an int t): the running sum (product) along dim, accumulated in float64. Example: lunet.tensor{1, 2, 3}:cumsum() --> {1, 3, 6} */
 static int m_cumsum(lua_State *L) { return scan(L, LT_SUM, "cumsum"); }
 static int m_cumprod(lua_State *L) { return scan(L, LT_PROD, "cumprod"); }
 
@@ -1093,7 +1095,7 @@ static void check_blas_dims(lua_State *L, const lt_tensor *t, const char *fname)
 }
 
 /* C = beta*C + alpha * A·B, 2-D (lt_addmm) or batched 3-D (lt_bmm). */
-static void mm_into(lua_State *L, lt_tensor *c, float beta, float alpha, const lt_tensor *a, const lt_tensor *b,
+static void mm_into(lua_State *L, lt_tensor *c, double beta, double alpha, const lt_tensor *a, const lt_tensor *b,
                     const char *fname) {
   check_blas_dims(L, a, fname);
   check_blas_dims(L, b, fname);
@@ -1107,10 +1109,22 @@ static void shape_mismatch(lua_State *L, const char *fname, const lt_tensor *a, 
              lt_shape_str(b, y, sizeof y));
 }
 
+/* The operand at idx of a matrix product: a float or double tensor of ref's dtype (the
+ * products do not mix dtypes, as in PyTorch):
+ * "matmul: argument #2 is a float tensor and argument #1 a double tensor: ...". */
+static lt_tensor *mm_operand(lua_State *L, int idx, const lt_tensor *ref, int refidx, const char *fname) {
+  lt_tensor *t = lunet_checkreal(L, idx, fname);
+  if (ref && t->dtype != ref->dtype)
+    luaL_error(L, "%s: argument #%d is a %s tensor and argument #%d a %s tensor: the operands of a matrix product "
+               "must have one dtype (convert one with :float() or :double())", fname, idx, lunet_dtypename(t->dtype),
+               refidx, lunet_dtypename(ref->dtype));
+  return t;
+}
+
 /* matmul: 1-D·1-D (number), 2-D@2-D, 2-D@1-D, 1-D@2-D, batched 3-D@3-D and 3-D@2-D. */
 static int m_matmul(lua_State *L) {
-  lt_tensor *a = lunet_checkfloat(L, 1, "matmul");
-  lt_tensor *b = lunet_checkfloat(L, 2, "matmul");
+  lt_tensor *a = mm_operand(L, 1, NULL, 0, "matmul");
+  lt_tensor *b = mm_operand(L, 2, a, 1, "matmul");
   lt_tensor av = *a, bv = *b;
   int squeeze_a = 0, squeeze_b = 0;
   if (a->ndim < 1 || a->ndim > 3 || b->ndim < 1 || b->ndim > 3)
@@ -1134,19 +1148,16 @@ static int m_matmul(lua_State *L) {
   if (av.ndim == 2 && bv.ndim == 2) {
     if (av.size[1] != bv.size[0]) shape_mismatch(L, "matmul", a, b);
     if (squeeze_a && squeeze_b) {
-      lt_tensor c;
-      float v = 0;
-      memset(&c, 0, sizeof c);
-      c.base = &v;
-      c.ndim = 2;
-      c.size[0] = c.size[1] = 1;
+      scalar_slot v;
+      const int64_t one[2] = {1, 1};
+      lt_tensor c = scalar_view(L, a->dtype, 0.0, &v, 2, one, "matmul");
       c.stride[0] = c.stride[1] = 1;
       mm_into(L, &c, 0, 1, &av, &bv, "matmul");
-      lua_pushnumber(L, v);
+      lua_pushnumber(L, lt_get(&c, 0));
       return 1;
     }
     int64_t size[2] = {av.size[0], bv.size[1]};
-    lt_tensor *c = (av.size[1] == 0 ? lunet_newtensor : lunet_newresult)(L, LT_FLOAT, 2, size, "matmul");
+    lt_tensor *c = (av.size[1] == 0 ? lunet_newtensor : lunet_newresult)(L, a->dtype, 2, size, "matmul");
     mm_into(L, c, 0, 1, &av, &bv, "matmul");
     if (squeeze_a) {
       c->ndim = 1;
@@ -1165,17 +1176,17 @@ static int m_matmul(lua_State *L) {
     shape_mismatch(L, "matmul", a, b);
   int64_t m = bv.ndim == 3 ? bv.size[2] : bv.size[1];
   int64_t size[3] = {B, av.size[1], m};
-  lt_tensor *c = (av.size[2] == 0 ? lunet_newtensor : lunet_newresult)(L, LT_FLOAT, 3, size, "matmul");
+  lt_tensor *c = (av.size[2] == 0 ? lunet_newtensor : lunet_newresult)(L, a->dtype, 3, size, "matmul");
   mm_into(L, c, 0, 1, &av, &bv, "matmul");
   return 1;
 }
 
 /* C:addmm_(A, B [, beta=1, alpha=1]) — in place: C = beta*C + alpha*A@B. */
 static int m_addmm_(lua_State *L) {
-  lt_tensor *c = lunet_checkfloat(L, 1, "addmm_");
-  lt_tensor *a = lunet_checkfloat(L, 2, "addmm_");
-  lt_tensor *b = lunet_checkfloat(L, 3, "addmm_");
-  float beta = (float)luaL_optnumber(L, 4, 1.0), alpha = (float)luaL_optnumber(L, 5, 1.0);
+  lt_tensor *c = mm_operand(L, 1, NULL, 0, "addmm_");
+  lt_tensor *a = mm_operand(L, 2, c, 1, "addmm_");
+  lt_tensor *b = mm_operand(L, 3, c, 1, "addmm_");
+  double beta = luaL_optnumber(L, 4, 1.0), alpha = luaL_optnumber(L, 5, 1.0);
   lunet_checkdim(L, a, 2, "addmm_", "A", "(n,k)");
   lunet_checkdim(L, b, 2, "addmm_", "B", "(k,m)");
   lunet_checkdim(L, c, 2, "addmm_", "C", "(n,m)");
@@ -1194,25 +1205,26 @@ static int m_addmm_(lua_State *L) {
 
 /* C:addmm(A, B [, beta, alpha]) — a new tensor. */
 static int m_addmm(lua_State *L) {
-  lt_tensor *c = lunet_checkfloat(L, 1, "addmm");
-  lt_copy(new_like(L, c, LT_FLOAT), c);
+  lt_tensor *c = mm_operand(L, 1, NULL, 0, "addmm");
+  lt_copy(new_like(L, c, c->dtype), c);
   lua_replace(L, 1);
   return m_addmm_(L);
 }
 
 static int m_bmm(lua_State *L) {
-  lt_tensor *a = lunet_checkfloat(L, 1, "bmm");
-  lt_tensor *b = lunet_checkfloat(L, 2, "bmm");
+  lt_tensor *a = mm_operand(L, 1, NULL, 0, "bmm");
+  lt_tensor *b = mm_operand(L, 2, a, 1, "bmm");
   lunet_checkdim(L, a, 3, "bmm", "A", "(B,n,k)");
   lunet_checkdim(L, b, 3, "bmm", "B", "(B,k,m)");
   return m_matmul(L);
 }
 
-/* dot(a, b): sum of products of two same-size tensors (float64 accumulation). */
+/* dot(a, b): sum of products of two same-size tensors (float64 accumulation; a float
+ * and a double operand are multiplied in double). */
 static int m_dot(lua_State *L) {
-  lt_tensor *a = float_arg(L, 1, "dot");
-  lt_tensor *b = float_arg(L, 2, "dot");
-  a = lunet_totensor(L, 1);
+  lt_dtype dt = arith_dtype(L, 1, 2);
+  lt_tensor *a = as_dtype(L, 1, dt, "dot");
+  lt_tensor *b = as_dtype(L, 2, dt, "dot");
   if (!lt_same_shape(a, b)) {
     char x[160], y[160];
     luaL_error(L, "dot: shapes %s and %s differ", lt_shape_str(a, x, sizeof x), lt_shape_str(b, y, sizeof y));
@@ -1489,15 +1501,15 @@ static int m_indexSelect(lua_State *L) {
 }
 
 /** t:indexAdd_(dim, idx, src) -> t: t's slice idx[i] along dim += src's slice i, for every i
- * (a repeated index adds each time). t and src float, equal sizes but along dim, where src
- * has #idx. Example: lunet.zeros(3):indexAdd_(1, lunet.tensor({1, 1}, "int"), lunet.ones(2)) --> {2, 0, 0} */
+ * (a repeated index adds each time). t and src float, or both double, equal sizes but along
+ * dim, where src has #idx. Example: lunet.zeros(3):indexAdd_(1, lunet.tensor({1, 1}, "int"), lunet.ones(2)) --> {2, 0, 0} */
 static int m_indexAdd_(lua_State *L) {
-  lt_tensor *t = lunet_checkfloat(L, 1, "indexAdd_");
+  lt_tensor *t = lunet_checkreal(L, 1, "indexAdd_");
   if (t->ndim == 0) luaL_error(L, "indexAdd_: cannot index a 0-D tensor");
   int d = lunet_checkdimarg(L, 2, t, "indexAdd_");
   lt_tensor *ix = check_indices(L, 3, t->size[d], d, "indexAdd_", t);
   if (ix->ndim != 1) luaL_error(L, "indexAdd_: idx (argument #3) must be 1-D, got %d-D", ix->ndim);
-  lt_tensor *src = lunet_checkfloat(L, 4, "indexAdd_");
+  lt_tensor *src = lunet_checkdtype(L, 4, "indexAdd_", t->dtype);
   int ok = src->ndim == t->ndim;
   for (int i = 0; ok && i < t->ndim; i++) ok = src->size[i] == (i == d ? ix->size[0] : t->size[i]);
   if (!ok) {
@@ -1537,19 +1549,15 @@ static int m_gather(lua_State *L) {
 }
 
 static int scatter(lua_State *L, int accumulate, const char *fname) {
-  lt_tensor *t = accumulate ? lunet_checkfloat(L, 1, fname) : lunet_checktensor(L, 1);
+  lt_tensor *t = accumulate ? lunet_checkreal(L, 1, fname) : lunet_checktensor(L, 1);
   if (t->ndim == 0) luaL_error(L, "%s: cannot index a 0-D tensor", fname);
   int d = lunet_checkdimarg(L, 2, t, fname);
   lt_tensor *ix = check_indices(L, 3, t->size[d], d, fname, t);
   check_index_shape(L, ix, t, d, fname, "t");
   lt_tensor src;
-  union { float f; int32_t i; } one;
+  scalar_slot one;
   if (lua_type(L, 4) == LUA_TNUMBER) { /* one value everywhere: every stride 0 */
-    if (t->dtype == LT_FLOAT) one.f = (float)lua_tonumber(L, 4);
-    else one.i = int_value(L, lua_tonumber(L, 4), fname);
-    memset(&src, 0, sizeof src);
-    src.base = &one;
-    src.dtype = t->dtype;
+    src = scalar_view(L, t->dtype, lua_tonumber(L, 4), &one, 0, NULL, fname);
   } else {
     lt_tensor *s = lunet_totensor(L, 4);
     if (!s) luaL_error(L, "%s: src (argument #4) must be a tensor or a number, got %s", fname, luaL_typename(L, 4));
@@ -1573,14 +1581,14 @@ static int scatter(lua_State *L, int accumulate, const char *fname) {
 
 /** t:scatter_(dim, idx, src) -> t: t[p with p[dim] = idx[p]] = src[p] for every position p of
  * idx (src a tensor of t's dtype at least idx's size, or a number); scatterAdd_ adds
- * instead (float; repeated indices add up). Where indices repeat, scatter_ keeps the last.
+ * instead (float or double; repeated indices add up). Where indices repeat, scatter_ keeps the last.
  * Example: lunet.zeros(2, 2):scatter_(2, lunet.tensor({{2}, {1}}, "int"), 5) --> {{0, 5}, {5, 0}} */
 static int m_scatter_(lua_State *L) { return scatter(L, 0, "scatter_"); }
 static int m_scatterAdd_(lua_State *L) { return scatter(L, 1, "scatterAdd_"); }
 
 /* ---------------------------------------------------------------- masks */
 
-/* The mask at arg: a float or int tensor (the comparisons give float 0/1), nonzero = true. */
+/* The mask at arg: a tensor of any dtype (the comparisons give float 0/1), nonzero = true. */
 static lt_tensor *check_mask(lua_State *L, int arg, const char *fname) {
   lt_tensor *m = lunet_totensor(L, arg);
   if (!m) luaL_error(L, "%s: mask (argument #%d) must be a tensor, got %s", fname, arg, luaL_typename(L, arg));
@@ -1589,13 +1597,12 @@ static lt_tensor *check_mask(lua_State *L, int arg, const char *fname) {
 }
 
 /** t:maskedFill_(mask, value) -> t: value where mask (broadcast to t's shape) is nonzero.
- * Masks are float or int tensors, nonzero (NaN too) meaning true: the comparisons' 0/1 results.
+ * Masks are tensors of any dtype, nonzero (NaN too) meaning true: the comparisons' 0/1 results.
  * Example: x:maskedFill_(x:lt(0), 0) */
 static int m_maskedFill_(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   lt_tensor *m = check_mask(L, 2, "maskedFill_");
-  double v = luaL_checknumber(L, 3);
-  int32_t iv = t->dtype == LT_INT ? int_value(L, v, "maskedFill_") : 0;
+  double v = elem_value(L, t->dtype, luaL_checknumber(L, 3), "maskedFill_");
   int64_t size[LT_MAXDIM];
   int nd = broadcast_shape(L, t, m, size, "maskedFill_");
   lt_tensor em = expanded(m, nd, size);
@@ -1608,7 +1615,7 @@ static int m_maskedFill_(lua_State *L) {
     m = push_contiguous_copy(L, m);
     em = expanded(m, nd, size);
   }
-  lt_masked_fill(t, &em, (float)v, iv);
+  lt_masked_fill(t, &em, v);
   lua_settop(L, 1);
   return 1;
 }
@@ -1637,18 +1644,13 @@ static int m_nonzero(lua_State *L) {
   return 1;
 }
 
-/* The float operand at arg, a tensor (int converted) or a number (into *slot, a 0-D view). */
-static lt_tensor ternary_operand(lua_State *L, int arg, float *slot, const char *fname, const char *what) {
-  if (lua_type(L, arg) == LUA_TNUMBER) {
-    lt_tensor v;
-    memset(&v, 0, sizeof v);
-    *slot = (float)lua_tonumber(L, arg);
-    v.base = slot;
-    return v;
-  }
+/* The operand at arg as dtype dt, a tensor (converted) or a number (into *slot, a 0-D view). */
+static lt_tensor ternary_operand(lua_State *L, int arg, lt_dtype dt, scalar_slot *slot, const char *fname,
+                                 const char *what) {
+  if (lua_type(L, arg) == LUA_TNUMBER) return scalar_view(L, dt, lua_tonumber(L, arg), slot, 0, NULL, fname);
   if (!lunet_totensor(L, arg))
     luaL_error(L, "%s: %s (argument #%d) must be a tensor or a number, got %s", fname, what, arg, luaL_typename(L, arg));
-  return *float_arg(L, arg, fname);
+  return *as_dtype(L, arg, dt, fname);
 }
 
 /* The shape a, b and c broadcast to. */
@@ -1660,48 +1662,52 @@ static int broadcast3(lua_State *L, const lt_tensor *a, const lt_tensor *b, cons
   return broadcast_shape(L, &ab, c, size, fname);
 }
 
-/** lunet.where(mask, a, b) -> a new float tensor: a where mask is nonzero (NaN too), else b;
- * mask, a and b (tensors, or numbers for a and b) broadcast together.
- * Example: lunet.where(x:gt(0), x, 0) --> relu(x) */
+/** lunet.where(mask, a, b) -> a new tensor, double when a or b is double, else float: a
+ * where mask is nonzero (NaN too), else b; mask (any dtype), a and b (tensors, or numbers
+ * for a and b) broadcast together. Example: lunet.where(x:gt(0), x, 0) --> relu(x) */
 static int l_where(lua_State *L) {
   lua_settop(L, 3);
-  float sa, sb;
+  scalar_slot sa, sb;
   check_mask(L, 1, "where");
-  lt_tensor m = *float_arg(L, 1, "where");
-  lt_tensor a = ternary_operand(L, 2, &sa, "where", "a"), b = ternary_operand(L, 3, &sb, "where", "b");
+  lt_dtype dt = arith_dtype(L, 2, 3);
+  lt_tensor m = *as_dtype(L, 1, dt, "where");
+  lt_tensor a = ternary_operand(L, 2, dt, &sa, "where", "a"), b = ternary_operand(L, 3, dt, &sb, "where", "b");
   int64_t size[LT_MAXDIM];
   int nd = broadcast3(L, &m, &a, &b, size, "where");
   lt_tensor em = expanded(&m, nd, size), ea = expanded(&a, nd, size), eb = expanded(&b, nd, size);
-  lt_ternary(lunet_newresult(L, LT_FLOAT, nd, size, "where"), &em, &ea, &eb, LT_WHERE, 0.0f);
+  lt_ternary(lunet_newresult(L, dt, nd, size, "where"), &em, &ea, &eb, LT_WHERE, 0.0);
   return 1;
 }
 
-/** t:lerp(finish, weight) -> a new float tensor t + weight (finish - t), broadcasting;
- * finish and weight tensors or numbers. Example: lunet.zeros(2):lerp(lunet.ones(2), 0.25) --> {0.25, 0.25} */
+/** t:lerp(finish, weight) -> a new tensor t + weight (finish - t), broadcasting, double when
+ * one operand is, else float; finish and weight tensors or numbers.
+ * Example: lunet.zeros(2):lerp(lunet.ones(2), 0.25) --> {0.25, 0.25} */
 static int m_lerp(lua_State *L) {
   lua_settop(L, 3);
-  float sb, sw;
-  lt_tensor a = *float_arg(L, 1, "lerp");
-  lt_tensor b = ternary_operand(L, 2, &sb, "lerp", "finish"), w = ternary_operand(L, 3, &sw, "lerp", "weight");
+  scalar_slot sb, sw;
+  real_arg(L, 1, "lerp");
+  lt_dtype dt = arith_dtype(L, 1, 3);
+  lt_tensor a = *as_dtype(L, 1, dt, "lerp");
+  lt_tensor b = ternary_operand(L, 2, dt, &sb, "lerp", "finish"), w = ternary_operand(L, 3, dt, &sw, "lerp", "weight");
   int64_t size[LT_MAXDIM];
   int nd = broadcast3(L, &a, &b, &w, size, "lerp");
   lt_tensor ea = expanded(&a, nd, size), eb = expanded(&b, nd, size), ew = expanded(&w, nd, size);
-  lt_ternary(lunet_newresult(L, LT_FLOAT, nd, size, "lerp"), &ea, &eb, &ew, LT_LERP, 0.0f);
+  lt_ternary(lunet_newresult(L, dt, nd, size, "lerp"), &ea, &eb, &ew, LT_LERP, 0.0);
   return 1;
 }
 
 /* t:addcmul_(t1, t2 [, value]) or t:addcmul_(value, t1, t2) (Torch7's order). */
 static int addc(lua_State *L, lt_ternop op, const char *fname) {
-  lt_tensor *t = lunet_checkfloat(L, 1, fname);
-  float value = 1.0f;
+  lt_tensor *t = lunet_checkreal(L, 1, fname);
+  double value = 1.0;
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    value = (float)lua_tonumber(L, 2);
+    value = lua_tonumber(L, 2);
     lua_remove(L, 2);
   } else if (!lua_isnoneornil(L, 4)) {
-    value = (float)luaL_checknumber(L, 4);
+    value = luaL_checknumber(L, 4);
   }
   lua_settop(L, 3);
-  lt_tensor *b = float_arg(L, 2, fname), *c = float_arg(L, 3, fname);
+  lt_tensor *b = as_dtype(L, 2, t->dtype, fname), *c = as_dtype(L, 3, t->dtype, fname);
   int64_t size[LT_MAXDIM];
   int nd = broadcast3(L, t, b, c, size, fname);
   lt_tensor want = *t;
@@ -1721,7 +1727,8 @@ static int addc(lua_State *L, lt_ternop op, const char *fname) {
 }
 
 /** t:addcmul_(t1, t2 [, value = 1]) -> t: t += value t1 t2; t:addcdiv_(t1, t2 [, value = 1]):
- * t += value t1 / t2. t float; t1 and t2 broadcast to t's shape. Torch7's order
+ * t += value t1 / t2. t float or double (t1 and t2 converted to its dtype); t1 and t2
+ * broadcast to t's shape. Torch7's order
  * t:addcmul_(value, t1, t2) works too. Example: v:addcmul_(g, g, 1 - beta2) */
 static int m_addcmul_(lua_State *L) { return addc(L, LT_ADDCMUL, "addcmul_"); }
 static int m_addcdiv_(lua_State *L) { return addc(L, LT_ADDCDIV, "addcdiv_"); }
@@ -1817,7 +1824,7 @@ static int m_median(lua_State *L) {
     flat.ndim = 1;
     flat.size[0] = lt_numel(a);
     flat.stride[0] = 1;
-    union { float f; int32_t i; } v;
+    scalar_slot v;
     int32_t i;
     lt_tensor vo = flat, io = flat;
     vo.base = &v, vo.offset = 0, io.base = &i, io.offset = 0, io.dtype = LT_INT;
@@ -1861,7 +1868,7 @@ static int m_unique(lua_State *L) {
 static int m_tobytes(lua_State *L) {
   lt_tensor *t = lunet_checktensor(L, 1);
   if (!lt_is_contiguous(t)) t = push_contiguous_copy(L, t);
-  lua_pushlstring(L, (const char *)((float *)t->base + t->offset), (size_t)lt_numel(t) * 4);
+  lua_pushlstring(L, (const char *)lt_data(t), (size_t)lt_numel(t) * lt_elsize(t->dtype));
   return 1;
 }
 
@@ -1879,6 +1886,7 @@ static const luaL_Reg methods[] = {
     {"select", m_select}, {"transpose", m_transpose}, {"t", m_transpose}, {"permute", m_permute},
     {"expand", m_expand}, {"unsqueeze", m_unsqueeze}, {"squeeze", m_squeeze}, {"contiguous", m_contiguous},
     {"clone", m_clone}, {"copy", m_copy}, {"fill", m_fill}, {"zero", m_zero}, {"float", m_float}, {"int", m_int},
+    {"double", m_double},
     {"item", m_item}, {"index", m_index}, {"totable", m_totable}, {"tobytes", m_tobytes},
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},
     {"maximum", m_maximum}, {"minimum", m_minimum},
@@ -1919,7 +1927,7 @@ void lunet_open_tensor(lua_State *L) {
   lua_setfield(L, -3, "methods");
   lua_pushcclosure(L, mt_index, 1);
   lua_setfield(L, -2, "__index");
-  static const luaL_Reg meta[] = {{"__newindex", mt_newindex}, {"__len", mt_len}, {"__tostring", mt_tostring},
+  static const luaL_Reg meta[] = {{"__newindex", mt_newindex}, {"__len", mt_len}, {"__tostring", lunet_tostring},
                                   {"__add", mt_add}, {"__sub", mt_sub}, {"__mul", mt_mul}, {"__div", mt_div},
                                   {"__pow", mt_pow}, {"__unm", mt_unm}, {NULL, NULL}};
   luaL_setfuncs(L, meta, 0);

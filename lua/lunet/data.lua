@@ -6,6 +6,7 @@
 --   local train, test = data.cifar10(dataDir, {cacheDir = "results/x"})
 --   local loader = data.Loader(ds, {batchSize = 50, seed = 1})
 --   local x, y = loader:next()   -- reshuffles at every epoch; buffers reused between calls
+--   data.transforms: RandomCrop, RandomHorizontalFlip, Normalize, Compose (lunet/transforms.lua)
 local lunet = require "lunet"
 local check = require "lunet.check"
 local lfs = require "lfs"
@@ -115,6 +116,8 @@ function data.mkdirs(path)
   return path
 end
 
+data.transforms = require "lunet.transforms"
+
 data.CIFAR10_CLASSES = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 
 --- The course's CIFAR-10 subset: <dir>/Train/<0..9>/*.png and <dir>/Test/<0..9>/*.png.
@@ -135,17 +138,29 @@ function data.cifar10(dir, opts)
 end
 
 --- Minibatches from a data set {images|inputs = tensor (N,...), labels = int tensor (N)}.
--- opts.batchSize (default 50); opts.shuffle (default true): a fresh permutation every epoch,
--- drawn from lunet's generator (seed it with lunet.manualSeed for reproducible runs);
--- opts.seed: draw the permutations from a generator of the loader's own, seeded so, instead:
--- the batches are then the same whatever else draws random numbers (initialization,
--- dropout), and lunet's generator is left as it was.
--- loader:next() returns (x, y) views of buffers that the next call overwrites.
+-- The options, each optional:
+--   batchSize  examples per batch, an integer in 1..N (default 50); an epoch is the
+--              floor(N / batchSize) whole batches of one permutation (the remainder is left
+--              out of that epoch, a different remainder each time)
+--   shuffle    a fresh random permutation every epoch (default true); false: in order
+--   seed       an integer: the permutations (and the transform's draws) come from a
+--              generator of the loader's own, seeded so, so the batches are the same
+--              whatever else draws random numbers (initialization, dropout), and lunet's
+--              generator is left as it was; without it they come from lunet's generator
+--              (seed that with lunet.manualSeed for reproducible runs)
+--   transform  a function(x) -> x' applied to every input batch (data.transforms:
+--              RandomCrop, RandomHorizontalFlip, Normalize, Compose, or one's own)
+-- loader:next() returns (x, y): views of buffers that the next call overwrites (x is the
+-- transform's result when there is one).
+-- @usage local loader = lunet.data.Loader(train, {batchSize = 50, seed = 1})
 local Loader = {}
 Loader.__index = Loader
 
 function data.Loader(ds, opts)
-  opts = check.options("Loader", opts, {"batchSize", "shuffle", "seed"})
+  opts = check.options("Loader", opts, {"batchSize", "shuffle", "seed", "transform"})
+  if opts.transform ~= nil and type(opts.transform) ~= "function" then
+    error(("Loader: transform must be a function(x) -> x, got %s"):format(type(opts.transform)), 2)
+  end
   local x = ds.inputs or ds.images
   if not lunet.isTensor(x) or not lunet.isTensor(ds.labels) then
     error("Loader: data set must have tensors `images` (or `inputs`) and `labels`", 2)
@@ -158,7 +173,7 @@ function data.Loader(ds, opts)
     error(("Loader: batchSize must be an integer in 1..%d, got %s"):format(x:size(1), tostring(bs)), 2)
   end
   local self = setmetatable({x = x, y = ds.labels, n = x:size(1), batchSize = bs,
-    shuffle = opts.shuffle ~= false, pos = math.huge, epoch = 0,
+    shuffle = opts.shuffle ~= false, pos = math.huge, epoch = 0, transform = opts.transform,
     xb = lunet.zeros(0), yb = lunet.zeros(0, "int")}, Loader)
   if opts.seed ~= nil then
     check.integer("Loader", "seed", opts.seed)
@@ -170,17 +185,23 @@ function data.Loader(ds, opts)
   return self
 end
 
--- This epoch's order: a permutation from the loader's own generator when it has one
--- (swapped in for the draw, lunet's put back after), else from lunet's.
-local function epochOrder(self)
-  if not self.shuffle then return lunet.arange(1, self.n + 1):int() end
-  if not self.rng then return lunet.randperm(self.n) end
+-- f(...)'s result, drawn from the loader's own generator when it has one (swapped in for
+-- the draw, lunet's put back after), else from lunet's.
+local function withGenerator(self, f, ...)
+  if not self.rng then return f(...) end
   local global = lunet.getRNGState()
   lunet.setRNGState(self.rng)
-  local order = lunet.randperm(self.n)
+  local ok, r = pcall(f, ...)
   self.rng = lunet.getRNGState()
   lunet.setRNGState(global)
-  return order
+  if not ok then error(r, 0) end
+  return r
+end
+
+-- This epoch's order: a permutation, or 1..n without shuffling.
+local function epochOrder(self)
+  if not self.shuffle then return lunet.arange(1, self.n + 1):int() end
+  return withGenerator(self, lunet.randperm, self.n)
 end
 
 function Loader:next()
@@ -191,7 +212,9 @@ function Loader:next()
   end
   local idx = self.order:narrow(1, self.pos, self.batchSize)
   self.pos = self.pos + self.batchSize
-  return self.x:index(idx, self.xb), self.y:index(idx, self.yb)
+  local x = self.x:index(idx, self.xb)
+  if self.transform then x = withGenerator(self, self.transform, x) end
+  return x, self.y:index(idx, self.yb)
 end
 
 --- The loader's position (for checkpoints): its epoch, position, this epoch's order and

@@ -161,7 +161,7 @@ function distributed.broadcast(t, root)
   return t
 end
 
----------------------------------------------------------------- sending Lua values
+-- ------------------------------------------------------------- sending Lua values
 
 -- A Lua value as the text of a Lua expression: nil, booleans, numbers (%q keeps floats
 -- exact, as hexadecimal), strings and tables of these (no cycles, no metatables).
@@ -169,7 +169,7 @@ end
 local function encode(v, fname, where, out, visiting)
   local ty = type(v)
   if ty == "table" then
-    if getmetatable(v) ~= nil then
+    if getmetatable(v) ~= nil and not lunet.isSize(v) then -- a size goes as its plain list
       error(("%s%s: %s is a table with a metatable (an object); send its fields instead")
         :format(PREFIX, fname, where), 0)
     end
@@ -236,7 +236,7 @@ function distributed.broadcastValue(value, root)
   return decode(mpi.broadcastBytes(text, root))
 end
 
----------------------------------------------------------------- sweeps
+-- ------------------------------------------------------------- sweeps
 
 --- This rank's share of a list, round-robin: the items at positions rank+1,
 -- rank+1+size, ... (all of it in a world of one).
@@ -322,7 +322,7 @@ function distributed.promoteRankDir(out, rank)
   end
 end
 
----------------------------------------------------------------- data-parallel training
+-- ------------------------------------------------------------- data-parallel training
 
 local Flat = {}
 Flat.__index = Flat

@@ -33,29 +33,45 @@ function lunet.isTensor(x)
   return getmetatable(x) == core.Tensor
 end
 
--- Submodules load lazily, so `require "lunet"` stays fast.
+--- Is x a size object, what `t:size()` returns?
+function lunet.isSize(x)
+  local mt = getmetatable(x)
+  return type(x) == "table" and mt ~= nil and mt.__name == "lunet.Size"
+end
+
+-- Submodules load lazily, so `require "lunet"` stays fast. Each access asks require, not
+-- a copy cached here, so that lunet.nn is always package.loaded["lunet.nn"] (a test
+-- runner that unloads modules between files, as busted does, would otherwise leave two).
 local lazy = {
   nn = "lunet.nn", optim = "lunet.optim", data = "lunet.data", plot = "lunet.plot",
   image = "lunet.image", viz = "lunet.viz", train = "lunet.train", cli = "lunet.cli",
   mnist = "lunet.mnist", models = "lunet.models", datapath = "lunet.datapath", serialize = "lunet.serialize",
   progress = "lunet.progress", checkpoint = "lunet.checkpoint", distributed = "lunet.distributed",
-  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd",
+  metrics = "lunet.metrics", fileutil = "lunet.fileutil", autograd = "lunet.autograd", help = "lunet.help",
 }
+--- The submodules `lunet.<name>` loads on first use: name -> module name.
+lunet.modules = lazy
 setmetatable(lunet, {
-  __index = function(t, k)
+  __index = function(_, k)
     local name = lazy[k]
-    if name then
-      local m = require(name)
-      rawset(t, k, m)
-      return m
-    end
+    if name then return require(name) end
   end,
 })
 
---- Save a tensor or a (nested) table of tensors, numbers, strings and booleans.
-function lunet.save(path, value) return require("lunet.serialize").save(path, value) end
---- Load what lunet.save wrote.
-function lunet.load(path) return require("lunet.serialize").load(path) end
+--- Save a tensor, a (nested) table of tensors, numbers, strings and booleans, or a whole
+-- model built from lunet.nn's modules (as data: classes, constructor arguments, tensors;
+-- see lunet/nn/persist.lua).
+function lunet.save(path, value)
+  if lunet.nn.isModule(value) then value = require("lunet.nn.persist").describe(value, "lunet.save", 3) end
+  return require("lunet.serialize").save(path, value)
+end
+--- Load what lunet.save wrote; a saved model comes back as the model.
+function lunet.load(path)
+  local value = require("lunet.serialize").load(path, 3)
+  local persist = require "lunet.nn.persist"
+  if persist.isDescription(value) then return persist.build(value, ("lunet.load: %s"):format(path), 3) end
+  return value
+end
 --- lunet.loadIDX(path [, "int"]): read an IDX file (MNIST's format), raw or gzip'd.
 -- Returns a float tensor of the raw values (0..255 for MNIST's images, not scaled), or with
 -- "int" an int tensor (labels). The header and sizes are checked against the file's length.

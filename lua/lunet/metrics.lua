@@ -184,7 +184,7 @@ function metrics.confusionMarkdown(cm, classNames)
   return metrics.markdownTable(header, rows)
 end
 
------------------------------------------------------------------------- CSV
+-- --------------------------------------------------------------------- CSV
 
 local function csvField(v)
   local s

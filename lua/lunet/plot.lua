@@ -95,7 +95,7 @@ local function preamble(spec, width, height, path)
   return s
 end
 
------------------------------------------------------------------------- lines
+-- --------------------------------------------------------------------- lines
 
 local styles = {
   lines = "lines lw 2",
@@ -252,7 +252,7 @@ function plot.csv(path, spec)
   drawLines(fname, path, lines)
 end
 
------------------------------------------------------------------------- heatmap
+-- --------------------------------------------------------------------- heatmap
 
 local palettes = {
   -- perceptually uniform, dark (low) to yellow (high); viridis at five stops
@@ -415,7 +415,7 @@ function plot.heatmap(path, matrix, opts)
   runGnuplot(fname, table.concat(s, "\n") .. "\n", path, 2)
 end
 
------------------------------------------------------------------------- image grid
+-- --------------------------------------------------------------------- image grid
 
 local gridFields = {"normalize", "scale", "padding", "padValue", "ncol", "title", "rowLabels", "colLabels"}
 

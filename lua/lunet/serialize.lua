@@ -7,7 +7,8 @@
 --
 -- * A table that contains itself is rejected; a table reached twice without a
 --   cycle (shared references) is written twice and loads as two equal copies.
--- * Tables with a metatable (objects) are rejected: save their state instead.
+-- * Tables with a metatable (objects) are rejected: save their state instead. A size
+--   (t:size()) is saved as the plain list of its sizes.
 -- * Tables nest at most 200 deep (the value itself is level 1); save and load
 --   refuse a deeper one, naming where it is.
 -- * Tensors load contiguous, with their dtype and shape.
@@ -37,6 +38,7 @@
 -- anything is allocated for them), and anything but a regular file is refused.
 local core = require "lunet.core"
 local check = require "lunet.check"
+local lunet = require "lunet"
 local lfs = require "lfs"
 
 local serialize = {}
@@ -66,7 +68,7 @@ local function tooDeep(keys, n)
   error(string.format("%s: tables nested more than %d deep (lunet.save's limit)", where(keys, n), MAX_DEPTH), 0)
 end
 
----------------------------------------------------------------- writing
+-- ------------------------------------------------------------- writing
 
 local function put(fh, s)
   local ok, err = fh:write(s)
@@ -94,7 +96,7 @@ local function writeValue(fh, v, keys, n, visiting)
     put(fh, "X")
     putTensor(fh, v, where(keys, n))
   elseif ty == "table" then
-    if getmetatable(v) ~= nil then
+    if getmetatable(v) ~= nil and not lunet.isSize(v) then -- a size saves as its plain list
       error(where(keys, n) .. ": cannot save a table with a metatable (an object); save its state instead", 0)
     end
     if visiting[v] then error(where(keys, n) .. ": cannot save a table that contains itself (a cycle)", 0) end
@@ -159,7 +161,7 @@ function serialize.save(path, value)
   core.fsync(dir == "" and "/" or dir)
 end
 
----------------------------------------------------------------- reading
+-- ------------------------------------------------------------- reading
 
 -- Reads the next `size` bytes of fh, refusing any length that runs past them. Errors
 -- name `what`, or where in the value the reader is (keys[1..n], and whether it reads a
@@ -229,13 +231,15 @@ local function readValue(r, top)
   r.fail("unknown tag %q at offset %d", tag, r.offset() - 1)
 end
 
---- Load what lunet.save wrote (a container or a bare tensor file).
-function serialize.load(path)
+--- Load what lunet.save wrote (a container or a bare tensor file). level (default 2)
+-- is the error level of the function to blame for bad arguments and files.
+function serialize.load(path, level)
+  level = level or 2
   if type(path) ~= "string" then
-    error("lunet.load: argument #1 (path) must be a string, got " .. type(path), 2)
+    error("lunet.load: argument #1 (path) must be a string, got " .. type(path), level)
   end
   local fh, err = core.open_read(path)
-  if not fh then error("lunet.load: " .. err, 2) end
+  if not fh then error("lunet.load: " .. err, level) end
   local ok, value = pcall(function()
     local size = fh:seek("end")
     fh:seek("set", 0)
@@ -271,7 +275,7 @@ function serialize.load(path)
     return v
   end)
   fh:close()
-  if not ok then error(string.format("lunet.load: '%s': %s", path, tostring(value)), 2) end
+  if not ok then error(string.format("lunet.load: '%s': %s", path, tostring(value)), level) end
   return value
 end
 

@@ -41,6 +41,9 @@
 --                        ReLU:project, MaxPool2d:unpool) for lunet.viz
 --   nn/norm.lua          BatchNorm1d, BatchNorm2d, LayerNorm, AvgPool2d, AdaptiveAvgPool2d,
 --                        Embedding (BatchNorm's running statistics: the modules' `stateNames`)
+--   nn/activation.lua    Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, Identity
+--   nn/containers.lua    Residual, Concat
+--   nn/persist.lua       whole models as data: lunet.save/lunet.load of a model, clone()
 --   nn/rnn.lua           RNN, LSTM, GRU, SelectTime, LastStep
 --   nn/loss.lua          CrossEntropyLoss
 --   nn/init_schemes.lua  nn.init: initializers and whole-model schemes
@@ -53,7 +56,9 @@ local nn = {
   Module = module.Module, Criterion = module.Criterion, Sequential = module.Sequential,
   init = require "lunet.nn.init_schemes",
 }
-for _, file in ipairs({"lunet.nn.layers", "lunet.nn.norm", "lunet.nn.loss", "lunet.nn.rnn", "lunet.nn.functional"}) do
+local FILES = {"lunet.nn.layers", "lunet.nn.norm", "lunet.nn.activation", "lunet.nn.containers", "lunet.nn.loss",
+  "lunet.nn.rnn", "lunet.nn.functional"}
+for _, file in ipairs(FILES) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 

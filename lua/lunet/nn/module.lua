@@ -30,6 +30,8 @@ function M.class(name, parent)
     __index = parent,
     __call = function(c, ...)
       local self = setmetatable({}, c)
+      -- the constructor's arguments, from which lunet.save describes the module (nn/persist.lua)
+      self.constructorArgs = table.pack(...)
       self:__init(...)
       if self.modules then checkContainer(c) end
       return self
@@ -233,6 +235,12 @@ function Module:writable(name, a, b)
   return t
 end
 
+-- A deep copy: the same classes, constructor arguments, mode and values in new tensors
+-- (nn/persist.lua; what lunet.save cannot write, clone refuses alike).
+function Module:clone()
+  return require("lunet.nn.persist").clone(self)
+end
+
 -- Number of scalar parameters.
 function Module:numParameters()
   local n = 0
@@ -254,7 +262,9 @@ end
 
 ---------------------------------------------------------------------------------
 -- Criterion: a loss. forward(input, target) -> number (also self.output);
--- backward(input, target) -> gradInput (the gradient of the loss w.r.t. input).
+-- backward(input, target) -> gradInput (the gradient of the loss w.r.t. input). A loss
+-- with reduction = "none" returns a tensor of losses instead, and its backward takes the
+-- gradient w.r.t. them as a third argument (default: ones, the gradient of their sum).
 local Criterion = M.class("Criterion", Module)
 M.Criterion = Criterion
 
@@ -263,8 +273,8 @@ function Criterion:forward(input, target)
   return self:updateOutput(input, target)
 end
 
-function Criterion:backward(input, target)
-  return self:updateGradInput(input, target)
+function Criterion:backward(input, target, gradOutput)
+  return self:updateGradInput(input, target, gradOutput)
 end
 
 Criterion.lastCallNames = { "input", "logits" }

@@ -23,36 +23,36 @@ local function flag(fname, opts, key, default)
   return v
 end
 
--- The statistics a normalization's backward needs for `input`: those its last forward
--- saved, or (the module used twice in a model, the backward of an earlier call) the same
--- ones computed again by the class's `statistics` method, which leaves the module as it is.
-local function savedStatistics(self, input)
-  if rawequal(input, self.input) then return self.saveMean, self.saveInvstd end
-  local mean, invstd = lunet.zeros(0), lunet.zeros(0)
-  self:statistics(input, mean, invstd)
-  return mean, invstd
-end
-
--- The three backward entry points of a normalization class from one kernel call,
--- cls.gradients(self, input, gradOutput, mean, invstd, gradInput|nil, gradWeight|nil,
--- gradBias|nil, scale), which computes what it is given (the input's gradient overwritten,
--- the parameters' accumulated). backward asks for all of them at once, so the sums the
--- three share are taken once.
-local function normBackward(cls)
+-- The backward entry points of a normalization class from two functions of its own:
+--   statistics(self, input, mean, invstd) computes into mean and invstd the statistics a
+--     forward of input would use, leaving the module as it is;
+--   gradients(self, input, gradOutput, mean, invstd, gradInput|nil, gradWeight|nil,
+--     gradBias|nil, scale) computes what it is given (the input's gradient overwritten, the
+--     parameters' accumulated) in one kernel call.
+-- The statistics are those the last forward saved, or (the module used twice in a model,
+-- the backward of an earlier call) computed again. backward asks for every gradient at
+-- once, so the sums they share are taken once.
+local function normBackward(cls, statistics, gradients)
+  local function saved(self, input)
+    if rawequal(input, self.input) then return self.saveMean, self.saveInvstd end
+    local mean, invstd = lunet.zeros(0), lunet.zeros(0)
+    statistics(self, input, mean, invstd)
+    return mean, invstd
+  end
   function cls:updateGradInput(input, gradOutput)
-    local mean, invstd = savedStatistics(self, input)
-    cls.gradients(self, input, gradOutput, mean, invstd, self:writable("gradInput", input, gradOutput), nil, nil, 1)
+    local mean, invstd = saved(self, input)
+    gradients(self, input, gradOutput, mean, invstd, self:writable("gradInput", input, gradOutput), nil, nil, 1)
     return self.gradInput
   end
   function cls:accGradParameters(input, gradOutput, scale)
     if not self.weight then return end
-    local mean, invstd = savedStatistics(self, input)
-    cls.gradients(self, input, gradOutput, mean, invstd, nil, self.gradWeight, self.gradBias, scale or 1)
+    local mean, invstd = saved(self, input)
+    gradients(self, input, gradOutput, mean, invstd, nil, self.gradWeight, self.gradBias, scale or 1)
   end
   function cls:backward(input, gradOutput)
-    local mean, invstd = savedStatistics(self, input)
+    local mean, invstd = saved(self, input)
     local gradInput = self.needInputGrad ~= false and self:writable("gradInput", input, gradOutput) or nil
-    cls.gradients(self, input, gradOutput, mean, invstd, gradInput, self.gradWeight, self.gradBias, 1)
+    gradients(self, input, gradOutput, mean, invstd, gradInput, self.gradWeight, self.gradBias, 1)
     return gradInput
   end
 end
@@ -63,9 +63,7 @@ local function affineParameters(self, ...)
   self.bias, self.gradBias = lunet.zeros(...), lunet.zeros(...)
 end
 
----------------------------------------------------------------------------------
 -- BatchNorm1d and BatchNorm2d: one class each, built by batchNorm below.
-
 -- What batch norm prints after its class name: "(32, eps 1e-05, momentum 0.1[, no affine][, no running stats])".
 local function batchNormString(self)
   return ("%s(%d, eps %g, momentum %g%s%s)"):format(self.typename, self.numFeatures, self.eps, self.momentum,
@@ -120,20 +118,20 @@ local function batchNorm(name, ranks, layout)
     return self.output
   end
 
-  -- The statistics of the forward of `input` without its side effect on the running ones.
-  function cls:statistics(input, mean, invstd)
+  -- The statistics of the forward of input without its side effect on the running ones.
+  local function statistics(self, input, mean, invstd)
     local batch = batchStatistics(self)
     core.batchnorm_forward(input, nil, nil, not batch and self.runningMean or nil, not batch and self.runningVar or nil,
       lunet.zeros(0), mean, invstd, batch, self.momentum, self.eps)
   end
 
-  function cls.gradients(self, input, gradOutput, mean, invstd, gradInput, gradWeight, gradBias, scale)
+  local function gradients(self, input, gradOutput, mean, invstd, gradInput, gradWeight, gradBias, scale)
     checkInput(self, input)
     core.batchnorm_backward(input, gradOutput, self.weight, mean, invstd, gradInput, gradWeight, gradBias,
       batchStatistics(self), scale)
   end
 
-  normBackward(cls)
+  normBackward(cls, statistics, gradients)
   return cls
 end
 
@@ -218,17 +216,13 @@ function LayerNorm:updateOutput(input)
   return self.output
 end
 
-function LayerNorm:statistics(input, mean, invstd)
+normBackward(LayerNorm, function(self, input, mean, invstd)
   core.layernorm_forward(input, nil, nil, lunet.zeros(0), mean, invstd, #self.normalizedShape, self.eps)
-end
-
-function LayerNorm.gradients(self, input, gradOutput, mean, invstd, gradInput, gradWeight, gradBias, scale)
+end, function(self, input, gradOutput, mean, invstd, gradInput, gradWeight, gradBias, scale)
   checkLayerInput(self, input)
   core.layernorm_backward(input, gradOutput, self.weight, mean, invstd, gradInput, gradWeight, gradBias,
     #self.normalizedShape, scale)
-end
-
-normBackward(LayerNorm)
+end)
 
 function LayerNorm:__tostring()
   return ("LayerNorm(%s, eps %g%s)"):format(shapeString(self.normalizedShape), self.eps,

@@ -5,13 +5,25 @@
 --   nn.RNN(inputSize, hiddenSize, {layers = 1})      h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
 --   nn.LSTM(inputSize, hiddenSize, {layers = 1, forgetBias = 1.0})
 --   nn.GRU(inputSize, hiddenSize, {layers = 1})      PyTorch's / cuDNN's formulation
+-- and, for all three, the options
+--   bidirectional = false  a second unit per layer reads the sequence backwards; the
+--                          layer's output is both units' states side by side (N,T,2H)
+--   dropout = 0            inter-layer dropout: between stacked layers (not after the
+--                          top one), in training only, as PyTorch's
+--   batchFirst = true      input (N,T,D), output (N,T,H); false: time first, (T,N,D) and
+--                          (T,N,H), PyTorch's default layout
 --
--- input (N,T,D) batch-first; output (N,T,H), the top layer's hidden state at every
--- step; module.hN (N,H) the top layer's last hidden state (a view of the output) and,
--- for the LSTM, module.cN (N,H) its last cell state. Stacked layers feed each layer's
--- hidden states to the next as its input sequence.
+-- Layout: input (N,T,D) (batchFirst) or (T,N,D); output (N,T,H·dirs) or (T,N,H·dirs), the
+-- top layer's hidden states at every step (dirs = 2 when bidirectional).
+-- module.hN (N,H·dirs) is the top layer's last hidden state (the forward unit's at step T
+-- beside the reverse unit's at step 1) and, for the LSTM, module.cN (N,H·dirs) its last
+-- cell state. Stacked layers feed each layer's output to the next as its input sequence.
+-- With bidirectional, LastStep picks step T of the output, where the reverse unit has read
+-- one step only: use hN for a sequence summary.
 --
--- Parameters, per layer l = 1..layers (G gates: RNN 1, LSTM 4 (i,f,g,o), GRU 3 (r,z,n)):
+-- Parameters, per layer l = 1..layers (G gates: RNN 1, LSTM 4 (i,f,g,o), GRU 3 (r,z,n)),
+-- and again with the suffix Reverse (weightIH1Reverse, ...) for a bidirectional layer's
+-- reverse unit (D_l = D for l = 1, H·dirs above):
 --   weightIH<l> (G*H, D_l)   weightHH<l> (G*H, H)   PyTorch's weight_ih_l / weight_hh_l
 --   bias<l> (G*H)                                   RNN and LSTM (one bias, TensorFlow's)
 --   biasIH<l>, biasHH<l> (G*H)                      GRU (b_hn sits inside r * (...))
@@ -19,10 +31,11 @@
 -- in +-1/sqrt(H) as PyTorch; for the LSTM the forget gate's bias block then set to
 -- forgetBias (1.0 as TensorFlow's BasicLSTMCell; forgetBias = false keeps it uniform).
 --
--- Initial state: module:setInitialState(h0 [, c0]) with tensors (layers,N,H), or (N,H)
--- for one layer; nil (the default) means zeros. After backward, module.gradH0 (and
--- module.gradC0 for the LSTM) hold the gradient w.r.t. the initial state, shaped like
--- h0 (or (N,H) / (layers,N,H) when there was none).
+-- Initial state: module:setInitialState(h0 [, c0]) with tensors (layers·dirs,N,H), units
+-- layer-major with the forward one first (PyTorch's order), or (N,H) for one unit; nil
+-- (the default) means zeros. After backward, module.gradH0 (and module.gradC0 for the
+-- LSTM) hold the gradient w.r.t. the initial state, shaped like h0 (or (N,H) /
+-- (layers·dirs,N,H) when there was none).
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -33,8 +46,11 @@ local rnn = {}
 
 -- Per cell: its gate count, its options and its three kernels (csrc/lua/rnn.c).
 local CELLS = {}
-for name, c in pairs({ RNN = { "rnn", 1 }, LSTM = { "lstm", 4, { "forgetBias", "layers" } }, GRU = { "gru", 3 } }) do
-  CELLS[name] = { gates = c[2], options = c[3] or { "layers" }, forward = core[c[1] .. "_forward"],
+local OPTIONS = { "layers", "bidirectional", "dropout", "batchFirst" }
+for name, c in pairs({ RNN = { "rnn", 1 }, LSTM = { "lstm", 4, "forgetBias" }, GRU = { "gru", 3 } }) do
+  local options = { table.unpack(OPTIONS) }
+  if c[3] then table.insert(options, 1, c[3]) end
+  CELLS[name] = { gates = c[2], options = options, forward = core[c[1] .. "_forward"],
                   backwardInput = core[c[1] .. "_backward_input"],
                   backwardParams = core[c[1] .. "_backward_params"] }
 end
@@ -67,30 +83,45 @@ function Recurrent:__init(inputSize, hiddenSize, opts)
       check.fail(3, "LSTM: forgetBias must be a number or false, got %s", tostring(forgetBias))
     end
   end
+  for _, flag in ipairs({"bidirectional", "batchFirst"}) do
+    if opts[flag] ~= nil and type(opts[flag]) ~= "boolean" then
+      check.fail(3, "%s: %s must be a boolean, got %s", name, flag, tostring(opts[flag]))
+    end
+  end
+  self.dropout = opts.dropout == nil and 0 or check.number(name, "dropout", opts.dropout, 0, 1, 3, "[)")
   self.inputSize, self.hiddenSize, self.numLayers = inputSize, hiddenSize, layers
   self.forgetBias = forgetBias
+  self.bidirectional = opts.bidirectional == true
+  self.batchFirst = opts.batchFirst ~= false
+  self.directions = self.bidirectional and 2 or 1
 
   local GH, H = cell.gates * hiddenSize, hiddenSize
   local biasNames = name == "GRU" and { "biasIH", "biasHH" } or { "bias" }
   self.paramNames = {}
-  self.layer = {} -- per layer: parameter names and the buffers the kernels reuse
+  -- One unit per layer and direction (layer-major, forward first, as PyTorch orders
+  -- them): its parameter names and the buffers its kernels reuse.
+  self.layer = {}
   for l = 1, layers do
-    local D = l == 1 and inputSize or H
-    local L = {
-      weightIH = "weightIH" .. l, weightHH = "weightHH" .. l,
-      biasIH = biasNames[1] .. l, biasHH = biasNames[2] and (biasNames[2] .. l),
-      output = lunet.zeros(0), state = lunet.zeros(0), scratch = lunet.zeros(0),
-      gradInput = lunet.zeros(0), gradH0 = lunet.zeros(0),
-      cN = name == "LSTM" and lunet.zeros(0) or nil,
-      gradC0 = name == "LSTM" and lunet.zeros(0) or nil,
-    }
-    self.layer[l] = L
-    local shapes = { [L.weightIH] = { GH, D }, [L.weightHH] = { GH, H }, [L.biasIH] = { GH } }
-    if L.biasHH then shapes[L.biasHH] = { GH } end
-    for _, p in ipairs({ L.weightIH, L.weightHH, L.biasIH, L.biasHH }) do
-      self.paramNames[#self.paramNames + 1] = p
-      self[p] = lunet.zeros(table.unpack(shapes[p]))
-      self[gradName(p)] = lunet.zeros(table.unpack(shapes[p]))
+    local D = l == 1 and inputSize or H * self.directions
+    for dir = 1, self.directions do
+      local suffix = l .. (dir == 2 and "Reverse" or "")
+      local L = {
+        l = l, reverse = dir == 2,
+        weightIH = "weightIH" .. suffix, weightHH = "weightHH" .. suffix,
+        biasIH = biasNames[1] .. suffix, biasHH = biasNames[2] and (biasNames[2] .. suffix),
+        output = lunet.zeros(0), state = lunet.zeros(0), scratch = lunet.zeros(0),
+        gradInput = lunet.zeros(0), gradH0 = lunet.zeros(0),
+        cN = name == "LSTM" and lunet.zeros(0) or nil,
+        gradC0 = name == "LSTM" and lunet.zeros(0) or nil,
+      }
+      self.layer[#self.layer + 1] = L
+      local shapes = { [L.weightIH] = { GH, D }, [L.weightHH] = { GH, H }, [L.biasIH] = { GH } }
+      if L.biasHH then shapes[L.biasHH] = { GH } end
+      for _, p in ipairs({ L.weightIH, L.weightHH, L.biasIH, L.biasHH }) do
+        self.paramNames[#self.paramNames + 1] = p
+        self[p] = lunet.zeros(table.unpack(shapes[p]))
+        self[gradName(p)] = lunet.zeros(table.unpack(shapes[p]))
+      end
     end
   end
   self.output = lunet.zeros(0)
@@ -98,15 +129,15 @@ function Recurrent:__init(inputSize, hiddenSize, opts)
   self:reset()
 end
 
--- The per-layer buffers the kernels reuse; clearState releases them with the module's own.
-local LAYER_BUFFERS = { "output", "state", "scratch", "gradInput", "gradH0", "cN", "gradC0" }
-Recurrent.lastCallNames = { "input", "x", "hN", "cN", "gradH0", "gradC0", "gradFor" }
+-- The per-unit buffers the kernels reuse; clearState releases them with the module's own.
+local LAYER_BUFFERS = { "output", "state", "scratch", "gradInput", "gradH0", "cN", "gradC0", "xin" }
+Recurrent.lastCallNames = { "input", "x", "hN", "cN", "gradH0", "gradC0", "gradFor", "layerInput", "masks" }
 
 function Recurrent:clearState()
   Module.clearState(self)
   for _, L in ipairs(self.layer) do
     for _, name in ipairs(LAYER_BUFFERS) do
-      if L[name] then L[name] = lunet.zeros(0) end
+      if L[name] then L[name] = name ~= "xin" and lunet.zeros(0) or nil end
     end
   end
   return self
@@ -122,8 +153,9 @@ function Recurrent:reset()
   return self
 end
 
--- The initial state for the next forward calls: tensors (layers,N,H), or (N,H) for a
--- one-layer module; nil for zeros. c0 is the LSTM's initial cell state.
+-- The initial state for the next forward calls: tensors (layers*directions,N,H) (units
+-- ordered as PyTorch's h0: layer-major, forward first), or (N,H) for one unit; nil for
+-- zeros. c0 is the LSTM's initial cell state.
 function Recurrent:setInitialState(h0, c0)
   local name = self.typename
   if c0 ~= nil and name ~= "LSTM" then
@@ -135,13 +167,13 @@ function Recurrent:setInitialState(h0, c0)
       if not lunet.isTensor(t) then
         error(("%s:setInitialState: %s must be a tensor or nil, got %s"):format(name, what, type(t)), 2)
       end
-      local H, layers = self.hiddenSize, self.numLayers
-      local ok = (t:dim() == 3 and t:size(1) == layers and t:size(3) == H)
-        or (layers == 1 and t:dim() == 2 and t:size(2) == H)
+      local H, units = self.hiddenSize, #self.layer
+      local ok = (t:dim() == 3 and t:size(1) == units and t:size(3) == H)
+        or (units == 1 and t:dim() == 2 and t:size(2) == H)
       if not ok then
-        error(("%s:setInitialState: %s must be (layers,N,H) = (%d,N,%d)%s, got %s"):format(
-          name, what, layers, H, layers == 1 and (" or (N,H) = (N,%d)"):format(H) or "",
-          t:shapeString()), 2)
+        error(("%s:setInitialState: %s must be (%s,N,H) = (%d,N,%d)%s, got %s"):format(
+          name, what, self.bidirectional and "2*layers" or "layers", units, H,
+          units == 1 and (" or (N,H) = (N,%d)"):format(H) or "", t:shapeString()), 2)
       end
     end
   end
@@ -149,93 +181,132 @@ function Recurrent:setInitialState(h0, c0)
   return self
 end
 
--- Layer l's slice of an initial state given as (layers,N,H) or (N,H); nil stays nil.
-local function layerState(t, l)
+-- Unit u's slice of an initial state given as (units,N,H) or (N,H); nil stays nil.
+local function unitState(t, u)
   if t == nil then return nil end
-  local s = t:dim() == 2 and t or t:select(1, l)
+  local s = t:dim() == 2 and t or t:select(1, u)
   return s:isContiguous() and s or s:contiguous()
 end
 
--- Raise unless the initial state t (or nil) is for the input's batch size.
-local function checkBatch(self, t, what, input)
-  if t ~= nil and t:size(t:dim() - 1) ~= input:size(1) then
+-- Raise unless the initial state t (or nil) is for the input's batch size n.
+local function checkBatch(self, t, what, n, input)
+  if t ~= nil and t:size(t:dim() - 1) ~= n then
     error(("%s: the initial state %s %s is for a batch of %d, the input %s has %d"):format(
-      self.typename, what, t:shapeString(), t:size(t:dim() - 1), input:shapeString(), input:size(1)), 4)
+      self.typename, what, t:shapeString(), t:size(t:dim() - 1), input:shapeString(), n), 4)
   end
 end
 
+-- The time steps of a (N,T,X) sequence in reverse order (a new contiguous tensor).
+local function reversed(self, x)
+  local T = x:size(2)
+  if not self.rev or self.rev:size(1) ~= T then self.rev = lunet.arange(T, 0, -1):int() end
+  return x:indexSelect(2, self.rev)
+end
+
+-- A (T,N,X) tensor as (N,T,X), or back: contiguous.
+local function swapTime(t) return t:transpose(1, 2):contiguous() end
+
 function Recurrent:updateOutput(input)
   local name = self.typename
-  check.tensor(name, "input", input, {rank = 3, layout = "(N,T,D)"}, 3)
+  local layout = self.batchFirst and "(N,T,D)" or "(T,N,D), time first (batchFirst = false)"
+  check.tensor(name, "input", input, {rank = 3, layout = layout}, 3)
   if input:size(3) ~= self.inputSize then
-    error(("%s: input must be (N,T,%d), got %s"):format(name, self.inputSize, input:shapeString()), 3)
+    error(("%s: input must be %s, got %s"):format(name, self.batchFirst and ("(N,T,%d)"):format(self.inputSize)
+      or ("(T,N,%d), time first (batchFirst = false)"):format(self.inputSize), input:shapeString()), 3)
   end
-  checkBatch(self, self.h0, "h0", input)
-  checkBatch(self, self.c0, "c0", input)
-  local x = input:isContiguous() and input or input:contiguous()
+  local n = input:size(self.batchFirst and 1 or 2)
+  checkBatch(self, self.h0, "h0", n, input)
+  checkBatch(self, self.c0, "c0", n, input)
+  local x = not self.batchFirst and swapTime(input) or input:isContiguous() and input or input:contiguous()
   self.x = x
-  for l, L in ipairs(self.layer) do
-    self.cell.forward(x, self[L.weightIH], self[L.weightHH], self[L.biasIH],
-                       L.biasHH and self[L.biasHH], layerState(self.h0, l), layerState(self.c0, l),
-                       L.output, L.cN, L.state)
-    x = L.output
+  self.layerInput, self.masks = {}, {}
+  local dirs, H = self.directions, self.hiddenSize
+  for l = 1, self.numLayers do
+    self.layerInput[l] = x
+    for dir = 1, dirs do
+      local u = (l - 1) * dirs + dir
+      local L = self.layer[u]
+      L.xin = L.reverse and reversed(self, x) or x
+      self.cell.forward(L.xin, self[L.weightIH], self[L.weightHH], self[L.biasIH],
+                         L.biasHH and self[L.biasHH], unitState(self.h0, u), unitState(self.c0, u),
+                         L.output, L.cN, L.state)
+    end
+    local fwd = self.layer[(l - 1) * dirs + 1]
+    x = dirs == 1 and fwd.output or lunet.cat({fwd.output, reversed(self, self.layer[l * dirs].output)}, 3)
+    if l < self.numLayers and self.dropout > 0 and self.training then
+      local keep = 1 - self.dropout
+      self.masks[l] = lunet.zeros(x:size()):bernoulli_(keep):div_(keep)
+      x = x:mul(self.masks[l])
+    end
   end
-  local top = self.layer[#self.layer]
-  self.output = top.output
-  self.hN = top.output:select(2, top.output:size(2))
-  self.cN = top.cN
+  -- The last hidden state: the forward unit's at step T, beside the reverse unit's at step 1.
+  local top = self.layer[#self.layer - dirs + 1]
+  local T = x:size(2)
+  self.hN = dirs == 1 and x:select(2, T) or lunet.cat({x:select(2, T):narrow(2, 1, H), x:select(2, 1):narrow(2, H + 1, H)}, 2)
+  self.cN = top.cN and (dirs == 1 and top.cN or lunet.cat({top.cN, self.layer[#self.layer].cN}, 2)) or nil
+  self.output = self.batchFirst and x or swapTime(x)
   self.gradFor = nil -- the backward input pass of this forward has not run yet
   return self.output
 end
 
 -- The gradient w.r.t. the initial state `given` (h0 or c0), shaped as documented at
--- the top: each layer's (N,H) buffer, or their copies stacked in (layers,N,H).
+-- the top: each unit's (N,H) buffer, or their copies stacked in (units,N,H).
 local function gatherStateGrad(self, field, given)
-  if self.numLayers == 1 and (given == nil or given:dim() == 2) then
+  if #self.layer == 1 and (given == nil or given:dim() == 2) then
     return self.layer[1][field]
   end
   local g1 = self.layer[1][field]
   local out = self[field]
-  if not lunet.isTensor(out) or out:dim() ~= 3 or out:size(1) ~= self.numLayers
+  if not lunet.isTensor(out) or out:dim() ~= 3 or out:size(1) ~= #self.layer
       or out:size(2) ~= g1:size(1) or out:size(3) ~= g1:size(2) then
-    out = lunet.zeros(self.numLayers, g1:size(1), g1:size(2))
+    out = lunet.zeros(#self.layer, g1:size(1), g1:size(2))
   end
-  for l, L in ipairs(self.layer) do out:select(1, l):copy(L[field]) end
+  for u, L in ipairs(self.layer) do out:select(1, u):copy(L[field]) end
   return out
 end
 
 -- Backpropagation through time for every layer, top first; leaves the gates'
--- gradients in each layer's scratch for accGradParameters.
+-- gradients in each unit's scratch for accGradParameters.
 function Recurrent:updateGradInput(input, gradOutput)
   local name = self.typename
   if self.x == nil or (self.x ~= input and self.input ~= input) then
     error(("%s:backward: call forward(input) with this same input first"):format(name), 3)
   end
   if not lunet.isTensor(gradOutput) then
-    error(("%s:backward: gradOutput must be a tensor (N,T,H), got %s"):format(name, type(gradOutput)), 3)
+    error(("%s:backward: gradOutput must be a tensor shaped as the output, got %s"):format(name, type(gradOutput)), 3)
   end
-  local g = gradOutput:isContiguous() and gradOutput or gradOutput:contiguous()
-  for l = #self.layer, 1, -1 do
-    local L = self.layer[l]
-    local x = l == 1 and self.x or self.layer[l - 1].output
+  local g = not self.batchFirst and swapTime(gradOutput)
+    or gradOutput:isContiguous() and gradOutput or gradOutput:contiguous()
+  local dirs, H = self.directions, self.hiddenSize
+  for l = self.numLayers, 1, -1 do
+    if self.masks[l] then g = g:mul(self.masks[l]) end
     -- the bottom layer's input gradient (one sgemm) only when someone wants it
-    local gx = (l > 1 or self.needInputGrad ~= false) and L.gradInput or nil
-    self.cell.backwardInput(x, self[L.weightIH], self[L.weightHH], L.state, g, gx,
-                            L.gradH0, L.gradC0, L.scratch)
+    local wantInput = l > 1 or self.needInputGrad ~= false
+    local gx
+    for dir = 1, dirs do
+      local L = self.layer[(l - 1) * dirs + dir]
+      local gd = dirs == 1 and g or g:narrow(3, (dir - 1) * H + 1, H)
+      gd = L.reverse and reversed(self, gd) or gd:isContiguous() and gd or gd:contiguous()
+      self.cell.backwardInput(L.xin, self[L.weightIH], self[L.weightHH], L.state, gd,
+                              wantInput and L.gradInput or nil, L.gradH0, L.gradC0, L.scratch)
+      if wantInput then
+        local gi = L.reverse and reversed(self, L.gradInput) or L.gradInput
+        gx = gx and gx:add_(gi) or (dirs == 1 and gi or gi:clone())
+      end
+    end
     g = gx
   end
-  self.gradInput = g
+  self.gradInput = (g and not self.batchFirst) and swapTime(g) or g
   self.gradH0 = gatherStateGrad(self, "gradH0", self.h0)
   if self.typename == "LSTM" then self.gradC0 = gatherStateGrad(self, "gradC0", self.c0) end
   self.gradFor = gradOutput
-  return g
+  return self.gradInput
 end
 
 function Recurrent:accGradParameters(input, gradOutput, scale)
   if self.gradFor ~= gradOutput then self:updateGradInput(input, gradOutput) end
-  for l, L in ipairs(self.layer) do
-    local x = l == 1 and self.x or self.layer[l - 1].output
-    self.cell.backwardParams(x, L.state, L.scratch, self[gradName(L.weightIH)],
+  for _, L in ipairs(self.layer) do
+    self.cell.backwardParams(L.xin, L.state, L.scratch, self[gradName(L.weightIH)],
                               self[gradName(L.weightHH)], self[gradName(L.biasIH)],
                               L.biasHH and self[gradName(L.biasHH)], scale or 1)
   end
@@ -247,6 +318,9 @@ function Recurrent:__tostring()
   if self.typename == "LSTM" and self.forgetBias then
     extra = extra .. (", forgetBias %g"):format(self.forgetBias)
   end
+  if self.bidirectional then extra = extra .. ", bidirectional" end
+  if self.dropout > 0 then extra = extra .. (", dropout %g"):format(self.dropout) end
+  if not self.batchFirst then extra = extra .. ", time first" end
   return ("%s(%d -> %d%s)"):format(self.typename, self.inputSize, self.hiddenSize, extra)
 end
 

@@ -90,6 +90,18 @@ function common.forwardTo(model, k, x)
   return x
 end
 
+-- The signal g at the output of module k, taken down to the output of module `stop` (0: to
+-- the model's input) through the inputs and switches of the last forward: Conv2d, MaxPool2d
+-- and ReLU by their project methods (a ReLU by `rule`, nn.ReLU.projectRules; "saliency" is
+-- its gradient), every other module by its gradient (updateGradInput). A new tensor.
+function common.backFrom(model, k, stop, g, rule)
+  for i = k, stop + 1, -1 do
+    local m = model.modules[i]
+    if m.project then g = m:project(g, rule) else g = m:updateGradInput(m.input, g) end
+  end
+  return g:clone()
+end
+
 
 -- The model's output as probabilities (N,K): as they are after a Softmax, exp'd after a
 -- LogSoftmax, otherwise (logits) through a softmax.

@@ -17,6 +17,9 @@
 --                                   region = viz.randomRegions(images:size(1), 28, 28, 8, 8)})
 --   local evo = viz.evolution{model = model, images = probe, layer = "conv1", maps = {1, 2, 3}}
 --   train.classifier{..., onEval = function(it) evo:record(it) end}; evo:grid("evolution.png")
+--   local sal, info = viz.attribute(model, images, {method = "saliency"})  -- predicted classes
+--   viz.attribute(model, images, {method = "ig", target = labels:totable(), steps = 50})
+--   viz.attribute(model, images, {method = "gradcam", camLayer = "relu2"})
 --
 -- Projections (viz.project). The chosen activation (a layer, a feature map, a position) is
 -- kept, every other activation of that layer set to zero, and the signal taken down the
@@ -30,6 +33,12 @@
 -- symmetric scale (zero mid-grey). The signal starts as the activation's own value a, so
 -- the "saliency" projection is a · ∂a/∂input.
 --
+-- Attributions (viz.attribute) start from one unit of any layer, a class score by default,
+-- seeded with 1 (not its value), and go down the whole model the same way (a module that has
+-- no project method passes the signal by its gradient: Linear, Flatten, Dropout in evaluation
+-- mode...). Methods "saliency" (|gradient|, max over channels), "guided", "deconvnet" (the
+-- rules above), "ig" (integrated gradients) and "gradcam" (Grad-CAM at a layer of maps).
+--
 -- Layers are named (model:add(module, name)) or given by module index. Batched functions take
 -- images as (N,C,H,W); viz.occlusion takes one image (C,H,W). The functions run the model
 -- (or its first layers) on the images, overwriting the modules' outputs; the ones that
@@ -42,13 +51,16 @@
 --   viz/invariance.lua      viz.invariance, viz.transform
 --   viz/correspondence.lua  viz.correspondence, viz.randomRegions
 --   viz/evolution.lua       viz.evolution
+--   viz/attribution.lua     viz.attribute
 --   viz/common.lua          what they share: argument checks, layers by name or index,
---                           running the model part way or in evaluation mode
+--                           running the model part way (and the signal back down) or in
+--                           evaluation mode
 local project = require "lunet.viz.project"
 local occlusion = require "lunet.viz.occlusion"
 local invariance = require "lunet.viz.invariance"
 local correspondence = require "lunet.viz.correspondence"
 local evolution = require "lunet.viz.evolution"
+local attribution = require "lunet.viz.attribution"
 
 return {
   project = project.project, receptiveField = project.receptiveField, window = project.window,
@@ -57,4 +69,5 @@ return {
   invariance = invariance.invariance, transform = invariance.transform,
   correspondence = correspondence.correspondence, randomRegions = correspondence.randomRegions,
   evolution = evolution.evolution,
+  attribute = attribution.attribute,
 }

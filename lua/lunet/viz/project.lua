@@ -1,7 +1,7 @@
 -- lunet.viz.project: deconvnet projections (viz.project), receptive fields
 -- (viz.receptiveField, viz.window) and the top-k activations (viz.top, viz.topGrid); see
--- lunet/viz/init.lua. The fields not documented there (topChecked, projectHits, mapsAt,
--- checkRule, EVERY_UNIT) serve lunet.viz.evolution.
+-- lunet/viz/init.lua. The fields not documented there serve lunet.viz.evolution (topChecked,
+-- projectHits, mapsAt, checkRule, EVERY_UNIT) and lunet.viz.attribution (perImage, units).
 local lunet = require "lunet"
 local check = require "lunet.check"
 local nn = require "lunet.nn"
@@ -11,8 +11,9 @@ local common = require "lunet.viz.common"
 
 local project = {}
 
--- opts.map or opts.position: given once (the same for every image) or as a list of n.
-local function perImage(fname, what, v, isList, n)
+-- opts.map or opts.position (or viz.attribute's opts.target): given once (the same for every
+-- image) or as a list of n.
+function project.perImage(fname, what, v, isList, n)
   if isList then
     if #v ~= n then check.fail(3, "%s: %s as a list must have one entry per image (%d), got %d", fname, what, n, #v) end
     return v
@@ -30,23 +31,15 @@ function project.checkRule(fname, rule)
   return rule
 end
 
--- The signal g at the output of module k, taken down to the input of module 1, each
--- module projecting it through the switches and inputs of the last forward (Conv2d,
--- MaxPool2d and ReLU:project); a new tensor.
-local function backFrom(model, k, g, rule)
-  for i = k, 1, -1 do g = model.modules[i]:project(g, rule) end
-  return g:clone()
-end
-
--- The projection itself, arguments checked: maps and positions are lists of n entries
--- (nil entries: the strongest).
-local function projectChecked(fname, model, k, x, maps, positions, rule)
-  local out = common.forwardTo(model, k, x)
+-- The unit of out (N,C,H,W) each image's signal starts from, per image {map, y, x, value}:
+-- map maps[i] (named `what` in errors) at positions[i] ({y, x}); a nil map, the image's
+-- strongest unit; a nil position, the map's strongest.
+function project.units(fname, out, maps, positions, what)
   local n, c, h, w = out:size(1), out:size(2), out:size(3), out:size(4)
-  local seed, where = lunet.zeros(n, c, h, w), {}
+  local where = {}
   for i = 1, n do
     local m, pos = maps[i], positions[i]
-    if m ~= nil then check.integer(fname, "opts.map", m, 1, c) end
+    if m ~= nil then check.integer(fname, what, m, 1, c) end
     if pos ~= nil then
       if type(pos) ~= "table" then
         check.fail(3, "%s: opts.position must be {y, x} or a list of them, got %s", fname, type(pos))
@@ -65,11 +58,19 @@ local function projectChecked(fname, model, k, x, maps, positions, rule)
     else
       y, xx = pos[1], pos[2]
     end
-    local v = out[i][m][y][xx]
-    seed[i][m][y][xx] = v
-    where[i] = {map = m, y = y, x = xx, value = v}
+    where[i] = {map = m, y = y, x = xx, value = out[i][m][y][xx]}
   end
-  return backFrom(model, k, seed, rule), where
+  return where
+end
+
+-- The projection itself, arguments checked: maps and positions are lists of n entries
+-- (nil entries: the strongest). The signal starts as the activation's own value.
+local function projectChecked(fname, model, k, x, maps, positions, rule)
+  local out = common.forwardTo(model, k, x)
+  local where = project.units(fname, out, maps, positions, "opts.map")
+  local seed = lunet.zeros(out:size())
+  for i, e in ipairs(where) do seed[i][e.map][e.y][e.x] = e.value end
+  return common.backFrom(model, k, 0, seed, rule), where
 end
 
 --- viz.project(model, images, opts) -> projections (N,C,H,W), where (a list: per image
@@ -87,9 +88,9 @@ function project.project(model, images, opts)
   local rule = project.checkRule(fname, opts.rule)
   local x = common.checkImages(fname, images, "images", 4, "(N,C,H,W)")
   local n = x:size(1)
-  local maps = perImage(fname, "opts.map", opts.map, type(opts.map) == "table", n)
+  local maps = project.perImage(fname, "opts.map", opts.map, type(opts.map) == "table", n)
   local pos = opts.position
-  local positions = perImage(fname, "opts.position", pos, type(pos) == "table" and type(pos[1]) == "table", n)
+  local positions = project.perImage(fname, "opts.position", pos, type(pos) == "table" and type(pos[1]) == "table", n)
   return projectChecked(fname, model, k, x, maps, positions, rule)
 end
 

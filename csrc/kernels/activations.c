@@ -1,0 +1,119 @@
+/* activations.c — the pointwise activations beyond ReLU (tanh, sigmoid, leaky ReLU, ELU,
+ * GELU, SiLU, softplus), forward and backward, with PyTorch's definitions. One loop per
+ * activation, chunked on lunet's thread pool; the switch is outside the loops. */
+#include <math.h>
+#include "nnkernels.h"
+#include "threadpool.h"
+
+typedef struct {
+  lt_activation kind;
+  const float *x, *y, *g;
+  float *out;
+  float p, q;
+} act_job;
+
+/* 1/(1+e^-x) without overflow for large |x|. */
+static inline float sigmoidf(float x) {
+  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+  const float e = expf(x);
+  return e / (1.0f + e);
+}
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_C 0.044715f
+
+static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+  const act_job *j = ctx;
+  const float *x = j->x, p = j->p, q = j->q;
+  float *y = j->out;
+  switch (j->kind) {
+    case LT_ACT_TANH:
+      for (int64_t i = i0; i < i1; i++) y[i] = tanhf(x[i]);
+      break;
+    case LT_ACT_SIGMOID:
+      for (int64_t i = i0; i < i1; i++) y[i] = sigmoidf(x[i]);
+      break;
+    case LT_ACT_LEAKY_RELU:
+      for (int64_t i = i0; i < i1; i++) y[i] = x[i] < 0.0f ? p * x[i] : x[i];
+      break;
+    case LT_ACT_ELU:
+      for (int64_t i = i0; i < i1; i++) y[i] = x[i] > 0.0f ? x[i] : p * expm1f(x[i]);
+      break;
+    case LT_ACT_GELU:
+      for (int64_t i = i0; i < i1; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+      break;
+    case LT_ACT_GELU_TANH:
+      for (int64_t i = i0; i < i1; i++) {
+        const float v = x[i];
+        y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
+      }
+      break;
+    case LT_ACT_SILU:
+      for (int64_t i = i0; i < i1; i++) y[i] = x[i] * sigmoidf(x[i]);
+      break;
+    case LT_ACT_SOFTPLUS:
+      for (int64_t i = i0; i < i1; i++) {
+        const float bx = p * x[i];
+        y[i] = bx > q ? x[i] : log1pf(expf(bx)) / p;
+      }
+      break;
+  }
+}
+
+static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+  const act_job *j = ctx;
+  const float *x = j->x, *y = j->y, *g = j->g, p = j->p, q = j->q;
+  float *d = j->out;
+  switch (j->kind) {
+    case LT_ACT_TANH:
+      for (int64_t i = i0; i < i1; i++) d[i] = g[i] * (1.0f - y[i] * y[i]);
+      break;
+    case LT_ACT_SIGMOID:
+      for (int64_t i = i0; i < i1; i++) d[i] = g[i] * y[i] * (1.0f - y[i]);
+      break;
+    case LT_ACT_LEAKY_RELU:
+      for (int64_t i = i0; i < i1; i++) d[i] = x[i] > 0.0f ? g[i] : p * g[i];
+      break;
+    case LT_ACT_ELU:
+      for (int64_t i = i0; i < i1; i++) d[i] = x[i] > 0.0f ? g[i] : g[i] * p * expf(x[i]);
+      break;
+    case LT_ACT_GELU:
+      for (int64_t i = i0; i < i1; i++) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.0f + erff(v * (float)M_SQRT1_2));
+        const float pdf = expf(-0.5f * v * v) * 0.3989422804014327f; /* 1/sqrt(2 pi) */
+        d[i] = g[i] * (cdf + v * pdf);
+      }
+      break;
+    case LT_ACT_GELU_TANH:
+      for (int64_t i = i0; i < i1; i++) {
+        const float v = x[i];
+        const float t = tanhf(GELU_K * (v + GELU_C * v * v * v));
+        const float dinner = GELU_K * (1.0f + 3.0f * GELU_C * v * v);
+        d[i] = g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dinner);
+      }
+      break;
+    case LT_ACT_SILU:
+      for (int64_t i = i0; i < i1; i++) {
+        const float s = sigmoidf(x[i]);
+        d[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
+      }
+      break;
+    case LT_ACT_SOFTPLUS:
+      for (int64_t i = i0; i < i1; i++) {
+        const float bx = p * x[i];
+        d[i] = bx > q ? g[i] : g[i] * sigmoidf(bx);
+      }
+      break;
+  }
+}
+
+void lt_activation_forward(lt_activation kind, const float *x, float *y, int64_t n, float p, float q) {
+  lt_parallel_for(n, LT_EW_GRAIN, forward_range, &(act_job){.kind = kind, .x = x, .out = y, .p = p, .q = q});
+}
+
+void lt_activation_backward(lt_activation kind, const float *x, const float *y, const float *grad_output,
+                            float *grad_input, int64_t n, float p, float q) {
+  lt_parallel_for(n, LT_EW_GRAIN, backward_range,
+                  &(act_job){.kind = kind, .x = x, .y = y, .g = grad_output, .out = grad_input, .p = p, .q = q});
+}
