@@ -132,59 +132,49 @@ typedef struct {
   const float *src;
   float *dst;
   lt_avgpool_mode mode;
+  int backward;
 } avg_job;
 
-static void avg_forward_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
+/* Forward, one plane of src (h, w) into its averages dst (oh, ow); backward, one plane of
+ * gradients src (oh, ow) spread over dst (h, w), each divided by its window's divisor. */
+static void avg_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
   const avg_job *j = ctx;
   const lt_conv2d_geom *g = j->g;
+  const int64_t hw = g->h * g->w, L = g->oh * g->ow;
   for (int64_t p = p0; p < p1; p++) {
-    const float *src = j->src + p * g->h * g->w;
-    float *dst = j->dst + p * g->oh * g->ow;
+    const float *src = j->src + p * (j->backward ? L : hw);
+    float *dst = j->dst + p * (j->backward ? hw : L);
+    if (j->backward) memset(dst, 0, (size_t)hw * sizeof(float));
     for (int64_t y = 0; y < g->oh; y++) {
       int64_t r0, r1, rl;
       avg_window(y, g->h, g->oh, g->kh, g->sh, g->ph, j->mode, &r0, &r1, &rl);
       for (int64_t x = 0; x < g->ow; x++) {
         int64_t c0, c1, cl;
         avg_window(x, g->w, g->ow, g->kw, g->sw, g->pw, j->mode, &c0, &c1, &cl);
-        double sum = 0.0;
-        for (int64_t r = r0; r < r1; r++) {
-          for (int64_t c = c0; c < c1; c++) sum += src[r * g->w + c];
+        if (j->backward) {
+          const float v = (float)((double)src[y * g->ow + x] / (double)(rl * cl));
+          for (int64_t r = r0; r < r1; r++) {
+            for (int64_t c = c0; c < c1; c++) dst[r * g->w + c] += v;
+          }
+        } else {
+          double sum = 0.0;
+          for (int64_t r = r0; r < r1; r++) {
+            for (int64_t c = c0; c < c1; c++) sum += src[r * g->w + c];
+          }
+          dst[y * g->ow + x] = (float)(sum / (double)(rl * cl));
         }
-        dst[y * g->ow + x] = (float)(sum / (double)(rl * cl));
       }
     }
   }
 }
 
 void lt_avgpool2d_forward(const float *in, float *out, const lt_conv2d_geom *g, lt_avgpool_mode mode) {
-  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), avg_forward_planes,
+  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), avg_planes,
                   &(avg_job){.g = g, .src = in, .dst = out, .mode = mode});
-}
-
-static void avg_backward_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
-  const avg_job *j = ctx;
-  const lt_conv2d_geom *g = j->g;
-  for (int64_t p = p0; p < p1; p++) {
-    const float *src = j->src + p * g->oh * g->ow;
-    float *dst = j->dst + p * g->h * g->w;
-    memset(dst, 0, (size_t)(g->h * g->w) * sizeof(float));
-    for (int64_t y = 0; y < g->oh; y++) {
-      int64_t r0, r1, rl;
-      avg_window(y, g->h, g->oh, g->kh, g->sh, g->ph, j->mode, &r0, &r1, &rl);
-      for (int64_t x = 0; x < g->ow; x++) {
-        int64_t c0, c1, cl;
-        avg_window(x, g->w, g->ow, g->kw, g->sw, g->pw, j->mode, &c0, &c1, &cl);
-        const float v = (float)((double)src[y * g->ow + x] / (double)(rl * cl));
-        for (int64_t r = r0; r < r1; r++) {
-          for (int64_t c = c0; c < c1; c++) dst[r * g->w + c] += v;
-        }
-      }
-    }
-  }
 }
 
 void lt_avgpool2d_backward(const float *grad_output, float *grad_input, const lt_conv2d_geom *g,
                            lt_avgpool_mode mode) {
-  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), avg_backward_planes,
-                  &(avg_job){.g = g, .src = grad_output, .dst = grad_input, .mode = mode});
+  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), avg_planes,
+                  &(avg_job){.g = g, .src = grad_output, .dst = grad_input, .mode = mode, .backward = 1});
 }
