@@ -133,6 +133,34 @@ def build(torch, name):
     raise ValueError("unknown workload " + name)
 
 
+# The layers of lunet's nn/norm.lua (bench/workloads.lua's NORM): forward and backward,
+# the gradients w.r.t. the input (float inputs) and the parameters.
+NORM_WORKLOADS = {
+    "batchnorm2d_train_b50": lambda torch: (torch.nn.BatchNorm2d(32), torch.randn(50, 32, 16, 16)),
+    "layernorm_b50": lambda torch: (torch.nn.LayerNorm(256), torch.randn(50, 64, 256)),
+    "avgpool2d_b50": lambda torch: (torch.nn.AvgPool2d(2), torch.randn(50, 32, 32, 32)),
+    "adaptive_avgpool2d_b50": lambda torch: (torch.nn.AdaptiveAvgPool2d(1), torch.randn(50, 64, 16, 16)),
+    "embedding_b50": lambda torch: (torch.nn.Embedding(10000, 128), torch.randint(0, 10000, (50, 35))),
+}
+build_others = build
+
+
+def build(torch, name):  # noqa: F811 (the norm layers, then the others)
+    if name not in NORM_WORKLOADS:
+        return build_others(torch, name)
+    torch.manual_seed(1)
+    module, x = NORM_WORKLOADS[name](torch)
+    wrt = list(module.parameters())
+    if x.is_floating_point():
+        x.requires_grad_(True)
+        wrt.append(x)
+    g = torch.rand_like(module(x))
+
+    def step():
+        torch.autograd.grad(module(x), wrt, g)
+    return step
+
+
 def main():
     name, threads = sys.argv[1], int(sys.argv[2])
     try:

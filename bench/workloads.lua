@@ -224,4 +224,38 @@ function workloads.build(name)
   error("unknown workload " .. name)
 end
 
+-- The layers of nn/norm.lua: one iteration is a forward and a backward (the gradients
+-- w.r.t. the input and the parameters; the weight's alone for Embedding). Their "FLOPs"
+-- are the input's elements (the indices' for Embedding), so the GFLOP/s column reads as
+-- elements per nanosecond.
+local NORM = {
+  { "batchnorm2d_train_b50", "BatchNorm2d(32) training forward+backward, (50,32,16,16)", 50 * 32 * 16 * 16,
+    function() return nn.BatchNorm2d(32), lunet.randn(50, 32, 16, 16) end },
+  { "layernorm_b50", "LayerNorm(256) forward+backward, (50,64,256)", 50 * 64 * 256,
+    function() return nn.LayerNorm(256), lunet.randn(50, 64, 256) end },
+  { "avgpool2d_b50", "AvgPool2d(2) forward+backward, (50,32,32,32)", 50 * 32 * 32 * 32,
+    function() return nn.AvgPool2d(2), lunet.randn(50, 32, 32, 32) end },
+  { "adaptive_avgpool2d_b50", "AdaptiveAvgPool2d(1) (global) forward+backward, (50,64,16,16)", 50 * 64 * 16 * 16,
+    function() return nn.AdaptiveAvgPool2d(1), lunet.randn(50, 64, 16, 16) end },
+  { "embedding_b50", "Embedding(10000, 128) forward+backward, (50,35) indices", 50 * 35,
+    function() return nn.Embedding(10000, 128), lunet.rand(50, 35):mul(10000):floor():add(1):int() end },
+}
+local normBuilders = {}
+for _, w in ipairs(NORM) do
+  WORKLOADS[#WORKLOADS + 1] = { w[1], w[2], w[3] }
+  normBuilders[w[1]] = w[4]
+end
+local buildOthers = workloads.build
+function workloads.build(name)
+  local make = normBuilders[name]
+  if not make then return buildOthers(name) end
+  lunet.manualSeed(1)
+  local m, x = make()
+  local g = lunet.rand(m:forward(x):size())
+  return function()
+    m:forward(x)
+    m:backward(x, g)
+  end
+end
+
 return workloads

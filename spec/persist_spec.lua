@@ -15,6 +15,8 @@ local function samples()
   lunet.manualSeed(11)
   local seq = function(...) local s = nn.Sequential(); for _, m in ipairs({...}) do s:add(m) end; return s end
   local img, vec, series = lunet.randn(2, 1, 8, 8), lunet.randn(3, 4), lunet.randn(2, 5, 3)
+  -- a training forward moves the running statistics away from their start
+  local trained = function(m, x) m:forward(x); return m end
   return {
     Conv2d = {nn.Conv2d(1, 2, 3, {padding = 1}), img},
     MaxPool2d = {nn.MaxPool2d(2, 2), img},
@@ -22,6 +24,12 @@ local function samples()
     LeakyReLU = {nn.LeakyReLU(0.3), vec}, ELU = {nn.ELU(0.5), vec}, GELU = {nn.GELU{approximate = "tanh"}, vec},
     SiLU = {nn.SiLU(), vec}, Softplus = {nn.Softplus(2, 10), vec}, Identity = {nn.Identity(), vec},
     Linear = {nn.Linear(4, 3), vec},
+    BatchNorm1d = {trained(nn.BatchNorm1d(4, {momentum = 0.5}), vec), vec},
+    BatchNorm2d = {trained(nn.BatchNorm2d(1, {eps = 1e-3}), img), img},
+    LayerNorm = {nn.LayerNorm(4, {eps = 1e-3}), vec},
+    AvgPool2d = {nn.AvgPool2d(3, {stride = 2, padding = 1, countIncludePad = false}), img},
+    AdaptiveAvgPool2d = {nn.AdaptiveAvgPool2d({3, 2}), img},
+    Embedding = {nn.Embedding(5, 3, {paddingIdx = 2}), lunet.tensor({{1, 2}, {5, 3}}):int()},
     Dropout = {nn.Dropout(0.3), vec},
     Flatten = {nn.Flatten(), img},
     Softmax = {nn.Softmax(), vec}, LogSoftmax = {nn.LogSoftmax(), vec},

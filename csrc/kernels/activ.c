@@ -90,9 +90,6 @@ static void row_logsumexp(const float *x, int64_t k, float *m, float *lse) {
   *lse = (float)log(s);
 }
 
-/* Rows per chunk of a row-wise loop over (n, k). */
-static int64_t row_grain(int64_t k) { return k >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (k > 0 ? k : 1); }
-
 static void softmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   const act_job *j = ctx;
   const int64_t k = j->k;
@@ -104,7 +101,7 @@ static void softmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
 }
 
 void lt_softmax_forward(const float *x, float *y, int64_t n, int64_t k) {
-  lt_parallel_for(n, row_grain(k), softmax_forward_rows, &(act_job){.x = x, .out = y, .k = k});
+  lt_parallel_for(n, lt_items_grain(k), softmax_forward_rows, &(act_job){.x = x, .out = y, .k = k});
 }
 
 static void softmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
@@ -118,7 +115,7 @@ static void softmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
 }
 
 void lt_softmax_backward(const float *y, const float *grad_output, float *grad_input, int64_t n, int64_t k) {
-  lt_parallel_for(n, row_grain(k), softmax_backward_rows,
+  lt_parallel_for(n, lt_items_grain(k), softmax_backward_rows,
                   &(act_job){.x = y, .y = grad_output, .out = grad_input, .k = k});
 }
 
@@ -133,7 +130,7 @@ static void logsoftmax_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane)
 }
 
 void lt_logsoftmax_forward(const float *x, float *y, int64_t n, int64_t k) {
-  lt_parallel_for(n, row_grain(k), logsoftmax_forward_rows, &(act_job){.x = x, .out = y, .k = k});
+  lt_parallel_for(n, lt_items_grain(k), logsoftmax_forward_rows, &(act_job){.x = x, .out = y, .k = k});
 }
 
 static void logsoftmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
@@ -147,7 +144,7 @@ static void logsoftmax_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane
 }
 
 void lt_logsoftmax_backward(const float *y, const float *grad_output, float *grad_input, int64_t n, int64_t k) {
-  lt_parallel_for(n, row_grain(k), logsoftmax_backward_rows,
+  lt_parallel_for(n, lt_items_grain(k), logsoftmax_backward_rows,
                   &(act_job){.x = y, .y = grad_output, .out = grad_input, .k = k});
 }
 

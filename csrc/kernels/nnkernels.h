@@ -138,4 +138,69 @@ void lt_activation_forward(lt_activation kind, const float *x, float *y, int64_t
 void lt_activation_backward(lt_activation kind, const float *x, const float *y, const float *grad_output,
                             float *grad_input, int64_t n, float p, float q);
 
+/* ---- normalization (norm.c), average pooling (pool.c), embedding (embedding.c) ---- */
+
+/* Batch normalization of x viewed as (n, c, s): channel ch's m = n*s values x[b][ch][i]
+ * (s = 1 for an (N,C) input, L for (N,C,L), H*W for (N,C,H,W)). With batch statistics
+ * (batch_stats != 0, m >= 2):
+ *   mean[ch] = (1/m) sum x,   var[ch] = (1/m) sum (x - mean)^2         (biased)
+ * and, when running_mean and running_var are not NULL, they are updated in place:
+ *   running_mean = (1 - momentum) running_mean + momentum mean
+ *   running_var  = (1 - momentum) running_var  + momentum var * m/(m-1) (unbiased)
+ * otherwise mean = running_mean and var = running_var (both given). Then
+ *   y = (x - mean) * invstd * weight + bias,   invstd = 1 / sqrt(var + eps)
+ * with weight and bias (c) or NULL (1 and 0). save_mean and save_invstd (c) receive the
+ * mean and invstd used, for the backward. Each channel's sums are taken in double, front
+ * to back, by one lane. */
+void lt_batchnorm_forward(const float *x, const float *weight, const float *bias, float *running_mean,
+                          float *running_var, float *y, float *save_mean, float *save_invstd, int64_t n, int64_t c,
+                          int64_t s, int batch_stats, double momentum, double eps);
+/* The backward of lt_batchnorm_forward from its saved statistics; xhat = (x - mean) * invstd,
+ * w = weight[ch] (1 for NULL), sums over the channel's m values:
+ *   grad_input  = w * invstd * (dy - (sum dy + xhat * sum dy*xhat) / m)   with batch statistics
+ *   grad_input  = w * invstd * dy                                          with running ones
+ *   grad_weight += scale * sum dy*xhat,   grad_bias += scale * sum dy        (accumulated)
+ * grad_input, grad_weight and grad_bias may each be NULL (not computed). */
+void lt_batchnorm_backward(const float *x, const float *grad_output, const float *weight, const float *save_mean,
+                           const float *save_invstd, float *grad_input, float *grad_weight, float *grad_bias,
+                           int64_t n, int64_t c, int64_t s, int batch_stats, float scale);
+
+/* Layer normalization of the r rows of x (r, d), each over its d values:
+ *   y = (x - mean) * invstd * weight + bias,  mean and biased variance of the row,
+ *   invstd = 1 / sqrt(var + eps); weight and bias (d) or NULL (1 and 0).
+ * save_mean and save_invstd (r) receive each row's statistics. */
+void lt_layernorm_forward(const float *x, const float *weight, const float *bias, float *y, float *save_mean,
+                          float *save_invstd, int64_t r, int64_t d, double eps);
+/* The backward from the saved statistics; xhat = (x - mean) * invstd, g = dy * weight:
+ *   grad_input   = invstd * (g - mean_row(g) - xhat * mean_row(g * xhat))
+ *   grad_weight += scale * sum_rows dy*xhat,   grad_bias += scale * sum_rows dy  (accumulated)
+ * each of grad_input, grad_weight, grad_bias may be NULL. Column sums run over the rows in
+ * order, in double. */
+void lt_layernorm_backward(const float *x, const float *grad_output, const float *weight, const float *save_mean,
+                           const float *save_invstd, float *grad_input, float *grad_weight, float *grad_bias,
+                           int64_t r, int64_t d, float scale);
+
+/* How an average-pooling window is placed and what its sum is divided by (PyTorch's rules).
+ * Along each axis, output index i of a kh (kw) window with stride sh and padding ph reads
+ * [i*sh - ph, min(i*sh - ph + kh, h + ph)) clipped to the input [0, h); the divisor is the
+ * product of the two axes' lengths before clipping to the input (INCLUDE_PAD) or after
+ * (EXCLUDE_PAD). ADAPTIVE ignores the window options: output index i of oh reads
+ * [floor(i*h/oh), ceil((i+1)*h/oh)) and divides by its size. */
+typedef enum { LT_AVGPOOL_INCLUDE_PAD, LT_AVGPOOL_EXCLUDE_PAD, LT_AVGPOOL_ADAPTIVE } lt_avgpool_mode;
+/* out (n,c,oh,ow) = the averages of in (n,c,h,w) over each window, summed in double. */
+void lt_avgpool2d_forward(const float *in, float *out, const lt_conv2d_geom *g, lt_avgpool_mode mode);
+/* grad_input (n,c,h,w) = 0, then every grad_output cell divided by its divisor added over its window. */
+void lt_avgpool2d_backward(const float *grad_output, float *grad_input, const lt_conv2d_geom *g,
+                           lt_avgpool_mode mode);
+
+/* Lookup: out (n, d) row i = weight[index[i] - 1], weight (rows, d); indices 1-based and
+ * checked by the caller. */
+void lt_embedding_forward(const int32_t *index, const float *weight, float *out, int64_t n, int64_t d);
+/* grad_weight[index[i] - 1] += scale * grad_output[i] for every i whose index is not pad
+ * (1-based; 0 for none); rows no index names are not touched. The indices are sorted
+ * (with their positions, into work: 2n int32) so that each row's contributions are summed
+ * in double, in the order of i, by one lane. n <= INT32_MAX. */
+void lt_embedding_backward(const int32_t *index, const float *grad_output, float *grad_weight, int32_t *work,
+                           int64_t n, int64_t d, int32_t pad, float scale);
+
 #endif

@@ -1,5 +1,6 @@
 /* pool.c — 2-D max-pooling over NCHW batches, with the argmax "switches" that the
- * backward pass and the deconvnet's unpooling route values through.
+ * backward pass and the deconvnet's unpooling route values through; and 2-D average
+ * pooling, over fixed windows or adaptive ones (at the end).
  *
  * A switch is the flat index of the window's maximum inside its own input plane,
  * 1-based as every index lunet shows to Lua: row * w + col + 1. Planes are
@@ -70,13 +71,8 @@ static void pool_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
   }
 }
 
-/* Planes per chunk: about LT_EW_GRAIN elements of work. */
-static int64_t plane_grain(int64_t per_plane) {
-  return per_plane >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (per_plane > 0 ? per_plane : 1);
-}
-
 void lt_maxpool2d_forward(const float *in, float *out, int32_t *switches, const lt_conv2d_geom *g) {
-  lt_parallel_for(g->n * g->c, plane_grain(g->h * g->w), pool_planes,
+  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), pool_planes,
                   &(pool_job){.g = g, .in = in, .out = out, .sw = switches});
 }
 
@@ -96,7 +92,7 @@ static void scatter_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
 
 static void scatter_switches(const float *vals, const int32_t *switches, float *dst,
                              const lt_conv2d_geom *g) {
-  lt_parallel_for(g->n * g->c, plane_grain(g->h * g->w), scatter_planes,
+  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), scatter_planes,
                   &(pool_job){.g = g, .in = vals, .out = dst, .csw = switches});
 }
 
@@ -107,4 +103,78 @@ void lt_maxpool2d_backward(const float *grad_output, const int32_t *switches, fl
 
 void lt_maxunpool2d(const float *in, const int32_t *switches, float *out, const lt_conv2d_geom *g) {
   scatter_switches(in, switches, out, g);
+}
+
+/* ---------------------------------------------------------------- average pooling */
+
+/* The window of output index i along one axis (in cells in, out cells out, window k,
+ * stride, padding pad): input cells [*lo, *hi) and the length the average divides by
+ * (see lt_avgpool_mode). */
+static inline void avg_window(int64_t i, int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
+                              lt_avgpool_mode mode, int64_t *lo, int64_t *hi, int64_t *len) {
+  if (mode == LT_AVGPOOL_ADAPTIVE) {
+    *lo = i * in / out;
+    *hi = ((i + 1) * in + out - 1) / out;
+    *len = *hi - *lo;
+    return;
+  }
+  int64_t a = i * stride - pad, b = a + k < in + pad ? a + k : in + pad;
+  const int64_t padded = b - a;
+  a = a < 0 ? 0 : a;
+  b = b > in ? in : b;
+  *lo = a;
+  *hi = b;
+  *len = mode == LT_AVGPOOL_INCLUDE_PAD ? padded : b - a;
+}
+
+typedef struct {
+  const lt_conv2d_geom *g;
+  const float *src;
+  float *dst;
+  lt_avgpool_mode mode;
+  int backward;
+} avg_job;
+
+/* Forward, one plane of src (h, w) into its averages dst (oh, ow); backward, one plane of
+ * gradients src (oh, ow) spread over dst (h, w), each divided by its window's divisor. */
+static void avg_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
+  const avg_job *j = ctx;
+  const lt_conv2d_geom *g = j->g;
+  const int64_t hw = g->h * g->w, L = g->oh * g->ow;
+  for (int64_t p = p0; p < p1; p++) {
+    const float *src = j->src + p * (j->backward ? L : hw);
+    float *dst = j->dst + p * (j->backward ? hw : L);
+    if (j->backward) memset(dst, 0, (size_t)hw * sizeof(float));
+    for (int64_t y = 0; y < g->oh; y++) {
+      int64_t r0, r1, rl;
+      avg_window(y, g->h, g->oh, g->kh, g->sh, g->ph, j->mode, &r0, &r1, &rl);
+      for (int64_t x = 0; x < g->ow; x++) {
+        int64_t c0, c1, cl;
+        avg_window(x, g->w, g->ow, g->kw, g->sw, g->pw, j->mode, &c0, &c1, &cl);
+        if (j->backward) {
+          const float v = (float)((double)src[y * g->ow + x] / (double)(rl * cl));
+          for (int64_t r = r0; r < r1; r++) {
+            for (int64_t c = c0; c < c1; c++) dst[r * g->w + c] += v;
+          }
+        } else {
+          double sum = 0.0;
+          for (int64_t r = r0; r < r1; r++) {
+            for (int64_t c = c0; c < c1; c++) sum += src[r * g->w + c];
+          }
+          dst[y * g->ow + x] = (float)(sum / (double)(rl * cl));
+        }
+      }
+    }
+  }
+}
+
+void lt_avgpool2d_forward(const float *in, float *out, const lt_conv2d_geom *g, lt_avgpool_mode mode) {
+  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), avg_planes,
+                  &(avg_job){.g = g, .src = in, .dst = out, .mode = mode});
+}
+
+void lt_avgpool2d_backward(const float *grad_output, float *grad_input, const lt_conv2d_geom *g,
+                           lt_avgpool_mode mode) {
+  lt_parallel_for(g->n * g->c, lt_items_grain(g->h * g->w), avg_planes,
+                  &(avg_job){.g = g, .src = grad_output, .dst = grad_input, .mode = mode, .backward = 1});
 }

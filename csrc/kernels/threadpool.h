@@ -28,6 +28,12 @@
  * thread alone and a larger one pays one wake-up per worker. */
 #define LT_EW_GRAIN (1 << 16)
 
+/* Items per chunk of a loop whose items (planes, rows, channels) are per_item elements of
+ * work each: about LT_EW_GRAIN elements, at least one item. */
+static inline int64_t lt_items_grain(int64_t per_item) {
+  return per_item >= LT_EW_GRAIN ? 1 : LT_EW_GRAIN / (per_item > 0 ? per_item : 1);
+}
+
 /* fn(ctx, begin, end, lane) processes the items [begin, end) of a loop; lane
  * identifies the thread, so that fn can use a per-lane workspace: it is below both
  * lt_parallel_lanes() and the number of chunks. */

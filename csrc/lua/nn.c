@@ -152,8 +152,9 @@ static int l_conv2d_backward_params(lua_State *L) {
 
 /* ---------------------------------------------------------------- max-pool */
 
-/* Pooling geometry from the input at idx and the window options from opt on. */
-static lt_tensor *pool_geom(lua_State *L, int idx, int opt, const char *fname, lt_conv2d_geom *g) {
+/* The geometry of a pooling window (max or average) from the input at idx and the window
+ * options from opt on. */
+static lt_tensor *window_geom(lua_State *L, int idx, int opt, const char *fname, lt_conv2d_geom *g) {
   lt_tensor *in = lunet_checkin(L, idx, fname, "input", 4, "(N,C,H,W)");
   set_input_geom(g, in);
   g->oc = g->c;
@@ -161,6 +162,12 @@ static lt_tensor *pool_geom(lua_State *L, int idx, int opt, const char *fname, l
   if (2 * g->ph > g->kh || 2 * g->pw > g->kw)
     luaL_error(L, "%s: padding %Ix%I must be at most half the %Ix%I window", fname, (lua_Integer)g->ph,
                (lua_Integer)g->pw, (lua_Integer)g->kh, (lua_Integer)g->kw);
+  return in;
+}
+
+/* Max-pooling geometry: window_geom, with input planes small enough for int32 switches. */
+static lt_tensor *pool_geom(lua_State *L, int idx, int opt, const char *fname, lt_conv2d_geom *g) {
+  lt_tensor *in = window_geom(L, idx, opt, fname, g);
   int64_t hw;
   if (lt_mul_overflow(g->h, g->w, &hw) || hw > INT32_MAX)
     luaL_error(L, "%s: input planes are too large for int32 switches", fname);
@@ -518,6 +525,343 @@ static int l_crossentropy_backward(lua_State *L) {
   return 1;
 }
 
+/* ---------------------------------------------------------------- batch and layer norm */
+
+/* A batch-norm input at idx: (N,C), (N,C,L) or (N,C,H,W), viewed as (n, c, s). */
+static lt_tensor *bn_input(lua_State *L, int idx, const char *what, int64_t *n, int64_t *c, int64_t *s) {
+  lt_tensor *x = lunet_checkfloat(L, idx, "batchnorm");
+  if (x->ndim < 2 || x->ndim > 4) {
+    char buf[160];
+    luaL_error(L, "batchnorm: %s must be 2-D (N,C), 3-D (N,C,L) or 4-D (N,C,H,W), got %d-D %s", what, x->ndim,
+               lt_shape_str(x, buf, sizeof buf));
+  }
+  lunet_checkcontig(L, x, "batchnorm", what);
+  *n = x->size[0];
+  *c = x->size[1];
+  *s = 1;
+  for (int d = 2; d < x->ndim; d++) *s *= x->size[d]; /* a factor of the checked element count */
+  return x;
+}
+
+/* The per-channel (per-feature) vector named what at idx: a contiguous float (n); nil
+ * gives NULL when nil_ok. */
+static lt_tensor *vector_arg(lua_State *L, int idx, const char *fname, const char *what, int64_t n, int nil_ok) {
+  if (nil_ok && lua_isnil(L, idx)) return NULL;
+  lt_tensor *t = lunet_checkin(L, idx, fname, what, 1, "(C)");
+  lunet_checkshape(L, t, fname, what, "(C)", &n);
+  return t;
+}
+
+/* A number option at idx in [lo, hi] (hi_open: hi excluded; lo always included unless lo_open). */
+static double number_arg(lua_State *L, int idx, const char *fname, const char *what, double lo, int lo_open,
+                         double hi) {
+  const double v = luaL_checknumber(L, idx);
+  if (!(v >= lo && v <= hi) || (lo_open && v == lo))
+    luaL_error(L, "%s: %s must be in %s%f, %f], got %f", fname, what, lo_open ? "(" : "[", lo, hi, v);
+  return v;
+}
+
+/* An accumulated parameter gradient at idx (nil allowed): checked like vector_arg, and not
+ * overlapping any other argument. */
+static float *grad_param(lua_State *L, int idx, const char *fname, const char *what, int64_t n) {
+  lt_tensor *t = vector_arg(L, idx, fname, what, n, 1);
+  if (!t) return NULL;
+  lunet_checknooverlap(L, idx, fname, what);
+  return lt_fdata(t);
+}
+
+static float *fdata_or_null(const lt_tensor *t) { return t ? lt_fdata(t) : NULL; }
+
+/* batchnorm_forward(input, weight|nil, bias|nil, running_mean|nil, running_var|nil, output, save_mean,
+ *                   save_invstd, training, momentum, eps) -> output
+ * Batch statistics in training or without running statistics (then updating the running
+ * ones in place when given, in training), the running ones otherwise; save_mean and
+ * save_invstd (C) receive the statistics used, for batchnorm_backward. */
+static int l_batchnorm_forward(lua_State *L) {
+  int64_t n, c, s;
+  lt_tensor *x = bn_input(L, 1, "input", &n, &c, &s);
+  lt_tensor *w = vector_arg(L, 2, "batchnorm", "weight", c, 1), *b = vector_arg(L, 3, "batchnorm", "bias", c, 1);
+  lt_tensor *rm = vector_arg(L, 4, "batchnorm", "running_mean", c, 1);
+  lt_tensor *rv = vector_arg(L, 5, "batchnorm", "running_var", c, 1);
+  if (!rm != !rv) luaL_error(L, "batchnorm: give both running_mean and running_var, or neither");
+  lunet_checkout(L, 6, "batchnorm", "output", LT_FLOAT);
+  lunet_checkout(L, 7, "batchnorm", "save_mean", LT_FLOAT);
+  lunet_checkout(L, 8, "batchnorm", "save_invstd", LT_FLOAT);
+  const int training = lua_toboolean(L, 9);
+  const double momentum = number_arg(L, 10, "batchnorm", "momentum", 0.0, 0, 1.0);
+  const double eps = number_arg(L, 11, "batchnorm", "eps", 0.0, 1, HUGE_VAL);
+  if (training && n * s < 2) {
+    char buf[160];
+    luaL_error(L, "batchnorm: expected more than 1 value per channel in training, got input %s",
+               lt_shape_str(x, buf, sizeof buf));
+  }
+  lt_tensor *y = lunet_resize_like(L, 6, x, "batchnorm", "output");
+  lt_tensor *sm = lunet_resize(L, 7, 1, &c, "batchnorm", "save_mean");
+  lt_tensor *si = lunet_resize(L, 8, 1, &c, "batchnorm", "save_invstd");
+  if (rm) {
+    lunet_checknooverlap(L, 4, "batchnorm", "running_mean");
+    lunet_checknooverlap(L, 5, "batchnorm", "running_var");
+  }
+  lt_batchnorm_forward(lt_fdata(x), fdata_or_null(w), fdata_or_null(b), fdata_or_null(rm), fdata_or_null(rv),
+                       lt_fdata(y), lt_fdata(sm), lt_fdata(si), n, c, s, training || !rm, momentum, eps);
+  lua_settop(L, 6);
+  return 1;
+}
+
+/* batchnorm_backward(input, grad_output, weight|nil, save_mean, save_invstd, grad_input|nil, grad_weight|nil,
+ *                    grad_bias|nil, batch_stats [, scale]) -> grad_input (or nothing)
+ * From batchnorm_forward's saved statistics; batch_stats says whether they were the batch's
+ * (then the gradient flows through them too). grad_input is resized and overwritten,
+ * grad_weight and grad_bias accumulated (times scale); a nil one is skipped. */
+static int l_batchnorm_backward(lua_State *L) {
+  int64_t n, c, s;
+  lt_tensor *x = bn_input(L, 1, "input", &n, &c, &s);
+  lt_tensor *dy = lunet_checkfloat(L, 2, "batchnorm");
+  lunet_checkcontig(L, dy, "batchnorm", "grad_output");
+  check_same(L, x, dy, "batchnorm", "input", "grad_output");
+  lt_tensor *w = vector_arg(L, 3, "batchnorm", "weight", c, 1);
+  lt_tensor *sm = vector_arg(L, 4, "batchnorm", "save_mean", c, 0);
+  lt_tensor *si = vector_arg(L, 5, "batchnorm", "save_invstd", c, 0);
+  const int with_input = !lua_isnil(L, 6);
+  if (with_input) lunet_checkout(L, 6, "batchnorm", "grad_input", LT_FLOAT);
+  const int batch_stats = lua_toboolean(L, 9);
+  const float scale = (float)luaL_optnumber(L, 10, 1.0);
+  lt_tensor *gx = with_input ? lunet_resize_like(L, 6, x, "batchnorm", "grad_input") : NULL;
+  float *gw = grad_param(L, 7, "batchnorm", "grad_weight", c), *gb = grad_param(L, 8, "batchnorm", "grad_bias", c);
+  lt_batchnorm_backward(lt_fdata(x), lt_fdata(dy), fdata_or_null(w), lt_fdata(sm), lt_fdata(si), fdata_or_null(gx),
+                        gw, gb, n, c, s, batch_stats, scale);
+  lua_settop(L, 6);
+  return with_input;
+}
+
+/* A layer-norm input at idx whose last k dimensions are normalized: rows r, row length d. */
+static lt_tensor *ln_input(lua_State *L, int idx, int kidx, int64_t *r, int64_t *d, int *k) {
+  lt_tensor *x = lunet_checkfloat(L, idx, "layernorm");
+  lunet_checkcontig(L, x, "layernorm", "input");
+  *k = (int)lunet_checkinteger(L, kidx, "layernorm", "number of normalized dimensions", 1, LT_MAXDIM);
+  if (*k > x->ndim) {
+    char buf[160];
+    luaL_error(L, "layernorm: input %s has fewer than the %d normalized dimensions", lt_shape_str(x, buf, sizeof buf),
+               *k);
+  }
+  *r = 1;
+  *d = 1;
+  for (int i = 0; i < x->ndim; i++) *(i < x->ndim - *k ? r : d) *= x->size[i]; /* factors of the element count */
+  return x;
+}
+
+/* The weight (or its gradient, or the bias) of a layer norm: nil, or a contiguous float
+ * tensor of the input's last k sizes. */
+static lt_tensor *ln_param(lua_State *L, int idx, const char *what, const lt_tensor *x, int k) {
+  if (lua_isnil(L, idx)) return NULL;
+  lt_tensor *t = lunet_checkfloat(L, idx, "layernorm");
+  lunet_checkcontig(L, t, "layernorm", what);
+  if (t->ndim != k) {
+    char a[160], b[160];
+    luaL_error(L, "layernorm: %s %s must have the shape of the input's last %d dimensions (input %s)", what,
+               lt_shape_str(t, a, sizeof a), k, lt_shape_str(x, b, sizeof b));
+  }
+  lunet_checkshape(L, t, "layernorm", what, "(normalized shape)", x->size + x->ndim - k);
+  return t;
+}
+
+/* layernorm_forward(input, weight|nil, bias|nil, output, save_mean, save_invstd, k, eps) -> output
+ * Normalizes over the input's last k dimensions; save_mean and save_invstd (rows) receive
+ * each row's statistics, for layernorm_backward. */
+static int l_layernorm_forward(lua_State *L) {
+  int64_t r, d;
+  int k;
+  lt_tensor *x = ln_input(L, 1, 7, &r, &d, &k);
+  lt_tensor *w = ln_param(L, 2, "weight", x, k), *b = ln_param(L, 3, "bias", x, k);
+  lunet_checkout(L, 4, "layernorm", "output", LT_FLOAT);
+  lunet_checkout(L, 5, "layernorm", "save_mean", LT_FLOAT);
+  lunet_checkout(L, 6, "layernorm", "save_invstd", LT_FLOAT);
+  const double eps = number_arg(L, 8, "layernorm", "eps", 0.0, 1, HUGE_VAL);
+  lt_tensor *y = lunet_resize_like(L, 4, x, "layernorm", "output");
+  lt_tensor *sm = lunet_resize(L, 5, 1, &r, "layernorm", "save_mean");
+  lt_tensor *si = lunet_resize(L, 6, 1, &r, "layernorm", "save_invstd");
+  lt_layernorm_forward(lt_fdata(x), fdata_or_null(w), fdata_or_null(b), lt_fdata(y), lt_fdata(sm), lt_fdata(si), r,
+                       d, eps);
+  lua_settop(L, 4);
+  return 1;
+}
+
+/* layernorm_backward(input, grad_output, weight|nil, save_mean, save_invstd, grad_input|nil, grad_weight|nil,
+ *                    grad_bias|nil, k [, scale]) -> grad_input (or nothing)
+ * grad_input resized and overwritten, grad_weight and grad_bias accumulated (times scale). */
+static int l_layernorm_backward(lua_State *L) {
+  int64_t r, d;
+  int k;
+  lt_tensor *x = ln_input(L, 1, 9, &r, &d, &k);
+  lt_tensor *dy = lunet_checkfloat(L, 2, "layernorm");
+  lunet_checkcontig(L, dy, "layernorm", "grad_output");
+  check_same(L, x, dy, "layernorm", "input", "grad_output");
+  lt_tensor *w = ln_param(L, 3, "weight", x, k);
+  lt_tensor *sm = vector_arg(L, 4, "layernorm", "save_mean", r, 0);
+  lt_tensor *si = vector_arg(L, 5, "layernorm", "save_invstd", r, 0);
+  const int with_input = !lua_isnil(L, 6);
+  if (with_input) lunet_checkout(L, 6, "layernorm", "grad_input", LT_FLOAT);
+  lt_tensor *gw = ln_param(L, 7, "grad_weight", x, k), *gb = ln_param(L, 8, "grad_bias", x, k);
+  const float scale = (float)luaL_optnumber(L, 10, 1.0);
+  lt_tensor *gx = with_input ? lunet_resize_like(L, 6, x, "layernorm", "grad_input") : NULL;
+  if (gw) lunet_checknooverlap(L, 7, "layernorm", "grad_weight");
+  if (gb) lunet_checknooverlap(L, 8, "layernorm", "grad_bias");
+  lt_layernorm_backward(lt_fdata(x), lt_fdata(dy), fdata_or_null(w), lt_fdata(sm), lt_fdata(si), fdata_or_null(gx),
+                        fdata_or_null(gw), fdata_or_null(gb), r, d, scale);
+  lua_settop(L, 6);
+  return with_input;
+}
+
+/* ---------------------------------------------------------------- average pooling */
+
+/* The geometry of an average pooling: window_geom from the input at idx and the options
+ * kH, kW, sH, sW, pH, pW, ceil_mode, count_include_pad from opt on. With ceil_mode the
+ * output sizes round up, as long as the last window starts inside the input or its left
+ * padding (PyTorch's rule). */
+static lt_avgpool_mode avgpool_geom(lua_State *L, int idx, int opt, lt_conv2d_geom *g) {
+  window_geom(L, idx, opt, "avgpool2d", g);
+  if (lua_toboolean(L, opt + 6)) {
+    const int64_t in[2] = {g->h, g->w}, k[2] = {g->kh, g->kw}, st[2] = {g->sh, g->sw}, p[2] = {g->ph, g->pw};
+    int64_t *out[2] = {&g->oh, &g->ow};
+    for (int a = 0; a < 2; a++) { /* sizes below 2^31, sums far from overflow */
+      int64_t o = (in[a] + 2 * p[a] - k[a] + st[a] - 1) / st[a] + 1;
+      if ((o - 1) * st[a] >= in[a] + p[a]) o--;
+      *out[a] = o;
+    }
+  }
+  return lua_toboolean(L, opt + 7) ? LT_AVGPOOL_INCLUDE_PAD : LT_AVGPOOL_EXCLUDE_PAD;
+}
+
+/* avgpool2d_forward(input, output, kH, kW, sH, sW, pH, pW, ceil_mode, count_include_pad) -> output */
+static int l_avgpool2d_forward(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_avgpool_mode mode = avgpool_geom(L, 1, 3, &g);
+  lt_tensor *in = lunet_totensor(L, 1);
+  lunet_checkout(L, 2, "avgpool2d", "output", LT_FLOAT);
+  lt_tensor *out = lunet_resize(L, 2, 4, (int64_t[]){g.n, g.c, g.oh, g.ow}, "avgpool2d", "output");
+  lt_avgpool2d_forward(lt_fdata(in), lt_fdata(out), &g, mode);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* Checks grad_output at idx against the pooling's output shape and resizes grad_input at
+ * gidx to the input's. */
+static lt_tensor *pool_gradients(lua_State *L, int idx, int gidx, const char *fname, const lt_conv2d_geom *g,
+                                 lt_tensor **grad_input) {
+  lt_tensor *grad_output = lunet_checkin(L, idx, fname, "grad_output", 4, "(N,C,H,W)");
+  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", (int64_t[]){g->n, g->c, g->oh, g->ow});
+  lunet_checkout(L, gidx, fname, "grad_input", LT_FLOAT);
+  *grad_input = lunet_resize(L, gidx, 4, (int64_t[]){g->n, g->c, g->h, g->w}, fname, "grad_input");
+  return grad_output;
+}
+
+/* avgpool2d_backward(input, grad_output, grad_input, kH, kW, sH, sW, pH, pW, ceil_mode, count_include_pad)
+ * -> grad_input; input gives the shape only. */
+static int l_avgpool2d_backward(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_avgpool_mode mode = avgpool_geom(L, 1, 4, &g);
+  lt_tensor *grad_input, *grad_output = pool_gradients(L, 2, 3, "avgpool2d", &g, &grad_input);
+  lt_avgpool2d_backward(lt_fdata(grad_output), lt_fdata(grad_input), &g, mode);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* The geometry of an adaptive average pooling: the input at idx, (N,C,H,W) with H, W >= 1,
+ * and the output size oH, oW from opt on. */
+static lt_tensor *adaptive_geom(lua_State *L, int idx, int opt, lt_conv2d_geom *g) {
+  lt_tensor *in = lunet_checkin(L, idx, "adaptive_avgpool2d", "input", 4, "(N,C,H,W)");
+  *g = (lt_conv2d_geom){0};
+  set_input_geom(g, in);
+  g->oc = g->c;
+  if (g->h < 1 || g->w < 1) {
+    char buf[160];
+    luaL_error(L, "adaptive_avgpool2d: input %s has empty planes", lt_shape_str(in, buf, sizeof buf));
+  }
+  g->oh = lunet_checkinteger(L, opt, "adaptive_avgpool2d", "output height", 1, INT32_MAX);
+  g->ow = lunet_checkinteger(L, opt + 1, "adaptive_avgpool2d", "output width", 1, INT32_MAX);
+  return in;
+}
+
+/* adaptive_avgpool2d_forward(input, output, oH, oW) -> output */
+static int l_adaptive_avgpool2d_forward(lua_State *L) {
+  lt_conv2d_geom g;
+  lt_tensor *in = adaptive_geom(L, 1, 3, &g);
+  lunet_checkout(L, 2, "adaptive_avgpool2d", "output", LT_FLOAT);
+  lt_tensor *out = lunet_resize(L, 2, 4, (int64_t[]){g.n, g.c, g.oh, g.ow}, "adaptive_avgpool2d", "output");
+  lt_avgpool2d_forward(lt_fdata(in), lt_fdata(out), &g, LT_AVGPOOL_ADAPTIVE);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* adaptive_avgpool2d_backward(input, grad_output, grad_input, oH, oW) -> grad_input; input gives the shape only. */
+static int l_adaptive_avgpool2d_backward(lua_State *L) {
+  lt_conv2d_geom g;
+  adaptive_geom(L, 1, 4, &g);
+  lt_tensor *grad_input, *grad_output = pool_gradients(L, 2, 3, "adaptive_avgpool2d", &g, &grad_input);
+  lt_avgpool2d_backward(lt_fdata(grad_output), lt_fdata(grad_input), &g, LT_AVGPOOL_ADAPTIVE);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- embedding */
+
+/* The indices at idx (an int tensor of any shape below LT_MAXDIM dimensions, contiguous,
+ * each in 1..rows) and the weight (rows, d) at widx, named wname. */
+static lt_tensor *embedding_args(lua_State *L, int idx, int widx, const char *wname, lt_tensor **weight) {
+  lt_tensor *index = lunet_checkint(L, idx, "embedding");
+  lunet_checkcontig(L, index, "embedding", "indices");
+  if (index->ndim >= LT_MAXDIM)
+    luaL_error(L, "embedding: indices have %d dimensions, at most %d are allowed", index->ndim, LT_MAXDIM - 1);
+  if (lt_numel(index) > INT32_MAX) luaL_error(L, "embedding: more than 2^31 - 1 indices");
+  *weight = lunet_checkin(L, widx, "embedding", wname, 2, "(numEmbeddings,dim)");
+  const int64_t rows = (*weight)->size[0];
+  int64_t bad;
+  if (lt_index_check(index, rows, &bad))
+    luaL_error(L, "embedding: index %I is out of range 1..%I (the number of embeddings)", (lua_Integer)bad,
+               (lua_Integer)rows);
+  return index;
+}
+
+/* The shape of the lookup: the indices' shape, then the embedding dimension d. */
+static int embedding_shape(const lt_tensor *index, int64_t d, int64_t *size) {
+  for (int i = 0; i < index->ndim; i++) size[i] = index->size[i];
+  size[index->ndim] = d;
+  return index->ndim + 1;
+}
+
+/* embedding_forward(indices, weight, output) -> output (indices' shape..., dim) */
+static int l_embedding_forward(lua_State *L) {
+  lt_tensor *w, *index = embedding_args(L, 1, 2, "weight", &w);
+  lunet_checkout(L, 3, "embedding", "output", LT_FLOAT);
+  int64_t size[LT_MAXDIM];
+  const int nd = embedding_shape(index, w->size[1], size);
+  lt_tensor *out = lunet_resize(L, 3, nd, size, "embedding", "output");
+  lt_embedding_forward(lt_idata(index), lt_fdata(w), lt_fdata(out), lt_numel(index), w->size[1]);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* embedding_backward(indices, grad_output, grad_weight, workspace, padding_idx [, scale]) accumulates
+ * scale * grad_output's rows into the rows of grad_weight the indices name, except
+ * padding_idx's (0: none); workspace is an int tensor, resized. */
+static int l_embedding_backward(lua_State *L) {
+  lt_tensor *gw, *index = embedding_args(L, 1, 3, "grad_weight", &gw);
+  lt_tensor *dy = lunet_checkfloat(L, 2, "embedding");
+  lunet_checkcontig(L, dy, "embedding", "grad_output");
+  int64_t size[LT_MAXDIM];
+  const int nd = embedding_shape(index, gw->size[1], size);
+  lunet_checkdim(L, dy, nd, "embedding", "grad_output", "(indices..., dim)");
+  lunet_checkshape(L, dy, "embedding", "grad_output", "(indices..., dim)", size);
+  lunet_checkout(L, 4, "embedding", "workspace", LT_INT);
+  const int32_t pad = (int32_t)lunet_checkinteger(L, 5, "embedding", "padding_idx", 0, gw->size[0]);
+  const float scale = (float)luaL_optnumber(L, 6, 1.0);
+  const int64_t n = lt_numel(index), pairs = 2 * n;
+  lt_tensor *work = lunet_resize(L, 4, 1, &pairs, "embedding", "workspace");
+  lunet_checknooverlap(L, 3, "embedding", "grad_weight");
+  lt_embedding_backward(lt_idata(index), lt_fdata(dy), lt_fdata(gw), lt_idata(work), n, gw->size[1], pad, scale);
+  return 0;
+}
+
 void lunet_open_nn(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"conv2d_forward", l_conv2d_forward},
@@ -541,6 +885,16 @@ void lunet_open_nn(lua_State *L) {
       {"logsoftmax_backward", l_logsoftmax_backward},
       {"crossentropy_forward", l_crossentropy_forward},
       {"crossentropy_backward", l_crossentropy_backward},
+      {"batchnorm_forward", l_batchnorm_forward},
+      {"batchnorm_backward", l_batchnorm_backward},
+      {"layernorm_forward", l_layernorm_forward},
+      {"layernorm_backward", l_layernorm_backward},
+      {"avgpool2d_forward", l_avgpool2d_forward},
+      {"avgpool2d_backward", l_avgpool2d_backward},
+      {"adaptive_avgpool2d_forward", l_adaptive_avgpool2d_forward},
+      {"adaptive_avgpool2d_backward", l_adaptive_avgpool2d_backward},
+      {"embedding_forward", l_embedding_forward},
+      {"embedding_backward", l_embedding_backward},
       {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
 }

@@ -15,10 +15,30 @@ function checkpoint.save(path, what)
   if type(path) ~= "string" then error("checkpoint.save: path must be a string", 2) end
   if type(what) ~= "table" or not what.model then error("checkpoint.save: needs {model = ...}", 2) end
   local params = what.model:parameters()
-  local entry = {format = FORMAT, params = params, iteration = what.iteration, config = what.config,
+  local entry = {format = FORMAT, params = params, states = what.model:stateTensors(), iteration = what.iteration, config = what.config,
     state = what.state, rng = lunet.getRNGState(), model = tostring(what.model)}
   if what.optimizer then entry.optimizer = what.optimizer:state() end
   lunet.save(path, entry)
+end
+
+-- The tensors a checkpoint holds (of `kind`: "parameter", or "state" for the modules'
+-- state tensors such as BatchNorm's running statistics) against the model's: one count,
+-- one shape each. Errors blame checkpoint.load's caller.
+local function checkTensors(path, kind, saved, live)
+  if #live ~= #saved then
+    error(("checkpoint.load: %s holds %d %s tensors but the model has %d (another model?)")
+      :format(path, #saved, kind, #live), 3)
+  end
+  for i, p in ipairs(live) do
+    local q = saved[i]
+    if not lunet.isTensor(q) then
+      error(("checkpoint.load: %s %d in %s is not a tensor"):format(kind, i, path), 3)
+    end
+    if p:shapeString() ~= q:shapeString() then
+      error(("checkpoint.load: %s %d is %s in %s but %s in the model (another model shape?)")
+        :format(kind, i, q:shapeString(), path, p:shapeString()), 3)
+    end
+  end
 end
 
 function checkpoint.load(path, model, optimizer)
@@ -26,21 +46,11 @@ function checkpoint.load(path, model, optimizer)
   if type(c) ~= "table" or c.format ~= FORMAT or type(c.params) ~= "table" then
     error(("checkpoint.load: %s is not a lunet checkpoint"):format(path), 2)
   end
-  local params = model:parameters()
-  if #params ~= #c.params then
-    error(("checkpoint.load: %s holds %d parameter tensors but the model has %d (another model?)")
-      :format(path, #c.params, #params), 2)
-  end
-  for i, p in ipairs(params) do
-    local q = c.params[i]
-    if not lunet.isTensor(q) then
-      error(("checkpoint.load: parameter %d in %s is not a tensor"):format(i, path), 2)
-    end
-    if p:shapeString() ~= q:shapeString() then
-      error(("checkpoint.load: parameter %d is %s in %s but %s in the model (another model shape?)")
-        :format(i, q:shapeString(), path, p:shapeString()), 2)
-    end
-  end
+  local params, states = model:parameters(), model:stateTensors()
+  -- A checkpoint written before modules had state tensors holds none.
+  local saved = type(c.states) == "table" and c.states or {}
+  checkTensors(path, "parameter", c.params, params)
+  checkTensors(path, "state", saved, states)
   -- The generator's state is checked by setting it (a valid checksum does not make it
   -- one the generator can be in: all-zero words made every randn loop forever), then
   -- the optimizer's: a refusal of either leaves the model, the optimizer and the
@@ -60,6 +70,7 @@ function checkpoint.load(path, model, optimizer)
     end
   end
   for i, p in ipairs(params) do p:copy(c.params[i]) end
+  for i, t in ipairs(states) do t:copy(saved[i]) end
   return {iteration = c.iteration, config = c.config, state = c.state, model = c.model}
 end
 

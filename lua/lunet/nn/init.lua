@@ -39,6 +39,8 @@
 --   nn/layers.lua        Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax;
 --                        the deconvnet steps live beside them (Conv2d:project,
 --                        ReLU:project, MaxPool2d:unpool) for lunet.viz
+--   nn/norm.lua          BatchNorm1d, BatchNorm2d, LayerNorm, AvgPool2d, AdaptiveAvgPool2d,
+--                        Embedding (BatchNorm's running statistics: the modules' `stateNames`)
 --   nn/activation.lua    Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, Identity
 --   nn/containers.lua    Residual, Concat
 --   nn/persist.lua       whole models as data: lunet.save/lunet.load of a model, clone()
@@ -54,8 +56,8 @@ local nn = {
   Module = module.Module, Criterion = module.Criterion, Sequential = module.Sequential,
   init = require "lunet.nn.init_schemes",
 }
-local FILES = {"lunet.nn.layers", "lunet.nn.activation", "lunet.nn.containers", "lunet.nn.loss", "lunet.nn.rnn",
-  "lunet.nn.functional"}
+local FILES = {"lunet.nn.layers", "lunet.nn.norm", "lunet.nn.activation", "lunet.nn.containers", "lunet.nn.loss",
+  "lunet.nn.rnn", "lunet.nn.functional"}
 for _, file in ipairs(FILES) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end

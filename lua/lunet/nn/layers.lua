@@ -13,22 +13,7 @@ local module = require "lunet.nn.module"
 local Module = module.Module
 local layers = {}
 
--- A number n -> n, n; a table {a, b} -> a, b.
-local function pair(v, fname, what)
-  if math.type(v) == "integer" then return v, v end
-  if type(v) == "table" and math.type(v[1]) == "integer" and math.type(v[2]) == "integer" then
-    return v[1], v[2]
-  end
-  check.fail(4, "%s: %s must be an integer or a pair {h, w} of integers, got %s",
-    fname, what, type(v) == "table" and "a table" or tostring(v))
-end
-
--- Strides and paddings print as "2" or "2x1"; kernel sizes always as "5x5".
-local function pairString(a, b)
-  return a == b and tostring(a) or ("%dx%d"):format(a, b)
-end
-
-local function kernelString(a, b) return ("%dx%d"):format(a, b) end
+local pair, pairString, kernelString = module.pair, module.pairString, module.kernelString
 
 -- geometry(): the sliding window of a Conv2d or MaxPool2d, as three {h, w} pairs: kernel
 -- size, stride and padding (what a receptive field is composed from).

@@ -53,6 +53,24 @@ end
 
 local function capitalize(s) return s:sub(1, 1):upper() .. s:sub(2) end
 
+-- The sliding-window options of the layers: a number n -> n, n; a table {a, b} -> a, b
+-- (errors blame the caller of the constructor that calls this).
+function M.pair(v, fname, what)
+  if math.type(v) == "integer" then return v, v end
+  if type(v) == "table" and math.type(v[1]) == "integer" and math.type(v[2]) == "integer" then
+    return v[1], v[2]
+  end
+  check.fail(4, "%s: %s must be an integer or a pair {h, w} of integers, got %s",
+    fname, what, type(v) == "table" and "a table" or tostring(v))
+end
+
+-- Strides and paddings print as "2" or "2x1"; kernel sizes always as "5x5".
+function M.pairString(a, b)
+  return a == b and tostring(a) or ("%dx%d"):format(a, b)
+end
+
+function M.kernelString(a, b) return ("%dx%d"):format(a, b) end
+
 ---------------------------------------------------------------------------------
 local Module = M.class("Module")
 M.Module = Module
@@ -152,6 +170,22 @@ function Module:parameterSlots(prefix, slots)
     end
   end
   return slots
+end
+
+-- The tensors of a module's state that are not parameters, BatchNorm's running statistics:
+-- the class field `stateNames` names them (none by default). Checkpoints save and restore
+-- them with the parameters; optimizers never see them, and clearState keeps them.
+Module.stateNames = {}
+
+-- Those tensors of this module and its descendants, in a fixed order (children first, in
+-- order, then this module's own in stateNames order), as parameters() lists the weights.
+function Module:stateTensors(list)
+  list = list or {}
+  for _, m in ipairs(self.modules or NONE) do m:stateTensors(list) end
+  for _, name in ipairs(self.stateNames) do
+    if self[name] ~= nil then list[#list + 1] = self[name] end
+  end
+  return list
 end
 
 function Module:train()
