@@ -182,6 +182,7 @@ CrossEntropyLoss.bufferNames = {"logp", "gradInput"}
 function CrossEntropyLoss:__tostring() return "CrossEntropyLoss" end
 
 ---------------------------------------------------------------------------------
+
 -- The losses below take a `reduction` option as PyTorch: "mean" (the default) returns the
 -- mean of the per-element losses, "sum" their sum, "none" the tensor of them (then
 -- backward(input, target, gradOutput) takes the gradient w.r.t. that tensor, default ones);
