@@ -36,7 +36,7 @@ describe("unknown options", function()
     {"StepLR", function() optim.StepLR(optim.SGD(nn.Linear(2, 2)), {stepSize = 10, gama = 0.5}) end,
       'StepLR: unknown option "gama" (known: stepSize, gamma)'},
     {"Loader", function() data.Loader({images = lunet.zeros(4, 1), labels = lunet.ones(4, "int")}, {batch = 2}) end,
-      'Loader: unknown option "batch" (known: batchSize, shuffle, seed)'},
+      'Loader: unknown option "batch" (known: batchSize, shuffle, seed, transform)'},
     {"mnist.load", function() require("lunet.mnist").load(nil, {normalize = true}) end,
       'mnist.load: unknown option "normalize" (known: layout, split)'},
     {"train.classifier", function() train.classifier{model = nn.Linear(2, 2), iters = 5} end,
