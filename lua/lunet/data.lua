@@ -137,6 +137,10 @@ function data.cifar10(dir, opts)
   return split("Train"), split("Test")
 end
 
+-- The loaders' methods; see data.Loader.
+local Loader = {}
+Loader.__index = Loader
+
 --- Minibatches from a data set {images|inputs = tensor (N,...), labels = int tensor (N)}.
 -- The options, each optional:
 --   batchSize  examples per batch, an integer in 1..N (default 50); an epoch is the
@@ -188,10 +192,6 @@ function data.Loader(ds, opts)
   end
   return self
 end
-
--- The loaders' methods; see data.Loader.
-local Loader = {}
-Loader.__index = Loader
 
 -- f(...)'s result, drawn from the loader's own generator when it has one (swapped in for
 -- the draw, lunet's put back after), else from lunet's.
