@@ -77,6 +77,7 @@ function help.parse(path, index)
       end
       local text = table.concat(block, "\n")
       local mod = text:match("@module%s+([%w_.]+)") or text:match("@classmod%s+([%w_.]+)")
+        or text:match("@submodule%s+([%w_.]+)")
       if mod then
         module = mod
       elseif not text:match("@type%s") then

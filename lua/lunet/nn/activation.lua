@@ -2,7 +2,7 @@
 -- Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, each one C kernel forward and one
 -- backward (lunet.core.activation_forward/_backward), with PyTorch's definitions; and
 -- Identity. Each takes a tensor of any shape and returns one of the same shape.
--- @module lunet.nn
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"

@@ -2,7 +2,7 @@
 -- and Concat, children side by side. Both follow the module protocol fully (forward,
 -- backward, updateGradInput + accGradParameters, needInputGrad, parameters, train/evaluate,
 -- clearState) so they nest anywhere a module goes.
--- @module lunet.nn
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local check = require "lunet.check"
 local module = require "lunet.nn.module"

@@ -5,7 +5,7 @@
 -- The deconvnet's steps down the stack (lunet.viz) are methods here too, each module
 -- projecting a signal from its output back to its input: Conv2d:project,
 -- MaxPool2d:project (= unpool), ReLU:project.
--- @module lunet.nn
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"

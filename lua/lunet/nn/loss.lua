@@ -2,7 +2,7 @@
 -- elementwise MSELoss, L1Loss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss and KLDivLoss.
 -- Each is an nn.Criterion: forward(input, target) -> the loss, backward(input, target) ->
 -- its gradient w.r.t. input. Inputs and targets are float32 tensors.
--- @module lunet.nn
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"

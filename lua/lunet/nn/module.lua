@@ -2,7 +2,7 @@
 -- nn.class, nn.isModule, nn.Module (the protocol described in lunet/nn/init.lua),
 -- nn.Criterion (losses) and nn.Sequential (the container). lunet.nn re-exports them;
 -- the layer files require this file, not lunet.nn, so nothing loads in a cycle.
--- @module lunet.nn
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local check = require "lunet.check"
 local init = require "lunet.nn.init_schemes"

@@ -36,7 +36,7 @@
 -- (the default) means zeros. After backward, module.gradH0 (and module.gradC0 for the
 -- LSTM) hold the gradient w.r.t. the initial state, shaped like h0 (or (N,H) /
 -- (layers·dirs,N,H) when there was none).
--- @module lunet.nn
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"

@@ -2,7 +2,7 @@
 -- model (a class score by default), through the whole model (see lunet/viz/init.lua).
 -- It walks the signal down with viz.project's machinery (common.backFrom): every module by
 -- its gradient, a ReLU by the method's rule.
--- @module lunet.viz
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local image = require "lunet.image"

@@ -1,6 +1,6 @@
 --- lunet.viz.correspondence: viz.correspondence and viz.randomRegions, Zeiler & Fergus's
 -- correspondence analysis (see lunet/viz/init.lua).
--- @module lunet.viz
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local common = require "lunet.viz.common"

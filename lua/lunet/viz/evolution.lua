@@ -1,6 +1,6 @@
 --- lunet.viz.evolution: viz.evolution, the strongest projections as a model trains (see
 -- lunet/viz/init.lua).
--- @module lunet.viz
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local image = require "lunet.image"

@@ -1,6 +1,6 @@
 --- lunet.viz.invariance: viz.invariance, how features change under translation, rotation
 -- and scaling (see lunet/viz/init.lua).
--- @module lunet.viz
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local image = require "lunet.image"

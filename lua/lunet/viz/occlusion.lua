@@ -1,5 +1,5 @@
 --- lunet.viz.occlusion: viz.occlusion, occlusion sensitivity (see lunet/viz/init.lua).
--- @module lunet.viz
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local common = require "lunet.viz.common"

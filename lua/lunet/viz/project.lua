@@ -2,7 +2,7 @@
 -- (viz.receptiveField, viz.window) and the top-k activations (viz.top, viz.topGrid); see
 -- lunet/viz/init.lua. The fields not documented there serve lunet.viz.evolution (topChecked,
 -- projectHits, mapsAt, checkRule, EVERY_UNIT) and lunet.viz.attribution (perImage, units).
--- @module lunet.viz
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local nn = require "lunet.nn"
