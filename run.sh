@@ -46,7 +46,8 @@ case "$cmd" in
     bin/lunet experiments/index.lua
     ;;
   test)
-    install_missing chromium # the report pages are checked in a headless browser
+    # the report pages are checked in a headless browser; spec/doc_coverage_spec.lua runs ldoc
+    install_missing chromium lua-ldoc
     build build
     bin/lunet /usr/bin/busted spec
     ;;

@@ -67,4 +67,21 @@ describe("lunet.help", function()
     p:close()
     assert.equal(help.text("cat") .. '\nhelp: no reference entry named "nn.nope" (help() lists the modules)\n', out)
   end)
+
+  it("finds its sources in an install (CMake's rules, as LuaRocks runs them)", function()
+    local build = os.getenv("LUNET_BUILD") or "build"
+    local cache = assert(io.open(build .. "/CMakeCache.txt")):read("a")
+    local luaDir = assert(cache:match("\nLUNET_LUA_DIR:PATH=([^\n]+)"))
+    local dest = os.tmpname()
+    os.remove(dest)
+    assert.is_true(os.execute(("DESTDIR=%s cmake --install %s >/dev/null"):format(dest, build)))
+    local tree = dest .. luaDir
+    local p = assert(io.popen(("cd / && LUA_PATH_5_4='%s/?.lua;%s/?/init.lua;;' lua5.4 -e "
+      .. "'local h = require \"lunet.help\" io.write(h.text(\"cat\"), \"\\n\", h.text(\"nn.Linear\"))' 2>&1")
+      :format(tree, tree)))
+    local out = p:read("a")
+    p:close()
+    os.execute("rm -rf " .. dest)
+    assert.equal(help.text("cat") .. "\n" .. help.text("nn.Linear"), out)
+  end)
 end)

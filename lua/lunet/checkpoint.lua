@@ -11,6 +11,13 @@ local lunet = require "lunet"
 local checkpoint = {}
 local FORMAT = "lunet.checkpoint/1"
 
+--- Write a checkpoint: the model's parameters, the optimizer's state, the generator's
+-- state and what the caller passes along, in lunet.save's format (atomically). Raises for
+-- a path that is not a string, a table without a model, or what lunet.save raises (a value
+-- it cannot write, a failed write).
+-- @tparam string path
+-- @tparam table what `model` (required), `optimizer`, `iteration`, `config`, `state` (plain tables)
+-- @usage checkpoint.save("run/ckpt.lunet", {model = model, optimizer = opt, iteration = it})
 function checkpoint.save(path, what)
   if type(path) ~= "string" then error("checkpoint.save: path must be a string", 2) end
   if type(what) ~= "table" or not what.model then error("checkpoint.save: needs {model = ...}", 2) end
@@ -21,6 +28,7 @@ function checkpoint.save(path, what)
   lunet.save(path, entry)
 end
 
+<<<<<<< HEAD
 -- The tensors a checkpoint holds (of `kind`: "parameter", or "state" for the modules'
 -- state tensors such as BatchNorm's running statistics) against the model's: one count,
 -- one shape each. Errors blame checkpoint.load's caller.
@@ -41,6 +49,18 @@ local function checkTensors(path, kind, saved, live)
   end
 end
 
+=======
+--- Restore a checkpoint in place: the model's parameters (float tensors, shapes checked),
+-- the optimizer's state when one is given and the file has it, and the generator's state.
+-- Raises, changing nothing, for a file that is not a checkpoint, parameters whose count or
+-- shapes differ from the model's, an invalid generator state or an optimizer state that
+-- does not fit; and what lunet.load raises.
+-- @tparam string path
+-- @tparam Module model the model to fill
+-- @tparam[opt] Optimizer optimizer
+-- @treturn table `{iteration, config, state, model}` (model: the saved model's description text)
+-- @usage local info = checkpoint.load("run/ckpt.lunet", model, opt)
+>>>>>>> docs2
 function checkpoint.load(path, model, optimizer)
   local c = lunet.load(path)
   if type(c) ~= "table" or c.format ~= FORMAT or type(c.params) ~= "table" then

@@ -13,6 +13,13 @@ local fileutil = require "lunet.fileutil"
 
 local cli = {}
 
+--- An argparse parser with the common flags (`out` DIR, default results/<name>; `data` DIR;
+-- `seed` N, default 1; `threads` N; `quick`; `resume`, each spelled with two dashes). The
+-- script adds its own options, then calls cli.parse.
+-- @tparam string name the script's name (the default output folder's)
+-- @tparam string description its help text
+-- @treturn table the argparse parser
+-- @usage local parser = cli.parser("cifar10_lenet", "Part 1: LeNet-5 on the CIFAR-10 subset")
 function cli.parser(name, description)
   local p = argparse(name, description)
   p._lunet_name = name

@@ -137,6 +137,10 @@ function data.cifar10(dir, opts)
   return split("Train"), split("Test")
 end
 
+-- The loaders' methods; see data.Loader.
+local Loader = {}
+Loader.__index = Loader
+
 --- Minibatches from a data set {images|inputs = tensor (N,...), labels = int tensor (N)}.
 -- The options, each optional:
 --   batchSize  examples per batch, an integer in 1..N (default 50); an epoch is the
@@ -152,10 +156,14 @@ end
 --              RandomCrop, RandomHorizontalFlip, Normalize, Compose, or one's own)
 -- loader:next() returns (x, y): views of buffers that the next call overwrites (x is the
 -- transform's result when there is one).
+-- Raises for an unknown option, a transform that is not a function, a data set without
+-- tensors images (or inputs) and labels, counts that differ, a batchSize outside 1..N, or
+-- a seed that is not an integer.
+-- @tparam table ds `{images = Tensor (N,...), labels = int Tensor (N)}` (or `inputs`)
+-- @tparam[opt] table opts `batchSize`, `shuffle`, `seed`, `transform`
+-- @treturn Loader
 -- @usage local loader = lunet.data.Loader(train, {batchSize = 50, seed = 1})
-local Loader = {}
-Loader.__index = Loader
-
+-- local x, y = loader:next()
 function data.Loader(ds, opts)
   opts = check.options("Loader", opts, {"batchSize", "shuffle", "seed", "transform"})
   if opts.transform ~= nil and type(opts.transform) ~= "function" then
@@ -204,6 +212,12 @@ local function epochOrder(self)
   return withGenerator(self, lunet.randperm, self.n)
 end
 
+--- The next minibatch: x (batchSize,...) of the data set's dtype and y (batchSize) int,
+-- views of buffers the next call overwrites; a new epoch (a new permutation) starts when
+-- the current one has no whole batch left.
+-- @treturn Tensor x the inputs (after the transform, when there is one)
+-- @treturn Tensor y the labels
+-- @usage local x, y = loader:next()
 function Loader:next()
   if self.pos + self.batchSize - 1 > self.n then
     self.order = epochOrder(self)

@@ -17,20 +17,41 @@ local check = require "lunet.check"
 
 local fileutil = {}
 
+--- s as one word for sh, single-quoted when it holds anything but safe characters (for
+-- commands to run or show).
+-- @tparam string s
+-- @treturn string
+-- @usage os.execute("gnuplot " .. fileutil.shellWord(path))
 function fileutil.shellWord(s)
   if s:match("^[%w%-%._/=:,+@]+$") then return s end
   return "'" .. s:gsub("'", [['\'']]) .. "'"
 end
 
+--- Raise "<fname>: writing <path> failed (<err>)" unless ok; for the results of f:write,
+-- f:flush and f:close.
+-- @tparam string fname the caller's name, for the message
+-- @tparam string path the file written
+-- @tparam integer level as in error (2 blames the caller's caller)
+-- @param ok the first result of the write
+-- @param err its error message
+-- @return ok
+-- @usage fileutil.checked("plot", path, 2, f:write(text))
 function fileutil.checked(fname, path, level, ok, err)
   if not ok then check.fail(level + 1, "%s: writing %s failed (%s)", fname, path, tostring(err)) end
   return ok
 end
 
--- Opening a FIFO for writing blocks until someone reads it, and gnuplot or io.open would
--- wait forever; a folder is never what a caller meant either. A character device
--- (/dev/null, /dev/full) is written to as a file by the callers that allow it (a log);
--- the others would replace it, or hand it to a program.
+--- Refuse an output path that exists and is not a regular file: opening a FIFO for writing
+-- blocks until someone reads it, and gnuplot or io.open would wait forever; a folder is
+-- never what a caller meant either. A character device (/dev/null, /dev/full) is written
+-- to as a file by the callers that allow it (a log); the others would replace it.
+-- Raises "<fname>: <path> exists and is a <mode>, not a regular file".
+-- @tparam string fname the caller's name, for the message
+-- @tparam string path
+-- @tparam[opt=2] integer level as in error
+-- @tparam[opt=false] boolean devices allow a character device
+-- @treturn string path
+-- @usage fileutil.checkOutput("metrics.Logger", path, 2, true)
 function fileutil.checkOutput(fname, path, level, devices)
   local mode = lfs.attributes(path, "mode")
   if mode ~= nil and mode ~= "file" and not (devices and mode == "char device") then
@@ -40,10 +61,17 @@ function fileutil.checkOutput(fname, path, level, devices)
   return path
 end
 
--- A reader sees the old file or the whole new one, never a part: the text goes to a
--- new temporary file beside path (lunet.save's, core.open_temp: created exclusively,
--- never through a symlink) that is renamed over path once every write, the flush and
--- the close succeeded (a full disk raises here instead of leaving an empty file).
+--- Write text to path so that a reader sees the old file or the whole new one, never a
+-- part: the text goes to a new temporary file beside path (created exclusively, never
+-- through a symlink) that is renamed over path once every write, the flush and the close
+-- succeeded. Raises (removing the temporary file) for a path or text that is not a string,
+-- a path that is not a regular file (checkOutput), or a failed write, flush, close or rename.
+-- @tparam string path
+-- @tparam string text
+-- @tparam[opt="fileutil.writeAtomic"] string fname the caller's name, for messages
+-- @tparam[opt=2] integer level as in error
+-- @treturn string path
+-- @usage fileutil.writeAtomic("results/index.html", html)
 function fileutil.writeAtomic(path, text, fname, level)
   fname, level = fname or "fileutil.writeAtomic", (level or 2) + 1
   if type(path) ~= "string" then check.fail(level, "%s: path must be a string, got %s", fname, type(path)) end

@@ -8,11 +8,17 @@ local lfs = require "lfs"
 
 local help = {}
 
--- The checkout (or install) root: lua/lunet/help.lua is two folders below it.
-local function root()
+-- Where the sources are: the folder holding lunet/ (lua/ in a checkout, share/lua/5.4 in
+-- an install) and the folder of the doc/*.luadoc files, doc/ beside lua/ in a checkout and
+-- lunet/doc/ in an install (CMakeLists.txt puts them there); nil when not found.
+local function sources()
   local here = package.searchpath("lunet.help", package.path)
-  local dir = here and here:match("^(.-)/?lua/lunet/help%.lua$")
-  return dir and (dir == "" and "." or dir)
+  local base = here and here:match("^(.-)/?lunet/help%.lua$")
+  if not base then return nil end
+  base = base == "" and "." or base
+  for _, doc in ipairs{base .. "/lunet/doc", base .. "/../doc"} do
+    if lfs.attributes(doc, "mode") == "directory" then return base, doc end
+  end
 end
 
 local function files(dir, ext, out)
@@ -28,9 +34,9 @@ local function files(dir, ext, out)
 end
 
 -- lua/lunet/nn/init.lua -> lunet.nn, lua/lunet/optim.lua -> lunet.optim (LDoc's names,
--- with config.ld's package = "lunet").
+-- with config.ld's package = "lunet"); share/lua/5.4/lunet/optim.lua alike.
 local function moduleFromPath(path)
-  local rel = path:match("lua/(lunet/.*)%.lua$")
+  local rel = ("/" .. path):match(".*/(lunet/.*)%.lua$")
   if not rel then return nil end
   return (rel:gsub("/init$", ""):gsub("/", "."))
 end
@@ -71,6 +77,7 @@ function help.parse(path, index)
       end
       local text = table.concat(block, "\n")
       local mod = text:match("@module%s+([%w_.]+)") or text:match("@classmod%s+([%w_.]+)")
+        or text:match("@submodule%s+([%w_.]+)")
       if mod then
         module = mod
       elseif not text:match("@type%s") then
@@ -95,13 +102,13 @@ local cached
 -- @usage for name in pairs(lunet.help.index()) do print(name) end
 function help.index()
   if cached then return cached end
-  local r = root()
-  if not r or not lfs.attributes(r .. "/doc", "mode") then
-    error("help: the reference's sources (lua/lunet and doc/) are not found beside lunet; see docs/api/index.html", 2)
+  local base, doc = sources()
+  if not doc then
+    error("help: the reference's sources (lunet's Lua files and doc/) are not found beside lunet; see docs/api/index.html", 2)
   end
   local index = {}
-  for _, p in ipairs(files(r .. "/lua/lunet", ".lua", {})) do help.parse(p, index) end
-  for _, p in ipairs(files(r .. "/doc", ".luadoc", {})) do help.parse(p, index) end
+  for _, p in ipairs(files(base .. "/lunet", ".lua", {})) do help.parse(p, index) end
+  for _, p in ipairs(files(doc, ".luadoc", {})) do help.parse(p, index) end
   cached = index
   return index
 end

@@ -284,7 +284,7 @@ function optim.clipGradValue(model, clipValue)
   for _, g in ipairs(grads) do g:clamp_(-clipValue, clipValue) end
 end
 
---- Learning-rate schedules. Each sets its optimizer's lr at every step() (once per
+-- Learning-rate schedules. Each sets its optimizer's lr at every step() (once per
 -- iteration, or epoch); sched.n counts the steps, sched.lr0 is the optimizer's lr when the
 -- schedule was made (OneCycleLR sets its own). train.classifier steps one after every update.
 --   StepLR(opt, {stepSize, gamma = 0.1})          lr0 gamma^floor(n / stepSize)
@@ -305,7 +305,8 @@ end
 --       (SGD's momentum, Adam's beta1) cycles the other way when the optimizer has one;
 --       stepping past totalSteps is an error
 --   LambdaLR(opt, f)                              lr0 f(n): write one's own as a function
--- @usage local sched = lunet.optim.CosineAnnealingLR(opt, {tMax = 1000, warmup = 100})
+-- Every schedule raises when its first argument is not an optimizer, and for an unknown
+-- option (naming it and the known ones).
 local Schedule = {}
 Schedule.__index = Schedule
 
@@ -317,6 +318,12 @@ local function schedule(name, opt, cfg, rate)
   return self, cfg
 end
 
+--- Step decay: lr = lr0 gamma^floor(n / stepSize) after the n-th step(). Raises for a
+-- stepSize that is not a positive number or a negative gamma.
+-- @tparam Optimizer opt
+-- @tparam table cfg `stepSize` (required), `gamma` (0.1)
+-- @treturn Schedule call sched:step() after every update
+-- @usage local sched = lunet.optim.StepLR(opt, {stepSize = 1000, gamma = 0.5})
 function optim.StepLR(opt, cfg)
   local size = type(cfg) == "table" and cfg.stepSize
   local self = schedule("StepLR", opt, cfg, function(s) return s.lr0 * s.gamma ^ (s.n // size) end)
@@ -324,10 +331,22 @@ function optim.StepLR(opt, cfg)
   return self
 end
 
+--- Exponential decay: lr = lr0 gamma^n after the n-th step(). Raises for a negative gamma.
+-- @tparam Optimizer opt
+-- @tparam[opt] table cfg `gamma` (0.1)
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.ExponentialLR(opt, {gamma = 0.999})
 function optim.ExponentialLR(opt, cfg)
   return (schedule("ExponentialLR", opt, cfg, function(s) return s.lr0 * s.gamma ^ s.n end))
 end
 
+--- Decay at milestones: lr = lr0 gamma^(number of milestones m with n >= m). Raises for
+-- milestones that are not a non-empty, increasing list of positive integers, or a
+-- negative gamma.
+-- @tparam Optimizer opt
+-- @tparam table cfg `milestones` (required), `gamma` (0.1)
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.MultiStepLR(opt, {milestones = {3000, 6000}})
 function optim.MultiStepLR(opt, cfg)
   local self
   self, cfg = schedule("MultiStepLR", opt, cfg, function(s)
@@ -344,6 +363,14 @@ function optim.MultiStepLR(opt, cfg)
   return self
 end
 
+--- Cosine annealing with an optional linear warm-up: lr0 (n + 1) / (warmup + 1) over the
+-- first warmup steps (set at once for step 0), then etaMin + (lr0 - etaMin) (1 + cos(pi m /
+-- tMax)) / 2 with m = n - warmup (PyTorch's without warm-up). Raises for a tMax that is not
+-- a positive integer, a negative etaMin or warmup.
+-- @tparam Optimizer opt
+-- @tparam table cfg `tMax` (required), `etaMin` (0), `warmup` (0)
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.CosineAnnealingLR(opt, {tMax = 1000, warmup = 100})
 function optim.CosineAnnealingLR(opt, cfg)
   local self
   self, cfg = schedule("CosineAnnealingLR", opt, cfg, function(s)
@@ -357,6 +384,12 @@ function optim.CosineAnnealingLR(opt, cfg)
   return self
 end
 
+--- A schedule of one's own: lr = lr0 f(n), f(0) applied at once. Raises when f is not a
+-- function, and at a step where f returns anything but a finite number >= 0.
+-- @tparam Optimizer opt
+-- @tparam function f n -> the factor
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.LambdaLR(opt, function(n) return 0.95 ^ (n // 100) end)
 function optim.LambdaLR(opt, f)
   if getmetatable(opt) ~= Optimizer then error("LambdaLR: first argument must be an optimizer", 2) end
   if type(f) ~= "function" then check.fail(2, "LambdaLR: the factor must be a function(n), got %s", type(f)) end
@@ -378,6 +411,18 @@ local function momentumField(opt)
   return (opt.kind == "Adam" or opt.kind == "AdamW") and "beta1" or nil
 end
 
+--- Smith's one cycle, PyTorch's two-phase form: lr from maxLr / divFactor up to maxLr over
+-- pctStart of totalSteps, then down to maxLr / divFactor / finalDivFactor, by cosine
+-- ("cos") or linear annealing; the momentum (SGD's momentum, Adam's and AdamW's beta1)
+-- cycles the other way, baseMomentum..maxMomentum, when the optimizer has one and
+-- cycleMomentum is not false. The first lr is set at once. Raises for a maxLr or a factor
+-- <= 0, a totalSteps below 2, a pctStart that leaves a phase without steps, an unknown
+-- annealStrategy, and when stepped past totalSteps.
+-- @tparam Optimizer opt
+-- @tparam table cfg `maxLr`, `totalSteps` (required), `pctStart` (0.3), `annealStrategy`,
+-- `divFactor` (25), `finalDivFactor` (1e4), `cycleMomentum` (true), `baseMomentum` (0.85), `maxMomentum` (0.95)
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.OneCycleLR(opt, {maxLr = 0.1, totalSteps = 5000})
 function optim.OneCycleLR(opt, cfg)
   local name = "OneCycleLR"
   local self
@@ -421,6 +466,18 @@ function optim.OneCycleLR(opt, cfg)
   return self
 end
 
+--- Reduce the lr when a watched value stops improving: sched:step(metric) once per
+-- evaluation; lr = max(lr factor, minLr) after more than patience steps without an
+-- improvement beyond threshold ("rel": relative, "abs": absolute; mode "min" for a loss,
+-- "max" for an accuracy), then cooldown steps of waiting; PyTorch's rules. Raises for a
+-- mode or thresholdMode not listed, a factor outside [0, 1), a negative patience,
+-- threshold, cooldown or minLr; step raises without a finite metric.
+-- @tparam Optimizer opt
+-- @tparam[opt] table cfg `mode` ("min"), `factor` (0.1), `patience` (10), `threshold` (1e-4),
+-- `thresholdMode` ("rel"), `cooldown` (0), `minLr` (0)
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.ReduceLROnPlateau(opt, {patience = 3})
+-- sched:step(validationLoss)
 function optim.ReduceLROnPlateau(opt, cfg)
   local name = "ReduceLROnPlateau"
   local self

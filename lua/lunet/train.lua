@@ -171,6 +171,16 @@ local function resume(cfg, path, settings)
   return info.state.hist, info.iteration
 end
 
+--- Train a classifier: cfg.iterations steps of train.step on minibatches from cfg.loader,
+-- evaluating on cfg.test every evalEvery iterations, with the options, CSV log, checkpoints
+-- and resume described at the top of this file. Raises for an unknown or missing key
+-- (model, criterion, optimizer, loader, iterations), a non-finite loss (naming the
+-- iteration), a checkpoint that cannot be read or whose settings differ on resume.
+-- @tparam table cfg see the top of the file
+-- @treturn table hist: the evaluation rows (iter, train_loss, train_acc, test_loss,
+-- test_acc) and hist.seconds, the wall time at each
+-- @usage local hist = train.classifier{model = model, criterion = nn.CrossEntropyLoss(),
+--   optimizer = optim.Adam(model), loader = data.Loader(trainSet), iterations = 2000, test = testSet}
 function train.classifier(cfg)
   check.options("train.classifier", cfg, CLASSIFIER_OPTIONS)
   local model, crit, opt, loader = cfg.model, cfg.criterion, cfg.optimizer, cfg.loader

@@ -8,6 +8,8 @@
 --   local augment = T.Compose{T.RandomCrop(32, {padding = 4}), T.RandomHorizontalFlip(),
 --                             T.Normalize({0.49, 0.48, 0.45}, {0.25, 0.24, 0.26})}
 --   local loader = lunet.data.Loader(train, {batchSize = 128, transform = augment})
+-- A transform raises for an input that is not a 4-D float tensor, naming itself.
+-- @module lunet.data.transforms
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -34,6 +36,12 @@ end
 --- RandomCrop(size [, {padding = 0, fill = 0}]): a size (n or {h, w}) window at a uniform
 -- random place of each image padded by `padding` pixels of `fill` on every side
 -- (torchvision's RandomCrop with padding, the CIFAR recipe: 32 with padding 4).
+-- x (N,C,H,W) float -> (N,C,h,w). Raises for a size that is not a positive integer or
+-- pair, an unknown option, a negative padding; the transform raises when the crop does
+-- not fit the padded image.
+-- @tparam integer|{int,int} size n or {h, w}
+-- @tparam[opt] table opts `padding` (0), `fill` (0)
+-- @treturn function the transform, x -> a new batch
 -- @usage local crop = lunet.data.transforms.RandomCrop(28, {padding = 2})
 function transforms.RandomCrop(size, opts)
   local oh, ow = size2("RandomCrop", size)
@@ -51,7 +59,11 @@ function transforms.RandomCrop(size, opts)
   end
 end
 
---- RandomHorizontalFlip([{p = 0.5}]): mirrors each image left-right with probability p.
+--- RandomHorizontalFlip([{p = 0.5}]): mirrors each image left-right with probability p;
+-- x (N,C,H,W) float -> a new batch of the same shape. Raises for an unknown option or a p
+-- outside [0, 1].
+-- @tparam[opt] table opts `p`
+-- @treturn function the transform
 -- @usage local flip = lunet.data.transforms.RandomHorizontalFlip{p = 0.5}
 function transforms.RandomHorizontalFlip(opts)
   opts = check.options("RandomHorizontalFlip", opts, {"p"}, 2)
@@ -66,7 +78,12 @@ function transforms.RandomHorizontalFlip(opts)
 end
 
 --- Normalize(mean, std): (x - mean[c]) / std[c] per channel c; mean and std lists (or 1-D
--- tensors) of C numbers, std > 0.
+-- tensors) of C numbers, std > 0; x (N,C,H,W) float -> a new batch. Raises for a mean or
+-- std that is not a list of numbers, a std <= 0, lengths that differ; the transform raises
+-- for an input with another channel count.
+-- @tparam {number,...}|Tensor mean per channel
+-- @tparam {number,...}|Tensor std per channel
+-- @treturn function the transform
 -- @usage local norm = lunet.data.transforms.Normalize({0.5}, {0.25})
 function transforms.Normalize(mean, std)
   local function vector(what, v)
@@ -90,7 +107,10 @@ function transforms.Normalize(mean, std)
   end
 end
 
---- Compose{t1, t2, ...}: applies the transforms in order.
+--- Compose{t1, t2, ...}: applies the transforms in order. Raises for an empty list or an
+-- entry that is not a function.
+-- @tparam {function,...} list the transforms
+-- @treturn function the transform
 -- @usage local t = T.Compose{T.RandomHorizontalFlip(), T.Normalize({0.5}, {0.5})}
 function transforms.Compose(list)
   if type(list) ~= "table" or #list == 0 then check.fail(2, "Compose: expected a list of transforms") end

@@ -1,7 +1,8 @@
--- lunet.nn activations beyond ReLU (which lives in nn/layers.lua with its deconvnet rules):
+--- lunet.nn activations beyond ReLU (which lives in nn/layers.lua with its deconvnet rules):
 -- Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, each one C kernel forward and one
 -- backward (lunet.core.activation_forward/_backward), with PyTorch's definitions; and
 -- Identity. Each takes a tensor of any shape and returns one of the same shape.
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -41,25 +42,39 @@ local function define(name, kernel, init)
   return cls
 end
 
---- Tanh(): y = tanh(x).
+--- Tanh(): y = tanh(x), elementwise on a float32 tensor of any shape (another dtype raises,
+-- as do arguments).
+-- @function Tanh
+-- @treturn Tanh
 -- @usage local m = lunet.nn.Tanh()
 define("Tanh", "tanh", function(...)
   if select("#", ...) > 0 then check.fail(4, "Tanh: takes no arguments") end
 end)
 
---- Sigmoid(): y = 1 / (1 + exp(-x)).
+--- Sigmoid(): y = 1 / (1 + exp(-x)), elementwise on a float32 tensor of any shape (another
+-- dtype raises, as do arguments).
+-- @function Sigmoid
+-- @treturn Sigmoid
 -- @usage local m = lunet.nn.Sigmoid()
 define("Sigmoid", "sigmoid", function(...)
   if select("#", ...) > 0 then check.fail(4, "Sigmoid: takes no arguments") end
 end)
 
---- SiLU() (swish): y = x sigmoid(x).
+--- SiLU() (swish): y = x sigmoid(x), elementwise on a float32 tensor of any shape (another
+-- dtype raises, as do arguments).
+-- @function SiLU
+-- @treturn SiLU
 -- @usage local m = lunet.nn.SiLU()
 define("SiLU", "silu", function(...)
   if select("#", ...) > 0 then check.fail(4, "SiLU: takes no arguments") end
 end)
 
---- LeakyReLU([negativeSlope = 0.01]): y = x for x >= 0, negativeSlope * x below.
+--- LeakyReLU([negativeSlope = 0.01]): y = x for x >= 0, negativeSlope * x below;
+-- elementwise on a float32 tensor of any shape. Raises for a slope that is not a number
+-- or a second argument.
+-- @function LeakyReLU
+-- @tparam[opt=0.01] number negativeSlope
+-- @treturn LeakyReLU
 -- @usage local m = lunet.nn.LeakyReLU(0.2)
 define("LeakyReLU", "leaky_relu", function(slope, extra)
   if extra ~= nil then check.fail(4, "LeakyReLU: takes one argument, the negative slope") end
@@ -67,7 +82,11 @@ define("LeakyReLU", "leaky_relu", function(slope, extra)
   return slope, 0, ("(%g)"):format(slope)
 end)
 
---- ELU([alpha = 1]): y = x for x > 0, alpha (exp(x) - 1) below.
+--- ELU([alpha = 1]): y = x for x > 0, alpha (exp(x) - 1) below; elementwise on a float32
+-- tensor of any shape. Raises for an alpha that is not a number or a second argument.
+-- @function ELU
+-- @tparam[opt=1] number alpha
+-- @treturn ELU
 -- @usage local m = lunet.nn.ELU(1.0)
 define("ELU", "elu", function(alpha, extra)
   if extra ~= nil then check.fail(4, "ELU: takes one argument, alpha") end
@@ -77,6 +96,11 @@ end)
 
 --- GELU([{approximate = "none"}]): y = x Phi(x), Phi the standard normal CDF;
 -- approximate = "tanh" uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) as PyTorch does.
+-- Elementwise on a float32 tensor of any shape. Raises for an unknown option or an
+-- approximate other than "none" and "tanh".
+-- @function GELU
+-- @tparam[opt] table opts `approximate` ("none" or "tanh")
+-- @treturn GELU
 -- @usage local m = lunet.nn.GELU{approximate = "tanh"}
 define("GELU", "gelu", function(opts)
   opts = check.options("GELU", opts, {"approximate"}, 4)
@@ -87,7 +111,12 @@ define("GELU", "gelu", function(opts)
   if a == "tanh" then return 0, 0, "{approximate = \"tanh\"}", "gelu_tanh" end
 end)
 --- Softplus([beta = 1 [, threshold = 20]]): y = log(1 + exp(beta x)) / beta, and y = x
--- where beta x > threshold (PyTorch's linear region).
+-- where beta x > threshold (PyTorch's linear region); elementwise on a float32 tensor of
+-- any shape. Raises for a beta <= 0, a threshold that is not a number, or a third argument.
+-- @function Softplus
+-- @tparam[opt=1] number beta
+-- @tparam[opt=20] number threshold
+-- @treturn Softplus
 -- @usage local m = lunet.nn.Softplus(2)
 define("Softplus", "softplus", function(beta, threshold, extra)
   if extra ~= nil then check.fail(4, "Softplus: takes two arguments, beta and threshold") end
@@ -98,7 +127,9 @@ end)
 
 ---------------------------------------------------------------------------------
 --- Identity(): returns its input (and the gradient it is given) unchanged; a placeholder
--- in a container, as in PyTorch.
+-- in a container, as in PyTorch. Any tensor (any dtype); raises when given arguments.
+-- @function Identity
+-- @treturn Identity
 -- @usage local m = lunet.nn.Identity()
 local Identity = module.class("Identity", Module)
 activation.Identity = Identity

@@ -1,7 +1,8 @@
--- lunet.nn containers beside Sequential (nn/module.lua): Residual, a skip connection,
+--- lunet.nn containers beside Sequential (nn/module.lua): Residual, a skip connection,
 -- and Concat, children side by side. Both follow the module protocol fully (forward,
 -- backward, updateGradInput + accGradParameters, needInputGrad, parameters, train/evaluate,
 -- clearState) so they nest anywhere a module goes.
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local check = require "lunet.check"
 local module = require "lunet.nn.module"
@@ -33,7 +34,13 @@ end
 ---------------------------------------------------------------------------------
 --- Residual(block [, shortcut]): y = block(x) + shortcut(x), the shortcut the identity
 -- when not given (He et al.'s residual block; a 1x1 Conv2d as shortcut matches shapes).
--- The two outputs must have one shape.
+-- The two outputs must have one shape (any shape and dtype the children take): a mismatch
+-- raises in the forward, naming both shapes. Raises for a block or shortcut that is not a
+-- module, or a third argument.
+-- @function Residual
+-- @tparam Module block
+-- @tparam[opt] Module shortcut (default the identity)
+-- @treturn Residual
 -- @usage local r = lunet.nn.Residual(nn.Sequential():add(nn.Linear(8, 8)):add(nn.ReLU()))
 local Residual = module.class("Residual", Module)
 containers.Residual = Residual
@@ -89,7 +96,12 @@ end
 ---------------------------------------------------------------------------------
 --- Concat(dim): every child gets the same input; their outputs are concatenated along
 -- dimension dim (negative counts from the end), as Torch7's nn.Concat. Children are added
--- with add(module), which returns the container.
+-- with add(module), which returns the container; the gradient w.r.t. the input is the sum
+-- of the children's. Raises for a dim that is not a nonzero integer or a second argument;
+-- the forward raises with no children or a dim the children's outputs do not have.
+-- @function Concat
+-- @tparam integer dim the dimension to concatenate along
+-- @treturn Concat
 -- @usage local c = lunet.nn.Concat(2):add(nn.Linear(4, 3)):add(nn.Linear(4, 5))  -- (N,4) -> (N,8)
 local Concat = module.class("Concat", Module)
 containers.Concat = Concat
@@ -104,6 +116,10 @@ function Concat:__init(dim, extra)
   self.gradInput = lunet.zeros(0)
 end
 
+--- Append a child, which takes the container's mode. Raises for a value that is not a module.
+-- @tparam Module m
+-- @treturn Concat self, so calls chain
+-- @usage local c = nn.Concat(2):add(nn.Linear(4, 3)):add(nn.Linear(4, 5))
 function Concat:add(m)
   self.modules[#self.modules + 1] = checkModule("Concat:add", "argument #1", m, 2)
   m.training = self.training

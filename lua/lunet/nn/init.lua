@@ -1,4 +1,4 @@
--- lunet.nn — neural-network modules in the manner of Torch7's nn, without globals.
+--- lunet.nn — neural-network modules in the manner of Torch7's nn, without globals.
 --
 -- The protocol (every module, including the RNN modules in nn/rnn.lua):
 --   module:forward(input)              sets and returns module.output
@@ -49,6 +49,7 @@
 --   nn/init_schemes.lua  nn.init: initializers and whole-model schemes
 -- Each of layers, rnn and loss returns its classes by name; argument checks come from
 -- lunet.check; the arithmetic is lunet.core's kernels.
+-- @module lunet.nn
 local module = require "lunet.nn.module"
 
 local nn = {

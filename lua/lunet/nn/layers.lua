@@ -1,10 +1,11 @@
--- lunet.nn layers: Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax.
+--- lunet.nn layers: Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax.
 -- Each is a thin Lua shell over the C kernels of lunet.core (csrc/kernels/conv.c, pool.c,
 -- activ.c): the module owns its parameters and buffers, the kernels resize and fill
 -- them, so once the shapes are known a training step allocates nothing.
 -- The deconvnet's steps down the stack (lunet.viz) are methods here too, each module
 -- projecting a signal from its output back to its input: Conv2d:project,
 -- MaxPool2d:project (= unpool), ReLU:project.
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -129,10 +130,17 @@ function Conv2d:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- MaxPool2d(k, {stride = k, padding = 0}), or positionally MaxPool2d(k, stride, padding):
--- max over k windows; k, stride and padding are numbers or {h, w} pairs. The forward
--- records the argmax switches (module.switches, int (N,C,H',W'), 1-based flat indices into each
--- input plane), which the backward routes gradients through and unpool() uses.
+--- 2-D max pooling over kH x kW windows: input (N,C,H,W) -> (N,C,H',W'), H' = floor((H + 2
+-- padH - kH) / strideH) + 1, float32 (another dtype raises). The forward records the argmax switches
+-- (module.switches, int (N,C,H',W'), 1-based flat indices into each input plane), which the
+-- backward routes gradients through and unpool() uses. Also called positionally,
+-- MaxPool2d(k, stride, padding). Raises for a kernel or stride below 1, a padding beyond
+-- half the kernel, an unknown option, or (forward) an input that is not 4-D.
+-- @function MaxPool2d
+-- @tparam integer|{int,int} k kernel size, or {kH, kW}
+-- @tparam[opt] table opts `stride` (default k) and `padding` (default 0), integers or {h, w} pairs
+-- @treturn MaxPool2d
+-- @usage local pool = nn.MaxPool2d(2)   -- (N,C,28,28) -> (N,C,14,14)
 local MaxPool2d = module.class("MaxPool2d", Module)
 layers.MaxPool2d = MaxPool2d
 
@@ -159,6 +167,13 @@ function MaxPool2d:__init(k, stride, padding)
   self.gradInput = lunet.zeros(0)
 end
 
+--- The pooling window: kernel size, stride and padding as {h, w} pairs (what a receptive
+-- field is composed from, lunet.viz.receptiveField).
+-- @function MaxPool2d:geometry
+-- @treturn {int,int} kernel {kH, kW}
+-- @treturn {int,int} stride {sH, sW}
+-- @treturn {int,int} padding {pH, pW}
+-- @usage local k, s, p = nn.MaxPool2d(2):geometry()
 MaxPool2d.geometry = geometry
 MaxPool2d.bufferNames = {"output", "gradInput", "switches", "projection"}
 
@@ -185,8 +200,13 @@ function MaxPool2d:updateGradInput(input, gradOutput)
   return self.gradInput
 end
 
--- unpool(values [, output]): values shaped like the last output, placed back at the
--- switches of the last forward into a tensor shaped like its input (zero elsewhere).
+--- Max unpooling: values shaped like the last output (N,C,H',W'), placed back at the
+-- switches of the last forward into a tensor shaped like its input (N,C,H,W), zero
+-- elsewhere. Raises when no forward has run, or for values whose shape is not the output's.
+-- @tparam Tensor values (N,C,H',W')
+-- @tparam[opt] Tensor output where to write (resized; default a new tensor)
+-- @treturn Tensor (N,C,H,W)
+-- @usage pool:forward(x); local up = pool:unpool(pool.output)
 function MaxPool2d:unpool(values, output)
   local input = self.input
   if not lunet.isTensor(input) then
@@ -196,8 +216,11 @@ function MaxPool2d:unpool(values, output)
                           input:size(3), input:size(4))
 end
 
--- project(signal): the deconvnet's unpooling step, unpool into the module's projection
--- buffer (which the next call overwrites).
+--- The deconvnet's unpooling step (lunet.viz): unpool(signal) into the module's
+-- projection buffer, which the next call overwrites. Raises as unpool.
+-- @tparam Tensor signal (N,C,H',W'), at the output of the last forward
+-- @treturn Tensor (N,C,H,W), at its input
+-- @usage local down = pool:project(signal)
 function MaxPool2d:project(signal)
   return self:unpool(signal, projection(self))
 end
@@ -208,7 +231,11 @@ function MaxPool2d:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- ReLU: max(x, 0). Its input, the pre-activation, stays reachable as module.preact.
+--- The rectifier y = max(x, 0), elementwise on a float tensor of any shape (float32 only). Its
+-- input, the pre-activation, stays reachable as module.preact.
+-- @function ReLU
+-- @treturn ReLU
+-- @usage local y = nn.ReLU():forward(lunet.randn(4, 10))
 local ReLU = module.class("ReLU", Module)
 layers.ReLU = ReLU
 
@@ -243,9 +270,14 @@ ReLU.projectRules = {
   guided = function(x, g, out) return core.relu_backward(x, g, out):relu_() end,
 }
 
--- project(signal, rule): signal at the output of the last forward -> at its input, by
--- rule (default "deconvnet"); returns the module's projection buffer, which the next
--- call overwrites.
+--- Take a signal at the output of the last forward to its input by a rule: "deconvnet"
+-- relu(signal) (Zeiler & Fergus), "saliency" signal where the input > 0 (the gradient),
+-- "guided" both (guided backpropagation). Returns the module's projection buffer, which
+-- the next call overwrites. Raises for an unknown rule or when no forward has run.
+-- @tparam Tensor signal the output's shape
+-- @tparam[opt="deconvnet"] string rule
+-- @treturn Tensor the input's shape
+-- @usage local down = relu:project(signal, "guided")
 function ReLU:project(signal, rule)
   local fn = ReLU.projectRules[rule or "deconvnet"]
   if not fn then
@@ -257,7 +289,16 @@ end
 function ReLU:__tostring() return "ReLU" end
 
 ---------------------------------------------------------------------------------
--- Linear(in, out, {bias = true}): y = x W^T + b; weight (out, in), input (N, in).
+--- A fully connected layer, y = x W^T + b: input (N, in) -> (N, out); weight (out, in),
+-- bias (out), float32 (a double input raises), initialized uniform in +-1/sqrt(in) (reset). Raises for feature
+-- counts that are not positive integers or an unknown option; the forward raises for an
+-- input that is not (N, in).
+-- @function Linear
+-- @tparam integer in input features
+-- @tparam integer out output features
+-- @tparam[opt] table opts `bias` (default true; false for none)
+-- @treturn Linear
+-- @usage local fc = nn.Linear(784, 10)
 local Linear = module.class("Linear", Module)
 layers.Linear = Linear
 
@@ -279,6 +320,10 @@ function Linear:__init(inF, outF, opts)
   self:reset()
 end
 
+--- Initialize weight and bias again, uniform in +-1/sqrt(in) (Torch7's default), from
+-- lunet's generator.
+-- @treturn Linear self
+-- @usage lunet.manualSeed(1); fc:reset()
 function Linear:reset()
   return resetUniform(self, self.inF)
 end
@@ -303,11 +348,16 @@ function Linear:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- Dropout(p) with p the probability of DROPPING a unit (as PyTorch), or
--- Dropout{keep = 0.5} with the probability of keeping it (as TensorFlow's keep_prob).
--- Inverted dropout: in training, y = x * mask / keep, the mask drawn from lunet's
--- generator (lunet.manualSeed reproduces it) and kept as module.mask; in evaluation,
--- y = x. module.p and module.keep hold both views.
+--- Inverted dropout: in training, y = x * mask / keep, the mask drawn from lunet's
+-- generator (lunet.manualSeed reproduces it) and kept as module.mask; in evaluation, y = x
+-- (the input itself). Any shape, float32. Dropout(p) takes p the probability of
+-- DROPPING a unit (as PyTorch), Dropout{keep = k} the probability of keeping it (as
+-- TensorFlow's keep_prob); module.p and module.keep hold both views. Raises for p outside
+-- [0, 1), keep outside (0, 1], or both given.
+-- @function Dropout
+-- @tparam[opt=0.5] number|table p drop probability, or `{p = ...}` / `{keep = ...}`
+-- @treturn Dropout
+-- @usage local drop = nn.Dropout{keep = 0.5}
 local Dropout = module.class("Dropout", Module)
 layers.Dropout = Dropout
 Dropout.bufferNames = {"output", "gradInput", "outputBuffer", "gradInputBuffer", "mask"}
@@ -372,7 +422,12 @@ function Dropout:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- Flatten(): (N, d2, d3, ...) -> (N, d2*d3*...), a view of a contiguous input (a copy otherwise).
+--- Flatten all but the batch dimension: (N, d2, d3, ...) -> (N, d2*d3*...), a view of a
+-- contiguous input (a copy otherwise); any dtype. Raises for a 0-D input, and in the
+-- backward for a gradOutput that does not match the output.
+-- @function Flatten
+-- @treturn Flatten
+-- @usage local y = nn.Flatten():forward(lunet.zeros(8, 16, 4, 4))  -- (8, 256)
 local Flatten = module.class("Flatten", Module)
 layers.Flatten = Flatten
 
@@ -424,7 +479,19 @@ local function rowwise(name, kernel)
   function cls:__tostring() return name end
 end
 
+--- Softmax over the second dimension of an (N, K) float input (float32 only: another dtype raises): each row becomes
+-- probabilities, exp(x_k) / sum_j exp(x_j) (computed stably). Raises for an input that is
+-- not 2-D.
+-- @function Softmax
+-- @treturn Softmax
+-- @usage local p = nn.Softmax():forward(logits)
 rowwise("Softmax", "softmax")
+--- Log-softmax over the second dimension of an (N, K) float input (float32 only: another dtype raises):
+-- x_k - log sum_j exp(x_j), computed stably; the input nn.NLLLoss takes. Raises for an
+-- input that is not 2-D.
+-- @function LogSoftmax
+-- @treturn LogSoftmax
+-- @usage local logp = nn.LogSoftmax():forward(logits)
 rowwise("LogSoftmax", "logsoftmax")
 
 return layers

@@ -1,5 +1,8 @@
--- lunet.nn losses: CrossEntropyLoss (log-softmax + negative log-likelihood), NLLLoss, and the
+--- lunet.nn losses: CrossEntropyLoss (log-softmax + negative log-likelihood), NLLLoss, and the
 -- elementwise MSELoss, L1Loss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss and KLDivLoss.
+-- Each is an nn.Criterion: forward(input, target) -> the loss, backward(input, target) ->
+-- its gradient w.r.t. input. Inputs and targets are float32 tensors.
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -85,7 +88,13 @@ end
 
 --- NLLLoss([{weight, reduction = "mean", ignoreIndex}]): the negative log-likelihood of
 -- log-probabilities (N, K) (e.g. a LogSoftmax's output) at the labels: -weight[y] logp[n][y]
--- per row. Options and labels as for CrossEntropyLoss (no labelSmoothing).
+-- per row. Options and labels as for CrossEntropyLoss (no labelSmoothing): logp (N, K)
+-- float; labels (N) int or float class numbers. Raises for an unknown option or reduction,
+-- a weight that is not a 1-D float tensor of K entries, an input that is not (N, K) float,
+-- labels of another length, or a label outside 1..K (other than ignoreIndex).
+-- @function NLLLoss
+-- @tparam[opt] table opts `weight` (K float), `reduction` ("mean", "sum", "none"), `ignoreIndex` (integer)
+-- @treturn NLLLoss
 -- @usage local l = lunet.nn.NLLLoss():forward(logsoftmax:forward(x), labels)
 local NLLLoss = module.class("NLLLoss", module.Criterion)
 loss.NLLLoss = NLLLoss
@@ -116,7 +125,16 @@ function NLLLoss:__tostring() return "NLLLoss" end
 -- backward(logits, labels) -> d loss / d logits. logits (N, K); labels a 1-D int or float
 -- tensor of N class numbers in 1..K. The options (see above) are PyTorch's; without them
 -- the loss is one C kernel each way. The log-probabilities of the last forward stay
--- reachable as module.logp.
+-- reachable as module.logp. The class-label options: weight, a float tensor of K class
+-- weights (row n counts weight[label n]); reduction "mean" (the sum divided by the counted
+-- rows' weights), "sum" or "none" (the N losses); ignoreIndex, a label whose rows count
+-- nothing; labelSmoothing eps in [0, 1], the target (1 - eps) one-hot + eps uniform.
+-- Raises for an unknown option or reduction, logits that are not (N, K) float, labels of
+-- another length, a float label that is not whole, a label outside 1..K, and a backward
+-- on other logits than the last forward's.
+-- @function CrossEntropyLoss
+-- @tparam[opt] table opts `weight`, `reduction`, `ignoreIndex`, `labelSmoothing`
+-- @treturn CrossEntropyLoss
 -- @usage local loss = lunet.nn.CrossEntropyLoss{labelSmoothing = 0.1}:forward(logits, labels)
 local CrossEntropyLoss = module.class("CrossEntropyLoss", module.Criterion)
 loss.CrossEntropyLoss = CrossEntropyLoss
@@ -164,6 +182,7 @@ CrossEntropyLoss.bufferNames = {"logp", "gradInput"}
 function CrossEntropyLoss:__tostring() return "CrossEntropyLoss" end
 
 ---------------------------------------------------------------------------------
+
 -- The losses below take a `reduction` option as PyTorch: "mean" (the default) returns the
 -- mean of the per-element losses, "sum" their sum, "none" the tensor of them (then
 -- backward(input, target, gradOutput) takes the gradient w.r.t. that tensor, default ones);
@@ -254,20 +273,34 @@ local function weighted(t, w)
   return w and t:mul_(w:expand(table.unpack(t:size()))) or t
 end
 
---- MSELoss([{reduction = "mean"}]): (x - y)^2 per element; input and target float, of one shape.
+--- MSELoss([{reduction = "mean"}]): (x - y)^2 per element; input and target float, of one
+-- shape. reduction "mean", "sum" or "none" (the tensor of losses; backward then takes its
+-- gradient as a third argument). Raises for an unknown option or reduction, a non-float
+-- input or target, or shapes that differ.
+-- @function MSELoss
+-- @tparam[opt] table opts `reduction`
+-- @treturn MSELoss
 -- @usage local l = lunet.nn.MSELoss():forward(pred, target)
 pointwise{name = "MSELoss", options = {},
   f = function(_, x, y) local d = x:sub(y); return d:mul_(d) end,
   df = function(_, x, y) return x:sub(y):mul_(2) end}
 
---- L1Loss([{reduction = "mean"}]): |x - y| per element (the gradient sign(x - y), 0 at 0).
+--- L1Loss([{reduction = "mean"}]): |x - y| per element (the gradient sign(x - y), 0 at 0);
+-- input and target float, of one shape; reductions and errors as MSELoss.
+-- @function L1Loss
+-- @tparam[opt] table opts `reduction`
+-- @treturn L1Loss
 -- @usage local l = lunet.nn.L1Loss():forward(pred, target)
 pointwise{name = "L1Loss", options = {},
   f = function(_, x, y) return x:sub(y):abs_() end,
   df = function(_, x, y) return x:sub(y):sign_() end}
 
 --- SmoothL1Loss([{beta = 1, reduction = "mean"}]): with d = x - y, 0.5 d^2 / beta where
--- |d| < beta and |d| - 0.5 beta elsewhere; beta = 0 gives the L1 loss.
+-- |d| < beta and |d| - 0.5 beta elsewhere; beta = 0 gives the L1 loss. Input and target
+-- float, of one shape; reductions and errors as MSELoss, and a beta < 0 raises.
+-- @function SmoothL1Loss
+-- @tparam[opt] table opts `beta`, `reduction`
+-- @treturn SmoothL1Loss
 -- @usage local l = lunet.nn.SmoothL1Loss{beta = 0.5}:forward(pred, target)
 pointwise{name = "SmoothL1Loss", options = {beta = 1},
   validate = function(self) check.number("SmoothL1Loss", "beta", self.beta, 0, nil, 4) end,
@@ -284,7 +317,11 @@ pointwise{name = "SmoothL1Loss", options = {beta = 1},
 
 --- BCELoss([{weight, reduction = "mean"}]): -w (y log x + (1 - y) log(1 - x)) per element,
 -- for probabilities x in [0, 1] (an input outside is an error), each log clamped at -100 as
--- PyTorch does; weight (optional) broadcasts against the input.
+-- PyTorch does; weight (optional, float) broadcasts against the input. Input and target
+-- float, of one shape; reductions and errors as MSELoss.
+-- @function BCELoss
+-- @tparam[opt] table opts `weight`, `reduction`
+-- @treturn BCELoss
 -- @usage local l = lunet.nn.BCELoss():forward(probs, targets)
 pointwise{name = "BCELoss", options = {weight = false},
   validate = function(self) checkWeight("BCELoss", "weight", self.weight) end,
@@ -308,7 +345,11 @@ end
 --- BCEWithLogitsLoss([{weight, posWeight, reduction = "mean"}]): BCELoss of sigmoid(x),
 -- computed stably from the logits x as (1 - y) x + m (log(1 + exp(-|x|)) + max(-x, 0)), with
 -- m = 1 + (posWeight - 1) y; posWeight (optional) weighs each output's positive class and
--- broadcasts against the input as in PyTorch.
+-- broadcasts against the input as in PyTorch. Input (logits) and target float, of one
+-- shape; weight and posWeight float tensors; reductions and errors as MSELoss.
+-- @function BCEWithLogitsLoss
+-- @tparam[opt] table opts `weight`, `posWeight`, `reduction`
+-- @treturn BCEWithLogitsLoss
 -- @usage local l = lunet.nn.BCEWithLogitsLoss{posWeight = lunet.tensor{3}}:forward(logits, targets)
 pointwise{name = "BCEWithLogitsLoss", options = {weight = false, posWeight = false},
   validate = function(self)
@@ -331,7 +372,11 @@ pointwise{name = "BCEWithLogitsLoss", options = {weight = false, posWeight = fal
 --- KLDivLoss([{reduction = "mean", logTarget = false}]): y (log y - x) per element, for an
 -- input x of log-probabilities and a target y of probabilities (0 where y = 0), or exp(y)
 -- (y - x) with logTarget. reduction "batchmean", the sum divided by the batch size (the
--- first dimension), is the true KL divergence, as PyTorch recommends.
+-- first dimension), is the true KL divergence, as PyTorch recommends. Input and target
+-- float, of one shape; errors as MSELoss.
+-- @function KLDivLoss
+-- @tparam[opt] table opts `reduction` ("mean", "batchmean", "sum", "none"), `logTarget`
+-- @treturn KLDivLoss
 -- @usage local l = lunet.nn.KLDivLoss{reduction = "batchmean"}:forward(logp, q)
 pointwise{name = "KLDivLoss", options = {logTarget = false}, reductions = {"mean", "batchmean", "sum", "none"},
   f = function(self, x, y)

@@ -1,20 +1,29 @@
--- lunet.nn.module: the class helper and the base classes every nn module builds on:
+--- lunet.nn.module: the class helper and the base classes every nn module builds on:
 -- nn.class, nn.isModule, nn.Module (the protocol described in lunet/nn/init.lua),
 -- nn.Criterion (losses) and nn.Sequential (the container). lunet.nn re-exports them;
 -- the layer files require this file, not lunet.nn, so nothing loads in a cycle.
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local check = require "lunet.check"
 local init = require "lunet.nn.init_schemes"
 
 local M = {}
 
--- nn.class(name, parent) -> a class table. Calling the class, `Cls(...)`, makes an
--- instance (a table whose metatable is the class) and runs `Cls.__init(self, ...)`.
--- Metamethods (__tostring, ...) are inherited by copying them at creation time,
--- since Lua looks metamethods up with rawget.
 -- Refuses a container whose forward its backward would not follow (defined with Sequential).
 local checkContainer
 
+--- Make a new module class: calling the class, `Cls(...)`, makes an instance (a table
+-- whose metatable is the class), records the arguments (for lunet.save and clone) and runs
+-- `Cls.__init(self, ...)`. Methods not defined are looked up in parent; metamethods
+-- (__tostring, ...) are inherited by copying them at creation time, since Lua looks
+-- metamethods up with rawget. A class with a `modules` list whose updateOutput differs
+-- from Sequential's but whose backward pieces do not is refused when an instance is made.
+-- Raises when name is not a string.
+-- @tparam string name the class name (`typename`; tostring gives "nn." .. name)
+-- @tparam[opt] table parent the class to inherit from, usually nn.Module
+-- @treturn table the class
+-- @usage local Scale = nn.class("Scale", nn.Module)
+-- function Scale:updateOutput(x) self.output = x * 2; return self.output end
 function M.class(name, parent)
   assert(type(name) == "string", "nn.class: name must be a string")
   local cls = { typename = name, __name = "lunet.nn." .. name }
@@ -40,7 +49,10 @@ function M.class(name, parent)
   })
 end
 
--- nn.isModule(x): true for instances of nn.Module and its subclasses.
+--- Is x an nn module: an instance of nn.Module or one of its subclasses (not a class)?
+-- @param x any value
+-- @treturn boolean
+-- @usage assert(nn.isModule(nn.Linear(2, 3)) and not nn.isModule(nn.Linear))
 function M.isModule(x)
   local mt = getmetatable(x)
   while mt do
@@ -72,6 +84,14 @@ end
 function M.kernelString(a, b) return ("%dx%d"):format(a, b) end
 
 ---------------------------------------------------------------------------------
+--- The base class of every module: `nn.class("MyLayer", nn.Module)` makes a subclass,
+-- which implements updateOutput(input), updateGradInput(input, gradOutput) and, when it has
+-- parameters, accGradParameters(input, gradOutput), and names them in the class field
+-- `paramNames` (default {"weight", "bias"}; parameter p has its gradient in grad<P>).
+-- `nn.Module()` itself makes a module whose forward raises (nothing is implemented).
+-- @function Module
+-- @treturn Module a module in training mode
+-- @usage local Double = nn.class("Double", nn.Module)
 local Module = M.class("Module")
 M.Module = Module
 Module.paramNames = { "weight", "bias" }
@@ -80,11 +100,26 @@ function Module:__init()
   self.training = true
 end
 
+--- Compute the output: records input (module.input) and returns updateOutput(input), which
+-- also sets module.output. Shapes and dtypes are those of the module (batch-first: images
+-- (N,C,H,W), feature vectors (N,D)); a module reuses its output tensor between calls.
+-- Raises what updateOutput raises: a wrong rank, shape or dtype named by the module.
+-- @tparam Tensor input
+-- @treturn Tensor module.output
+-- @usage local y = model:forward(lunet.randn(8, 1, 28, 28))
 function Module:forward(input)
   self.input = input
   return self:updateOutput(input)
 end
 
+--- The backward pass: updateGradInput then accGradParameters, which ADDS the parameter
+-- gradients into grad<Param> (call zeroGrad between steps). With module.needInputGrad =
+-- false, only the parameter gradients are computed and nil is returned. Call it after
+-- forward on the same input; gradOutput has the output's shape.
+-- @tparam Tensor input the input of the forward
+-- @tparam Tensor gradOutput the gradient of the loss w.r.t. the output
+-- @treturn Tensor|nil module.gradInput, the gradient w.r.t. the input (input's shape)
+-- @usage local g = model:backward(x, loss:backward(model:forward(x), y))
 function Module:backward(input, gradOutput)
   if self.needInputGrad == false then
     self:accGradParameters(input, gradOutput)
@@ -95,16 +130,37 @@ function Module:backward(input, gradOutput)
   return self.gradInput
 end
 
+--- Compute module.output from input and return it (what a subclass implements; forward calls
+-- it). Raises "<name>:updateOutput is not implemented" on the base class; each layer raises
+-- for an input of the wrong rank, shape or dtype, naming itself.
+-- @tparam Tensor input
+-- @treturn Tensor module.output
+-- @usage local y = nn.ReLU():updateOutput(lunet.randn(2, 3))
 function Module:updateOutput(input)
   error(self.typename .. ":updateOutput is not implemented", 2)
 end
 
+--- Compute module.gradInput, the gradient w.r.t. input, from gradOutput (the output's shape)
+-- and return it (what a subclass implements; backward calls it). Raises "<name>:updateGradInput
+-- is not implemented" on the base class, and in the layers for a gradOutput whose shape does
+-- not match the output.
+-- @tparam Tensor input the input of the last forward
+-- @tparam Tensor gradOutput
+-- @treturn Tensor module.gradInput, input's shape
+-- @usage local m = nn.Tanh(); local x = lunet.randn(2, 3); m:forward(x)
+-- local g = m:updateGradInput(x, lunet.ones(2, 3))
 function Module:updateGradInput(input, gradOutput)
   error(self.typename .. ":updateGradInput is not implemented", 2)
 end
 
--- Modules without parameters have nothing to accumulate. A container must pass its
--- children their gradients: silently doing nothing would leave them untrained.
+--- Add the gradients of the parameters, from input and gradOutput, into grad<Param>
+-- (gradWeight, gradBias): a no-op for modules without parameters. Layers with parameters
+-- take an optional scale multiplying what is added (default 1). A container must pass its
+-- children their gradients, and one that does not implement it raises rather than leave
+-- them untrained.
+-- @tparam Tensor input the input of the last forward
+-- @tparam Tensor gradOutput
+-- @usage m:zeroGrad(); m:forward(x); m:updateGradInput(x, g); m:accGradParameters(x, g)
 function Module:accGradParameters(input, gradOutput)
   if self.modules and #self.modules > 0 then
     error(("%s:accGradParameters is not implemented: a container must pass its children their gradients "
@@ -112,8 +168,12 @@ function Module:accGradParameters(input, gradOutput)
   end
 end
 
--- Two lists, {weights...} and {gradients...}, in a fixed order (children first, in
--- order, then this module's own parameters in paramNames order).
+--- The parameters and their gradients, as two lists in a fixed order: children first, in
+-- order, then this module's own parameters in paramNames order. The tensors themselves,
+-- not copies (float32: the nn kernels take float tensors).
+-- @treturn {Tensor,...} the parameters
+-- @treturn {Tensor,...} their gradients, in the same order and shapes
+-- @usage local ws, gs = model:parameters()
 function Module:parameters()
   local ws, gs = {}, {}
   for _, m in ipairs(self.modules or {}) do
@@ -131,7 +191,10 @@ function Module:parameters()
   return ws, gs
 end
 
--- Calls fn(module) on this module and then on every descendant, depth-first.
+--- Call fn(module) on this module and then on every descendant, depth-first.
+-- @tparam function fn called with each module
+-- @treturn Module self
+-- @usage model:apply(function(m) print(m) end)
 function Module:apply(fn)
   fn(self)
   for _, m in ipairs(self.modules or {}) do m:apply(fn) end
@@ -146,8 +209,11 @@ local gradNames = setmetatable({}, { __index = function(t, name)
 end })
 local NONE = {}
 
--- Walks the modules as parameters() does, without building its lists: this runs every
--- training step, which then allocates nothing.
+--- Set every parameter gradient of this module and its descendants to zero (walks the
+-- modules as parameters() does, without building its lists: it runs every training step,
+-- which then allocates nothing).
+-- @treturn Module self
+-- @usage model:zeroGrad()
 function Module:zeroGrad()
   for _, m in ipairs(self.modules or NONE) do m:zeroGrad() end
   for _, name in ipairs(self.paramNames) do
@@ -156,9 +222,13 @@ function Module:zeroGrad()
   return self
 end
 
--- Where each parameter lives, in parameters() order: {module = m, name = "weight", grad =
--- "gradWeight", path = "conv1.weight"}, the path naming it by the containers' child names
--- (or positions) for messages. An optimizer checks these to see a parameter replaced.
+--- Where each parameter lives, in parameters() order, the path naming it by the
+-- containers' child names (or positions) for messages. An optimizer checks these to see a
+-- parameter replaced.
+-- @tparam[opt=""] string prefix put before each path
+-- @tparam[opt] table slots a list to append to (default a new one)
+-- @treturn {table,...} `{module = m, name = "weight", grad = "gradWeight", path = "conv1.weight"}` per parameter
+-- @usage for _, s in ipairs(model:parameterSlots()) do print(s.path) end
 function Module:parameterSlots(prefix, slots)
   prefix, slots = prefix or "", slots or {}
   for i, m in ipairs(self.modules or NONE) do
@@ -177,8 +247,12 @@ end
 -- them with the parameters; optimizers never see them, and clearState keeps them.
 Module.stateNames = {}
 
--- Those tensors of this module and its descendants, in a fixed order (children first, in
--- order, then this module's own in stateNames order), as parameters() lists the weights.
+--- The tensors of this module's state that are not parameters (BatchNorm's running
+-- statistics, named by the class field `stateNames`), of it and its descendants, in a fixed
+-- order: children first, in order, then its own in stateNames order.
+-- @tparam[opt] table list a list to append to
+-- @treturn table the tensors
+-- @usage local running = model:stateTensors()
 function Module:stateTensors(list)
   list = list or {}
   for _, m in ipairs(self.modules or NONE) do m:stateTensors(list) end
@@ -188,10 +262,18 @@ function Module:stateTensors(list)
   return list
 end
 
+--- Switch this module and its descendants to training mode (module.training = true):
+-- Dropout drops units.
+-- @treturn Module self
+-- @usage model:train()
 function Module:train()
   return self:apply(function(m) m.training = true end)
 end
 
+--- Switch this module and its descendants to evaluation mode (module.training = false):
+-- Dropout passes its input through.
+-- @treturn Module self
+-- @usage model:evaluate()
 function Module:evaluate()
   return self:apply(function(m) m.training = false end)
 end
@@ -201,11 +283,14 @@ end
 Module.bufferNames = { "output", "gradInput" }
 Module.lastCallNames = { "input" }
 
--- clearState(): release every buffer of this module and its descendants (outputs,
--- gradients w.r.t. inputs, workspaces, switches, ...), keeping the parameters and their
--- gradients. Buffers grow to the largest batch they have seen and keep that size:
--- after an evaluation in batches of 500, LeNet-5 holds ~210 MB until this is called
--- (Torch7's name). The next forward allocates them again at the size it needs.
+--- Release every buffer of this module and its descendants (outputs, gradients w.r.t.
+-- inputs, workspaces, switches, ...: the class's bufferNames, replaced by empty tensors of
+-- their dtype) and the references to the last call's tensors (lastCallNames), keeping the
+-- parameters and their gradients. Buffers grow to the largest batch they have seen and
+-- keep that size: after an evaluation in batches of 500, LeNet-5 holds ~210 MB until this
+-- is called (Torch7's name). The next forward allocates them again at the size it needs.
+-- @treturn Module self
+-- @usage model:clearState()
 function Module:clearState()
   for _, m in ipairs(self.modules or NONE) do m:clearState() end
   for _, name in ipairs(self.bufferNames) do
@@ -221,11 +306,16 @@ function M.sharesStorage(a, b)
   return check.isTensor(a) and check.isTensor(b) and a:sharesStorage(b)
 end
 
--- self[name], the buffer a kernel is about to write, replaced by a fresh one when it
--- shares its storage with one of the tensors the kernel reads (a module applied to its
--- own output, as the same Linear twice in a Sequential): the kernels resize their
--- output before reading their inputs, and the earlier result stays intact for the
--- backward. No allocation otherwise.
+--- The buffer self[name] a kernel is about to write, replaced by a fresh empty tensor of its
+-- dtype when it shares its storage with a or b, the tensors the kernel reads (a module
+-- applied to its own output, as the same Linear twice in a Sequential): the kernels resize
+-- their output before reading their inputs, and the earlier result stays intact for the
+-- backward. No allocation otherwise. For writers of new modules.
+-- @tparam string name the buffer's field ("output", "gradInput")
+-- @tparam[opt] Tensor a a tensor the kernel reads
+-- @tparam[opt] Tensor b another
+-- @treturn Tensor the buffer to write (self[name] afterwards)
+-- @usage core.relu_forward(input, self:writable("output", input))
 function Module:writable(name, a, b)
   local t = self[name]
   if M.sharesStorage(t, a) or M.sharesStorage(t, b) then
@@ -235,22 +325,32 @@ function Module:writable(name, a, b)
   return t
 end
 
--- A deep copy: the same classes, constructor arguments, mode and values in new tensors
--- (nn/persist.lua; what lunet.save cannot write, clone refuses alike).
+--- A deep copy: the same classes, constructor arguments, mode and parameter values in new
+-- tensors (nn/persist.lua). What lunet.save cannot write, clone refuses alike: a module
+-- holding a function (nn.Function) or whose class is not one of lunet.nn's raises
+-- "clone: ...", naming the place.
+-- @treturn Module the copy
+-- @usage local copy = model:clone()
 function Module:clone()
   return require("lunet.nn.persist").clone(self)
 end
 
--- Number of scalar parameters.
+--- The number of scalar parameters of this module and its descendants.
+-- @treturn integer
+-- @usage print(nn.Linear(784, 10):numParameters()) -- 7850
 function Module:numParameters()
   local n = 0
   for _, w in ipairs((self:parameters())) do n = n + w:numel() end
   return n
 end
 
--- Module:init(scheme): initialize every parameter of this module and its descendants.
--- scheme is a name in nn.init.schemes ("course", "xavier", "kaiming", "default") or a
--- function(module) called on each module that has parameters of its own.
+--- Initialize every parameter of this module and its descendants, from lunet's generator
+-- (lunet.manualSeed reproduces it). Raises for an unknown scheme name (listing the known
+-- ones) or a scheme that is neither a name nor a function.
+-- @tparam string|function scheme a name in nn.init.schemes ("course", "xavier", "kaiming",
+-- "default") or a function(module) called on each module
+-- @treturn Module self
+-- @usage model:init("kaiming")
 function Module:init(scheme)
   return init.apply(self, scheme)
 end
@@ -261,18 +361,34 @@ function Module:__tostring()
 end
 
 ---------------------------------------------------------------------------------
--- Criterion: a loss. forward(input, target) -> number (also self.output);
+--- The base class of the losses: forward(input, target) -> number (also self.output);
 -- backward(input, target) -> gradInput (the gradient of the loss w.r.t. input). A loss
 -- with reduction = "none" returns a tensor of losses instead, and its backward takes the
 -- gradient w.r.t. them as a third argument (default: ones, the gradient of their sum).
+-- A subclass implements updateOutput(input, target) and updateGradInput(input, target [, gradOutput]).
+-- @function Criterion
+-- @treturn Criterion
+-- @usage local MyLoss = nn.class("MyLoss", nn.Criterion)
 local Criterion = M.class("Criterion", Module)
 M.Criterion = Criterion
 
+--- The loss of input against target: records input and returns updateOutput(input, target).
+-- Shapes and dtypes as each loss documents; a mismatch raises naming the loss.
+-- @tparam Tensor input predictions (scores, probabilities or values)
+-- @tparam Tensor target class indices or values, as the loss takes
+-- @treturn number|Tensor the loss (a tensor of losses with reduction = "none")
+-- @usage local l = nn.CrossEntropyLoss():forward(logits, labels)
 function Criterion:forward(input, target)
   self.input = input
   return self:updateOutput(input, target)
 end
 
+--- The gradient of the loss w.r.t. input (input's shape), after forward on the same input.
+-- @tparam Tensor input
+-- @tparam Tensor target
+-- @tparam[opt] Tensor gradOutput with reduction = "none": the gradient w.r.t. each loss (default ones)
+-- @treturn Tensor gradInput
+-- @usage local g = crit:backward(logits, labels)
 function Criterion:backward(input, target, gradOutput)
   return self:updateGradInput(input, target, gradOutput)
 end
@@ -280,8 +396,13 @@ end
 Criterion.lastCallNames = { "input", "logits" }
 
 ---------------------------------------------------------------------------------
--- Sequential: modules applied one after another. add(module, name) returns the
+--- A container: modules applied one after another. add(module, name) returns the
 -- container so calls chain; a named module is found with find(name) or byName[name].
+-- Its backward goes through the children in reverse, handing each the input it had in the
+-- forward. tostring gives a table of the children, output shapes and parameter counts.
+-- @function Sequential
+-- @treturn Sequential an empty container
+-- @usage local model = nn.Sequential():add(nn.Linear(784, 100), "fc1"):add(nn.ReLU()):add(nn.Linear(100, 10))
 local Sequential = M.class("Sequential", Module)
 M.Sequential = Sequential
 
@@ -313,6 +434,13 @@ function Sequential:clearState()
   return self
 end
 
+--- Append a module, optionally named (then found with find(name)). It takes the
+-- container's mode. Raises for a value that is not a module (naming a class given
+-- uncalled), a name that is not a string, or a name already used.
+-- @tparam Module module
+-- @tparam[opt] string name
+-- @treturn Sequential self, so calls chain
+-- @usage model:add(nn.Conv2d(1, 6, 5), "conv1")
 function Sequential:add(module, name)
   if not M.isModule(module) then
     local got = type(module)
@@ -337,7 +465,11 @@ function Sequential:add(module, name)
   return self
 end
 
--- get(i): the i-th module; negative i counts from the end (-1 is the last).
+--- The i-th module; negative i counts from the end (-1 is the last). Raises for a
+-- non-integer index or one out of range.
+-- @tparam integer i
+-- @treturn Module
+-- @usage local last = model:get(-1)
 function Sequential:get(i)
   local n = #self.modules
   if math.type(i) ~= "integer" then
@@ -350,6 +482,10 @@ function Sequential:get(i)
   return self.modules[j]
 end
 
+--- The module added under name. Raises for an unknown name, listing the known ones.
+-- @tparam string name
+-- @treturn Module
+-- @usage local conv1 = model:find("conv1")
 function Sequential:find(name)
   local m = self.byName[name]
   if m == nil then
@@ -362,6 +498,9 @@ function Sequential:find(name)
   return m
 end
 
+--- The number of modules (not counting those inside nested containers).
+-- @treturn integer
+-- @usage for i = 1, model:size() do print(model:get(i)) end
 function Sequential:size()
   return #self.modules
 end

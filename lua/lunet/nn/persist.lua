@@ -1,4 +1,4 @@
--- lunet.nn.persist: whole models as data, for lunet.save(path, model), lunet.load(path)
+--- lunet.nn.persist: whole models as data, for lunet.save(path, model), lunet.load(path)
 -- and model:clone().
 --
 -- describe(model) gives a plain table, per module: its class name; its constructor's
@@ -15,6 +15,7 @@
 -- children added, then every tensor copied in after its dtype and shape are checked
 -- against what the constructor made. A malformed description is an error naming the place
 -- (model.modules[2].tensors.weight, say), never a crash or a half-built model.
+-- @module lunet.nn.persist
 local lunet = require "lunet"
 local check = require "lunet.check"
 

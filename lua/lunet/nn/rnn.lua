@@ -1,4 +1,4 @@
--- lunet.nn recurrent modules: RNN, LSTM and GRU over whole sequences (the C kernels of
+--- lunet.nn recurrent modules: RNN, LSTM and GRU over whole sequences (the C kernels of
 -- csrc/kernels/rnn.c: one call per layer for the forward pass, two for backpropagation through
 -- time), and SelectTime / LastStep, which pick one time step.
 --
@@ -36,6 +36,7 @@
 -- (the default) means zeros. After backward, module.gradH0 (and module.gradC0 for the
 -- LSTM) hold the gradient w.r.t. the initial state, shaped like h0 (or (N,H) /
 -- (layers·dirs,N,H) when there was none).
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local core = require "lunet.core"
 local check = require "lunet.check"
@@ -143,6 +144,12 @@ function Recurrent:clearState()
   return self
 end
 
+--- Initialize every parameter again, uniform in +-1/sqrt(H) as PyTorch, from lunet's
+-- generator; the LSTM's forget-gate bias block is then set to forgetBias. (RNN, LSTM and
+-- GRU alike.)
+-- @function RNN:reset
+-- @treturn RNN self
+-- @usage lunet.manualSeed(1); lstm:reset()
 function Recurrent:reset()
   local a = 1 / math.sqrt(self.hiddenSize)
   for _, p in ipairs(self.paramNames) do self[p]:uniform_(-a, a) end
@@ -153,9 +160,17 @@ function Recurrent:reset()
   return self
 end
 
--- The initial state for the next forward calls: tensors (layers*directions,N,H) (units
--- ordered as PyTorch's h0: layer-major, forward first), or (N,H) for one unit; nil for
--- zeros. c0 is the LSTM's initial cell state.
+--- Set the initial state for the next forward calls (RNN, LSTM and GRU alike): float
+-- tensors (layers*directions,N,H), units ordered as PyTorch's h0 (layer-major, forward
+-- first), or (N,H) for one unit; nil for zeros. c0 is the LSTM's initial cell state.
+-- After backward, module.gradH0 (and gradC0) hold the gradient w.r.t. them. Raises for a
+-- c0 given to an RNN or GRU, a value that is not a tensor or nil, or a wrong shape; the
+-- forward raises when N differs from the input's batch size.
+-- @function RNN:setInitialState
+-- @tparam[opt] Tensor h0 (layers*dirs,N,H) or (N,H)
+-- @tparam[opt] Tensor c0 (LSTM only) the same shape
+-- @treturn RNN self
+-- @usage lstm:setInitialState(lunet.zeros(1, 8, 32), lunet.zeros(1, 8, 32))
 function Recurrent:setInitialState(h0, c0)
   local name = self.typename
   if c0 ~= nil and name ~= "LSTM" then
@@ -324,6 +339,41 @@ function Recurrent:__tostring()
   return ("%s(%d -> %d%s)"):format(self.typename, self.inputSize, self.hiddenSize, extra)
 end
 
+--- An Elman RNN over whole sequences, h_t = tanh(W_ih x_t + W_hh h_{t-1} + b): input
+-- (N,T,D) float (batchFirst, the default) or (T,N,D) -> output (N,T,H·dirs), the top
+-- layer's states at every step; module.hN (N,H·dirs) the last state. Parameters per layer
+-- weightIH<l> (H, D_l), weightHH<l> (H, H), bias<l> (H) (see the top of the file). Raises
+-- for sizes that are not positive integers, an unknown option or one of the wrong type,
+-- and (forward) an input that is not 3-D float with D features.
+-- @function RNN
+-- @tparam integer inputSize D
+-- @tparam integer hiddenSize H
+-- @tparam[opt] table opts `layers` (1), `bidirectional` (false), `dropout` (0), `batchFirst` (true)
+-- @treturn RNN
+-- @usage local rnn = nn.RNN(28, 128)   -- (N,28,28) -> (N,28,128)
+
+--- A long short-term memory over whole sequences (gates i, f, g, o; weightIH<l> (4H, D_l),
+-- weightHH<l> (4H, H), bias<l> (4H)): input (N,T,D) float (or (T,N,D) with batchFirst =
+-- false) -> (N,T,H·dirs); module.hN and module.cN (N,H·dirs) the last hidden and cell
+-- states. forgetBias (default 1.0, TensorFlow's; false keeps it uniform) initializes the
+-- forget gate's bias. Raises as nn.RNN, and for a forgetBias neither a number nor false.
+-- @function LSTM
+-- @tparam integer inputSize D
+-- @tparam integer hiddenSize H
+-- @tparam[opt] table opts `layers`, `bidirectional`, `dropout`, `batchFirst`, `forgetBias`
+-- @treturn LSTM
+-- @usage local model = nn.Sequential():add(nn.LSTM(28, 128)):add(nn.LastStep()):add(nn.Linear(128, 10))
+
+--- A gated recurrent unit over whole sequences, PyTorch's / cuDNN's formulation (gates r, z,
+-- n; weightIH<l> (3H, D_l), weightHH<l> (3H, H), biasIH<l> and biasHH<l> (3H), b_hn inside
+-- r * (...)): input (N,T,D) float (or (T,N,D)) -> (N,T,H·dirs); module.hN the last state.
+-- Raises as nn.RNN.
+-- @function GRU
+-- @tparam integer inputSize D
+-- @tparam integer hiddenSize H
+-- @tparam[opt] table opts `layers`, `bidirectional`, `dropout`, `batchFirst`
+-- @treturn GRU
+-- @usage local gru = nn.GRU(28, 64, {layers = 2, dropout = 0.2})
 for name, cell in pairs(CELLS) do
   local cls = module.class(name, Recurrent)
   cls.cell = cell
@@ -331,9 +381,14 @@ for name, cell in pairs(CELLS) do
 end
 
 ---------------------------------------------------------------------------------
--- SelectTime(t): (N,T,H) -> (N,H), time step t (1-based; negative counts from the
--- end, -1 the last). Its gradInput is zero except at step t. LastStep() is
--- SelectTime(-1): Sequential{LSTM, LastStep, Linear} classifies whole sequences.
+--- One time step of a sequence: (N,T,H) -> (N,H), step t (1-based; negative counts from
+-- the end, -1 the last), any dtype. Its gradInput is zero except at step t. Raises for a t
+-- that is not a nonzero integer, and (forward) for an input that is not 3-D or has fewer
+-- than |t| steps.
+-- @function SelectTime
+-- @tparam integer t
+-- @treturn SelectTime
+-- @usage local first = nn.SelectTime(1):forward(lunet.randn(8, 28, 128))  -- (8, 128)
 local SelectTime = module.class("SelectTime", Module)
 rnn.SelectTime = SelectTime
 
@@ -388,6 +443,11 @@ end
 
 function SelectTime:__tostring() return ("SelectTime(%d)"):format(self.t) end
 
+--- SelectTime(-1), the last time step: (N,T,H) -> (N,H). Sequential{LSTM, LastStep,
+-- Linear} classifies whole sequences. Raises as SelectTime.
+-- @function LastStep
+-- @treturn LastStep
+-- @usage local last = nn.LastStep():forward(lunet.randn(8, 28, 128))  -- (8, 128)
 local LastStep = module.class("LastStep", SelectTime)
 rnn.LastStep = LastStep
 

@@ -2,6 +2,7 @@
 -- model (a class score by default), through the whole model (see lunet/viz/init.lua).
 -- It walks the signal down with viz.project's machinery (common.backFrom): every module by
 -- its gradient, a ReLU by the method's rule.
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local image = require "lunet.image"
@@ -144,6 +145,7 @@ end
 -- @usage local sal, info = viz.attribute(model, images, {method = "saliency"})  -- predicted classes
 -- local ig, info = viz.attribute(model, images, {method = "ig", target = labels:totable(), steps = 32})
 -- local cam = viz.attribute(model, images, {method = "gradcam", camLayer = "relu2", target = 3})
+-- @function attribute
 function attribution.attribute(model, images, opts)
   local fname = "viz.attribute"
   opts = check.options(fname, opts, {"method", "layer", "target", "position", "steps", "baseline", "camLayer"})

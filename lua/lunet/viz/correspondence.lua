@@ -1,5 +1,6 @@
--- lunet.viz.correspondence: viz.correspondence and viz.randomRegions, Zeiler & Fergus's
+--- lunet.viz.correspondence: viz.correspondence and viz.randomRegions, Zeiler & Fergus's
 -- correspondence analysis (see lunet/viz/init.lua).
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local common = require "lunet.viz.common"
@@ -55,6 +56,7 @@ end
 -- {top, left, h, w} (clipped at the borders) or an (H,W) mask (1 = occluded), the same for
 -- every image, or a list of N of these, one per image (random occluders: viz.randomRegions);
 -- opts.fill: the occluder's value (default 0.5); opts.tolerance (default 1e-6).
+-- @function correspondence
 function correspondence.correspondence(model, images, opts)
   local fname = "viz.correspondence"
   opts = check.options(fname, opts, {"layers", "region", "fill", "tolerance"})
@@ -108,6 +110,7 @@ end
 --- viz.randomRegions(n, H, W, h, w) -> a list of n regions {top, left, h, w}, each an h×w
 -- square placed uniformly at random inside an H×W image (lunet's generator: manualSeed
 -- reproduces them); the baseline of viz.correspondence.
+-- @function randomRegions
 function correspondence.randomRegions(n, H, W, h, w)
   local fname = "viz.randomRegions"
   check.integer(fname, "n", n, 1)

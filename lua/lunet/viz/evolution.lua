@@ -1,5 +1,6 @@
--- lunet.viz.evolution: viz.evolution, the strongest projections as a model trains (see
+--- lunet.viz.evolution: viz.evolution, the strongest projections as a model trains (see
 -- lunet/viz/init.lua).
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local image = require "lunet.image"
@@ -26,6 +27,7 @@ Evolution.__index = Evolution
 --                           grid as a tensor without its labels
 -- evo.snapshots: a list of {iteration = i, tiles = {(C,h,w) per map}, hits = {...}}; in a
 -- rectified layer a map that did not fire on the images has no tile and no hit (nil).
+-- @function evolution
 function evolution.evolution(opts)
   local fname = "viz.evolution"
   opts = check.options(fname, opts, {"model", "images", "layer", "maps", "rule", "iterations", "inside"})

@@ -1,5 +1,6 @@
--- lunet.viz.invariance: viz.invariance, how features change under translation, rotation
+--- lunet.viz.invariance: viz.invariance, how features change under translation, rotation
 -- and scaling (see lunet/viz/init.lua).
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local image = require "lunet.image"
@@ -18,6 +19,7 @@ local TRANSFORMS = {
 -- viz.invariance's named transforms do: "translate_x" (pixels right), "translate_y" (pixels
 -- down), "rotate" (degrees counter-clockwise), "scale" (zoom factor); fill (default 0) for
 -- the pixels moved in from outside.
+-- @function transform
 function invariance.transform(name, images, amount, fill)
   local t = TRANSFORMS[name]
   if not t then
@@ -57,6 +59,7 @@ end
 -- result.amounts, result.layers (names); result.distance[name][a] (mean over the images),
 -- result.distances[name][a][n]; result.prob[a][n] (the true class's probability) and
 -- result.meanProb[a]; result.labels.
+-- @function invariance
 function invariance.invariance(model, images, opts)
   local fname = "viz.invariance"
   opts = check.options(fname, opts, {"transform", "amounts", "layers", "labels", "fill"})

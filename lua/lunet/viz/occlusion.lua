@@ -1,4 +1,5 @@
--- lunet.viz.occlusion: viz.occlusion, occlusion sensitivity (see lunet/viz/init.lua).
+--- lunet.viz.occlusion: viz.occlusion, occlusion sensitivity (see lunet/viz/init.lua).
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local common = require "lunet.viz.common"
@@ -30,6 +31,7 @@ end
 -- result.feature: the total activation (sum over positions) of the map (when opts.layer is
 -- given); result.base: the same three for the unoccluded image; result.label, result.map,
 -- result.rows and result.cols (the square's centres).
+-- @function occlusion
 function occlusion.occlusion(model, img, opts)
   local fname = "viz.occlusion"
   opts = check.options(fname, opts, {"size", "stride", "fill", "label", "layer", "map", "batch"})

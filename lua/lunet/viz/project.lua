@@ -1,7 +1,8 @@
--- lunet.viz.project: deconvnet projections (viz.project), receptive fields
+--- lunet.viz.project: deconvnet projections (viz.project), receptive fields
 -- (viz.receptiveField, viz.window) and the top-k activations (viz.top, viz.topGrid); see
 -- lunet/viz/init.lua. The fields not documented there serve lunet.viz.evolution (topChecked,
 -- projectHits, mapsAt, checkRule, EVERY_UNIT) and lunet.viz.attribution (perImage, units).
+-- @submodule lunet.viz
 local lunet = require "lunet"
 local check = require "lunet.check"
 local nn = require "lunet.nn"
@@ -80,6 +81,7 @@ end
 -- holding the image's strongest activation in the layer.
 -- opts.position: {y, x} in the map (or a list of one per image); default: the map's strongest.
 -- opts.rule: "deconvnet" (default), "guided" or "saliency" (see lunet/viz/init.lua).
+-- @function project
 function project.project(model, images, opts)
   local fname = "viz.project"
   opts = check.options(fname, opts, {"layer", "map", "position", "rule"})
@@ -99,6 +101,7 @@ end
 -- columns likewise with index 2 (1-based input coordinates; padding can put them past the
 -- border). Composed through the stack: a window of k, stride s, padding p turns
 -- (first, stride, size) into (first - p·stride, stride·s, size + (k-1)·stride).
+-- @function receptiveField
 function project.receptiveField(model, layer)
   local fname = "viz.receptiveField"
   common.checkModel(fname, model)
@@ -121,6 +124,7 @@ end
 --- viz.window(rf, y, x, H, W) -> top, left, h, w: the receptive field of unit (y, x) in an
 -- H×W input, clamped at the borders: a window of the field's size (at most H×W), moved
 -- inside the image where the field reaches past it.
+-- @function window
 function project.window(rf, y, x, H, W)
   local out, pos, lim = {}, {y, x}, {H, W}
   for d = 1, 2 do
@@ -227,6 +231,7 @@ end
 --- viz.insideUnits(model, layer, H, W) -> {y0, y1, x0, x1}: the units of the layer (rows
 -- y0..y1, columns x0..x1 of its maps) whose receptive field lies inside an H×W input, the
 -- units viz.top searches with opts.inside.
+-- @function insideUnits
 function project.insideUnits(model, layer, H, W)
   local fname = "viz.insideUnits"
   common.checkModel(fname, model)
@@ -244,6 +249,7 @@ end
 -- opts.layer (required, in the convolutional stack), opts.k (default 9), opts.maps (a list;
 -- default all), opts.batch (images per forward, default 500), opts.inside (only the units
 -- whose receptive field lies inside the image, away from the zero padding; default false).
+-- @function top
 function project.top(model, images, opts)
   local fname = "viz.top"
   opts = check.options(fname, opts, {"layer", "k", "maps", "batch", "inside"})
@@ -288,6 +294,7 @@ end
 -- own min..max) or "none" (the values as they are, clamped to [0,1]); scale (pixels per
 -- input pixel, default: tiles of at least 40 px); title (above the grid). Each row is
 -- labelled with its map number, "(dead)" after it when the map has no hit.
+-- @function topGrid
 function project.topGrid(path, model, images, opts)
   local fname = "viz.topGrid"
   opts = check.options(fname, opts, {"layer", "k", "maps", "batch", "inside", "top", "rule", "patches", "scale",
