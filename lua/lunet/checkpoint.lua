@@ -28,7 +28,6 @@ function checkpoint.save(path, what)
   lunet.save(path, entry)
 end
 
-<<<<<<< HEAD
 -- The tensors a checkpoint holds (of `kind`: "parameter", or "state" for the modules'
 -- state tensors such as BatchNorm's running statistics) against the model's: one count,
 -- one shape each. Errors blame checkpoint.load's caller.
@@ -49,18 +48,17 @@ local function checkTensors(path, kind, saved, live)
   end
 end
 
-=======
---- Restore a checkpoint in place: the model's parameters (float tensors, shapes checked),
+--- Restore a checkpoint in place: the model's parameters and state tensors (BatchNorm's
+-- running statistics; float tensors, counts and shapes checked),
 -- the optimizer's state when one is given and the file has it, and the generator's state.
--- Raises, changing nothing, for a file that is not a checkpoint, parameters whose count or
--- shapes differ from the model's, an invalid generator state or an optimizer state that
+-- Raises, changing nothing, for a file that is not a checkpoint, parameters or state
+-- tensors whose count or shapes differ from the model's, an invalid generator state or an optimizer state that
 -- does not fit; and what lunet.load raises.
 -- @tparam string path
 -- @tparam Module model the model to fill
 -- @tparam[opt] Optimizer optimizer
 -- @treturn table `{iteration, config, state, model}` (model: the saved model's description text)
 -- @usage local info = checkpoint.load("run/ckpt.lunet", model, opt)
->>>>>>> docs2
 function checkpoint.load(path, model, optimizer)
   local c = lunet.load(path)
   if type(c) ~= "table" or c.format ~= FORMAT or type(c.params) ~= "table" then
