@@ -92,7 +92,13 @@ end
 local function isBias(name) return name:lower():find("bias", 1, true) ~= nil end
 
 -- Calls fill(tensor, isBias) for each parameter a module holds itself (not its children).
+-- A module whose weight is a vector (BatchNorm's and LayerNorm's scale) keeps its own
+-- initialization, reset(): a scale of 1, a shift of 0.
 local function eachOwnParameter(m, fill)
+  if lunet.isTensor(m.weight) and m.weight:dim() < 2 then
+    if m.reset then m:reset() end
+    return
+  end
   for _, name in ipairs(m.paramNames) do
     local p = m[name]
     if p ~= nil then fill(p, isBias(name)) end
