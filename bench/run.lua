@@ -57,6 +57,10 @@ end
 -- Child mode: one workload, driven over stdin/stdout.
 local function worker(name)
   local it, layers, timed = workloads.build(name)
+  -- what building the workload left behind is not the workload's memory (two cycles: a
+  -- tensor with a finalizer is freed in the cycle after the one that finds it unreachable)
+  collectgarbage()
+  collectgarbage()
   io.write("ready lunet ", lunet.version, "\n")
   io.stdout:flush()
   for line in io.lines() do

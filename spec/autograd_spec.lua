@@ -80,6 +80,9 @@ describe("autograd.gradcheck", function()
     where = {{a = lunet.randn(3, 4), b = lunet.randn(4)}, function(p) return autograd.where(p.b:gt(0), p.a, p.b) end},
     linear = {{x = lunet.randn(5, 4), w = lunet.randn(3, 4), b = lunet.randn(3)},
               function(p) return autograd.linear(p.x, p.w, p.b) end},
+    -- w's gradient: first from the product (a shared tensor), then added into by the kernel
+    linear_shared = {{x = lunet.randn(5, 4), w = lunet.randn(3, 4)},
+                     function(p) return autograd.linear(p.x, p.w) + autograd.linear(p.x * 2, p.w) + (p.w * p.w):sum() end},
     conv2d = {{x = lunet.randn(2, 2, 5, 5), w = lunet.randn(3, 2, 3, 3), b = lunet.randn(3)},
               function(p) return autograd.conv2d(p.x, p.w, p.b, {stride = 2, padding = 1}) end},
     maxpool2d = {{x = lunet.randn(2, 2, 4, 4)}, function(p) return autograd.maxpool2d(p.x, 2) end},
@@ -307,6 +310,57 @@ describe("nn.Function", function()
     assert.is_true(H.relerr(gx, lin:backward(x, g * y * (1 - y))) < 1e-6)
     assert.is_true(H.relerr(f.gradWeight, lin.gradWeight) < 1e-6)
     assert.is_true(H.relerr(f.gradBias, lin.gradBias) < 1e-6)
+  end)
+
+  -- relu(conv) -> maxpool -> linear -> dropout, by its forward alone
+  local function smallNet(drop)
+    lunet.manualSeed(6)
+    local conv, lin = nn.Conv2d(2, 4, 3, {padding = 1}), nn.Linear(4 * 4 * 4, 5)
+    return nn.Function(function(p, x)
+      local h = autograd.maxpool2d(autograd.conv2d(x, p.cw, p.cb, {padding = 1}):relu(), 2)
+      return autograd.dropout(autograd.linear(h:view(x:size(1), -1), p.lw, p.lb), drop)
+    end, {cw = conv.weight, cb = conv.bias, lw = lin.weight, lb = lin.bias})
+  end
+
+  it("reuses its buffers: a training step allocates no tensor once the shapes are known", function()
+    local m, x, g = smallNet(0.5), lunet.randn(16, 2, 8, 8), lunet.randn(16, 5)
+    local function step()
+      m:forward(x)
+      m:backward(x, g)
+    end
+    step()
+    step()
+    collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    step()
+    local kb = collectgarbage("count") - before
+    collectgarbage("restart")
+    -- the step's tensors are ~70 kB (conv output alone 16 KB); what is left is the tape's nodes
+    assert.is_true(kb < 24, ("a step allocated %.1f kB"):format(kb))
+  end)
+
+  it("adds its parameters' gradients to theirs: two backwards without zeroGrad give twice one", function()
+    local m, x, g = smallNet(0), lunet.randn(3, 2, 8, 8), lunet.randn(3, 5)
+    m:zeroGrad()
+    m:forward(x)
+    m:backward(x, g)
+    local once = {m.gradCw:clone(), m.gradLw:clone()}
+    m:forward(x)
+    m:backward(x, g)
+    assert.is_true(H.relerr(m.gradCw, once[1] * 2) < 1e-6)
+    assert.is_true(H.relerr(m.gradLw, once[2] * 2) < 1e-6)
+  end)
+
+  it("given its own output as input, computes fn(fn(x)) (its buffers are not overwritten while read)", function()
+    local m = nn.Function(function(_, x) return x:relu() end)
+    local x = lunet.randn(4, 3)
+    for _, mode in ipairs({"train", "evaluate"}) do
+      m[mode](m)
+      local once = m:forward(x)
+      local twice = m:forward(once)
+      assert.is_true(H.relerr(twice, x:relu()) < 1e-7, mode)
+    end
   end)
 
   it("runs without a tape in evaluate()", function()

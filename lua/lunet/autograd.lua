@@ -60,7 +60,7 @@ local autograd = {}
 -- shares them with the first, whose nn.Function modules may still be alive.
 local REGISTRY = debug.getregistry()
 local state = REGISTRY["lunet.autograd"]
-  or { Node = { __name = "lunet.autograd.Node" }, tapes = {}, noGradDepth = 0 }
+  or { Node = { __name = "lunet.autograd.Node" }, tapes = {}, noGradDepth = 0, convWorkspace = lunet.zeros(0) }
 REGISTRY["lunet.autograd"] = state
 local Node = state.Node
 Node.__index = Node
@@ -91,6 +91,27 @@ end
 
 local function leaf(value, needsGrad)
   return setmetatable({ value = value, needsGrad = needsGrad }, Node)
+end
+
+-- The buffer a kernel writes its result into: the next one of the current arena (see
+-- autograd.withBuffers), or a new tensor when no arena is in use. The kernels resize it;
+-- given `like`, it comes shaped as that tensor (for a fill that does not resize).
+local function buffer(dtype, like)
+  local a = state.arena
+  if a == nil then return like and lunet.zeros(like:size()) or lunet.zeros(0, dtype) end
+  local k = a.at + 1
+  a.at = k
+  local b = a[k]
+  local fresh = b == nil or b:dtype() ~= (dtype or "float") or (like ~= nil and b:shapeString() ~= like:shapeString())
+  local outside, i = a.outside, 1
+  while not fresh and i <= #outside do
+    fresh, i = b:sharesStorage(outside[i]), i + 1
+  end
+  if fresh then
+    b = like and lunet.zeros(like:size()) or lunet.zeros(0, dtype)
+    a[k] = b
+  end
+  return b
 end
 
 -- defop: see the header. The function returned is also autograd[name] and Node[name].
@@ -148,6 +169,18 @@ local function accumulate(node, g)
   end
 end
 
+-- The tensor a kernel adds input i's gradient into itself (returning false for it): the
+-- parent's own gradient, made now (zeros, or a copy of the one shared gradient it holds).
+local function gradInto(n, i)
+  local p = n.parents[i]
+  if p.grad == nil then
+    p.grad, p.ownsGrad = lunet.zeros(p.value:size()), true
+  elseif not p.ownsGrad then
+    p.grad, p.ownsGrad = p.grad:clone(), true
+  end
+  return p.grad
+end
+
 -- Runs the tape backward from root, whose gradient is seed, into the leaves' .grad; every
 -- node of the tape lets go of what it saved.
 local function backprop(tape, root, seed)
@@ -166,7 +199,7 @@ local function backprop(tape, root, seed)
     if n.grad ~= nil and n.needsGrad then
       local grads = table.pack(n.backward(n.grad, n))
       for i = 1, n.arity do
-        if n.need[i] then accumulate(n.parents[i], grads[i]) end
+        if n.need[i] and grads[i] then accumulate(n.parents[i], grads[i]) end
       end
     end
     n.grad, n.args, n.saved, n.parents, n.value, n.need = nil, nil, nil, nil, nil, nil
@@ -247,7 +280,10 @@ unary("sqrt", function(g, _, y) return T.div(g, y):mul_(0.5) end)               
 unary("tanh", function(g, _, y) return T.mul(y, y):neg_():add_(1):mul_(g) end)   -- 1 - y^2
 unary("sigmoid", function(g, _, y) return T.sub(1, y):mul_(y):mul_(g) end)       -- y (1 - y)
 unary("abs", function(g, x) return T.gt(x, 0):sub_(T.lt(x, 0)):mul_(g) end)      -- sign(x)
-unary("relu", function(g, x) return core.relu_backward(x:contiguous(), g:contiguous(), lunet.zeros(0)) end)
+defop("relu", 1, function(x)
+  if x:dtype() == "float" and x:isContiguous() then return core.relu_forward(x, buffer()) end
+  return T.relu(x)
+end, function(g, n) return core.relu_backward(n.args[1]:contiguous(), g:contiguous(), buffer()) end)
 -- 1 where lo <= x <= hi (the bounds included, as PyTorch)
 unary("clamp", function(g, x, _, n)
   local lo, hi = n.args[2] or -math.huge, n.args[3] or math.huge
@@ -475,21 +511,18 @@ Node.where = nil
 ---------------------------------------------------------------------------------
 -- The nn kernels of lunet.core, one node each, forward and backward in C.
 
-local function zeros() return lunet.zeros(0) end
-
--- y = x W^T + b
+-- y = x W^T + b. The kernels add the parameters' gradients into the parents' own (gradInto).
 defop("linear", 3, function(x, w, b)
-  return core.linear_forward(x, w, b, zeros())
+  return core.linear_forward(x, w, b, buffer())
 end, function(g, n)
   local x, w, b = n.args[1], n.args[2], n.args[3]
   g = g:contiguous()
-  local gx = n.need[1] and core.linear_backward_input(g, w, zeros())
-  local gw, gb
+  local gx = n.need[1] and core.linear_backward_input(g, w, buffer())
   if n.need[2] or n.need[3] then
-    gw, gb = lunet.zeros(w:size()), b and lunet.zeros(b:size())
-    core.linear_backward_params(x, g, gw, gb, 1)
+    core.linear_backward_params(x, g, n.need[2] and gradInto(n, 2) or lunet.zeros(w:size()),
+      n.need[3] and gradInto(n, 3) or nil, 1)
   end
-  return gx, gw, gb
+  return gx, false, false
 end)
 
 -- A number n -> n, n; a pair {a, b} -> a, b.
@@ -507,21 +540,21 @@ local function window(fname, opts, defaultStride)
   return { sH, sW, pH, pW }
 end
 
+-- The convolutions share one workspace (scratch for the length of a kernel call), grown to
+-- the largest any of them needs.
 defop("conv2d", 3, function(x, w, b, opts)
-  local geo, ws = window("autograd.conv2d", opts, 1), zeros()
-  local y = core.conv2d_forward(x, w, b, zeros(), ws, table.unpack(geo))
-  return y, { ws = ws, geo = geo }
+  local geo = window("autograd.conv2d", opts, 1)
+  return core.conv2d_forward(x, w, b, buffer(), state.convWorkspace, table.unpack(geo)), geo
 end, function(g, n)
   local x, w, b = n.args[1], n.args[2], n.args[3]
-  local ws, geo = n.saved.ws, n.saved.geo
+  local geo, ws = n.saved, state.convWorkspace
   g = g:contiguous()
-  local gx = n.need[1] and core.conv2d_backward_input(x, g, w, zeros(), ws, table.unpack(geo))
-  local gw, gb
+  local gx = n.need[1] and core.conv2d_backward_input(x, g, w, buffer(), ws, table.unpack(geo))
   if n.need[2] or n.need[3] then
-    gw, gb = lunet.zeros(w:size()), b and lunet.zeros(b:size())
-    core.conv2d_backward_params(x, g, gw, gb, ws, geo[1], geo[2], geo[3], geo[4], 1)
+    core.conv2d_backward_params(x, g, n.need[2] and gradInto(n, 2) or lunet.zeros(w:size()),
+      n.need[3] and gradInto(n, 3) or nil, ws, geo[1], geo[2], geo[3], geo[4], 1)
   end
-  return gx, gw, gb
+  return gx, false, false
 end)
 
 -- maxpool2d(x, k [, {stride = k, padding = 0}]): the switches (argmax) route the gradient.
@@ -530,11 +563,11 @@ defop("maxpool2d", 1, function(x, k, opts)
   local geo = window("autograd.maxpool2d", opts, k)
   table.insert(geo, 1, kW)
   table.insert(geo, 1, kH)
-  local switches = lunet.zeros(0, "int")
-  local y = core.maxpool2d_forward(x, zeros(), switches, table.unpack(geo))
+  local switches = buffer("int")
+  local y = core.maxpool2d_forward(x, buffer(), switches, table.unpack(geo))
   return y, { switches = switches, geo = geo }
 end, function(g, n)
-  return core.maxpool2d_backward(n.args[1], g:contiguous(), n.saved.switches, zeros(), table.unpack(n.saved.geo))
+  return core.maxpool2d_backward(n.args[1], g:contiguous(), n.saved.switches, buffer(), table.unpack(n.saved.geo))
 end)
 
 -- Inverted dropout, y = x mask / keep with keep = 1 - p, mask ~ Bernoulli(keep): drops
@@ -542,10 +575,10 @@ end)
 -- nn.Function); otherwise y = x.
 local dropout = defop("dropout", 1, function(x, p)
   local keep = 1 - (p or 0.5)
-  local mask = lunet.zeros(x:size()):bernoulli_(keep)
-  return core.dropout_forward(x, mask, zeros(), keep), { mask = mask, keep = keep }
+  local mask = buffer("float", x):bernoulli_(keep)
+  return core.dropout_forward(x, mask, buffer(), keep), { mask = mask, keep = keep }
 end, function(g, n)
-  return core.dropout_backward(g:contiguous(), n.saved.mask, zeros(), n.saved.keep)
+  return core.dropout_backward(g:contiguous(), n.saved.mask, buffer(), n.saved.keep)
 end)
 
 function autograd.dropout(x, p, training)
@@ -559,17 +592,17 @@ Node.dropout = autograd.dropout
 -- Row-wise over (N, K): the backward takes the forward's output.
 for _, name in ipairs({ "softmax", "logsoftmax" }) do
   local fwd, bwd = core[name .. "_forward"], core[name .. "_backward"]
-  defop(name, 1, function(x) return fwd(x, zeros()) end,
-    function(g, n) return bwd(n.value, g:contiguous(), zeros()) end)
+  defop(name, 1, function(x) return fwd(x, buffer()) end,
+    function(g, n) return bwd(n.value, g:contiguous(), buffer()) end)
 end
 
 -- crossentropy(logits, labels): the mean over the rows of -log softmax(logits)[label], a
 -- 0-D value; d/dlogits = (softmax - onehot) / N.
 defop("crossentropy", 1, function(logits, labels)
-  local logp = zeros()
+  local logp = buffer()
   return lunet.full({}, core.crossentropy_forward(logits, labels, logp)), logp
 end, function(g, n)
-  return core.crossentropy_backward(n.saved, n.args[2], zeros()):mul_(g:item())
+  return core.crossentropy_backward(n.saved, n.args[2], buffer()):mul_(g:item())
 end)
 
 ---------------------------------------------------------------------------------
@@ -622,12 +655,41 @@ function autograd.record(fn, ...)
   local results = table.pack(pcall(fn, ...))
   table.remove(tapes)
   if not results[1] then error(results[2], 0) end
+  local arena = state.arena
+  if arena then tape.arena, tape.mark = arena, arena.at end
   return tape, table.unpack(results, 2, results.n)
+end
+
+-- fn(...) with state.arena = arena (nil: none), put back afterwards, errors included.
+local function using(arena, fn, ...)
+  local outer = state.arena
+  state.arena = arena
+  local results = table.pack(pcall(fn, ...))
+  state.arena = outer
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+--- autograd.withBuffers(arena, outside, fn, ...): fn(...) with the nn kernels' results and
+-- gradients written into the buffers of arena (from autograd.arena()) instead of new
+-- tensors; returns fn's values.
+function autograd.withBuffers(arena, outside, fn, ...)
+  arena.at, arena.outside = 0, outside
+  return using(arena, fn, ...)
 end
 
 --- autograd.backward(tape, root, seed): the gradient seed of root (a node of the tape)
 -- taken back to the leaves, into leaf.grad; the tape is emptied.
-autograd.backward = backprop
+function autograd.backward(tape, root, seed)
+  local arena = tape.arena
+  if arena == nil then return backprop(tape, root, seed) end
+  arena.at = tape.mark
+  arena.outside[#arena.outside + 1] = seed
+  return using(arena, backprop, tape, root, seed)
+end
+
+--- autograd.arena(): an empty set of buffers for autograd.withBuffers.
+function autograd.arena() return { at = 0, outside = {} } end
 
 --- autograd.leaf(tensor [, needsGrad = true]): a node to differentiate with respect to.
 function autograd.leaf(value, needsGrad)
@@ -673,7 +735,7 @@ function autograd.grad(f)
       check.fail(2, "autograd.grad: f must return a scalar (a tensor of one element), got %s", describe(loss))
     end
     for i = 2, results.n do results[i] = valueOf(results[i]) end
-    if isNode(loss) then backprop(tape, loss, lunet.ones(lossValue:size())) end
+    if isNode(loss) then autograd.backward(tape, loss, lunet.ones(lossValue:size())) end
     return gradsOf(leaves), table.unpack(results, 2, results.n)
   end
 end

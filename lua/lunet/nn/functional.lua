@@ -22,7 +22,7 @@ local functional = {}
 
 local Function = module.class("Function", Module)
 functional.Function = Function
-Function.lastCallNames = { "input", "record", "pending" }
+Function.lastCallNames = { "input", "record", "pending", "buffers" }
 
 local function capitalize(s) return s:sub(1, 1):upper() .. s:sub(2) end
 
@@ -61,10 +61,17 @@ local function paramsTable(self, wrap)
   return p
 end
 
+-- The module's buffers (autograd.arena): the nn kernels' results and gradients of one call
+-- are written over the last call's, as any module's output and gradInput are.
+local function buffers(self)
+  self.buffers = self.buffers or autograd.arena()
+  return self.buffers
+end
+
 -- fn on input recorded: {tape, out, input (a leaf), leaves (by name), inputValue}.
 local function record(self, input)
   local leaves, x = paramsTable(self, true), autograd.leaf(input)
-  local tape, out = autograd.record(self.fn, leaves, x)
+  local tape, out = autograd.withBuffers(buffers(self), { input }, autograd.record, self.fn, leaves, x)
   return { tape = tape, out = out, input = x, leaves = leaves, inputValue = input }
 end
 
@@ -72,7 +79,8 @@ function Function:updateOutput(input)
   self.pending = nil
   if not self.training then
     self.record = nil
-    self.output = autograd.value(autograd.noGrad(self.fn, paramsTable(self, false), input))
+    self.output = autograd.value(autograd.withBuffers(buffers(self), { input }, autograd.noGrad, self.fn,
+      paramsTable(self, false), input))
     return self.output
   end
   self.record = record(self, input)
@@ -81,9 +89,10 @@ function Function:updateOutput(input)
 end
 
 -- Runs the recorded tape backward once (a backward through an input other than the last
--- forward's, a module used twice, records that call again); the gradients wait in
--- self.pending for accGradParameters.
-local function replay(self, input, gradOutput)
+-- forward's, a module used twice, records that call again). With `direct`, the parameters'
+-- gradients are added into the module's own (gradWeight, ...) as they come; otherwise they
+-- wait in self.pending for accGradParameters.
+local function replay(self, input, gradOutput, direct)
   local r = self.record
   if r == nil or not rawequal(r.inputValue, input) then
     if not self.training then check.fail(3, "nn.Function: backward needs training mode (call train())") end
@@ -91,11 +100,24 @@ local function replay(self, input, gradOutput)
   end
   self.record = nil
   r.input.needsGrad = self.needInputGrad ~= false
+  if direct then
+    for name, leafNode in pairs(r.leaves) do leafNode.grad, leafNode.ownsGrad = self["grad" .. capitalize(name)], true end
+  end
   if autograd.isNode(r.out) then autograd.backward(r.tape, r.out, gradOutput) end
-  local pending = {}
-  for name, leafNode in pairs(r.leaves) do pending[name] = leafNode.grad end
-  self.pending = pending
+  if not direct then
+    local pending = {}
+    for name, leafNode in pairs(r.leaves) do pending[name] = leafNode.grad end
+    self.pending = pending
+  end
   if r.input.needsGrad then self.gradInput = autograd.leafGrad(r.input) end
+end
+
+-- One replay for both gradients (Module:backward would ask for them in two calls).
+function Function:backward(input, gradOutput)
+  self.pending = nil
+  replay(self, input, gradOutput, true)
+  if self.needInputGrad == false then return nil end
+  return self.gradInput
 end
 
 function Function:updateGradInput(input, gradOutput)
