@@ -515,7 +515,7 @@ Node.where = nil
 defop("linear", 3, function(x, w, b)
   return core.linear_forward(x, w, b, buffer())
 end, function(g, n)
-  local x, w, b = n.args[1], n.args[2], n.args[3]
+  local x, w = n.args[1], n.args[2]
   g = g:contiguous()
   local gx = n.need[1] and core.linear_backward_input(g, w, buffer())
   if n.need[2] or n.need[3] then
@@ -546,7 +546,7 @@ defop("conv2d", 3, function(x, w, b, opts)
   local geo = window("autograd.conv2d", opts, 1)
   return core.conv2d_forward(x, w, b, buffer(), state.convWorkspace, table.unpack(geo)), geo
 end, function(g, n)
-  local x, w, b = n.args[1], n.args[2], n.args[3]
+  local x, w = n.args[1], n.args[2]
   local geo, ws = n.saved, state.convWorkspace
   g = g:contiguous()
   local gx = n.need[1] and core.conv2d_backward_input(x, g, w, buffer(), ws, table.unpack(geo))
