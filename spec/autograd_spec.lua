@@ -86,6 +86,15 @@ describe("autograd.gradcheck", function()
     conv2d = {{x = lunet.randn(2, 2, 5, 5), w = lunet.randn(3, 2, 3, 3), b = lunet.randn(3)},
               function(p) return autograd.conv2d(p.x, p.w, p.b, {stride = 2, padding = 1}) end},
     maxpool2d = {{x = lunet.randn(2, 2, 4, 4)}, function(p) return autograd.maxpool2d(p.x, 2) end},
+    rnn = {{x = lunet.randn(2, 4, 3), wIH = lunet.randn(3, 3), wHH = lunet.randn(3, 3):mul(0.5), b = lunet.randn(3),
+            h0 = lunet.randn(2, 3)},
+           function(p) return autograd.rnn(p.x, p.wIH, p.wHH, p.b, p.h0) end},
+    lstm = {{x = lunet.randn(2, 4, 3), wIH = lunet.randn(8, 3), wHH = lunet.randn(8, 2), b = lunet.randn(8),
+             h0 = lunet.randn(2, 2), c0 = lunet.randn(2, 2)},
+            function(p) return autograd.lstm(p.x, p.wIH, p.wHH, p.b, p.h0, p.c0) end},
+    gru = {{x = lunet.randn(2, 4, 3), wIH = lunet.randn(6, 3), wHH = lunet.randn(6, 2), bIH = lunet.randn(6),
+            bHH = lunet.randn(6), h0 = lunet.randn(2, 2)},
+           function(p) return autograd.gru(p.x, p.wIH, p.wHH, p.bIH, p.bHH, p.h0) end},
     softmax = {{x = lunet.randn(3, 4)}, function(p) return autograd.softmax(p.x) end},
     logsoftmax = {{x = lunet.randn(3, 4)}, function(p) return autograd.logsoftmax(p.x) end},
     crossentropy = {{x = lunet.randn(4, 3)},
@@ -174,6 +183,53 @@ describe("autograd.grad", function()
     local g, _, y = autograd.grad(function(p) local y = autograd.dropout(p, 0.25); return y:sum(), y end)(x)
     assert.is_true(math.abs(y:gt(0):mean() - 0.75) < 0.05)
     assert.same(y:totable(), g:totable())
+  end)
+end)
+
+describe("autograd recurrent nodes", function()
+  -- The same cell as a module and as one node: the same kernels, so the same numbers.
+  local function both(cell)
+    lunet.manualSeed(3)
+    local m, x, g, h0 = nn[cell](3, 4), lunet.randn(2, 5, 3), lunet.randn(2, 5, 4), lunet.randn(2, 4)
+    local c0 = cell == "LSTM" and lunet.randn(2, 4) or nil
+    m:setInitialState(h0, c0)
+    m:zeroGrad()
+    local y = m:forward(x)
+    local gx = m:backward(x, g)
+    local p = {x = x, wIH = m.weightIH1, wHH = m.weightHH1, b = m.bias1 or m.biasIH1, bHH = m.biasHH1, h0 = h0, c0 = c0}
+    local grads, _, out, cN = autograd.grad(function(q)
+      local out, cN
+      if cell == "RNN" then out = autograd.rnn(q.x, q.wIH, q.wHH, q.b, q.h0)
+      elseif cell == "LSTM" then out, cN = autograd.lstm(q.x, q.wIH, q.wHH, q.b, q.h0, q.c0)
+      else out = autograd.gru(q.x, q.wIH, q.wHH, q.b, q.bHH, q.h0) end
+      return (out * g):sum(), out, cN
+    end)(p)
+    return m, {y = y, gx = gx}, grads, out, cN
+  end
+
+  for _, cell in ipairs({"RNN", "LSTM", "GRU"}) do
+    it(cell .. " gives the module's output and gradients, to the bit", function()
+      local m, ref, grads, out, cN = both(cell)
+      assert.equal(0, (out - ref.y):abs():max())
+      assert.equal(0, (grads.x - ref.gx):abs():max())
+      assert.equal(0, (grads.wIH - m.gradWeightIH1):abs():max())
+      assert.equal(0, (grads.wHH - m.gradWeightHH1):abs():max())
+      assert.equal(0, (grads.b - (m.gradBias1 or m.gradBiasIH1)):abs():max())
+      assert.equal(0, (grads.h0 - m.gradH0):abs():max())
+      if cell == "GRU" then assert.equal(0, (grads.bHH - m.gradBiasHH1):abs():max()) end
+      if cell == "LSTM" then
+        assert.equal(0, (grads.c0 - m.gradC0):abs():max())
+        assert.equal(0, (cN - m.cN):abs():max())
+      end
+    end)
+  end
+
+  it("runs on plain tensors outside a grad call, and refuses wrong shapes with the kernel's message", function()
+    local x, w = lunet.randn(2, 3, 4), lunet.randn(5, 4)
+    assert.is_true(lunet.isTensor(autograd.rnn(x, lunet.randn(5, 4), lunet.randn(5, 5), lunet.zeros(5))))
+    assert.has_error(function() autograd.lstm(x, w, lunet.randn(5, 5), lunet.zeros(5)) end,
+      "lstm_forward: weight_ih must have 4*H rows (the lstm gates stacked), got (5,4)")
+    assert.has_error(function() autograd.gru(x, lunet.randn(6, 3), lunet.randn(6, 2), lunet.zeros(6), lunet.zeros(6)) end)
   end)
 end)
 

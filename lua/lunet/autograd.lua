@@ -35,6 +35,8 @@
 --   nn kernels, one node each  linear(x, w [, b]) conv2d(x, w [, b, {stride=, padding=}])
 --                              maxpool2d(x, k [, {stride=, padding=}]) dropout(x [, p, training])
 --                              softmax logsoftmax crossentropy(logits, labels)
+--                              rnn(x, wIH, wHH, b [, h0]) lstm(x, wIH, wHH, b [, h0, c0])
+--                              gru(x, wIH, wHH, bIH, bHH [, h0]): a sequence layer each
 -- Nodes answer size, dim, numel, shapeString, dtype, stride, isContiguous, item, argmax,
 -- argmin and the comparisons (eq ne lt le gt ge: constant masks) from their value.
 -- The tensor arithmetic metamethods learn nodes when this module loads, so that
@@ -604,6 +606,86 @@ defop("crossentropy", 1, function(logits, labels)
 end, function(g, n)
   return core.crossentropy_backward(n.saved, n.args[2], buffer()):mul_(g:item())
 end)
+
+---------------------------------------------------------------------------------
+-- The recurrent sequences of lunet.core (csrc/kernels/rnn.c), one layer a node: the forward
+-- in one call, backpropagation through time in two (the input side, then the parameters),
+-- as nn.RNN, nn.LSTM and nn.GRU run them. The positional layout is the kernels':
+-- (x, weightIH, weightHH, biasIH, biasHH (GRU), h0, c0 (LSTM)).
+local function recurrent(cell)
+  local kernel = { forward = core[cell .. "_forward"], input = core[cell .. "_backward_input"],
+                   params = core[cell .. "_backward_params"] }
+  local lstm = cell == "lstm"
+  local function contiguous(t) return t and t:contiguous() end
+  return defop(cell, 7, function(x, wIH, wHH, bIH, bHH, h0, c0)
+    local saved = { x = x:contiguous(), state = buffer() }
+    local cN = lstm and buffer() or nil
+    local y = kernel.forward(saved.x, wIH, wHH, bIH, bHH, contiguous(h0), contiguous(c0), buffer(), cN, saved.state)
+    return y, saved, cN
+  end, function(g, n)
+    local wIH, wHH, bIH, bHH = n.args[2], n.args[3], n.args[4], n.args[5]
+    local x, state, need = n.saved.x, n.saved.state, n.need
+    local gx, gh0, gc0, scratch = need[1] and buffer() or nil, buffer(), lstm and buffer() or nil, buffer()
+    kernel.input(x, wIH, wHH, state, g:contiguous(), gx, gh0, gc0, scratch)
+    if need[2] or need[3] or need[4] or need[5] then
+      local function into(i, t) return need[i] and gradInto(n, i) or lunet.zeros(t:size()) end
+      kernel.params(x, state, scratch, into(2, wIH), into(3, wHH), into(4, bIH), bHH and into(5, bHH), 1)
+    end
+    return gx, false, false, false, false, need[6] and gh0, need[7] and gc0
+  end)
+end
+local rnnOp, lstmOp, gruOp = recurrent("rnn"), recurrent("lstm"), recurrent("gru")
+
+--- An Elman RNN layer over a whole sequence, h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), as
+-- one node (the kernels of nn.RNN).
+-- x (N,T,D) batch-first, weightIH (H,D), weightHH (H,H), bias (H), h0 (N,H) or nil
+-- (zeros); every one of them may be a node. Wrong shapes raise the kernel's error
+-- (`rnn_forward: ...`).
+-- @tparam Node|Tensor x the input sequence (N,T,D)
+-- @tparam Node|Tensor weightIH (H,D)
+-- @tparam Node|Tensor weightHH (H,H)
+-- @tparam Node|Tensor bias (H)
+-- @tparam[opt] Node|Tensor h0 the initial hidden state (N,H)
+-- @treturn Node|Tensor the hidden states (N,T,H) (a tensor when nothing is recorded)
+-- @usage local y = autograd.rnn(x, p.wIH, p.wHH, p.b)  -- y:select(2, T) is the last state
+function autograd.rnn(x, weightIH, weightHH, bias, h0)
+  return (rnnOp(x, weightIH, weightHH, bias, nil, h0, nil))
+end
+
+--- An LSTM layer over a whole sequence as one node (the kernels of nn.LSTM; gates i, f, g,
+-- o stacked in that order in the weights' rows, one bias as TensorFlow's).
+-- x (N,T,D), weightIH (4H,D), weightHH (4H,H), bias (4H), h0 and c0 (N,H) or nil
+-- (zeros). The last cell state comes second, a plain tensor: no gradient flows back
+-- through it (the gradient reaches c0 through the hidden states).
+-- @tparam Node|Tensor x the input sequence (N,T,D)
+-- @tparam Node|Tensor weightIH (4H,D)
+-- @tparam Node|Tensor weightHH (4H,H)
+-- @tparam Node|Tensor bias (4H)
+-- @tparam[opt] Node|Tensor h0 the initial hidden state (N,H)
+-- @tparam[opt] Node|Tensor c0 the initial cell state (N,H)
+-- @treturn Node|Tensor the hidden states (N,T,H)
+-- @treturn Tensor the last cell state (N,H)
+-- @usage local y, cN = autograd.lstm(x, p.wIH, p.wHH, p.b)
+function autograd.lstm(x, weightIH, weightHH, bias, h0, c0)
+  return lstmOp(x, weightIH, weightHH, bias, nil, h0, c0)
+end
+
+--- A GRU layer over a whole sequence as one node (the kernels of nn.GRU, PyTorch's
+-- formulation: n = tanh(W_in x + b_in + r (W_hn h + b_hn))).
+-- x (N,T,D), weightIH (3H,D), weightHH (3H,H), biasIH and biasHH (3H), gates r, z, n
+-- stacked in that order; h0 (N,H) or nil (zeros).
+-- @tparam Node|Tensor x the input sequence (N,T,D)
+-- @tparam Node|Tensor weightIH (3H,D)
+-- @tparam Node|Tensor weightHH (3H,H)
+-- @tparam Node|Tensor biasIH (3H)
+-- @tparam Node|Tensor biasHH (3H)
+-- @tparam[opt] Node|Tensor h0 the initial hidden state (N,H)
+-- @treturn Node|Tensor the hidden states (N,T,H)
+-- @usage local y = autograd.gru(x, p.wIH, p.wHH, p.bIH, p.bHH)
+function autograd.gru(x, weightIH, weightHH, biasIH, biasHH, h0)
+  return (gruOp(x, weightIH, weightHH, biasIH, biasHH, h0, nil))
+end
+for _, name in ipairs({ "rnn", "lstm", "gru" }) do Node[name] = nil end
 
 ---------------------------------------------------------------------------------
 -- Nodes as tensors: operators, and the questions a tensor answers from its value.
