@@ -624,12 +624,12 @@ local function recurrent(cell)
     return y, saved, cN
   end, function(g, n)
     local wIH, wHH, bIH, bHH = n.args[2], n.args[3], n.args[4], n.args[5]
-    local x, state, need = n.saved.x, n.saved.state, n.need
+    local x, need = n.saved.x, n.need
     local gx, gh0, gc0, scratch = need[1] and buffer() or nil, buffer(), lstm and buffer() or nil, buffer()
-    kernel.input(x, wIH, wHH, state, g:contiguous(), gx, gh0, gc0, scratch)
+    kernel.input(x, wIH, wHH, n.saved.state, g:contiguous(), gx, gh0, gc0, scratch)
     if need[2] or need[3] or need[4] or need[5] then
       local function into(i, t) return need[i] and gradInto(n, i) or lunet.zeros(t:size()) end
-      kernel.params(x, state, scratch, into(2, wIH), into(3, wHH), into(4, bIH), bHH and into(5, bHH), 1)
+      kernel.params(x, n.saved.state, scratch, into(2, wIH), into(3, wHH), into(4, bIH), bHH and into(5, bHH), 1)
     end
     return gx, false, false, false, false, need[6] and gh0, need[7] and gc0
   end)
