@@ -117,30 +117,37 @@ local function buffer(dtype, like)
 end
 
 -- defop: see the header. The function returned is also autograd[name] and Node[name].
--- arity "*": every argument may be a node (cat's and stack's tensors).
+-- arity "*": every argument may be a node (cat's and stack's tensors). A node is recorded
+-- only when one of its inputs wants a gradient (a leaf made so, or a node made of one);
+-- n.parents holds those inputs by position, and is n.need too. Otherwise the result is a
+-- plain tensor, a constant.
+local unpack = table.unpack
 local function defop(name, arity, forward, backward)
   local function apply(...)
     local args = table.pack(...)
     local k = arity == "*" and args.n or arity
     local parents
     for i = 1, k do
-      if isNode(args[i]) then
-        parents = parents or {}
-        parents[i] = args[i]
-        args[i] = args[i].value
+      local a = args[i]
+      if getmetatable(a) == Node then
+        args[i] = a.value
+        if a.needsGrad then
+          parents = parents or {}
+          parents[i] = a
+        end
       end
     end
     if parents == nil or state.noGradDepth > 0 then
-      local value, _, extra = forward(table.unpack(args, 1, args.n))
+      local value, _, extra = forward(unpack(args, 1, args.n))
       return value, extra
     end
     local tape = tapes[#tapes]
     if tape == nil then
       check.fail(2, "autograd.%s: a node used outside the grad call that made it", name)
     end
-    local value, saved, extra = forward(table.unpack(args, 1, args.n))
-    local node = setmetatable({ value = value, parents = parents, args = args, saved = saved,
-                                backward = backward, arity = k }, Node)
+    local value, saved, extra = forward(unpack(args, 1, args.n))
+    local node = setmetatable({ value = value, parents = parents, need = parents, args = args, saved = saved,
+                                backward = backward, arity = k, needsGrad = true }, Node)
     tape[#tape + 1] = node
     return node, extra
   end
@@ -148,9 +155,11 @@ local function defop(name, arity, forward, backward)
   return apply
 end
 
--- The gradient of a broadcast operand: g summed over the dimensions t was expanded along.
+-- The gradient of a broadcast operand: g summed over the dimensions t was expanded along
+-- (none when they have as many elements: broadcasting only adds dimensions of size 1).
 local function sumTo(g, t)
   local nd = t:dim()
+  if g:numel() == t:numel() then return nd == g:dim() and g or g:reshape(t:size()) end
   while g:dim() > nd do g = g:sum(1) end
   for d = 1, nd do
     if t:size(d) == 1 and g:size(d) ~= 1 then g = g:sum(d, true) end
@@ -186,22 +195,19 @@ end
 -- Runs the tape backward from root, whose gradient is seed, into the leaves' .grad; every
 -- node of the tape lets go of what it saved.
 local function backprop(tape, root, seed)
-  for _, n in ipairs(tape) do
-    local need, any = {}, false
-    for i = 1, n.arity do
-      local p = n.parents[i]
-      need[i] = p ~= nil and p.needsGrad == true
-      any = any or need[i]
-    end
-    n.need, n.needsGrad = need, any
-  end
   root.grad = seed
   for k = #tape, 1, -1 do
     local n = tape[k]
-    if n.grad ~= nil and n.needsGrad then
-      local grads = table.pack(n.backward(n.grad, n))
+    local g, parents = n.grad, n.parents
+    if g ~= nil and n.arity <= 3 then
+      local g1, g2, g3 = n.backward(g, n)
+      if g1 and parents[1] then accumulate(parents[1], g1) end
+      if g2 and parents[2] then accumulate(parents[2], g2) end
+      if g3 and parents[3] then accumulate(parents[3], g3) end
+    elseif g ~= nil then
+      local grads = table.pack(n.backward(g, n))
       for i = 1, n.arity do
-        if n.need[i] and grads[i] then accumulate(n.parents[i], grads[i]) end
+        if grads[i] and parents[i] then accumulate(parents[i], grads[i]) end
       end
     end
     n.grad, n.args, n.saved, n.parents, n.value, n.need = nil, nil, nil, nil, nil, nil
@@ -403,12 +409,13 @@ for _, name in ipairs({ "view", "reshape", "unsqueeze", "squeeze", "contiguous" 
   defop(name, 1, T[name], sameShapeAsInput)
 end
 
+-- g added into the part of x's own gradient that the view took (gradInto): the slices of
+-- one tensor (an LSTM's gates) share one gradient, allocated once.
 local function scatterInto(method)
   return function(g, n)
-    local x = n.args[1]
-    local gx = lunet.zeros(x:size())
-    gx[method](gx, table.unpack(n.args, 2, n.args.n)):copy(g)
-    return gx
+    local gx = gradInto(n, 1)
+    gx[method](gx, table.unpack(n.args, 2, n.args.n)):add_(g)
+    return false
   end
 end
 defop("narrow", 1, T.narrow, scatterInto("narrow"))
@@ -513,11 +520,13 @@ Node.where = nil
 ---------------------------------------------------------------------------------
 -- The nn kernels of lunet.core, one node each, forward and backward in C.
 
--- y = x W^T + b. The kernels add the parameters' gradients into the parents' own (gradInto).
+-- y = x W^T + b, x (N,in) of any layout (a view is copied once, kept for the backward). The
+-- kernels add the parameters' gradients into the parents' own (gradInto).
 defop("linear", 3, function(x, w, b)
-  return core.linear_forward(x, w, b, buffer())
+  x = x:contiguous()
+  return core.linear_forward(x, w, b, buffer()), x
 end, function(g, n)
-  local x, w = n.args[1], n.args[2]
+  local x, w = n.saved, n.args[2]
   g = g:contiguous()
   local gx = n.need[1] and core.linear_backward_input(g, w, buffer())
   if n.need[2] or n.need[3] then
