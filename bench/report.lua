@@ -157,12 +157,12 @@ function report.write(run)
       target(("LeNet-5 step b50 with autograd / module path, peak memory, %dt: ≤ 1.2"):format(threads), m,
         m and m <= 1.2, m and ("%.2f (%s MB / %s MB)"):format(m, mb(ag.lunet.rss), mb(ag.module.rss)))
     end
-    local cell = r.autograd_lstm_cell_train_b10
-    if cell and cell.lunet and cell.module then
-      local t = cell.lunet.ms / cell.module.ms
-      target(("LSTM cell from autograd ops / fused LSTM kernel, step b10 H=128, %dt: ≤ 3"):format(threads), t,
-        t <= 3, ("%.2f (%.1f ms / %.1f ms; PyTorch's same unfused cell: %s ms)"):format(t, cell.lunet.ms,
-        cell.module.ms, fmt(cell.torch and cell.torch.ms, "%.1f")))
+    local lstmCell = r.autograd_lstm_cell_train_b10
+    if lstmCell and lstmCell.lunet and lstmCell.module then
+      local t = lstmCell.lunet.ms / lstmCell.module.ms
+      target(("LSTM lstmCell from autograd ops / fused LSTM kernel, step b10 H=128, %dt: ≤ 3"):format(threads), t,
+        t <= 3, ("%.2f (%.1f ms / %.1f ms; PyTorch's same unfused lstmCell: %s ms)"):format(t, lstmCell.lunet.ms,
+        lstmCell.module.ms, fmt(lstmCell.torch and lstmCell.torch.ms, "%.1f")))
     end
     for _, cell in ipairs({ "rnn", "lstm", "gru" }) do
       for _, b in ipairs({ 10, 128 }) do
