@@ -160,8 +160,8 @@ function report.write(run)
     local lstmCell = r.autograd_lstm_cell_train_b10
     if lstmCell and lstmCell.lunet and lstmCell.module then
       local t = lstmCell.lunet.ms / lstmCell.module.ms
-      target(("LSTM lstmCell from autograd ops / fused LSTM kernel, step b10 H=128, %dt: ≤ 3"):format(threads), t,
-        t <= 3, ("%.2f (%.1f ms / %.1f ms; PyTorch's same unfused lstmCell: %s ms)"):format(t, lstmCell.lunet.ms,
+      target(("LSTM cell from autograd ops / fused LSTM kernel, step b10 H=128, %dt: ≤ 3"):format(threads), t,
+        t <= 3, ("%.2f (%.1f ms / %.1f ms; PyTorch's same unfused cell: %s ms)"):format(t, lstmCell.lunet.ms,
         lstmCell.module.ms, fmt(lstmCell.torch and lstmCell.torch.ms, "%.1f")))
     end
     for _, cell in ipairs({ "rnn", "lstm", "gru" }) do
