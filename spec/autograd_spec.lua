@@ -419,6 +419,20 @@ describe("nn.Function", function()
     end
   end)
 
+  it("computes no input gradient when needInputGrad is false, and refuses to make one up afterwards", function()
+    local m = nn.Function(function(_, x) return x * x end)
+    local x = lunet.randn(3)
+    m.needInputGrad = false
+    m:forward(x)
+    assert.is_nil(m:backward(x, lunet.ones(3)))
+    m:forward(x)
+    m.needInputGrad = true
+    assert.has_error(function() m:backward(x, lunet.ones(3)) end, "nn.Function: the forward ran with "
+      .. "needInputGrad = false, the backward wants the input's gradient: run the forward again")
+    m:forward(x)
+    assert.is_true(H.relerr(m:backward(x, lunet.ones(3)), x * 2) < 1e-6)
+  end)
+
   it("runs without a tape in evaluate()", function()
     local m = Swish():evaluate()
     local y = m:forward(lunet.ones(2))

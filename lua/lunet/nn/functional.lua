@@ -68,9 +68,10 @@ local function buffers(self)
   return self.buffers
 end
 
--- fn on input recorded: {tape, out, input (a leaf), leaves (by name), inputValue}.
+-- fn on input recorded: {tape, out, input (a leaf), leaves (by name), inputValue}. The input
+-- wants a gradient unless needInputGrad is false (as for the first layer of a model).
 local function record(self, input)
-  local leaves, x = paramsTable(self, true), autograd.leaf(input)
+  local leaves, x = paramsTable(self, true), autograd.leaf(input, self.needInputGrad ~= false)
   local tape, out = autograd.withBuffers(buffers(self), { input }, autograd.record, self.fn, leaves, x)
   return { tape = tape, out = out, input = x, leaves = leaves, inputValue = input }
 end
@@ -99,7 +100,10 @@ local function replay(self, input, gradOutput, direct)
     r = record(self, input)
   end
   self.record = nil
-  r.input.needsGrad = self.needInputGrad ~= false
+  if self.needInputGrad ~= false and not r.input.needsGrad then
+    check.fail(3, "nn.Function: the forward ran with needInputGrad = false, the backward wants the input's "
+      .. "gradient: run the forward again")
+  end
   if direct then
     for name, leafNode in pairs(r.leaves) do leafNode.grad, leafNode.ownsGrad = self["grad" .. capitalize(name)], true end
   end
@@ -109,7 +113,7 @@ local function replay(self, input, gradOutput, direct)
     for name, leafNode in pairs(r.leaves) do pending[name] = leafNode.grad end
     self.pending = pending
   end
-  if r.input.needsGrad then self.gradInput = autograd.leafGrad(r.input) end
+  if self.needInputGrad ~= false then self.gradInput = autograd.leafGrad(r.input) end
 end
 
 -- One replay for both gradients (Module:backward would ask for them in two calls).
