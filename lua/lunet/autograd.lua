@@ -119,10 +119,12 @@ end
 -- defop: see the header. The function returned is also autograd[name] and Node[name].
 -- arity "*": every argument may be a node (cat's and stack's tensors). A node is recorded
 -- only when one of its inputs wants a gradient (a leaf made so, or a node made of one);
--- n.parents holds those inputs by position, and is n.need too. Otherwise the result is a
--- plain tensor, a constant.
+-- n.need holds those inputs by position. Otherwise the result is a plain tensor, a
+-- constant. A node is five fields (value, need, args, saved, op) and inherits needsGrad.
 local unpack = table.unpack
+Node.needsGrad = true
 local function defop(name, arity, forward, backward)
+  local op = { backward = backward, arity = arity }
   local function apply(...)
     local args = table.pack(...)
     local k = arity == "*" and args.n or arity
@@ -146,8 +148,7 @@ local function defop(name, arity, forward, backward)
       check.fail(2, "autograd.%s: a node used outside the grad call that made it", name)
     end
     local value, saved, extra = forward(unpack(args, 1, args.n))
-    local node = setmetatable({ value = value, parents = parents, need = parents, args = args, saved = saved,
-                                backward = backward, arity = k, needsGrad = true }, Node)
+    local node = setmetatable({ value = value, need = parents, args = args, saved = saved, op = op }, Node)
     tape[#tape + 1] = node
     return node, extra
   end
@@ -183,7 +184,7 @@ end
 -- The tensor a kernel adds input i's gradient into itself (returning false for it): the
 -- parent's own gradient, made now (zeros, or a copy of the one shared gradient it holds).
 local function gradInto(n, i)
-  local p = n.parents[i]
+  local p = n.need[i]
   if p.grad == nil then
     p.grad, p.ownsGrad = lunet.zeros(p.value:size()), true
   elseif not p.ownsGrad then
@@ -198,19 +199,19 @@ local function backprop(tape, root, seed)
   root.grad = seed
   for k = #tape, 1, -1 do
     local n = tape[k]
-    local g, parents = n.grad, n.parents
-    if g ~= nil and n.arity <= 3 then
-      local g1, g2, g3 = n.backward(g, n)
+    local g, parents, op = n.grad, n.need, n.op
+    if g ~= nil and op.arity ~= "*" and op.arity <= 3 then
+      local g1, g2, g3 = op.backward(g, n)
       if g1 and parents[1] then accumulate(parents[1], g1) end
       if g2 and parents[2] then accumulate(parents[2], g2) end
       if g3 and parents[3] then accumulate(parents[3], g3) end
     elseif g ~= nil then
-      local grads = table.pack(n.backward(g, n))
-      for i = 1, n.arity do
+      local grads = table.pack(op.backward(g, n))
+      for i = 1, grads.n do
         if grads[i] and parents[i] then accumulate(parents[i], grads[i]) end
       end
     end
-    n.grad, n.args, n.saved, n.parents, n.value, n.need = nil, nil, nil, nil, nil, nil
+    n.grad, n.args, n.saved, n.value, n.need = nil, nil, nil, nil, nil
     tape[k] = nil
   end
 end
