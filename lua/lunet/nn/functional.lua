@@ -68,12 +68,17 @@ local function buffers(self)
   return self.buffers
 end
 
--- fn on input recorded: {tape, out, input (a leaf), leaves (by name), inputValue}. The input
--- wants a gradient unless needInputGrad is false (as for the first layer of a model).
-local function record(self, input)
+-- fn on input recorded: {tape, out, input (a leaf), leaves (by name), inputValue, rng}. The
+-- input wants a gradient unless needInputGrad is false (as for the first layer of a model).
+-- Given rng (the generator's state before an earlier recording), fn draws the same random
+-- numbers as then (dropout's masks) and the generator is put back as it was.
+local function record(self, input, rng)
+  local now = lunet.getRNGState()
+  if rng then lunet.setRNGState(rng) end
   local leaves, x = paramsTable(self, true), autograd.leaf(input, self.needInputGrad ~= false)
   local tape, out = autograd.withBuffers(buffers(self), { input }, autograd.record, self.fn, leaves, x)
-  return { tape = tape, out = out, input = x, leaves = leaves, inputValue = input }
+  if rng then lunet.setRNGState(now) end
+  return { tape = tape, out = out, input = x, leaves = leaves, inputValue = input, rng = rng or now }
 end
 
 function Function:updateOutput(input)
@@ -99,11 +104,12 @@ local function replay(self, input, gradOutput, direct)
     if not self.training then check.fail(3, "nn.Function: backward needs training mode (call train())") end
     r = record(self, input)
   end
-  self.record = nil
   if self.needInputGrad ~= false and not r.input.needsGrad then
-    check.fail(3, "nn.Function: the forward ran with needInputGrad = false, the backward wants the input's "
-      .. "gradient: run the forward again")
+    -- the forward was told no input gradient was wanted (a container passes needInputGrad to
+    -- its first child at its backward): record it again, with the same random numbers
+    r = record(self, input, r.rng)
   end
+  self.record = nil
   if direct then
     for name, leafNode in pairs(r.leaves) do leafNode.grad, leafNode.ownsGrad = self["grad" .. capitalize(name)], true end
   end
