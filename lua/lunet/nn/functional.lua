@@ -1,4 +1,4 @@
--- lunet.nn functional: nn.Function, a module written by its forward function alone, its
+--- lunet.nn functional: nn.Function, a module written by its forward function alone, its
 -- gradients derived by lunet.autograd.
 --
 --   local Swish = nn.Function(function(p, x) return x * autograd.sigmoid(x) end)
@@ -12,6 +12,12 @@
 -- as leaves); the backward replays it once, updateGradInput keeping the input's gradient
 -- and accGradParameters adding the parameters'. In evaluate() fn runs on plain tensors:
 -- no tape (and autograd.dropout does not drop).
+--
+-- Like every module's output and gradInput, the results of the nn kernels inside fn and
+-- their gradients live in buffers the module keeps (autograd.withBuffers): once the shapes
+-- are known a training step allocates no tensor for them, and a forward overwrites what
+-- the previous one computed. clearState() releases them.
+-- @module lunet.nn.functional
 local lunet = require "lunet"
 local check = require "lunet.check"
 local autograd = require "lunet.autograd"
@@ -26,6 +32,20 @@ Function.lastCallNames = { "input", "record", "pending", "buffers" }
 
 local function capitalize(s) return s:sub(1, 1):upper() .. s:sub(2) end
 
+--- A module written by its forward function alone: nn.Function(fn [, params]).
+-- fn(p, input) returns the output, computed with lunet.autograd's ops (or any code on
+-- them: loops, conditions); p holds the parameters by name. Each parameter becomes the
+-- module's field of that name, with its gradient as grad<Name> (weight, gradWeight).
+-- Errors: `nn.Function: fn must be a function, got ...`, `nn.Function: params must be a
+-- table of tensors by name, got ...`, `nn.Function: parameter names must be identifiers,
+-- got ...`, a parameter that is not a float tensor, and a name taken by the module's own
+-- fields (`nn.Function: parameter name 'output' is taken ...`).
+-- @function Function
+-- @tparam function fn fn(p, input) -> output
+-- @tparam[opt] table params {name = Tensor, ...}
+-- @treturn Function the module
+-- @usage local Swish = nn.Function(function(_, x) return x * autograd.sigmoid(x) end)
+-- local model = nn.Sequential():add(nn.Linear(4, 8)):add(Swish):add(nn.Linear(8, 2))
 function Function:__init(fn, params)
   Module.__init(self)
   if type(fn) ~= "function" then check.fail(3, "nn.Function: fn must be a function, got %s", type(fn)) end
@@ -81,6 +101,13 @@ local function record(self, input, rng)
   return { tape = tape, out = out, input = x, leaves = leaves, inputValue = input, rng = rng or now }
 end
 
+--- The module nn.Function makes (a subclass of nn.Module).
+-- @type Function
+
+--- The output of fn on input: recorded on a tape in training, on plain tensors in evaluate().
+-- @tparam Tensor input
+-- @treturn Tensor the output (the module's buffer when a kernel made it)
+-- @usage local y = m:forward(x)
 function Function:updateOutput(input)
   self.pending = nil
   if not self.training then
@@ -122,7 +149,14 @@ local function replay(self, input, gradOutput, direct)
   if self.needInputGrad ~= false then self.gradInput = autograd.leafGrad(r.input) end
 end
 
--- One replay for both gradients (Module:backward would ask for them in two calls).
+--- Both gradients in one backward through the tape: the input's (returned, unless
+-- needInputGrad is false) and the parameters', added into gradWeight and the like.
+-- A backward through another input than the last forward's records that call again.
+-- Errors: `nn.Function: backward needs training mode (call train())` then.
+-- @tparam Tensor input the last forward's input
+-- @tparam Tensor gradOutput d(loss)/d(output)
+-- @treturn Tensor|nil d(loss)/d(input)
+-- @usage m:zeroGrad(); m:forward(x); m:backward(x, g)
 function Function:backward(input, gradOutput)
   self.pending = nil
   replay(self, input, gradOutput, true)
@@ -130,11 +164,21 @@ function Function:backward(input, gradOutput)
   return self.gradInput
 end
 
+--- The input's gradient (the parameters' wait for accGradParameters).
+-- @tparam Tensor input
+-- @tparam Tensor gradOutput
+-- @treturn Tensor d(loss)/d(input)
+-- @usage local gx = m:updateGradInput(x, g)
 function Function:updateGradInput(input, gradOutput)
   replay(self, input, gradOutput)
   return self.gradInput
 end
 
+--- The parameters' gradients, times scale, added into gradWeight and the like.
+-- @tparam Tensor input
+-- @tparam Tensor gradOutput
+-- @tparam[opt] number scale default 1
+-- @usage m:accGradParameters(x, g, 0.5)
 function Function:accGradParameters(input, gradOutput, scale)
   if self.pending == nil then replay(self, input, gradOutput) end
   for name, g in pairs(self.pending) do
