@@ -231,11 +231,12 @@ local peep, mgu = results[2], results[3]
 local cell = peep.model:find("cell")
 local function meanAbs(t) return t:abs():mean() end
 add("The peephole LSTM ends at %s against the fused LSTM's %s, and the minimal gated unit at %s with %d parameters "
-  .. "against the LSTM's %d; one run each, so a difference within about ±%.3f (two standard errors at these "
+  .. "against the LSTM's %d; one run each, so a difference within about ±%.3f (two standard errors at this "
   .. "accuracy on %d digits) is not one. The peephole weights moved from zero to a mean magnitude of %.3f (input "
   .. "gate), %.3f (forget gate) and %.3f (output gate): the optimizer used the path the cell opened. The cost of "
-  .. "writing a cell in Lua is time: every step records about fifteen small operations, so a training step takes %.1f× "
-  .. "(peephole LSTM) and %.1f× (minimal gated unit) the fused kernel's.\n",
+  .. "writing a cell in Lua is time: a step of the sequence records 22 small operations (peephole LSTM) or 13 "
+  .. "(minimal gated unit), each a node on the tape and a few kernel calls, where the fused kernel makes one pass; "
+  .. "a training step takes %.1f× and %.1f× the fused kernel's.\n",
   f4(peep.hist.final.test_acc), f4(fused.hist.final.test_acc), f4(mgu.hist.final.test_acc), mgu.params, fused.params,
   2 * math.sqrt(fused.hist.final.test_acc * (1 - fused.hist.final.test_acc) / testDigits), testDigits, meanAbs(cell.peepI), meanAbs(cell.peepF), meanAbs(cell.peepO),
   peep.msPerIter / fused.msPerIter, mgu.msPerIter / fused.msPerIter)
