@@ -10,7 +10,7 @@
 -- On the module path either cell would need a C kernel and a hand-derived backward.
 -- Writes under --out: <run>/metrics.csv, test_acc.png, train_loss.png, results.csv,
 -- summary.md and summary.html.
---   lunet experiments/mnist_custom_cell.lua [--quick] [--iterations N] [--hidden H] [--out DIR]
+--   lunet experiments/mnist_custom_cell.lua [--quick] [--iterations N] [--hidden H] [--batch N] [--out DIR]
 --                                            [--data DIR] [--seed N] [--threads N]
 local lunet = require "lunet"
 local autograd = require "lunet.autograd"
@@ -23,11 +23,10 @@ local parser = cli.parser("mnist_custom_cell",
 parser:option("--iterations", "Training iterations per model.", "3000"):convert(math.tointeger)
 parser:option("--hidden", "Hidden units of every cell.", "64"):convert(math.tointeger)
 parser:option("--batch", "Minibatch size.", "10"):convert(math.tointeger)
-parser:option("--lr", "Adam's learning rate.", "1e-3"):convert(tonumber)
-parser:option("--eval-every", "Iterations between evaluations.", "250"):convert(math.tointeger)
-parser:option("--eval-subset", "Test digits of the intermediate evaluations (the last uses all).", "1000")
-  :convert(math.tointeger)
 local args = cli.parse(parser)
+-- Part 3's optimizer; the test accuracy every 250 iterations on 1000 test digits (100 and
+-- 500 with --quick), the last evaluation on all of them.
+args.lr, args.eval_every, args.eval_subset = 1e-3, 250, 1000
 if args.quick then
   args.iterations = math.min(args.iterations, 200)
   args.eval_every, args.eval_subset = 100, 500
