@@ -110,8 +110,6 @@ local function trainStep(model, x, y)
   return function() train.step(model, crit, opt, x, y) end
 end
 
--- LeNet-5 written by its forward alone with lunet.autograd's ops (no backward), with the
--- course's initialization: the autograd path's cost against the module path's.
 -- An LSTM written step by step from autograd's elementwise ops (not the fused kernel), its
 -- last hidden state into a linear layer: the cost of recording ~16 small ops a step. The
 -- input side of the gates is one product for all steps, as the fused kernel computes it.
@@ -133,6 +131,8 @@ local function autogradLSTM(hidden)
   end, { wIH = lstm.weightIH1, wHH = lstm.weightHH1, b = lstm.bias1, fcW = fc.weight, fcB = fc.bias })
 end
 
+-- LeNet-5 written by its forward alone with lunet.autograd's ops (no backward), with the
+-- course's initialization: the autograd path's cost against the module path's.
 local function autogradLenet()
   local ag, ref = require "lunet.autograd", models.lenet5()
   local p = {}
