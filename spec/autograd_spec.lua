@@ -394,6 +394,10 @@ describe("nn.Function", function()
     collectgarbage("restart")
     -- the step's tensors are ~70 kB (conv output alone 16 KB); what is left is the tape's nodes
     assert.is_true(kb < 24, ("a step allocated %.1f kB"):format(kb))
+    assert.is_table(m.buffers)
+    m:clearState()
+    assert.is_nil(m.buffers)
+    step()
   end)
 
   it("adds its parameters' gradients to theirs: two backwards without zeroGrad give twice one", function()
