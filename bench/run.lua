@@ -12,6 +12,10 @@
 -- and goes; since both sides see the same rounds, their ratio is meaningful even when
 -- the milliseconds are not.
 --
+-- A workload with an `against` (bench/workloads.lua: a model written with lunet.autograd)
+-- has a third child in its rounds, the same model on the module path (side "module"), so
+-- that the autograd targets compare figures taken under the same load.
+--
 -- The report, a Markdown table per thread count plus the targets of the speed issue, is
 -- printed and written to DIR/RESULTS-<date>.md (DIR defaults to bench/out).
 -- PyTorch is optional: without it (or with --no-torch) lunet's figures come alone.
@@ -57,6 +61,10 @@ end
 -- Child mode: one workload, driven over stdin/stdout.
 local function worker(name)
   local it, layers, timed = workloads.build(name)
+  -- what building the workload left behind is not the workload's memory (two cycles: a
+  -- tensor with a finalizer is freed in the cycle after the one that finds it unreachable)
+  collectgarbage()
+  collectgarbage()
   io.write("ready lunet ", lunet.version, "\n")
   io.stdout:flush()
   for line in io.lines() do
@@ -234,7 +242,8 @@ for _, threads in ipairs(threadsList) do
     if selected(name) then
       io.stderr:write(("bench:   %s\n"):format(name))
       local sides = { { label = "lunet", cmd = lunetCmd(name, threads) } }
-      if torchState.available then sides[2] = { label = "torch", cmd = torchCmd(name, threads) } end
+      if w.against then sides[#sides + 1] = { label = "module", cmd = lunetCmd(w.against, threads) } end
+      if torchState.available then sides[#sides + 1] = { label = "torch", cmd = torchCmd(name, threads) } end
       local r = compare(sides, { name = name, layers = name == "lenet_train_b50" })
       results[threads][name] = r
       torchVersion = torchVersion or (r.torch and r.torch.version)

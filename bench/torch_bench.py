@@ -61,6 +61,37 @@ class LastStep:
         return self.params
 
 
+class UnfusedLSTM:
+    """An LSTM written step by step from elementwise ops (not nn.LSTM's fused kernel), the
+    same cell as bench/workloads.lua's autogradLSTM: the input side of the gates in one
+    product for all steps, then per step the hidden side, the gates and the state update;
+    the last hidden state into a linear layer."""
+
+    def __init__(self, torch, hidden):
+        nn = torch.nn
+        ref = nn.LSTM(28, hidden)
+        self.w_ih, self.w_hh = ref.weight_ih_l0, ref.weight_hh_l0
+        self.b = nn.Parameter((ref.bias_ih_l0 + ref.bias_hh_l0).detach())
+        self.fc = nn.Linear(hidden, 10)
+        self.hidden, self.F = hidden, torch.nn.functional
+        self.params = [self.w_ih, self.w_hh, self.b] + list(self.fc.parameters())
+
+    def __call__(self, x):
+        n, steps, _ = x.shape
+        H, F = self.hidden, self.F
+        h, c = x.new_zeros(n, H), x.new_zeros(n, H)
+        xg = F.linear(x.reshape(n * steps, -1), self.w_ih, self.b).view(n, steps, 4 * H)
+        for t in range(steps):
+            gates = xg[:, t] + F.linear(h, self.w_hh)
+            i, f, g, o = gates.chunk(4, 1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * c.tanh()
+        return self.fc(h)
+
+    def parameters(self):
+        return self.params
+
+
 def build(torch, name):
     """The function one iteration of workload `name` calls."""
     nn = torch.nn
@@ -69,7 +100,8 @@ def build(torch, name):
     def labels(n):
         return torch.arange(n) % 10
 
-    # PyTorch is autograd throughout: its LeNet-5 step is the counterpart of both lunet paths.
+    # PyTorch is autograd throughout: its LeNet-5 step is the counterpart of both lunet paths;
+    # autograd_lstm_cell is the unfused cell on both sides.
     name = name.removeprefix("autograd_")
     if name.startswith("lenet_"):
         batch = int(name.rsplit("_b", 1)[1])
@@ -103,6 +135,9 @@ def build(torch, name):
             # conv2d_backward_input + conv2d_backward_params
             torch.autograd.grad(out, (x, conv.weight, conv.bias), g, retain_graph=True)
         return bwd
+    if name.startswith("lstm_cell_train"):
+        batch = int(name.rsplit("_b", 1)[1])
+        return train_step(torch, UnfusedLSTM(torch, 128), torch.rand(batch, 28, 28), labels(batch))
     if name.split("_")[0] in ("rnn", "lstm", "gru"):
         cell = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[name.split("_")[0]]
         batch = int(name.rsplit("_b", 1)[1])

@@ -45,8 +45,8 @@ end
 -- A recurrent training step: forward input projections (x) and recurrent products (h)
 -- over T steps plus the linear layer; backward the recurrent products again, dW_x, dW_h
 -- and the linear layer's two gradients (no gradient w.r.t. the input sequence).
-local function rnnFlops(gates, n)
-  local T, D, H = 28, 28, 64
+local function rnnFlops(gates, n, hidden)
+  local T, D, H = 28, 28, hidden or 64
   local x, h, lin = 2 * n * T * D * gates * H, 2 * n * T * H * gates * H, linearFlops(n, H, 10)
   return 2 * x + 3 * h + 3 * lin
 end
@@ -54,10 +54,14 @@ end
 local SGEMM = { ["1024"] = { 1024, 1024, 1024 }, conv1 = { 32, 25, 50 * 784 }, conv2 = { 64, 800, 50 * 196 },
                 fc1 = { 50, 3136, 1024 }, fc2 = { 50, 1024, 10 } }
 
--- name, description, FLOPs per iteration; `torch`: measured on both sides.
+-- name, description, FLOPs per iteration; `against`: a workload of the module path measured
+-- in the same rounds (its side labelled "module"), for the autograd targets.
 workloads.list = {
   { "lenet_train_b50", "LeNet-5 training step, batch 50", lenetFlops(50, true) },
-  { "autograd_lenet_train_b50", "LeNet-5 training step, batch 50, written with lunet.autograd", lenetFlops(50, true) },
+  { "autograd_lenet_train_b50", "LeNet-5 training step, batch 50, written with lunet.autograd", lenetFlops(50, true),
+    against = "lenet_train_b50" },
+  { "autograd_lstm_cell_train_b10", "LSTM cell from autograd's elementwise ops, training step, batch 10 "
+    .. "(T=28, D=28, H=128)", rnnFlops(4, 10, 128), against = "lstm128_train_b10" },
   { "lenet_infer_b50", "LeNet-5 inference, batch 50", lenetFlops(50) },
   { "lenet_infer_b1", "LeNet-5 inference, batch 1 (latency)", lenetFlops(1) },
   { "lenet_infer_b256", "LeNet-5 inference, batch 256 (throughput)", lenetFlops(256) },
@@ -104,6 +108,27 @@ local function trainStep(model, x, y)
   lunet.setFlushDenormals(true)
   model.needInputGrad = false
   return function() train.step(model, crit, opt, x, y) end
+end
+
+-- An LSTM written step by step from autograd's elementwise ops (not the fused kernel), its
+-- last hidden state into a linear layer: the cost of recording ~16 small ops a step. The
+-- input side of the gates is one product for all steps, as the fused kernel computes it.
+local function autogradLSTM(hidden)
+  local ag, ref = require "lunet.autograd", nn.Sequential():add(nn.LSTM(28, hidden)):add(nn.Linear(hidden, 10))
+  local lstm, fc, H = ref.modules[1], ref.modules[2], hidden
+  return nn.Function(function(p, x)
+    local n, steps = x:size(1), x:size(2)
+    local h, c = lunet.zeros(n, H), lunet.zeros(n, H)
+    local xg = ag.linear(x:reshape(n * steps, -1), p.wIH, p.b):view(n, steps, 4 * H)
+    for t = 1, steps do
+      local gates = xg:select(2, t) + ag.linear(h, p.wHH)
+      local i, f = gates:narrow(2, 1, H):sigmoid(), gates:narrow(2, H + 1, H):sigmoid()
+      local g, o = gates:narrow(2, 2 * H + 1, H):tanh(), gates:narrow(2, 3 * H + 1, H):sigmoid()
+      c = f * c + i * g
+      h = o * c:tanh()
+    end
+    return ag.linear(h, p.fcW, p.fcB)
+  end, { wIH = lstm.weightIH1, wHH = lstm.weightHH1, b = lstm.bias1, fcW = fc.weight, fcB = fc.bias })
 end
 
 -- LeNet-5 written by its forward alone with lunet.autograd's ops (no backward), with the
@@ -169,6 +194,9 @@ function workloads.build(name)
   if name:match("^autograd_lenet_train") then
     return trainStep(autogradLenet(), lunet.rand(batch, 1, 28, 28), labels(batch))
   end
+  if name:match("^autograd_lstm_cell_train") then
+    return trainStep(autogradLSTM(128), lunet.rand(batch, 28, 28), labels(batch))
+  end
   local conv = name:match("^(conv%d)_")
   if conv then
     local c, oc, hw = table.unpack(({ conv1 = { 1, 32, 28 }, conv2 = { 32, 64, 14 } })[conv])
@@ -180,9 +208,10 @@ function workloads.build(name)
       m:accGradParameters(x, g)
     end
   end
-  local cell = name:match("^(%a+)_train")
+  local cell, hidden = name:match("^(%a+)(%d*)_train")
   if cell then
-    local model = nn.Sequential():add(nn[cell:upper()](28, 64)):add(nn.LastStep()):add(nn.Linear(64, 10))
+    hidden = tonumber(hidden) or 64
+    local model = nn.Sequential():add(nn[cell:upper()](28, hidden)):add(nn.LastStep()):add(nn.Linear(hidden, 10))
     return trainStep(model, lunet.rand(batch, 28, 28), labels(batch))
   end
   if name == "cat_b50" then

@@ -80,9 +80,21 @@ describe("autograd.gradcheck", function()
     where = {{a = lunet.randn(3, 4), b = lunet.randn(4)}, function(p) return autograd.where(p.b:gt(0), p.a, p.b) end},
     linear = {{x = lunet.randn(5, 4), w = lunet.randn(3, 4), b = lunet.randn(3)},
               function(p) return autograd.linear(p.x, p.w, p.b) end},
+    -- w's gradient: first from the product (a shared tensor), then added into by the kernel
+    linear_shared = {{x = lunet.randn(5, 4), w = lunet.randn(3, 4)},
+                     function(p) return autograd.linear(p.x, p.w) + autograd.linear(p.x * 2, p.w) + (p.w * p.w):sum() end},
     conv2d = {{x = lunet.randn(2, 2, 5, 5), w = lunet.randn(3, 2, 3, 3), b = lunet.randn(3)},
               function(p) return autograd.conv2d(p.x, p.w, p.b, {stride = 2, padding = 1}) end},
     maxpool2d = {{x = lunet.randn(2, 2, 4, 4)}, function(p) return autograd.maxpool2d(p.x, 2) end},
+    rnn = {{x = lunet.randn(2, 4, 3), wIH = lunet.randn(3, 3), wHH = lunet.randn(3, 3):mul(0.5), b = lunet.randn(3),
+            h0 = lunet.randn(2, 3)},
+           function(p) return autograd.rnn(p.x, p.wIH, p.wHH, p.b, p.h0) end},
+    lstm = {{x = lunet.randn(2, 4, 3), wIH = lunet.randn(8, 3), wHH = lunet.randn(8, 2), b = lunet.randn(8),
+             h0 = lunet.randn(2, 2), c0 = lunet.randn(2, 2)},
+            function(p) return autograd.lstm(p.x, p.wIH, p.wHH, p.b, p.h0, p.c0) end},
+    gru = {{x = lunet.randn(2, 4, 3), wIH = lunet.randn(6, 3), wHH = lunet.randn(6, 2), bIH = lunet.randn(6),
+            bHH = lunet.randn(6), h0 = lunet.randn(2, 2)},
+           function(p) return autograd.gru(p.x, p.wIH, p.wHH, p.bIH, p.bHH, p.h0) end},
     softmax = {{x = lunet.randn(3, 4)}, function(p) return autograd.softmax(p.x) end},
     logsoftmax = {{x = lunet.randn(3, 4)}, function(p) return autograd.logsoftmax(p.x) end},
     crossentropy = {{x = lunet.randn(4, 3)},
@@ -171,6 +183,53 @@ describe("autograd.grad", function()
     local g, _, y = autograd.grad(function(p) local y = autograd.dropout(p, 0.25); return y:sum(), y end)(x)
     assert.is_true(math.abs(y:gt(0):mean() - 0.75) < 0.05)
     assert.same(y:totable(), g:totable())
+  end)
+end)
+
+describe("autograd recurrent nodes", function()
+  -- The same cell as a module and as one node: the same kernels, so the same numbers.
+  local function both(cell)
+    lunet.manualSeed(3)
+    local m, x, g, h0 = nn[cell](3, 4), lunet.randn(2, 5, 3), lunet.randn(2, 5, 4), lunet.randn(2, 4)
+    local c0 = cell == "LSTM" and lunet.randn(2, 4) or nil
+    m:setInitialState(h0, c0)
+    m:zeroGrad()
+    local y = m:forward(x)
+    local gx = m:backward(x, g)
+    local p = {x = x, wIH = m.weightIH1, wHH = m.weightHH1, b = m.bias1 or m.biasIH1, bHH = m.biasHH1, h0 = h0, c0 = c0}
+    local grads, _, out, cN = autograd.grad(function(q)
+      local out, cN
+      if cell == "RNN" then out = autograd.rnn(q.x, q.wIH, q.wHH, q.b, q.h0)
+      elseif cell == "LSTM" then out, cN = autograd.lstm(q.x, q.wIH, q.wHH, q.b, q.h0, q.c0)
+      else out = autograd.gru(q.x, q.wIH, q.wHH, q.b, q.bHH, q.h0) end
+      return (out * g):sum(), out, cN
+    end)(p)
+    return m, {y = y, gx = gx}, grads, out, cN
+  end
+
+  for _, cell in ipairs({"RNN", "LSTM", "GRU"}) do
+    it(cell .. " gives the module's output and gradients, to the bit", function()
+      local m, ref, grads, out, cN = both(cell)
+      assert.equal(0, (out - ref.y):abs():max())
+      assert.equal(0, (grads.x - ref.gx):abs():max())
+      assert.equal(0, (grads.wIH - m.gradWeightIH1):abs():max())
+      assert.equal(0, (grads.wHH - m.gradWeightHH1):abs():max())
+      assert.equal(0, (grads.b - (m.gradBias1 or m.gradBiasIH1)):abs():max())
+      assert.equal(0, (grads.h0 - m.gradH0):abs():max())
+      if cell == "GRU" then assert.equal(0, (grads.bHH - m.gradBiasHH1):abs():max()) end
+      if cell == "LSTM" then
+        assert.equal(0, (grads.c0 - m.gradC0):abs():max())
+        assert.equal(0, (cN - m.cN):abs():max())
+      end
+    end)
+  end
+
+  it("runs on plain tensors outside a grad call, and refuses wrong shapes with the kernel's message", function()
+    local x, w = lunet.randn(2, 3, 4), lunet.randn(5, 4)
+    assert.is_true(lunet.isTensor(autograd.rnn(x, lunet.randn(5, 4), lunet.randn(5, 5), lunet.zeros(5))))
+    assert.has_error(function() autograd.lstm(x, w, lunet.randn(5, 5), lunet.zeros(5)) end,
+      "lstm_forward: weight_ih must have 4*H rows (the lstm gates stacked), got (5,4)")
+    assert.has_error(function() autograd.gru(x, lunet.randn(6, 3), lunet.randn(6, 2), lunet.zeros(6), lunet.zeros(6)) end)
   end)
 end)
 
@@ -307,6 +366,77 @@ describe("nn.Function", function()
     assert.is_true(H.relerr(gx, lin:backward(x, g * y * (1 - y))) < 1e-6)
     assert.is_true(H.relerr(f.gradWeight, lin.gradWeight) < 1e-6)
     assert.is_true(H.relerr(f.gradBias, lin.gradBias) < 1e-6)
+  end)
+
+  -- relu(conv) -> maxpool -> linear -> dropout, by its forward alone
+  local function smallNet(drop)
+    lunet.manualSeed(6)
+    local conv, lin = nn.Conv2d(2, 4, 3, {padding = 1}), nn.Linear(4 * 4 * 4, 5)
+    return nn.Function(function(p, x)
+      local h = autograd.maxpool2d(autograd.conv2d(x, p.cw, p.cb, {padding = 1}):relu(), 2)
+      return autograd.dropout(autograd.linear(h:view(x:size(1), -1), p.lw, p.lb), drop)
+    end, {cw = conv.weight, cb = conv.bias, lw = lin.weight, lb = lin.bias})
+  end
+
+  it("reuses its buffers: a training step allocates no tensor once the shapes are known", function()
+    local m, x, g = smallNet(0.5), lunet.randn(16, 2, 8, 8), lunet.randn(16, 5)
+    local function step()
+      m:forward(x)
+      m:backward(x, g)
+    end
+    step()
+    step()
+    collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    step()
+    local kb = collectgarbage("count") - before
+    collectgarbage("restart")
+    -- the step's tensors are ~70 kB (conv output alone 16 KB); what is left is the tape's nodes
+    assert.is_true(kb < 24, ("a step allocated %.1f kB"):format(kb))
+    assert.is_table(m.buffers)
+    m:clearState()
+    assert.is_nil(m.buffers)
+    step()
+  end)
+
+  it("adds its parameters' gradients to theirs: two backwards without zeroGrad give twice one", function()
+    local m, x, g = smallNet(0), lunet.randn(3, 2, 8, 8), lunet.randn(3, 5)
+    m:zeroGrad()
+    m:forward(x)
+    m:backward(x, g)
+    local once = {m.gradCw:clone(), m.gradLw:clone()}
+    m:forward(x)
+    m:backward(x, g)
+    assert.is_true(H.relerr(m.gradCw, once[1] * 2) < 1e-6)
+    assert.is_true(H.relerr(m.gradLw, once[2] * 2) < 1e-6)
+  end)
+
+  it("given its own output as input, computes fn(fn(x)) (its buffers are not overwritten while read)", function()
+    local m = nn.Function(function(_, x) return x:relu() end)
+    local x = lunet.randn(4, 3)
+    for _, mode in ipairs({"train", "evaluate"}) do
+      m[mode](m)
+      local once = m:forward(x)
+      local twice = m:forward(once)
+      assert.is_true(H.relerr(twice, x:relu()) < 1e-7, mode)
+    end
+  end)
+
+  it("computes no input gradient when needInputGrad is false; asked for one after such a forward, records "
+    .. "again with the same dropout mask", function()
+    local m = nn.Function(function(_, x) return autograd.dropout(x * x, 0.5) end)
+    local x = lunet.randn(2000):add(3)
+    m.needInputGrad = false
+    m:forward(x)
+    assert.is_nil(m:backward(x, lunet.ones(2000)))
+    local y = m:forward(x):clone()
+    local state = lunet.getRNGState()
+    m.needInputGrad = true
+    local gx = m:backward(x, lunet.ones(2000))
+    -- y = x^2 mask / keep, so d y / d x = 2 x mask / keep = 2 y / x
+    assert.is_true(H.relerr(gx, y * 2 / x) < 1e-6)
+    assert.equal(state, lunet.getRNGState())
   end)
 
   it("runs without a tape in evaluate()", function()

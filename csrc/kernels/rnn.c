@@ -32,6 +32,7 @@
  * Scratch buffer: dG (N,T,G*H) and, for the GRU, dGh (N,T,G*H), the gradient w.r.t.
  * W_h h + b_h, which differs from dG in the n block (r * dG_n).
  */
+#include "fastmath.h"
 #include "gemm.h"
 #include "rnn.h"
 #include "tensor.h"
@@ -113,30 +114,6 @@ static rnn_state state_views(const lt_rnn_dims *d, float *state) {
   return v;
 }
 
-/* tanh and σ without library calls or branches, so the gate loops vectorize.
- * tanh(x) ~ x P(x^2) / Q(x^2) on x clamped to +-7.9053 (where the float result is
- * already +-1), the minimax rational approximation of Eigen's generic_fast_tanh_float,
- * within a few ulp of tanh; NaN passes through the clamp. σ(x) = (1 + tanh(x/2)) / 2,
- * exact to about 6e-8 absolute. */
-static inline float ftanh(float x) {
-  x = x < -7.90531110763549805f ? -7.90531110763549805f : x;
-  x = x > 7.90531110763549805f ? 7.90531110763549805f : x;
-  const float z = x * x;
-  float p = -2.76076847742355e-16f;
-  p = p * z + 2.00018790482477e-13f;
-  p = p * z - 8.60467152213735e-11f;
-  p = p * z + 5.12229709037114e-08f;
-  p = p * z + 1.48572235717979e-05f;
-  p = p * z + 6.37261928875436e-04f;
-  p = p * z + 4.89352455891786e-03f;
-  float q = 1.19825839466702e-06f;
-  q = q * z + 1.18534705686654e-04f;
-  q = q * z + 2.26843463243900e-03f;
-  q = q * z + 4.89352518554385e-03f;
-  return x * p / q;
-}
-
-static inline float fsigmoid(float x) { return 0.5f + 0.5f * ftanh(0.5f * x); }
 
 /* ---- gate passes: one row (one sequence n, one step t), H units ---- */
 
@@ -144,7 +121,7 @@ static inline float fsigmoid(float x) { return 0.5f + 0.5f * ftanh(0.5f * x); }
 LT_GATE_PASS static void rnn_forward_row(int64_t H, float *restrict a, const float *restrict b, float *restrict h) {
 #pragma omp simd
   for (int64_t j = 0; j < H; j++) {
-    const float v = ftanh(a[j] + b[j]);
+    const float v = lt_ftanh(a[j] + b[j]);
     a[j] = v;
     h[j] = v;
   }
@@ -164,12 +141,12 @@ LT_GATE_PASS static void lstm_forward_row(int64_t H, float *restrict a, const fl
                              float *restrict h) {
 #pragma omp simd
   for (int64_t j = 0; j < H; j++) {
-    const float i = fsigmoid(a[j] + b[j]);
-    const float f = fsigmoid(a[H + j] + b[H + j]);
-    const float g = ftanh(a[2 * H + j] + b[2 * H + j]);
-    const float o = fsigmoid(a[3 * H + j] + b[3 * H + j]);
+    const float i = lt_fsigmoid(a[j] + b[j]);
+    const float f = lt_fsigmoid(a[H + j] + b[H + j]);
+    const float g = lt_ftanh(a[2 * H + j] + b[2 * H + j]);
+    const float o = lt_fsigmoid(a[3 * H + j] + b[3 * H + j]);
     const float cn = f * c[j] + i * g;
-    const float t = ftanh(cn);
+    const float t = lt_ftanh(cn);
     a[j] = i;
     a[H + j] = f;
     a[2 * H + j] = g;
@@ -205,10 +182,10 @@ LT_GATE_PASS static void gru_forward_row(int64_t H, float *restrict a, const flo
                             const float *restrict hp, float *restrict hn, float *restrict h) {
 #pragma omp simd
   for (int64_t j = 0; j < H; j++) {
-    const float r = fsigmoid(a[j] + bias_ih[j] + s[j] + bias_hh[j]);
-    const float z = fsigmoid(a[H + j] + bias_ih[H + j] + s[H + j] + bias_hh[H + j]);
+    const float r = lt_fsigmoid(a[j] + bias_ih[j] + s[j] + bias_hh[j]);
+    const float z = lt_fsigmoid(a[H + j] + bias_ih[H + j] + s[H + j] + bias_hh[H + j]);
     const float m = s[2 * H + j] + bias_hh[2 * H + j];
-    const float n = ftanh(a[2 * H + j] + bias_ih[2 * H + j] + r * m);
+    const float n = lt_ftanh(a[2 * H + j] + bias_ih[2 * H + j] + r * m);
     a[j] = r;
     a[H + j] = z;
     a[2 * H + j] = n;

@@ -1,6 +1,7 @@
 /* tensor.c — shape bookkeeping and the generic kernels over strided views:
  * elementwise maps, copies, reductions, and the sgemm front end. */
 #include "tensor.h"
+#include "fastmath.h"
 #include "gemm.h"
 #include "threadpool.h"
 
@@ -203,6 +204,9 @@ typedef struct {
   static inline T sign_##T(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; }
 DEFINE_SCALAR_HELPERS(float)
 DEFINE_SCALAR_HELPERS(double)
+/* tanh: float through fastmath.h's rational form (a few ulp, vectorizes), double exact. */
+static inline float tanh_float(float x) { return lt_ftanh(x); }
+static inline double tanh_double(double x) { return tanh(x); }
 
 #define ROW_LOOP(T, EXPR)                                                  \
   do {                                                                     \
@@ -267,7 +271,7 @@ void lt_binary(lt_tensor *out, const lt_tensor *a, const lt_tensor *b, lt_binop 
       case LT_EXP: UROW_LOOP(T, exp(x)); break;                                              \
       case LT_LOG: UROW_LOOP(T, log(x)); break;                                              \
       case LT_SQRT: UROW_LOOP(T, sqrt(x)); break;                                            \
-      case LT_TANH: UROW_LOOP(T, tanh(x)); break;                                            \
+      case LT_TANH: UROW_LOOP(T, tanh_##T(x)); break; /* float: lt_ftanh, vectorized */      \
       case LT_SIGMOID: UROW_LOOP(T, sigmoid_##T(x)); break;                                  \
       case LT_RELU: UROW_LOOP(T, x < 0 ? (T)0 : x); break; /* NaN passes through */          \
       case LT_ABS: UROW_LOOP(T, fabs(x)); break;                                             \
