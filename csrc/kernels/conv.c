@@ -5,8 +5,10 @@
  * Image by image: one image is unfolded into cols (K, L), K = c*kh*kw, L = oh*ow, small
  * enough to stay in cache, and multiplied with the filters viewed as an (oc, K) matrix
  * in one sgemm whose result is that image's (oc, L) output plane: NCHW needs no
- * transposes. With groups, cols' rows of one group are a contiguous block, as are the
- * group's filters and output planes, so each group is one sgemm over those slices.
+ * transposes. With groups, the image is unfolded group by group, each group's input
+ * channels a convolution of their own with the group's slices of the filters and the
+ * output planes: one im2col and one sgemm per group, with cols small enough to stay in
+ * cache even for the depthwise convolution (groups = c).
  * The images are spread over the lanes of lunet's thread pool
  * (threadpool.h), each lane with its own cols and padded image in the workspace.
  *
@@ -102,12 +104,24 @@ static int conv2d_blocks(const lt_conv2d_geom *g) {
   return g->n < CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : CONV2D_BLOCKS;
 }
 
+/* The geometry of one group: its c/groups input channels, as one image to unfold. */
+static lt_conv2d_geom group_geom(const lt_conv2d_geom *g) {
+  lt_conv2d_geom one = *g;
+  one.c = g->c / g->groups;
+  one.oc = g->oc / g->groups;
+  one.groups = 1;
+  return one;
+}
+
 /* The filters' row length, the K of one group's sgemm: (c/groups)*kh*kw. */
 static int64_t group_k(const lt_conv2d_geom *g) { return g->c / g->groups * g->kh * g->kw; }
 
-/* A lane's floats: cols (c*kh*kw, L) and the padded image c*(h+2ph)*(w+2pw). */
+/* A lane's floats: one group's cols (K, L) and padded image (c/groups)*(h+2ph)*(w+2pw).
+ * The groups are unfolded one at a time, so that a depthwise convolution's cols stay
+ * in cache. */
 static int64_t lane_floats(const lt_conv2d_geom *g) {
-  return g->c * g->kh * g->kw * g->oh * g->ow + padded_floats(g);
+  const lt_conv2d_geom one = group_geom(g);
+  return group_k(g) * g->oh * g->ow + padded_floats(&one);
 }
 
 /* A block's floats: its parameter gradients, oc*K + oc. */
@@ -115,10 +129,11 @@ static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * group_k(g)
 
 int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
   int64_t k, l, kl, ok, ph, pw, pad, lane, block, lanes, blocks, total;
-  if (lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) || lt_mul_overflow(g->oh, g->ow, &l) ||
-      lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k / g->groups, &ok) ||
+  if (lt_mul_overflow(g->c / g->groups, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) ||
+      lt_mul_overflow(g->oh, g->ow, &l) || lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) ||
       lt_add_overflow(g->ph, g->ph, &ph) || lt_add_overflow(g->h, ph, &ph) || lt_add_overflow(g->pw, g->pw, &pw) ||
-      lt_add_overflow(g->w, pw, &pw) || lt_mul_overflow(g->c, ph, &pad) || lt_mul_overflow(pad, pw, &pad) ||
+      lt_add_overflow(g->w, pw, &pw) || lt_mul_overflow(g->c / g->groups, ph, &pad) ||
+      lt_mul_overflow(pad, pw, &pad) ||
       lt_add_overflow(kl, pad, &lane) || lt_add_overflow(ok, g->oc, &block) ||
       lt_mul_overflow(lane, conv2d_lanes(g), &lanes) || lt_mul_overflow(block, conv2d_blocks(g), &blocks) ||
       lt_add_overflow(lanes, blocks, &total))
@@ -126,14 +141,14 @@ int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
   return total;
 }
 
-/* The workspace: lanes x (cols (c*kh*kw, L), the padded image), then blocks x
+/* The workspace: lanes x (one group's cols (K, L) and padded image), then blocks x
  * (grad_weight (oc*K), grad_bias (oc)) partial sums. */
 static float *lane_cols(float *work, int lane, const lt_conv2d_geom *g) {
   return work + lane * lane_floats(g);
 }
 
 static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
-  return lane_cols(work, lane, g) + g->c * g->kh * g->kw * g->oh * g->ow;
+  return lane_cols(work, lane, g) + group_k(g) * g->oh * g->ow;
 }
 
 static float *block_sums(float *work, int block, const lt_conv2d_geom *g) {
@@ -151,7 +166,8 @@ typedef struct {
 static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
-  const int64_t L = g->oh * g->ow, K = group_k(g), G = g->oc / g->groups;
+  const lt_conv2d_geom one = group_geom(g);
+  const int64_t L = g->oh * g->ow, K = group_k(g), G = one.oc, CHW = one.c * g->h * g->w;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t b = begin; b < end; b++) {
     float *o = job->out + b * g->oc * L;
@@ -160,9 +176,9 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
         for (int64_t l = 0; l < L; l++) o[oc * L + l] = job->bias[oc];
       }
     }
-    lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
     for (int64_t gi = 0; gi < g->groups; gi++) {
-      lt_sgemm(LT_NOTRANS, LT_NOTRANS, G, L, K, 1.0f, job->weight + gi * G * K, K, cols + gi * K * L, L,
+      lt_im2col(job->in + (b * g->groups + gi) * CHW, cols, pad, &one);
+      lt_sgemm(LT_NOTRANS, LT_NOTRANS, G, L, K, 1.0f, job->weight + gi * G * K, K, cols, L,
                job->bias ? 1.0f : 0.0f, o + gi * G * L, L);
     }
   }
@@ -177,16 +193,17 @@ void lt_conv2d_forward(const float *in, const float *weight, const float *bias, 
 static void backward_input_images(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
-  const int64_t L = g->oh * g->ow, K = group_k(g), G = g->oc / g->groups, HW = g->h * g->w;
+  const lt_conv2d_geom one = group_geom(g);
+  const int64_t L = g->oh * g->ow, K = group_k(g), G = one.oc, HW = g->h * g->w;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t b = begin; b < end; b++) {
     const float *grad_output_b = job->grad_output + b * g->oc * L;
     float *grad_input_b = job->grad_input + b * g->c * HW;
     for (int64_t gi = 0; gi < g->groups; gi++) {
       lt_sgemm(LT_TRANS, LT_NOTRANS, K, L, G, 1.0f, job->weight + gi * G * K, K, grad_output_b + gi * G * L, L,
-               0.0f, cols + gi * K * L, L);
+               0.0f, cols, L);
+      lt_col2im(cols, grad_input_b + gi * one.c * HW, pad, &one);
     }
-    lt_col2im(cols, grad_input_b, pad, g);
     if (!job->bias) continue;
     for (int64_t ci = 0; ci < g->c; ci++) {
       for (int64_t l = 0; l < HW; l++) grad_input_b[ci * HW + l] += job->bias[ci];
@@ -217,16 +234,17 @@ static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n
 static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
-  const int64_t L = g->oh * g->ow, K = group_k(g), G = g->oc / g->groups;
+  const lt_conv2d_geom one = group_geom(g);
+  const int64_t L = g->oh * g->ow, K = group_k(g), G = one.oc, CHW = one.c * g->h * g->w;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t i = begin; i < end; i++) {
     float *part_w = block_sums(job->work, (int)i, g), *part_b = part_w + g->oc * K;
     for (int64_t b = block_start(i, g); b < block_start(i + 1, g); b++) {
       const float *grad_output_b = job->grad_output + b * g->oc * L;
       const int first = b == block_start(i, g);
-      lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
       for (int64_t gi = 0; gi < g->groups; gi++) {
-        lt_sgemm(LT_NOTRANS, LT_TRANS, G, K, L, job->scale, grad_output_b + gi * G * L, L, cols + gi * K * L, L,
+        lt_im2col(job->in + (b * g->groups + gi) * CHW, cols, pad, &one);
+        lt_sgemm(LT_NOTRANS, LT_TRANS, G, K, L, job->scale, grad_output_b + gi * G * L, L, cols, L,
                  first ? 0.0f : 1.0f, part_w + gi * G * K, K);
       }
       if (!job->has_grad_bias) continue;

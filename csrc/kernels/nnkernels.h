@@ -38,8 +38,7 @@ int64_t lt_window_outsize(int64_t in, int64_t k, int64_t stride, int64_t pad);
 /* im2col of ONE image (g->n and g->groups are ignored). With L = oh*ow and K = c*kh*kw,
  *   cols[(ci*kh + i)*kw + j][y*ow + x] = in[ci][y*sh - ph + i*dh][x*sw - pw + j*dw]
  * (zero outside the input). in (c, h, w), cols (K, L); pad is a workspace of
- * c*(h+2ph)*(w+2pw) floats that receives the zero-padded image. The rows of group gi
- * are the contiguous block [gi*K/groups, (gi+1)*K/groups). */
+ * c*(h+2ph)*(w+2pw) floats that receives the zero-padded image. */
 void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g);
 /* The adjoint of lt_im2col for ONE image: grad_input (c, h, w) is overwritten with
  * grad_input[ci][y*sh-ph+i*dh][x*sw-pw+j*dw] summed over every (i, j, y, x) that reads it;
@@ -49,12 +48,13 @@ void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d
 /* The batched kernels below work image by image: unfold one image into cols (K, L),
  * small enough to stay in cache, and multiply it with the filters viewed as an
  * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane; with
- * groups, one sgemm per group over its slices of the filters, cols and output
- * (K = (c/groups)*kh*kw below). The images are spread over the lanes of lunet's thread
- * pool, and the parameter gradients are summed per block of images, a fixed number of
- * blocks in a fixed order, so that they do not depend on the thread count.
+ * groups, group by group: one im2col of the group's C = c/groups channels and one
+ * sgemm with its slices of the filters and the output (K = C*kh*kw below). The images
+ * are spread over the lanes of lunet's thread pool, and the parameter gradients are
+ * summed per block of images, a fixed number of blocks in a fixed order, so that they
+ * do not depend on the thread count.
  * work is a workspace of lt_conv2d_work_floats(g) floats:
- *   lanes * (c*kh*kw*L (cols) + c*(h+2ph)*(w+2pw) (the padded image))
+ *   lanes * (K*L (cols) + C*(h+2ph)*(w+2pw) (the padded image))
  *   + blocks * (oc*K + oc (a block's parameter gradients)). */
 /* The workspace size in floats for the current thread count, or -1 when it overflows
  * int64. Every size product is checked. */

@@ -210,7 +210,7 @@ function Conv2d:updateOutput(input)
   return self.output
 end
 
---- The gradient w.r.t. the input: sets and returns self.gradInput (N, inC, H, W).
+--- The gradient with respect to the input: sets and returns self.gradInput (N, inC, H, W).
 -- @tparam Tensor input the forward's input
 -- @tparam Tensor gradOutput (N, outC, H', W')
 -- @treturn Tensor self.gradInput
@@ -315,7 +315,7 @@ function ConvTranspose2d:updateOutput(input)
   return self.output
 end
 
---- The gradient w.r.t. the input: sets and returns self.gradInput (N, inC, H, W).
+--- The gradient with respect to the input: sets and returns self.gradInput (N, inC, H, W).
 -- @tparam Tensor input the forward's input
 -- @tparam Tensor gradOutput (N, outC, H', W')
 -- @treturn Tensor self.gradInput
@@ -409,7 +409,7 @@ function Conv1d:updateOutput(input)
   return asSequences(self, "output", out)
 end
 
---- The gradient w.r.t. the input: sets and returns self.gradInput (N, inC, L).
+--- The gradient with respect to the input: sets and returns self.gradInput (N, inC, L).
 -- @tparam Tensor input the forward's input
 -- @tparam Tensor gradOutput (N, outC, L')
 -- @treturn Tensor self.gradInput
