@@ -119,7 +119,7 @@ static lt_tensor *conv_workspace(lua_State *L, int idx, const char *fname, const
   const int64_t total = lt_conv2d_work_floats(g);
   if (total < 0) luaL_error(L, "%s: sizes overflow", fname);
   /* lt_conv2d_work_floats has checked these products */
-  check_int_range(L, fname, g->c * g->kh * g->kw, "inC*kH*kW");
+  check_int_range(L, fname, g->c / g->groups * g->kh * g->kw, "inC/groups*kH*kW");
   check_int_range(L, fname, g->oh * g->ow, "outH*outW");
   check_int_range(L, fname, g->oc, "outC");
   return lunet_resize(L, idx, 1, &total, fname, "workspace");
