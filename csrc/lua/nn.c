@@ -125,11 +125,10 @@ static lt_tensor *conv_workspace(lua_State *L, int idx, const char *fname, const
   return lunet_resize(L, idx, 1, &total, fname, "workspace");
 }
 
-/* Checks the grad_output at idx against the shape (n, c, h, w) the geometry gives it. */
-static lt_tensor *conv_gradout(lua_State *L, int idx, const char *fname, int64_t n, int64_t c, int64_t h,
-                               int64_t w) {
+/* Checks the grad_output at idx against the shape the geometry gives it. */
+static lt_tensor *conv_gradout(lua_State *L, int idx, const char *fname, const int64_t *shape) {
   lt_tensor *grad_output = lunet_checkin(L, idx, fname, "grad_output", 4, "(N,C,H,W)");
-  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", (int64_t[]){n, c, h, w});
+  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", shape);
   return grad_output;
 }
 
@@ -142,60 +141,6 @@ static void conv2d_geom(lua_State *L, int widx, const char *wname, int dgidx, lt
   conv_dilation_groups(L, dgidx, "conv2d", g);
   conv_weight(L, widx, g, "conv2d", wname, 0);
   window_args(L, 6, 0, "conv2d", g);
-}
-
-/* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW [, dH, dW, groups]) -> output */
-static int l_conv2d_forward(lua_State *L) {
-  lt_conv2d_geom g;
-  lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
-  conv2d_geom(L, 2, "weight", 10, &g);
-  conv_bias(L, 3, "conv2d", "bias", g.oc);
-  lunet_checkout(L, 4, "conv2d", "output", LT_FLOAT);
-  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
-  lt_tensor *out = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.oc, g.oh, g.ow}, "conv2d", "output");
-  lt_tensor *work = conv_workspace(L, 5, "conv2d", &g);
-  const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
-  lt_conv2d_forward(lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work), &g);
-  lua_settop(L, 4);
-  return 1;
-}
-
-/* conv2d_backward_input(input, grad_output, weight, grad_input, workspace, sH, sW, pH, pW [, dH, dW, groups])
- * -> grad_input. input gives the shape only (the transposed convolution needs the size it maps back to). */
-static int l_conv2d_backward_input(lua_State *L) {
-  lt_conv2d_geom g;
-  conv2d_geom(L, 3, "weight", 10, &g);
-  lunet_checkout(L, 4, "conv2d", "grad_input", LT_FLOAT);
-  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
-  lt_tensor *grad_output = conv_gradout(L, 2, "conv2d", g.n, g.oc, g.oh, g.ow);
-  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w}, "conv2d", "grad_input");
-  lt_tensor *work = conv_workspace(L, 5, "conv2d", &g);
-  lt_conv2d_backward_input(lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), NULL, lt_fdata(grad_input),
-                           lt_fdata(work), &g);
-  lua_settop(L, 4);
-  return 1;
-}
-
-/* conv2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, sH, sW, pH, pW
- *                        [, scale [, dH, dW, groups]])
- * accumulates into grad_weight and grad_bias. */
-static int l_conv2d_backward_params(lua_State *L) {
-  lt_conv2d_geom g;
-  lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
-  conv2d_geom(L, 3, "grad_weight", 11, &g);
-  conv_bias(L, 4, "conv2d", "grad_bias", g.oc);
-  lunet_checkout(L, 3, "conv2d", "grad_weight", LT_FLOAT);
-  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, "conv2d", "grad_bias", LT_FLOAT);
-  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
-  float scale = (float)luaL_optnumber(L, 10, 1.0);
-  lt_tensor *grad_output = conv_gradout(L, 2, "conv2d", g.n, g.oc, g.oh, g.ow);
-  lt_tensor *work = conv_workspace(L, 5, "conv2d", &g);
-  lunet_checknooverlap(L, 3, "conv2d", "grad_weight");
-  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, "conv2d", "grad_bias");
-  lt_tensor *grad_weight = lunet_totensor(L, 3), *grad_bias = lunet_totensor(L, 4);
-  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight),
-                            grad_bias ? lt_fdata(grad_bias) : NULL, lt_fdata(work), scale, &g);
-  return 0;
 }
 
 /* ------------------------------------------------------- conv_transpose2d */
@@ -248,61 +193,131 @@ static void convt_geom(lua_State *L, int widx, const char *wname, lt_conv2d_geom
                (lua_Integer)g->pw, (lua_Integer)oph, (lua_Integer)opw, (lua_Integer)g->oh, (lua_Integer)g->ow);
 }
 
-/* conv_transpose2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW, opH, opW, dH, dW, groups)
- * -> output (N, outC, H', W'). */
-static int l_conv_transpose2d_forward(lua_State *L) {
+/* ------------------------------------- conv2d and conv_transpose2d, one binding */
+
+/* A call of either convolution: its geometry (that of the conv2d kernels) and the
+ * shapes of the module's input x and output y, which for the transposed convolution
+ * are the geometry's output and input. */
+typedef struct {
+  const char *fname;
+  int transposed;
   lt_conv2d_geom g;
-  lt_tensor *in = lunet_checkin(L, 1, CONVT, "input", 4, "(N,C,H,W)");
-  convt_geom(L, 2, "weight", &g);
-  conv_bias(L, 3, CONVT, "bias", g.c);
-  lunet_checkout(L, 4, CONVT, "output", LT_FLOAT);
-  lunet_checkout(L, 5, CONVT, "workspace", LT_FLOAT);
-  lt_tensor *out = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w}, CONVT, "output");
-  lt_tensor *work = conv_workspace(L, 5, CONVT, &g);
+  int64_t x[4], y[4];
+} conv_call;
+
+/* Reads the geometry from the input at 1 (its shape) and the filters at widx; the
+ * options for conv2d are sH, sW, pH, pW at 6..9 and dH, dW, groups from dgidx on, for
+ * conv_transpose2d the nine at 6..14. */
+static void conv_call_init(lua_State *L, conv_call *c, int transposed, int widx, const char *wname, int dgidx) {
+  c->transposed = transposed;
+  c->fname = transposed ? CONVT : "conv2d";
+  if (transposed)
+    convt_geom(L, widx, wname, &c->g);
+  else
+    conv2d_geom(L, widx, wname, dgidx, &c->g);
+  const lt_conv2d_geom *g = &c->g;
+  const int64_t in[4] = {g->n, g->c, g->h, g->w}, out[4] = {g->n, g->oc, g->oh, g->ow};
+  for (int i = 0; i < 4; i++) {
+    c->x[i] = transposed ? out[i] : in[i];
+    c->y[i] = transposed ? in[i] : out[i];
+  }
+}
+
+/* src -> dst through the filters: the module's forward (x -> y, with the bias) or its
+ * gradient w.r.t. the input (y -> x, bias NULL). conv2d's forward and the transposed
+ * convolution's backward go from the geometry's input to its output. */
+static void conv_map(const conv_call *c, int forward, const float *src, const float *weight, const float *bias,
+                     float *dst, float *work) {
+  if (forward != c->transposed)
+    lt_conv2d_forward(src, weight, bias, dst, work, &c->g);
+  else
+    lt_conv2d_backward_input(src, weight, bias, dst, work, &c->g);
+}
+
+/* forward(input, weight, bias|nil, output, workspace, <options>) -> output */
+static int conv_forward(lua_State *L, int transposed) {
+  conv_call c;
+  lt_tensor *in = lunet_checkin(L, 1, transposed ? CONVT : "conv2d", "input", 4, "(N,C,H,W)");
+  conv_call_init(L, &c, transposed, 2, "weight", 10);
+  conv_bias(L, 3, c.fname, "bias", c.y[1]);
+  lunet_checkout(L, 4, c.fname, "output", LT_FLOAT);
+  lunet_checkout(L, 5, c.fname, "workspace", LT_FLOAT);
+  lt_tensor *out = lunet_resize(L, 4, 4, c.y, c.fname, "output");
+  lt_tensor *work = conv_workspace(L, 5, c.fname, &c.g);
   const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
-  lt_conv2d_backward_input(lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work), &g);
+  conv_map(&c, 1, lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work));
   lua_settop(L, 4);
   return 1;
 }
 
-/* conv_transpose2d_backward_input(input, grad_output, weight, grad_input, workspace, <options as the forward's>)
- * -> grad_input. input gives the shape only. */
-static int l_conv_transpose2d_backward_input(lua_State *L) {
-  lt_conv2d_geom g;
-  convt_geom(L, 3, "weight", &g);
-  lunet_checkout(L, 4, CONVT, "grad_input", LT_FLOAT);
-  lunet_checkout(L, 5, CONVT, "workspace", LT_FLOAT);
-  lt_tensor *grad_output = conv_gradout(L, 2, CONVT, g.n, g.c, g.h, g.w);
-  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.oc, g.oh, g.ow}, CONVT, "grad_input");
-  lt_tensor *work = conv_workspace(L, 5, CONVT, &g);
-  lt_conv2d_forward(lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), NULL, lt_fdata(grad_input),
-                    lt_fdata(work), &g);
+/* backward_input(input, grad_output, weight, grad_input, workspace, <options>) -> grad_input;
+ * input gives the shape only (the size the gradient maps back to). */
+static int conv_backward_input(lua_State *L, int transposed) {
+  conv_call c;
+  conv_call_init(L, &c, transposed, 3, "weight", 10);
+  lunet_checkout(L, 4, c.fname, "grad_input", LT_FLOAT);
+  lunet_checkout(L, 5, c.fname, "workspace", LT_FLOAT);
+  lt_tensor *grad_output = conv_gradout(L, 2, c.fname, c.y);
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, c.x, c.fname, "grad_input");
+  lt_tensor *work = conv_workspace(L, 5, c.fname, &c.g);
+  conv_map(&c, 0, lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), NULL, lt_fdata(grad_input),
+           lt_fdata(work));
   lua_settop(L, 4);
   return 1;
 }
 
-/* conv_transpose2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace,
- *                                  <options as the forward's> [, scale])
- * accumulates into grad_weight and grad_bias. */
-static int l_conv_transpose2d_backward_params(lua_State *L) {
-  lt_conv2d_geom g;
-  lt_tensor *in = lunet_checkin(L, 1, CONVT, "input", 4, "(N,C,H,W)");
-  convt_geom(L, 3, "grad_weight", &g);
-  conv_bias(L, 4, CONVT, "grad_bias", g.c);
-  lunet_checkout(L, 3, CONVT, "grad_weight", LT_FLOAT);
-  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, CONVT, "grad_bias", LT_FLOAT);
-  lunet_checkout(L, 5, CONVT, "workspace", LT_FLOAT);
-  float scale = (float)luaL_optnumber(L, 15, 1.0);
-  lt_tensor *grad_output = conv_gradout(L, 2, CONVT, g.n, g.c, g.h, g.w);
-  lt_tensor *work = conv_workspace(L, 5, CONVT, &g);
-  lunet_checknooverlap(L, 3, CONVT, "grad_weight");
-  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, CONVT, "grad_bias");
+/* backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, <options with the scale>)
+ * accumulates into grad_weight and grad_bias. The transposed convolution's weight
+ * gradient is conv2d's with input and grad_output swapped, its bias gradient the
+ * channel sums of its grad_output. */
+static int conv_backward_params(lua_State *L, int transposed) {
+  conv_call c;
+  lt_tensor *in = lunet_checkin(L, 1, transposed ? CONVT : "conv2d", "input", 4, "(N,C,H,W)");
+  conv_call_init(L, &c, transposed, 3, "grad_weight", 11);
+  conv_bias(L, 4, c.fname, "grad_bias", c.y[1]);
+  lunet_checkout(L, 3, c.fname, "grad_weight", LT_FLOAT);
+  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, c.fname, "grad_bias", LT_FLOAT);
+  lunet_checkout(L, 5, c.fname, "workspace", LT_FLOAT);
+  float scale = (float)luaL_optnumber(L, transposed ? 15 : 10, 1.0);
+  lt_tensor *grad_output = conv_gradout(L, 2, c.fname, c.y);
+  lt_tensor *work = conv_workspace(L, 5, c.fname, &c.g);
+  lunet_checknooverlap(L, 3, c.fname, "grad_weight");
+  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, c.fname, "grad_bias");
   lt_tensor *grad_weight = lunet_totensor(L, 3), *grad_bias = lunet_totensor(L, 4);
-  lt_conv2d_backward_params(lt_fdata(grad_output), lt_fdata(in), lt_fdata(grad_weight), NULL, lt_fdata(work),
-                            scale, &g);
-  if (grad_bias) lt_channel_sums(lt_fdata(grad_output), lt_fdata(grad_bias), g.n, g.c, g.h * g.w, scale);
+  float *gb = grad_bias ? lt_fdata(grad_bias) : NULL;
+  if (!transposed) {
+    lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight), gb, lt_fdata(work), scale,
+                              &c.g);
+    return 0;
+  }
+  lt_conv2d_backward_params(lt_fdata(grad_output), lt_fdata(in), lt_fdata(grad_weight), NULL, lt_fdata(work), scale,
+                            &c.g);
+  if (gb) lt_channel_sums(lt_fdata(grad_output), gb, c.y[0], c.y[1], c.y[2] * c.y[3], scale);
   return 0;
 }
+
+/* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW [, dH, dW, groups]) -> output */
+static int l_conv2d_forward(lua_State *L) { return conv_forward(L, 0); }
+
+/* conv2d_backward_input(input, grad_output, weight, grad_input, workspace, sH, sW, pH, pW [, dH, dW, groups])
+ * -> grad_input */
+static int l_conv2d_backward_input(lua_State *L) { return conv_backward_input(L, 0); }
+
+/* conv2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, sH, sW, pH, pW
+ *                        [, scale [, dH, dW, groups]]) */
+static int l_conv2d_backward_params(lua_State *L) { return conv_backward_params(L, 0); }
+
+/* conv_transpose2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW, opH, opW, dH, dW, groups)
+ * -> output (N, outC, H', W') */
+static int l_conv_transpose2d_forward(lua_State *L) { return conv_forward(L, 1); }
+
+/* conv_transpose2d_backward_input(input, grad_output, weight, grad_input, workspace, <the forward's options>)
+ * -> grad_input */
+static int l_conv_transpose2d_backward_input(lua_State *L) { return conv_backward_input(L, 1); }
+
+/* conv_transpose2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace,
+ *                                  <the forward's options> [, scale]) */
+static int l_conv_transpose2d_backward_params(lua_State *L) { return conv_backward_params(L, 1); }
 
 /* ---------------------------------------------------------------- max-pool */
 
