@@ -65,10 +65,11 @@ end
 -- (csrc/kernels/conv.c); the transposed convolution is the convolution's adjoint and
 -- Conv1d a convolution of height 1.
 
--- m.inC, m.outC, then from opts m.sH, m.sW (stride), m.pH, m.pW (padding; m.same for
--- 'same' where `sameOK`), m.dH, m.dW (dilation), m.groups and whether there is a bias
--- (returned); m.kH, m.kW from k. rank 1 (Conv1d) takes plain integers and fills the
--- height's fields with 1 (0 for the padding). Errors blame the constructor's caller.
+-- Sets m.inC, m.outC, m.kH, m.kW from k, and from opts m.sH, m.sW (stride), m.pH, m.pW
+-- (padding; m.same for 'same' where `sameOK`), m.dH, m.dW (dilation) and m.groups;
+-- returns opts, checked against the `known` names. rank 1 (Conv1d) takes plain integers
+-- and fills the height's fields with 1 (0 for the padding). Errors blame the
+-- constructor's caller.
 local function convOptions(m, fname, rank, inC, outC, k, opts, known, sameOK)
   local hints = {} -- PyTorch's spelling of lunet's options, where it differs
   for _, name in ipairs(known) do
@@ -81,10 +82,12 @@ local function convOptions(m, fname, rank, inC, outC, k, opts, known, sameOK)
   end
   m.inC, m.outC = inC, outC
   local function read(v, what)
-    if rank == 1 and type(v) == "table" then
-      check.fail(5, "%s: %s must be an integer (the convolution is 1-D), got a table", fname, what)
+    if rank == 1 then
+      if type(v) == "table" then
+        check.fail(5, "%s: %s must be an integer (the convolution is 1-D), got a table", fname, what)
+      end
+      return 1, check.integer(fname, what, v, nil, nil, 5)
     end
-    if rank == 1 then return 1, check.integer(fname, what, v, nil, nil, 5) end
     local h, w = pair(v, fname, what, 6)
     return h, w
   end
@@ -142,7 +145,7 @@ end
 -- __tostring (a Conv1d's height, always 1, is left out).
 local function convExtras(m)
   local s = ""
-  if m.outputPadding and (m.opH ~= 0 or m.opW ~= 0) then
+  if m.opH and (m.opH ~= 0 or m.opW ~= 0) then
     s = s .. ", output padding " .. pairString(m.opH, m.opW)
   end
   if m.dW ~= 1 and m.typename == "Conv1d" then
@@ -277,7 +280,6 @@ function ConvTranspose2d:__init(inC, outC, k, opts)
   Module.__init(self)
   opts = convOptions(self, "ConvTranspose2d", 2, inC, outC, k, opts,
     { "bias", "dilation", "groups", "outputPadding", "padding", "stride" }, false)
-  self.outputPadding = true
   self.opH, self.opW = pair(opts.outputPadding or 0, "ConvTranspose2d", "outputPadding")
   if self.opH < 0 or self.opW < 0 or (self.opH >= self.sH and self.opH >= self.dH)
       or (self.opW >= self.sW and self.opW >= self.dW) then
