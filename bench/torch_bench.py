@@ -116,6 +116,19 @@ def build(torch, name):
             with torch.no_grad():
                 model(x)
         return infer
+    if name in ("dwconv_b50", "convtranspose_b50"):
+        # forward, then the gradients w.r.t. the input, the weight and the bias, as lunet's
+        # forward + updateGradInput + accGradParameters
+        if name == "dwconv_b50":
+            conv, x = nn.Conv2d(64, 64, 3, padding=1, groups=64), torch.rand(50, 64, 28, 28)
+        else:
+            conv, x = nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), torch.rand(50, 64, 14, 14)
+        x.requires_grad_(True)
+        g = torch.rand_like(conv(x))
+
+        def fwd_bwd():
+            torch.autograd.grad(conv(x), (x, conv.weight, conv.bias), g)
+        return fwd_bwd
     if name.startswith("conv"):
         shapes = {"conv1": (1, 32, 28), "conv2": (32, 64, 14)}
         c, oc, hw = shapes[name.split("_")[0]]

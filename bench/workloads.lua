@@ -95,6 +95,21 @@ for _, w in ipairs({
   WORKLOADS[#WORKLOADS + 1] = w
 end
 
+-- The convolutions beyond LeNet-5's, forward and backward (input, weight and bias) per
+-- iteration, 3x the forward's FLOPs: a depthwise 3x3 convolution (MobileNet's) and a
+-- transposed convolution that doubles the resolution (DCGAN's generator).
+local CONV_EXTRA = {
+  dwconv_b50 = { c = 64, hw = 28, fwd = 2 * 50 * 64 * 28 * 28 * 9 },
+  convtranspose_b50 = { c = 64, oc = 32, hw = 14, fwd = 2 * 50 * 64 * 14 * 14 * 32 * 16 },
+}
+for _, w in ipairs({
+  { "dwconv_b50", "depthwise conv2d 64ch 3x3, 50x28x28, forward+backward", 3 * CONV_EXTRA.dwconv_b50.fwd },
+  { "convtranspose_b50", "conv_transpose2d 64->32 4x4 stride 2, 50x14x14 -> 28x28, forward+backward",
+    3 * CONV_EXTRA.convtranspose_b50.fwd },
+}) do
+  WORKLOADS[#WORKLOADS + 1] = w
+end
+
 local function labels(n)
   local y = lunet.zeros(n, "int")
   for i = 1, n do y[i] = (i - 1) % 10 + 1 end
@@ -250,6 +265,18 @@ function workloads.build(name)
   if n then return nil, nil, function() return core.bench_sgemm(n, 1) end end
   n = tonumber(name:match("^gemm_(%d+)$"))
   if n then return nil, nil, function() return core.bench_sgemm(n, 1, "lunet") end end
+  local extra = CONV_EXTRA[name]
+  if extra then
+    local m = name == "dwconv_b50" and nn.Conv2d(extra.c, extra.c, 3, { padding = 1, groups = extra.c })
+      or nn.ConvTranspose2d(extra.c, extra.oc, 4, { stride = 2, padding = 1 })
+    local x = lunet.rand(50, extra.c, extra.hw, extra.hw)
+    local g = lunet.rand(table.unpack(m:forward(x):size()))
+    return function()
+      m:forward(x)
+      m:updateGradInput(x, g)
+      m:accGradParameters(x, g)
+    end
+  end
   error("unknown workload " .. name)
 end
 

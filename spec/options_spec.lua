@@ -15,10 +15,12 @@ end
 
 describe("unknown options", function()
   local cases = {
-    {"Conv2d groups", function() nn.Conv2d(1, 8, 3, {groups = 2}) end,
-      'Conv2d: unknown option "groups" (known: bias, padding, stride)'},
-    {"Conv2d dilation", function() nn.Conv2d(1, 8, 3, {dilation = 2}) end,
-      'Conv2d: unknown option "dilation" (known: bias, padding, stride)'},
+    {"Conv2d padding_mode", function() nn.Conv2d(1, 8, 3, {padding_mode = "reflect"}) end,
+      'Conv2d: unknown option "padding_mode" (known: bias, dilation, groups, padding, stride)'},
+    {"ConvTranspose2d output_padding (PyTorch's spelling)",
+      function() nn.ConvTranspose2d(1, 8, 3, {stride = 2, output_padding = 1}) end,
+      'ConvTranspose2d: unknown option "output_padding" (did you mean \'outputPadding\'? known: bias, dilation, '
+      .. 'groups, outputPadding, padding, stride)'},
     {"MaxPool2d ceilMode", function() nn.MaxPool2d(2, {ceilMode = true}) end,
       'MaxPool2d: unknown option "ceilMode" (known: padding, stride)'},
     {"Linear", function() nn.Linear(2, 3, {bais = false}) end, 'Linear: unknown option "bais" (known: bias)'},

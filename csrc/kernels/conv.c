@@ -1,10 +1,15 @@
 /* conv.c — 2-D convolution (cross-correlation, as every deep-learning framework
- * computes it) over NCHW batches, lowered to sgemm (gemm.h) through im2col.
+ * computes it) over NCHW batches, lowered to sgemm (gemm.h) through im2col; with
+ * dilation and groups, and hence also the transposed convolution (nnkernels.h).
  *
  * Image by image: one image is unfolded into cols (K, L), K = c*kh*kw, L = oh*ow, small
  * enough to stay in cache, and multiplied with the filters viewed as an (oc, K) matrix
  * in one sgemm whose result is that image's (oc, L) output plane: NCHW needs no
- * transposes. The images are spread over the lanes of lunet's thread pool
+ * transposes. With groups, the image is unfolded group by group, each group's input
+ * channels a convolution of their own with the group's slices of the filters and the
+ * output planes: one im2col and one sgemm per group, with cols small enough to stay in
+ * cache even for the depthwise convolution (groups = c).
+ * The images are spread over the lanes of lunet's thread pool
  * (threadpool.h), each lane with its own cols and padded image in the workspace.
  *
  * The parameter gradients sum over the images. So that the sums do not depend on
@@ -42,7 +47,7 @@ void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g
     for (int64_t i = 0; i < g->kh; i++) {
       for (int64_t j = 0; j < g->kw; j++) {
         float *dst = cols + ((ci * g->kh + i) * g->kw + j) * L;
-        const float *src = pad + (ci * PH + i) * PW + j;
+        const float *src = pad + (ci * PH + i * g->dh) * PW + j * g->dw;
         for (int64_t y = 0; y < g->oh; y++) {
           const float *s = src + y * g->sh * PW;
           float *d = dst + y * g->ow;
@@ -64,7 +69,7 @@ void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d
     for (int64_t i = 0; i < g->kh; i++) {
       for (int64_t j = 0; j < g->kw; j++) {
         const float *src = cols + ((ci * g->kh + i) * g->kw + j) * L;
-        float *dst = pad + (ci * PH + i) * PW + j;
+        float *dst = pad + (ci * PH + i * g->dh) * PW + j * g->dw;
         for (int64_t y = 0; y < g->oh; y++) {
           float *d = dst + y * g->sh * PW;
           const float *s = src + y * g->ow;
@@ -99,34 +104,51 @@ static int conv2d_blocks(const lt_conv2d_geom *g) {
   return g->n < CONV2D_BLOCKS ? (int)(g->n > 0 ? g->n : 1) : CONV2D_BLOCKS;
 }
 
-/* A lane's floats: cols (K, L) and the padded image c*(h+2ph)*(w+2pw). */
+/* The geometry of one group: its c/groups input channels, as one image to unfold. */
+static lt_conv2d_geom group_geom(const lt_conv2d_geom *g) {
+  lt_conv2d_geom one = *g;
+  one.c = g->c / g->groups;
+  one.oc = g->oc / g->groups;
+  one.groups = 1;
+  return one;
+}
+
+/* The filters' row length, the K of one group's sgemm: (c/groups)*kh*kw. */
+static int64_t group_k(const lt_conv2d_geom *g) { return g->c / g->groups * g->kh * g->kw; }
+
+/* A lane's floats: one group's cols (K, L) and padded image (c/groups)*(h+2ph)*(w+2pw).
+ * The groups are unfolded one at a time, so that a depthwise convolution's cols stay
+ * in cache. */
 static int64_t lane_floats(const lt_conv2d_geom *g) {
-  return g->c * g->kh * g->kw * g->oh * g->ow + padded_floats(g);
+  const lt_conv2d_geom one = group_geom(g);
+  return group_k(g) * g->oh * g->ow + padded_floats(&one);
 }
 
 /* A block's floats: its parameter gradients, oc*K + oc. */
-static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * g->c * g->kh * g->kw + g->oc; }
+static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * group_k(g) + g->oc; }
 
 int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
   int64_t k, l, kl, ok, ph, pw, pad, lane, block, lanes, blocks, total;
-  if (lt_mul_overflow(g->c, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) || lt_mul_overflow(g->oh, g->ow, &l) ||
-      lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) || lt_add_overflow(g->ph, g->ph, &ph) ||
-      lt_add_overflow(g->h, ph, &ph) || lt_add_overflow(g->pw, g->pw, &pw) || lt_add_overflow(g->w, pw, &pw) ||
-      lt_mul_overflow(g->c, ph, &pad) || lt_mul_overflow(pad, pw, &pad) || lt_add_overflow(kl, pad, &lane) ||
-      lt_add_overflow(ok, g->oc, &block) || lt_mul_overflow(lane, conv2d_lanes(g), &lanes) ||
-      lt_mul_overflow(block, conv2d_blocks(g), &blocks) || lt_add_overflow(lanes, blocks, &total))
+  if (lt_mul_overflow(g->c / g->groups, g->kh, &k) || lt_mul_overflow(k, g->kw, &k) ||
+      lt_mul_overflow(g->oh, g->ow, &l) || lt_mul_overflow(k, l, &kl) || lt_mul_overflow(g->oc, k, &ok) ||
+      lt_add_overflow(g->ph, g->ph, &ph) || lt_add_overflow(g->h, ph, &ph) || lt_add_overflow(g->pw, g->pw, &pw) ||
+      lt_add_overflow(g->w, pw, &pw) || lt_mul_overflow(g->c / g->groups, ph, &pad) ||
+      lt_mul_overflow(pad, pw, &pad) ||
+      lt_add_overflow(kl, pad, &lane) || lt_add_overflow(ok, g->oc, &block) ||
+      lt_mul_overflow(lane, conv2d_lanes(g), &lanes) || lt_mul_overflow(block, conv2d_blocks(g), &blocks) ||
+      lt_add_overflow(lanes, blocks, &total))
     return -1;
   return total;
 }
 
-/* The workspace: lanes x (cols (K, L), the padded image), then blocks x (grad_weight
- * (oc*K), grad_bias (oc)) partial sums. */
+/* The workspace: lanes x (one group's cols (K, L) and padded image), then blocks x
+ * (grad_weight (oc*K), grad_bias (oc)) partial sums. */
 static float *lane_cols(float *work, int lane, const lt_conv2d_geom *g) {
   return work + lane * lane_floats(g);
 }
 
 static float *lane_pad(float *work, int lane, const lt_conv2d_geom *g) {
-  return lane_cols(work, lane, g) + g->c * g->kh * g->kw * g->oh * g->ow;
+  return lane_cols(work, lane, g) + group_k(g) * g->oh * g->ow;
 }
 
 static float *block_sums(float *work, int block, const lt_conv2d_geom *g) {
@@ -144,7 +166,8 @@ typedef struct {
 static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
-  const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
+  const lt_conv2d_geom one = group_geom(g);
+  const int64_t L = g->oh * g->ow, K = group_k(g), G = one.oc, CHW = one.c * g->h * g->w;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t b = begin; b < end; b++) {
     float *o = job->out + b * g->oc * L;
@@ -153,9 +176,11 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
         for (int64_t l = 0; l < L; l++) o[oc * L + l] = job->bias[oc];
       }
     }
-    lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
-    lt_sgemm(LT_NOTRANS, LT_NOTRANS, g->oc, L, K, 1.0f,
-                job->weight, K, cols, L, job->bias ? 1.0f : 0.0f, o, L);
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+      lt_im2col(job->in + (b * g->groups + gi) * CHW, cols, pad, &one);
+      lt_sgemm(LT_NOTRANS, LT_NOTRANS, G, L, K, 1.0f, job->weight + gi * G * K, K, cols, L,
+               job->bias ? 1.0f : 0.0f, o + gi * G * L, L);
+    }
   }
 }
 
@@ -168,46 +193,63 @@ void lt_conv2d_forward(const float *in, const float *weight, const float *bias, 
 static void backward_input_images(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
-  const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
+  const lt_conv2d_geom one = group_geom(g);
+  const int64_t L = g->oh * g->ow, K = group_k(g), G = one.oc, HW = g->h * g->w;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t b = begin; b < end; b++) {
-    lt_sgemm(LT_TRANS, LT_NOTRANS, K, L, g->oc, 1.0f,
-                job->weight, K, job->grad_output + b * g->oc * L, L, 0.0f, cols, L);
-    lt_col2im(cols, job->grad_input + b * g->c * g->h * g->w, pad, g);
+    const float *grad_output_b = job->grad_output + b * g->oc * L;
+    float *grad_input_b = job->grad_input + b * g->c * HW;
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+      lt_sgemm(LT_TRANS, LT_NOTRANS, K, L, G, 1.0f, job->weight + gi * G * K, K, grad_output_b + gi * G * L, L,
+               0.0f, cols, L);
+      lt_col2im(cols, grad_input_b + gi * one.c * HW, pad, &one);
+    }
+    if (!job->bias) continue;
+    for (int64_t ci = 0; ci < g->c; ci++) {
+      for (int64_t l = 0; l < HW; l++) grad_input_b[ci * HW + l] += job->bias[ci];
+    }
   }
 }
 
-void lt_conv2d_backward_input(const float *grad_output, const float *weight, float *grad_input, float *work,
-                              const lt_conv2d_geom *g) {
-  conv_job job = {.g = g, .grad_output = grad_output, .weight = weight, .grad_input = grad_input, .work = work};
+void lt_conv2d_backward_input(const float *grad_output, const float *weight, const float *bias,
+                              float *grad_input, float *work, const lt_conv2d_geom *g) {
+  conv_job job = {.g = g, .grad_output = grad_output, .weight = weight, .bias = bias, .grad_input = grad_input,
+                  .work = work};
   lt_parallel_for(g->n, 1, backward_input_images, &job);
+}
+
+/* The sum of one plane of l floats, in one fixed order. */
+static float plane_sum(const float *q, int64_t l) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t k = 0; k < l; k++) s += q[k];
+  return s;
 }
 
 /* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
 static int64_t block_start(int64_t i, const lt_conv2d_geom *g) { return i * g->n / conv2d_blocks(g); }
 
-/* One block's sums: grad_weight slot = scale * sum_b grad_output[b] . cols[b]^T, grad_bias slot =
- * scale * sum_b sum_l grad_output[b][o][l]; the first image overwrites the slot. */
+/* One block's sums: grad_weight slot = scale * sum_b grad_output[b] . cols[b]^T group by group,
+ * grad_bias slot = scale * sum_b sum_l grad_output[b][o][l]; the first image overwrites the slot. */
 static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int lane) {
   const conv_job *job = ctx;
   const lt_conv2d_geom *g = job->g;
-  const int64_t L = g->oh * g->ow, K = g->c * g->kh * g->kw;
+  const lt_conv2d_geom one = group_geom(g);
+  const int64_t L = g->oh * g->ow, K = group_k(g), G = one.oc, CHW = one.c * g->h * g->w;
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t i = begin; i < end; i++) {
     float *part_w = block_sums(job->work, (int)i, g), *part_b = part_w + g->oc * K;
     for (int64_t b = block_start(i, g); b < block_start(i + 1, g); b++) {
       const float *grad_output_b = job->grad_output + b * g->oc * L;
       const int first = b == block_start(i, g);
-      lt_im2col(job->in + b * g->c * g->h * g->w, cols, pad, g);
-      lt_sgemm(LT_NOTRANS, LT_TRANS, g->oc, K, L, job->scale,
-                  grad_output_b, L, cols, L, first ? 0.0f : 1.0f, part_w, K);
+      for (int64_t gi = 0; gi < g->groups; gi++) {
+        lt_im2col(job->in + (b * g->groups + gi) * CHW, cols, pad, &one);
+        lt_sgemm(LT_NOTRANS, LT_TRANS, G, K, L, job->scale, grad_output_b + gi * G * L, L, cols, L,
+                 first ? 0.0f : 1.0f, part_w + gi * G * K, K);
+      }
       if (!job->has_grad_bias) continue;
       for (int64_t oc = 0; oc < g->oc; oc++) {
-        const float *q = grad_output_b + oc * L;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t l = 0; l < L; l++) s += q[l];
-        part_b[oc] = (first ? 0.0f : part_b[oc]) + job->scale * s;
+        part_b[oc] = (first ? 0.0f : part_b[oc]) + job->scale * plane_sum(grad_output_b + oc * L, L);
       }
     }
   }
@@ -215,7 +257,7 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
 
 void lt_conv2d_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
                                float *work, float scale, const lt_conv2d_geom *g) {
-  const int64_t K = g->c * g->kh * g->kw;
+  const int64_t K = group_k(g);
   const int blocks = conv2d_blocks(g);
   conv_job job = {.g = g, .in = in, .grad_output = grad_output, .work = work, .scale = scale,
                   .has_grad_bias = grad_bias != NULL};
@@ -225,6 +267,14 @@ void lt_conv2d_backward_params(const float *in, const float *grad_output, float 
     for (int64_t k = 0; k < g->oc * K; k++) grad_weight[k] += part_w[k];
     if (grad_bias) {
       for (int64_t oc = 0; oc < g->oc; oc++) grad_bias[oc] += part_b[oc];
+    }
+  }
+}
+
+void lt_channel_sums(const float *x, float *out, int64_t n, int64_t c, int64_t l, float scale) {
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t ci = 0; ci < c; ci++) {
+      out[ci] += scale * plane_sum(x + (b * c + ci) * l, l);
     }
   }
 }

@@ -16,54 +16,80 @@
 
 /* The geometry of a 2-D convolution or pooling window over a batch:
  * input (n, c, h, w), window kh x kw, stride sh, sw, zero padding ph, pw on each
- * side, output spatial size oh x ow (see lt_window_outsize). For conv2d, oc is the
- * number of output channels; pooling ignores it. */
+ * side, dilation dh, dw (the window's taps are dh rows and dw columns apart, so it
+ * spans dh*(kh-1)+1 x dw*(kw-1)+1 cells), output spatial size oh x ow (at most what
+ * lt_window_outsize gives for the dilated window; a transposed convolution may ask
+ * for less, see below). For conv2d, oc is the number of output channels and groups
+ * splits both channel counts into that many independent convolutions: group gi maps
+ * input channels [gi*c/groups, (gi+1)*c/groups) to output channels
+ * [gi*oc/groups, (gi+1)*oc/groups) (groups = c is the depthwise convolution).
+ * Pooling ignores oc, dh, dw and groups. */
 typedef struct lt_conv2d_geom {
   int64_t n, c, h, w;
   int64_t oc, kh, kw, sh, sw, ph, pw;
   int64_t oh, ow;
+  int64_t dh, dw, groups;
 } lt_conv2d_geom;
 
-/* floor((in + 2*pad - k) / stride) + 1, or 0 when the window does not fit (or in + 2*pad overflows). */
+/* floor((in + 2*pad - k) / stride) + 1, or 0 when the window does not fit (or in + 2*pad overflows).
+ * A dilated window passes its span, dilation*(k-1)+1. */
 int64_t lt_window_outsize(int64_t in, int64_t k, int64_t stride, int64_t pad);
 
-/* im2col of ONE image (g->n is ignored). With L = oh*ow and K = c*kh*kw,
- *   cols[(ci*kh + i)*kw + j][y*ow + x] = in[ci][y*sh - ph + i][x*sw - pw + j]
+/* im2col of ONE image (g->n and g->groups are ignored). With L = oh*ow and K = c*kh*kw,
+ *   cols[(ci*kh + i)*kw + j][y*ow + x] = in[ci][y*sh - ph + i*dh][x*sw - pw + j*dw]
  * (zero outside the input). in (c, h, w), cols (K, L); pad is a workspace of
  * c*(h+2ph)*(w+2pw) floats that receives the zero-padded image. */
 void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g);
 /* The adjoint of lt_im2col for ONE image: grad_input (c, h, w) is overwritten with
- * grad_input[ci][y*sh-ph+i][x*sw-pw+j] summed over every (i, j, y, x) that reads it;
+ * grad_input[ci][y*sh-ph+i*dh][x*sw-pw+j*dw] summed over every (i, j, y, x) that reads it;
  * pad as for lt_im2col. */
 void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d_geom *g);
 
 /* The batched kernels below work image by image: unfold one image into cols (K, L),
  * small enough to stay in cache, and multiply it with the filters viewed as an
- * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane.
- * The images are spread over the lanes of lunet's thread pool, and the parameter
- * gradients are summed per block of images, a fixed number of blocks in a fixed order,
- * so that they do not depend on the thread count.
+ * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane; with
+ * groups, group by group: one im2col of the group's C = c/groups channels and one
+ * sgemm with its slices of the filters and the output (K = C*kh*kw below). The images
+ * are spread over the lanes of lunet's thread pool, and the parameter gradients are
+ * summed per block of images, a fixed number of blocks in a fixed order, so that they
+ * do not depend on the thread count.
  * work is a workspace of lt_conv2d_work_floats(g) floats:
- *   lanes * (K*L (cols) + c*(h+2ph)*(w+2pw) (the padded image))
+ *   lanes * (K*L (cols) + C*(h+2ph)*(w+2pw) (the padded image))
  *   + blocks * (oc*K + oc (a block's parameter gradients)). */
 /* The workspace size in floats for the current thread count, or -1 when it overflows
  * int64. Every size product is checked. */
 int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g);
 
-/* Forward: out[b][o][y][x] = bias[o] + sum_{ci,i,j} weight[o][ci][i][j] * in[b][ci][y*sh-ph+i][x*sw-pw+j]
- * in (n,c,h,w), weight (oc,c,kh,kw), bias (oc) or NULL, out (n,oc,oh,ow). */
+/* Forward, with G = oc/groups and C = c/groups, o in group gi = o / G:
+ *   out[b][o][y][x] = bias[o] + sum_{ci<C,i,j} weight[o][ci][i][j] * in[b][gi*C+ci][y*sh-ph+i*dh][x*sw-pw+j*dw]
+ * in (n,c,h,w), weight (oc,C,kh,kw), bias (oc) or NULL, out (n,oc,oh,ow). */
 void lt_conv2d_forward(const float *in, const float *weight, const float *bias, float *out,
                        float *work, const lt_conv2d_geom *g);
-/* Gradient w.r.t. the input: grad_input[b] = col2im(weight^T · grad_output[b]), i.e. the transposed
- * convolution of grad_output with the same filters. grad_output (n,oc,oh,ow), grad_input (n,c,h,w) overwritten. */
-void lt_conv2d_backward_input(const float *grad_output, const float *weight, float *grad_input, float *work,
-                              const lt_conv2d_geom *g);
+/* Gradient w.r.t. the input: grad_input[b] = col2im(weight^T · grad_output[b]) group by group, i.e. the
+ * transposed convolution of grad_output with the same filters, plus bias[ci] on every plane ci when bias
+ * (c) is given (the transposed convolution's own bias; NULL for conv2d's backward).
+ * grad_output (n,oc,oh,ow), grad_input (n,c,h,w) overwritten. */
+void lt_conv2d_backward_input(const float *grad_output, const float *weight, const float *bias,
+                              float *grad_input, float *work, const lt_conv2d_geom *g);
 /* Gradients w.r.t. the parameters, accumulated:
- *   grad_weight[o][k] += scale * sum_b (grad_output[b] · im2col(in[b])^T)[o][k]
+ *   grad_weight[o][k] += scale * sum_b (grad_output[b][o] · im2col(in[b])[gi*K + k]^T)   (o in group gi)
  *   grad_bias[o]      += scale * sum_{b,y,x} grad_output[b][o][y][x]       (skipped when grad_bias is NULL)
- * in is the forward input (n,c,h,w), grad_weight (oc,c,kh,kw), grad_bias (oc). */
+ * in is the forward input (n,c,h,w), grad_weight (oc,C,kh,kw), grad_bias (oc). */
 void lt_conv2d_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
                                float *work, float scale, const lt_conv2d_geom *g);
+
+/* Per-channel sums over a batch, accumulated in a fixed order (image by image):
+ *   out[ci] += scale * sum_{b,l} x[b][ci][l],  x (n, c, l).
+ * The transposed convolution's bias gradient. */
+void lt_channel_sums(const float *x, float *out, int64_t n, int64_t c, int64_t l, float scale);
+
+/* The transposed convolution (ConvTranspose2d) is the adjoint of a convolution and
+ * has no kernels of its own: with the geometry of the convolution that maps ITS
+ * output (n, c, h, w) back to its input (n, oc, oh, ow) (weight (oc, c/groups, kh, kw),
+ * oc its input channels), its forward is lt_conv2d_backward_input (with its bias),
+ * its gradient w.r.t. the input lt_conv2d_forward (no bias), its weight gradient
+ * lt_conv2d_backward_params with in and grad_output swapped, its bias gradient
+ * lt_channel_sums of its grad_output. */
 
 /* ---- max-pool 2-D (pool.c) ---- */
 

@@ -29,126 +29,295 @@ static void window_args(lua_State *L, int idx, int with_kernel, const char *fnam
   g->sw = lunet_checkinteger(L, idx++, fname, "stride width", 1, INT32_MAX);
   g->ph = lunet_checkinteger(L, idx++, fname, "padding height", 0, INT32_MAX);
   g->pw = lunet_checkinteger(L, idx, fname, "padding width", 0, INT32_MAX);
-  if (g->ph > g->h + g->kh || g->pw > g->w + g->kw)
+  /* the window's span, dilation*(k-1)+1; the pooling windows are not dilated */
+  int64_t span_h = 0, span_w = 0;
+  if (lt_mul_overflow(g->dh, g->kh - 1, &span_h) || lt_mul_overflow(g->dw, g->kw - 1, &span_w))
+    luaL_error(L, "%s: sizes overflow", fname);
+  span_h++, span_w++;
+  if (g->ph > g->h + span_h || g->pw > g->w + span_w)
     luaL_error(L, "%s: padding %Ix%I is larger than the input %Ix%I plus the kernel", fname,
                (lua_Integer)g->ph, (lua_Integer)g->pw, (lua_Integer)g->h, (lua_Integer)g->w);
-  g->oh = lt_window_outsize(g->h, g->kh, g->sh, g->ph);
-  g->ow = lt_window_outsize(g->w, g->kw, g->sw, g->pw);
-  if (g->oh < 1 || g->ow < 1)
+  g->oh = lt_window_outsize(g->h, span_h, g->sh, g->ph);
+  g->ow = lt_window_outsize(g->w, span_w, g->sw, g->pw);
+  if ((g->oh < 1 || g->ow < 1) && g->dh == 1 && g->dw == 1)
     luaL_error(L, "%s: a %Ix%I window with padding %Ix%I does not fit the %Ix%I input", fname,
                (lua_Integer)g->kh, (lua_Integer)g->kw, (lua_Integer)g->ph, (lua_Integer)g->pw,
                (lua_Integer)g->h, (lua_Integer)g->w);
+  if (g->oh < 1 || g->ow < 1)
+    luaL_error(L, "%s: a %Ix%I window dilated %Ix%I (spanning %Ix%I) with padding %Ix%I does not fit the %Ix%I input",
+               fname, (lua_Integer)g->kh, (lua_Integer)g->kw, (lua_Integer)g->dh, (lua_Integer)g->dw,
+               (lua_Integer)span_h, (lua_Integer)span_w, (lua_Integer)g->ph, (lua_Integer)g->pw, (lua_Integer)g->h,
+               (lua_Integer)g->w);
 }
 
+/* The input's (n, c, h, w); no dilation, one group until the options say otherwise. */
 static void set_input_geom(lt_conv2d_geom *g, const lt_tensor *in) {
   g->n = in->size[0];
   g->c = in->size[1];
   g->h = in->size[2];
   g->w = in->size[3];
+  g->dh = g->dw = g->groups = 1;
 }
 
 /* ---------------------------------------------------------------- conv2d */
 
-/* Checks the weight (oc, c, kh, kw) named wname at widx against the input's channels
- * and, when bname is given, an optional bias (oc) at widx + 1 (nil allowed);
- * fills g->oc, kh, kw. */
-static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *wname, const char *bname) {
-  lt_tensor *w = lunet_checkin(L, widx, "conv2d", wname, 4, "(outC,inC,kH,kW)");
-  if (w->size[1] != g->c)
-    luaL_error(L, "conv2d: %s expects %I input channels, the input has %I", wname, (lua_Integer)w->size[1],
-               (lua_Integer)g->c);
-  g->oc = w->size[0];
+/* Reads the optional dilation dH, dW and groups from idx on (each 1 when absent). */
+static void conv_dilation_groups(lua_State *L, int idx, const char *fname, lt_conv2d_geom *g) {
+  g->dh = lua_isnoneornil(L, idx) ? 1 : lunet_checkinteger(L, idx, fname, "dilation height", 1, INT32_MAX);
+  g->dw = lua_isnoneornil(L, idx + 1) ? 1 : lunet_checkinteger(L, idx + 1, fname, "dilation width", 1, INT32_MAX);
+  g->groups = lua_isnoneornil(L, idx + 2) ? 1 : lunet_checkinteger(L, idx + 2, fname, "groups", 1, INT32_MAX);
+}
+
+/* Checks the filters at widx, (oc, c/groups, kh, kw), and fills g->kh, g->kw and the
+ * channel count the filters give: g->oc for conv2d; for conv_transpose2d, whose input
+ * has the oc channels and whose filters read (inC, outC/groups, kH, kW), g->c. The
+ * input's count, already in g, must match and be divisible by groups. */
+static void conv_weight(lua_State *L, int widx, lt_conv2d_geom *g, const char *fname, const char *wname,
+                        int transposed) {
+  lt_tensor *w = lunet_checkin(L, widx, fname, wname, 4, transposed ? "(inC,outC/groups,kH,kW)"
+                                                                      : "(outC,inC/groups,kH,kW)");
+  char buf[160];
+  if (w->size[0] < 1 || w->size[1] < 1 || w->size[2] < 1 || w->size[3] < 1)
+    luaL_error(L, "%s: %s %s has an empty dimension", fname, wname, lt_shape_str(w, buf, sizeof buf));
   g->kh = w->size[2];
   g->kw = w->size[3];
-  if (g->oc < 1 || g->c < 1 || g->kh < 1 || g->kw < 1) {
-    char buf[160];
-    luaL_error(L, "conv2d: %s %s has an empty dimension", wname, lt_shape_str(w, buf, sizeof buf));
+  const int64_t have = transposed ? g->oc : g->c, per_group = have / g->groups;
+  if (transposed && w->size[0] != have)
+    luaL_error(L, "%s: %s %s expects %I input channels, the input has %I", fname, wname,
+               lt_shape_str(w, buf, sizeof buf), (lua_Integer)w->size[0], (lua_Integer)have);
+  if (have % g->groups != 0)
+    luaL_error(L, "%s: the input's %I channels are not divisible by groups = %I", fname, (lua_Integer)have,
+               (lua_Integer)g->groups);
+  if (transposed) {
+    if (lt_mul_overflow(w->size[1], g->groups, &g->c)) luaL_error(L, "%s: sizes overflow", fname);
+    return;
   }
-  if (bname && !lua_isnil(L, widx + 1)) {
-    lt_tensor *b = lunet_checkin(L, widx + 1, "conv2d", bname, 1, "(outC)");
-    if (b->size[0] != g->oc)
-      luaL_error(L, "conv2d: %s must have %I elements (one per output channel), got %I", bname,
-                 (lua_Integer)g->oc, (lua_Integer)b->size[0]);
-  }
+  if (w->size[1] != per_group && g->groups == 1)
+    luaL_error(L, "%s: %s expects %I input channels, the input has %I", fname, wname, (lua_Integer)w->size[1],
+               (lua_Integer)have);
+  if (w->size[1] != per_group)
+    luaL_error(L, "%s: %s expects %I input channels per group, the input has %I in %I groups (%I each)", fname,
+               wname, (lua_Integer)w->size[1], (lua_Integer)have, (lua_Integer)g->groups, (lua_Integer)per_group);
+  if (w->size[0] % g->groups != 0)
+    luaL_error(L, "%s: %s %s has %I output channels, not divisible by groups = %I", fname, wname,
+               lt_shape_str(w, buf, sizeof buf), (lua_Integer)w->size[0], (lua_Integer)g->groups);
+  g->oc = w->size[0];
+}
+
+/* Checks the optional bias at idx (nil allowed): one element per output channel, n of them. */
+static void conv_bias(lua_State *L, int idx, const char *fname, const char *bname, int64_t n) {
+  if (lua_isnil(L, idx)) return;
+  lt_tensor *b = lunet_checkin(L, idx, fname, bname, 1, "(outC)");
+  if (b->size[0] != n)
+    luaL_error(L, "%s: %s must have %I elements (one per output channel), got %I", fname, bname, (lua_Integer)n,
+               (lua_Integer)b->size[0]);
 }
 
 /* Checks the sizes handed to sgemm and resizes the workspace at idx to the
  * lt_conv2d_work_floats(g) floats the kernels need. */
-static lt_tensor *conv_workspace(lua_State *L, int idx, const lt_conv2d_geom *g) {
+static lt_tensor *conv_workspace(lua_State *L, int idx, const char *fname, const lt_conv2d_geom *g) {
   const int64_t total = lt_conv2d_work_floats(g);
-  if (total < 0) luaL_error(L, "conv2d: sizes overflow");
+  if (total < 0) luaL_error(L, "%s: sizes overflow", fname);
   /* lt_conv2d_work_floats has checked these products */
-  check_int_range(L, "conv2d", g->c * g->kh * g->kw, "inC*kH*kW");
-  check_int_range(L, "conv2d", g->oh * g->ow, "outH*outW");
-  check_int_range(L, "conv2d", g->oc, "outC");
-  return lunet_resize(L, idx, 1, &total, "conv2d", "workspace");
+  check_int_range(L, fname, g->c / g->groups * g->kh * g->kw, "inC/groups*kH*kW");
+  check_int_range(L, fname, g->oh * g->ow, "outH*outW");
+  check_int_range(L, fname, g->oc, "outC");
+  return lunet_resize(L, idx, 1, &total, fname, "workspace");
 }
 
-/* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW) -> output */
-static int l_conv2d_forward(lua_State *L) {
-  lt_conv2d_geom g;
-  lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
-  set_input_geom(&g, in);
-  conv_weight(L, 2, &g, "weight", "bias");
-  lunet_checkout(L, 4, "conv2d", "output", LT_FLOAT);
-  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
-  window_args(L, 6, 0, "conv2d", &g);
-  lt_tensor *out = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.oc, g.oh, g.ow}, "conv2d", "output");
-  lt_tensor *work = conv_workspace(L, 5, &g);
-  const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
-  lt_conv2d_forward(lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work), &g);
-  lua_settop(L, 4);
-  return 1;
-}
-
-/* Checks grad_output at idx against the output shape the geometry gives. */
-static lt_tensor *conv_gradout(lua_State *L, int idx, const lt_conv2d_geom *g, const char *fname) {
+/* Checks the grad_output at idx against the shape the geometry gives it. */
+static lt_tensor *conv_gradout(lua_State *L, int idx, const char *fname, const int64_t *shape) {
   lt_tensor *grad_output = lunet_checkin(L, idx, fname, "grad_output", 4, "(N,C,H,W)");
-  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", (int64_t[]){g->n, g->oc, g->oh, g->ow});
+  lunet_checkshape(L, grad_output, fname, "grad_output", "(N,C,H,W)", shape);
   return grad_output;
 }
 
-/* conv2d_backward_input(input, grad_output, weight, grad_input, workspace, sH, sW, pH, pW) -> grad_input
- * input gives the shape only (the transposed convolution needs the size it maps back to). */
-static int l_conv2d_backward_input(lua_State *L) {
-  lt_conv2d_geom g;
+/* The geometry of conv2d over the (N,C,H,W) input at 1 (read for its shape) with the
+ * filters at widx, the options sH, sW, pH, pW at 6..9 and dH, dW, groups from dgidx on. */
+static void conv2d_geom(lua_State *L, int widx, const char *wname, int dgidx, lt_conv2d_geom *g) {
   lt_tensor *in = lunet_checktensor(L, 1);
   lunet_checkdim(L, in, 4, "conv2d", "input", "(N,C,H,W)");
-  set_input_geom(&g, in);
-  conv_weight(L, 3, &g, "weight", NULL);
-  lunet_checkout(L, 4, "conv2d", "grad_input", LT_FLOAT);
-  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
-  window_args(L, 6, 0, "conv2d", &g);
-  lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
-  lt_tensor *grad_input = lunet_resize(L, 4, 4, (int64_t[]){g.n, g.c, g.h, g.w}, "conv2d", "grad_input");
-  lt_tensor *work = conv_workspace(L, 5, &g);
-  lt_conv2d_backward_input(lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), lt_fdata(grad_input),
-                           lt_fdata(work), &g);
+  set_input_geom(g, in);
+  conv_dilation_groups(L, dgidx, "conv2d", g);
+  conv_weight(L, widx, g, "conv2d", wname, 0);
+  window_args(L, 6, 0, "conv2d", g);
+}
+
+/* ------------------------------------------------------- conv_transpose2d */
+
+#define CONVT "conv_transpose2d"
+
+/* One side of the transposed convolution's output: (in-1)*s - 2p + d*(k-1) + op + 1;
+ * returns -1 when it overflows. */
+static int64_t convt_outsize(int64_t in, int64_t s, int64_t p, int64_t d, int64_t k, int64_t op) {
+  int64_t a, span;
+  if (lt_mul_overflow(in - 1, s, &a) || lt_mul_overflow(d, k - 1, &span) || lt_add_overflow(a, span, &a) ||
+      lt_add_overflow(a, op + 1, &a))
+    return -1;
+  return a - 2 * p;
+}
+
+/* The geometry of conv_transpose2d over the (N,inC,H,W) input at 1 (read for its
+ * shape) with the filters at widx and the options sH, sW, pH, pW, opH, opW, dH, dW,
+ * groups at 6..14: that of the convolution mapping the transposed convolution's output
+ * (N,outC,H',W') back to its input (nnkernels.h). */
+static void convt_geom(lua_State *L, int widx, const char *wname, lt_conv2d_geom *g) {
+  lt_tensor *in = lunet_checktensor(L, 1);
+  lunet_checkdim(L, in, 4, CONVT, "input", "(N,C,H,W)");
+  g->n = in->size[0];
+  g->oc = in->size[1];
+  g->oh = in->size[2];
+  g->ow = in->size[3];
+  g->sh = lunet_checkinteger(L, 6, CONVT, "stride height", 1, INT32_MAX);
+  g->sw = lunet_checkinteger(L, 7, CONVT, "stride width", 1, INT32_MAX);
+  g->ph = lunet_checkinteger(L, 8, CONVT, "padding height", 0, INT32_MAX);
+  g->pw = lunet_checkinteger(L, 9, CONVT, "padding width", 0, INT32_MAX);
+  const int64_t oph = lunet_checkinteger(L, 10, CONVT, "output padding height", 0, INT32_MAX);
+  const int64_t opw = lunet_checkinteger(L, 11, CONVT, "output padding width", 0, INT32_MAX);
+  conv_dilation_groups(L, 12, CONVT, g);
+  conv_weight(L, widx, g, CONVT, wname, 1);
+  if ((oph >= g->sh && oph >= g->dh) || (opw >= g->sw && opw >= g->dw))
+    luaL_error(L, CONVT ": output padding %Ix%I must be smaller than the stride %Ix%I or the dilation %Ix%I",
+               (lua_Integer)oph, (lua_Integer)opw, (lua_Integer)g->sh, (lua_Integer)g->sw, (lua_Integer)g->dh,
+               (lua_Integer)g->dw);
+  if (g->oh < 1 || g->ow < 1) {
+    char buf[160];
+    luaL_error(L, CONVT ": input %s has an empty spatial dimension", lt_shape_str(in, buf, sizeof buf));
+  }
+  g->h = convt_outsize(g->oh, g->sh, g->ph, g->dh, g->kh, oph);
+  g->w = convt_outsize(g->ow, g->sw, g->pw, g->dw, g->kw, opw);
+  if (g->h < 1 || g->w < 1)
+    luaL_error(L, CONVT ": a %Ix%I kernel (dilation %Ix%I) with stride %Ix%I, padding %Ix%I and output padding "
+               "%Ix%I leaves no output for the %Ix%I input", (lua_Integer)g->kh, (lua_Integer)g->kw,
+               (lua_Integer)g->dh, (lua_Integer)g->dw, (lua_Integer)g->sh, (lua_Integer)g->sw, (lua_Integer)g->ph,
+               (lua_Integer)g->pw, (lua_Integer)oph, (lua_Integer)opw, (lua_Integer)g->oh, (lua_Integer)g->ow);
+}
+
+/* ------------------------------------- conv2d and conv_transpose2d, one binding */
+
+/* A call of either convolution: its geometry (that of the conv2d kernels) and the
+ * shapes of the module's input x and output y, which for the transposed convolution
+ * are the geometry's output and input. */
+typedef struct {
+  const char *fname;
+  int transposed;
+  lt_conv2d_geom g;
+  int64_t x[4], y[4];
+} conv_call;
+
+/* Reads the geometry from the input at 1 (its shape) and the filters at widx; the
+ * options for conv2d are sH, sW, pH, pW at 6..9 and dH, dW, groups from dgidx on, for
+ * conv_transpose2d the nine at 6..14. */
+static void conv_call_init(lua_State *L, conv_call *c, int transposed, int widx, const char *wname, int dgidx) {
+  c->transposed = transposed;
+  c->fname = transposed ? CONVT : "conv2d";
+  if (transposed)
+    convt_geom(L, widx, wname, &c->g);
+  else
+    conv2d_geom(L, widx, wname, dgidx, &c->g);
+  const lt_conv2d_geom *g = &c->g;
+  const int64_t in[4] = {g->n, g->c, g->h, g->w}, out[4] = {g->n, g->oc, g->oh, g->ow};
+  for (int i = 0; i < 4; i++) {
+    c->x[i] = transposed ? out[i] : in[i];
+    c->y[i] = transposed ? in[i] : out[i];
+  }
+}
+
+/* src -> dst through the filters: the module's forward (x -> y, with the bias) or its
+ * gradient w.r.t. the input (y -> x, bias NULL). conv2d's forward and the transposed
+ * convolution's backward go from the geometry's input to its output. */
+static void conv_map(const conv_call *c, int forward, const float *src, const float *weight, const float *bias,
+                     float *dst, float *work) {
+  if (forward != c->transposed)
+    lt_conv2d_forward(src, weight, bias, dst, work, &c->g);
+  else
+    lt_conv2d_backward_input(src, weight, bias, dst, work, &c->g);
+}
+
+/* forward(input, weight, bias|nil, output, workspace, <options>) -> output */
+static int conv_forward(lua_State *L, int transposed) {
+  conv_call c;
+  lt_tensor *in = lunet_checkin(L, 1, transposed ? CONVT : "conv2d", "input", 4, "(N,C,H,W)");
+  conv_call_init(L, &c, transposed, 2, "weight", 10);
+  conv_bias(L, 3, c.fname, "bias", c.y[1]);
+  lunet_checkout(L, 4, c.fname, "output", LT_FLOAT);
+  lunet_checkout(L, 5, c.fname, "workspace", LT_FLOAT);
+  lt_tensor *out = lunet_resize(L, 4, 4, c.y, c.fname, "output");
+  lt_tensor *work = conv_workspace(L, 5, c.fname, &c.g);
+  const lt_tensor *w = lunet_totensor(L, 2), *b = lunet_totensor(L, 3);
+  conv_map(&c, 1, lt_fdata(in), lt_fdata(w), b ? lt_fdata(b) : NULL, lt_fdata(out), lt_fdata(work));
   lua_settop(L, 4);
   return 1;
 }
 
-/* conv2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, sH, sW, pH, pW [, scale])
- * accumulates into grad_weight and grad_bias. */
-static int l_conv2d_backward_params(lua_State *L) {
-  lt_conv2d_geom g;
-  lt_tensor *in = lunet_checkin(L, 1, "conv2d", "input", 4, "(N,C,H,W)");
-  set_input_geom(&g, in);
-  conv_weight(L, 3, &g, "grad_weight", "grad_bias");
-  lunet_checkout(L, 3, "conv2d", "grad_weight", LT_FLOAT);
-  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, "conv2d", "grad_bias", LT_FLOAT);
-  lunet_checkout(L, 5, "conv2d", "workspace", LT_FLOAT);
-  window_args(L, 6, 0, "conv2d", &g);
-  float scale = (float)luaL_optnumber(L, 10, 1.0);
-  lt_tensor *grad_output = conv_gradout(L, 2, &g, "conv2d");
-  lt_tensor *work = conv_workspace(L, 5, &g);
-  lunet_checknooverlap(L, 3, "conv2d", "grad_weight");
-  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, "conv2d", "grad_bias");
+/* backward_input(input, grad_output, weight, grad_input, workspace, <options>) -> grad_input;
+ * input gives the shape only (the size the gradient maps back to). */
+static int conv_backward_input(lua_State *L, int transposed) {
+  conv_call c;
+  conv_call_init(L, &c, transposed, 3, "weight", 10);
+  lunet_checkout(L, 4, c.fname, "grad_input", LT_FLOAT);
+  lunet_checkout(L, 5, c.fname, "workspace", LT_FLOAT);
+  lt_tensor *grad_output = conv_gradout(L, 2, c.fname, c.y);
+  lt_tensor *grad_input = lunet_resize(L, 4, 4, c.x, c.fname, "grad_input");
+  lt_tensor *work = conv_workspace(L, 5, c.fname, &c.g);
+  conv_map(&c, 0, lt_fdata(grad_output), lt_fdata(lunet_totensor(L, 3)), NULL, lt_fdata(grad_input),
+           lt_fdata(work));
+  lua_settop(L, 4);
+  return 1;
+}
+
+/* backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, <options with the scale>)
+ * accumulates into grad_weight and grad_bias. The transposed convolution's weight
+ * gradient is conv2d's with input and grad_output swapped, its bias gradient the
+ * channel sums of its grad_output. */
+static int conv_backward_params(lua_State *L, int transposed) {
+  conv_call c;
+  lt_tensor *in = lunet_checkin(L, 1, transposed ? CONVT : "conv2d", "input", 4, "(N,C,H,W)");
+  conv_call_init(L, &c, transposed, 3, "grad_weight", 11);
+  conv_bias(L, 4, c.fname, "grad_bias", c.y[1]);
+  lunet_checkout(L, 3, c.fname, "grad_weight", LT_FLOAT);
+  if (!lua_isnil(L, 4)) lunet_checkout(L, 4, c.fname, "grad_bias", LT_FLOAT);
+  lunet_checkout(L, 5, c.fname, "workspace", LT_FLOAT);
+  float scale = (float)luaL_optnumber(L, transposed ? 15 : 10, 1.0);
+  lt_tensor *grad_output = conv_gradout(L, 2, c.fname, c.y);
+  lt_tensor *work = conv_workspace(L, 5, c.fname, &c.g);
+  lunet_checknooverlap(L, 3, c.fname, "grad_weight");
+  if (!lua_isnil(L, 4)) lunet_checknooverlap(L, 4, c.fname, "grad_bias");
   lt_tensor *grad_weight = lunet_totensor(L, 3), *grad_bias = lunet_totensor(L, 4);
-  lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight),
-                            grad_bias ? lt_fdata(grad_bias) : NULL, lt_fdata(work), scale, &g);
+  float *gb = grad_bias ? lt_fdata(grad_bias) : NULL;
+  if (!transposed) {
+    lt_conv2d_backward_params(lt_fdata(in), lt_fdata(grad_output), lt_fdata(grad_weight), gb, lt_fdata(work), scale,
+                              &c.g);
+    return 0;
+  }
+  lt_conv2d_backward_params(lt_fdata(grad_output), lt_fdata(in), lt_fdata(grad_weight), NULL, lt_fdata(work), scale,
+                            &c.g);
+  if (gb) lt_channel_sums(lt_fdata(grad_output), gb, c.y[0], c.y[1], c.y[2] * c.y[3], scale);
   return 0;
 }
+
+/* conv2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW [, dH, dW, groups]) -> output */
+static int l_conv2d_forward(lua_State *L) { return conv_forward(L, 0); }
+
+/* conv2d_backward_input(input, grad_output, weight, grad_input, workspace, sH, sW, pH, pW [, dH, dW, groups])
+ * -> grad_input */
+static int l_conv2d_backward_input(lua_State *L) { return conv_backward_input(L, 0); }
+
+/* conv2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace, sH, sW, pH, pW
+ *                        [, scale [, dH, dW, groups]]) */
+static int l_conv2d_backward_params(lua_State *L) { return conv_backward_params(L, 0); }
+
+/* conv_transpose2d_forward(input, weight, bias|nil, output, workspace, sH, sW, pH, pW, opH, opW, dH, dW, groups)
+ * -> output (N, outC, H', W') */
+static int l_conv_transpose2d_forward(lua_State *L) { return conv_forward(L, 1); }
+
+/* conv_transpose2d_backward_input(input, grad_output, weight, grad_input, workspace, <the forward's options>)
+ * -> grad_input */
+static int l_conv_transpose2d_backward_input(lua_State *L) { return conv_backward_input(L, 1); }
+
+/* conv_transpose2d_backward_params(input, grad_output, grad_weight, grad_bias|nil, workspace,
+ *                                  <the forward's options> [, scale]) */
+static int l_conv_transpose2d_backward_params(lua_State *L) { return conv_backward_params(L, 1); }
 
 /* ---------------------------------------------------------------- max-pool */
 
@@ -867,6 +1036,9 @@ void lunet_open_nn(lua_State *L) {
       {"conv2d_forward", l_conv2d_forward},
       {"conv2d_backward_input", l_conv2d_backward_input},
       {"conv2d_backward_params", l_conv2d_backward_params},
+      {"conv_transpose2d_forward", l_conv_transpose2d_forward},
+      {"conv_transpose2d_backward_input", l_conv_transpose2d_backward_input},
+      {"conv_transpose2d_backward_params", l_conv_transpose2d_backward_params},
       {"maxpool2d_forward", l_maxpool2d_forward},
       {"maxpool2d_backward", l_maxpool2d_backward},
       {"maxunpool2d", l_maxunpool2d},

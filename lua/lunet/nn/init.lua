@@ -36,7 +36,8 @@
 --
 -- How the code is laid out (this file only assembles; no file below requires lunet.nn):
 --   nn/module.lua        nn.class, nn.isModule, nn.Module, nn.Criterion, nn.Sequential
---   nn/layers.lua        Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax;
+--   nn/layers.lua        Conv2d, ConvTranspose2d, Conv1d, MaxPool2d, ReLU, Linear, Dropout, Flatten,
+--                        Softmax, LogSoftmax;
 --                        the deconvnet steps live beside them (Conv2d:project,
 --                        ReLU:project, MaxPool2d:unpool) for lunet.viz
 --   nn/norm.lua          BatchNorm1d, BatchNorm2d, LayerNorm, AvgPool2d, AdaptiveAvgPool2d,

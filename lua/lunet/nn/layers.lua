@@ -1,4 +1,5 @@
---- lunet.nn layers: Conv2d, MaxPool2d, ReLU, Linear, Dropout, Flatten, Softmax, LogSoftmax.
+--- lunet.nn layers: Conv2d, ConvTranspose2d, Conv1d, MaxPool2d, ReLU, Linear, Dropout, Flatten,
+-- Softmax, LogSoftmax.
 -- Each is a thin Lua shell over the C kernels of lunet.core (csrc/kernels/conv.c, pool.c,
 -- activ.c): the module owns its parameters and buffers, the kernels resize and fill
 -- them, so once the shapes are known a training step allocates nothing.
@@ -46,77 +47,191 @@ local function resetUniform(m, fanIn)
 end
 
 ---------------------------------------------------------------------------------
--- Conv2d(inC, outC, k, {stride = 1, padding = 0 | 'same', bias = true})
--- k, stride and padding are numbers or {h, w} pairs. padding = 'same' keeps the
--- spatial size (odd kernels and stride 1, where it equals TensorFlow's 'same').
--- weight (outC, inC, kH, kW), bias (outC); input (N, inC, H, W) -> (N, outC, H', W').
+-- The convolutions: Conv2d, ConvTranspose2d and Conv1d, all over the conv2d kernels
+-- (csrc/kernels/conv.c); the transposed convolution is the convolution's adjoint and
+-- Conv1d a convolution of height 1.
+
+-- Sets m.inC, m.outC, m.kH, m.kW from k, and from opts m.sH, m.sW (stride), m.pH, m.pW
+-- (padding; m.same for 'same' where `sameOK`), m.dH, m.dW (dilation) and m.groups;
+-- returns opts, checked against the `known` names. rank 1 (Conv1d) takes plain integers
+-- and fills the height's fields with 1 (0 for the padding). Errors blame the
+-- constructor's caller.
+local function convOptions(m, fname, rank, inC, outC, k, opts, known, sameOK)
+  local hints = {} -- PyTorch's spelling of lunet's options, where it differs
+  for _, name in ipairs(known) do
+    if name == "outputPadding" then hints.output_padding = name end
+  end
+  opts = check.options(fname, opts, known, 4, nil, hints)
+  if math.type(inC) ~= "integer" or inC < 1 or math.type(outC) ~= "integer" or outC < 1 then
+    check.fail(4, "%s: channel counts must be positive integers, got %s and %s", fname, tostring(inC),
+      tostring(outC))
+  end
+  m.inC, m.outC = inC, outC
+  local function read(v, what)
+    if rank == 1 then
+      if type(v) == "table" then
+        check.fail(5, "%s: %s must be an integer (the convolution is 1-D), got a table", fname, what)
+      end
+      return 1, check.integer(fname, what, v, nil, nil, 5)
+    end
+    local h, w = pair(v, fname, what, 6)
+    return h, w
+  end
+  m.kH, m.kW = read(k, "kernel size")
+  m.sH, m.sW = read(opts.stride or 1, "stride")
+  m.dH, m.dW = read(opts.dilation or 1, "dilation")
+  m.groups = check.integer(fname, "groups", opts.groups or 1, 1, nil, 4)
+  -- sizes as the message shows them: a Conv1d's alone, a Conv2d's as pairs
+  local function show(h, w, kernel)
+    if rank == 1 then return tostring(w) end
+    return kernel and kernelString(h, w) or pairString(h, w)
+  end
+  if m.kH < 1 or m.kW < 1 or m.sH < 1 or m.sW < 1 or m.dH < 1 or m.dW < 1 then
+    check.fail(4, "%s: kernel size, stride and dilation must be >= 1, got %s, %s and %s", fname,
+      show(m.kH, m.kW, true), show(m.sH, m.sW), show(m.dH, m.dW))
+  end
+  -- the dilated kernel's span: dilation*(k-1)+1 input cells
+  local spanH, spanW = m.dH * (m.kH - 1) + 1, m.dW * (m.kW - 1) + 1
+  if opts.padding == "same" and sameOK then
+    if spanH % 2 == 0 or spanW % 2 == 0 or m.sH ~= 1 or m.sW ~= 1 then
+      check.fail(4, "%s: padding 'same' needs an odd kernel and stride 1, got kernel %s%s, stride %s; "
+        .. "give the padding as a number", fname, show(m.kH, m.kW, true),
+        (m.dH ~= 1 or m.dW ~= 1) and (" dilated %s (spanning %s)"):format(show(m.dH, m.dW),
+          show(spanH, spanW, true)) or "", show(m.sH, m.sW))
+    end
+    m.same = true
+    m.pH, m.pW = (spanH - 1) // 2, (spanW - 1) // 2
+  else
+    m.pH, m.pW = read(opts.padding or 0, "padding")
+    if rank == 1 then m.pH = 0 end
+  end
+  if m.pH < 0 or m.pW < 0 then
+    check.fail(4, "%s: padding must be >= 0, got %s", fname, show(m.pH, m.pW))
+  end
+  for _, c in ipairs({ { inC, "input" }, { outC, "output" } }) do
+    if c[1] % m.groups ~= 0 then
+      check.fail(4, "%s: the %s channels (%d) are not divisible by groups = %d", fname, c[2], c[1], m.groups)
+    end
+  end
+  return opts
+end
+
+-- Weight and bias (when opts.bias is not false) of the given weight shape, and their
+-- gradients, plus the buffers every convolution has.
+local function convParameters(m, opts, biasSize, ...)
+  m.weight, m.gradWeight = lunet.zeros(...), lunet.zeros(...)
+  if opts.bias ~= false then
+    m.bias, m.gradBias = lunet.zeros(biasSize), lunet.zeros(biasSize)
+  end
+  m.output, m.gradInput, m.workspace = lunet.zeros(0), lunet.zeros(0), lunet.zeros(0)
+  m:reset()
+end
+
+-- The options beyond kernel, stride and padding that differ from the defaults, for
+-- __tostring (a Conv1d's height, always 1, is left out).
+local function convExtras(m)
+  local s = ""
+  if m.opH and (m.opH ~= 0 or m.opW ~= 0) then
+    s = s .. ", output padding " .. pairString(m.opH, m.opW)
+  end
+  if m.dW ~= 1 and m.typename == "Conv1d" then
+    s = s .. ", dilation " .. m.dW
+  elseif m.dH ~= 1 or m.dW ~= 1 then
+    s = s .. ", dilation " .. pairString(m.dH, m.dW)
+  end
+  if m.groups ~= 1 then s = s .. ", groups " .. m.groups end
+  return s .. (m.bias and "" or ", no bias")
+end
+
+--- A 2-D convolution over a batch of images (cross-correlation, as PyTorch's Conv2d).
+-- `Conv2d(inC, outC, k, {stride = 1, padding = 0 | 'same', dilation = 1, groups = 1, bias = true})`:
+-- k, stride, padding and dilation are integers or {h, w} pairs. padding = 'same' keeps
+-- the spatial size (stride 1 and an odd dilated span dilation*(k-1)+1, where it equals
+-- TensorFlow's 'same'). groups splits the channels into that many independent
+-- convolutions (groups = inC is the depthwise convolution); both channel counts must be
+-- divisible by it. weight (outC, inC/groups, kH, kW), bias (outC);
+-- input (N, inC, H, W) -> (N, outC, H', W'), H' = floor((H + 2pH - dH(kH-1) - 1)/sH) + 1.
+-- Bad options raise an error naming the option at the caller's line; an input the
+-- dilated kernel does not fit raises one at the forward.
+-- @type Conv2d
+-- @tparam integer inC input channels
+-- @tparam integer outC output channels
+-- @tparam integer|table k kernel size, or {kH, kW}
+-- @tparam[opt] table opts stride, padding, dilation, groups, bias
+-- @usage local depthwise = nn.Conv2d(32, 32, 3, {padding = 1, groups = 32})
 local Conv2d = module.class("Conv2d", Module)
 layers.Conv2d = Conv2d
 
 function Conv2d:__init(inC, outC, k, opts)
   Module.__init(self)
-  if math.type(inC) ~= "integer" or inC < 1 or math.type(outC) ~= "integer" or outC < 1 then
-    check.fail(3, "Conv2d: channel counts must be positive integers, got %s and %s", tostring(inC), tostring(outC))
-  end
-  opts = check.options("Conv2d", opts, {"bias", "padding", "stride"}, 3)
-  self.inC, self.outC = inC, outC
-  self.kH, self.kW = pair(k, "Conv2d", "kernel size")
-  self.sH, self.sW = pair(opts.stride or 1, "Conv2d", "stride")
-  if opts.padding == "same" then
-    if self.kH % 2 == 0 or self.kW % 2 == 0 or self.sH ~= 1 or self.sW ~= 1 then
-      check.fail(3, "Conv2d: padding 'same' needs an odd kernel and stride 1, got kernel %s, stride %s; "
-        .. "give the padding as a number", kernelString(self.kH, self.kW), pairString(self.sH, self.sW))
-    end
-    self.same = true
-    self.pH, self.pW = (self.kH - 1) // 2, (self.kW - 1) // 2
-  else
-    self.pH, self.pW = pair(opts.padding or 0, "Conv2d", "padding")
-  end
-  if self.kH < 1 or self.kW < 1 or self.sH < 1 or self.sW < 1 or self.pH < 0 or self.pW < 0 then
-    check.fail(3, "Conv2d: kernel and stride must be >= 1 and padding >= 0")
-  end
-  self.weight = lunet.zeros(outC, inC, self.kH, self.kW)
-  self.gradWeight = lunet.zeros(outC, inC, self.kH, self.kW)
-  if opts.bias ~= false then
-    self.bias = lunet.zeros(outC)
-    self.gradBias = lunet.zeros(outC)
-  end
-  self.output = lunet.zeros(0)
-  self.gradInput = lunet.zeros(0)
-  self.workspace = lunet.zeros(0)
-  self:reset()
+  opts = convOptions(self, "Conv2d", 2, inC, outC, k, opts, { "bias", "dilation", "groups", "padding", "stride" },
+    true)
+  convParameters(self, opts, outC, outC, inC // self.groups, self.kH, self.kW)
 end
 
-Conv2d.geometry = geometry
-Conv2d.bufferNames = {"output", "gradInput", "workspace", "projection"}
+Conv2d.bufferNames = { "output", "gradInput", "workspace", "projection" }
 
+--- The sliding window as three {h, w} pairs: the dilated kernel's span, stride and
+-- padding (what a receptive field is composed from, see viz.receptiveField).
+-- @treturn table {spanH, spanW}, dH*(kH-1)+1 and likewise
+-- @treturn table {sH, sW}
+-- @treturn table {pH, pW}
+-- @usage local span, stride, padding = conv:geometry()
+function Conv2d:geometry()
+  return { self.dH * (self.kH - 1) + 1, self.dW * (self.kW - 1) + 1 }, { self.sH, self.sW }, { self.pH, self.pW }
+end
+
+--- Re-draws weight and bias uniform in +-1/sqrt(fanIn), fanIn = inC/groups*kH*kW (Torch7's and PyTorch's default).
+-- @treturn Conv2d self
+-- @usage conv:reset()
 function Conv2d:reset()
-  return resetUniform(self, self.inC * self.kH * self.kW)
+  return resetUniform(self, self.inC // self.groups * self.kH * self.kW)
 end
 
+--- Forward: sets and returns self.output (N, outC, H', W').
+-- @tparam Tensor input (N, inC, H, W), float, contiguous
+-- @treturn Tensor self.output
+-- @usage local y = conv:forward(x)
 function Conv2d:updateOutput(input)
   check.tensor("Conv2d", "input", input)
   core.conv2d_forward(input, self.weight, self.bias, self:writable("output", input), self.workspace,
-                      self.sH, self.sW, self.pH, self.pW)
+                      self.sH, self.sW, self.pH, self.pW, self.dH, self.dW, self.groups)
   return self.output
 end
 
+--- The gradient with respect to the input: sets and returns self.gradInput (N, inC, H, W).
+-- @tparam Tensor input the forward's input
+-- @tparam Tensor gradOutput (N, outC, H', W')
+-- @treturn Tensor self.gradInput
+-- @usage local gx = conv:updateGradInput(x, gy)
 function Conv2d:updateGradInput(input, gradOutput)
   core.conv2d_backward_input(input, gradOutput, self.weight, self:writable("gradInput", gradOutput), self.workspace,
-                             self.sH, self.sW, self.pH, self.pW)
+                             self.sH, self.sW, self.pH, self.pW, self.dH, self.dW, self.groups)
   return self.gradInput
 end
 
+--- Adds scale times the parameter gradients into gradWeight and gradBias.
+-- @tparam Tensor input the forward's input
+-- @tparam Tensor gradOutput (N, outC, H', W')
+-- @tparam[opt=1] number scale
+-- @usage conv:accGradParameters(x, gy)
 function Conv2d:accGradParameters(input, gradOutput, scale)
   core.conv2d_backward_params(input, gradOutput, self.gradWeight, self.gradBias, self.workspace,
-                              self.sH, self.sW, self.pH, self.pW, scale or 1)
+                              self.sH, self.sW, self.pH, self.pW, scale or 1, self.dH, self.dW, self.groups)
 end
 
--- project(signal): the deconvnet's filtering step, signal (N,outC,H',W') at the output
--- of the last forward -> (N,inC,H,W) at its input, through this layer's filters
--- transposed (the gradient w.r.t. the input, conv2d_backward_input) and without the
--- bias. Returns the module's projection buffer, which the next call overwrites.
+--- The deconvnet's filtering step (lunet.viz): signal (N, outC, H', W') at the output of
+-- the last forward -> (N, inC, H, W) at its input, through this layer's filters
+-- transposed (the gradient w.r.t. the input) and without the bias. Only for an
+-- ungrouped, undilated convolution, the deconvnet's; others raise an error.
+-- @tparam Tensor signal (N, outC, H', W')
+-- @treturn Tensor the module's projection buffer, which the next call overwrites
+-- @usage local back = conv:project(signal)
 function Conv2d:project(signal)
+  if self.groups ~= 1 or self.dH ~= 1 or self.dW ~= 1 then
+    check.fail(2, "Conv2d:project: the deconvnet projects through ungrouped, undilated convolutions only; "
+      .. "this one has groups %d, dilation %s", self.groups, pairString(self.dH, self.dW))
+  end
   core.conv2d_backward_input(lastInput(self, "Conv2d:project"), signal, self.weight, projection(self),
                              self.workspace, self.sH, self.sW, self.pH, self.pW)
   return self.projection
@@ -126,7 +241,188 @@ function Conv2d:__tostring()
   local pad = pairString(self.pH, self.pW)
   return ("Conv2d(%d -> %d, %s, stride %s, padding %s%s)"):format(
     self.inC, self.outC, kernelString(self.kH, self.kW), pairString(self.sH, self.sW),
-    self.same and ("'same' = " .. pad) or pad, self.bias and "" or ", no bias")
+    self.same and ("'same' = " .. pad) or pad, convExtras(self))
+end
+
+--- The transposed convolution (PyTorch's ConvTranspose2d), the adjoint of Conv2d: it maps
+-- a Conv2d's output shape back to its input shape, upsampling by the stride.
+-- `ConvTranspose2d(inC, outC, k, {stride = 1, padding = 0, outputPadding = 0, dilation = 1, groups = 1,
+-- bias = true})`: k, stride, padding, outputPadding and dilation are integers or {h, w}
+-- pairs; outputPadding (added to one side of the output) must be smaller than the
+-- stride or the dilation. weight (inC, outC/groups, kH, kW), bias (outC);
+-- input (N, inC, H, W) -> (N, outC, H', W'), H' = (H-1)sH - 2pH + dH(kH-1) + opH + 1.
+-- Its forward is the conv2d kernels' gradient w.r.t. the input, and its gradient
+-- w.r.t. the input their forward.
+-- @type ConvTranspose2d
+-- @tparam integer inC input channels
+-- @tparam integer outC output channels
+-- @tparam integer|table k kernel size, or {kH, kW}
+-- @tparam[opt] table opts stride, padding, outputPadding, dilation, groups, bias
+-- @usage local up = nn.ConvTranspose2d(16, 8, 3, {stride = 2, padding = 1, outputPadding = 1})  -- doubles H, W
+local ConvTranspose2d = module.class("ConvTranspose2d", Module)
+layers.ConvTranspose2d = ConvTranspose2d
+
+function ConvTranspose2d:__init(inC, outC, k, opts)
+  Module.__init(self)
+  opts = convOptions(self, "ConvTranspose2d", 2, inC, outC, k, opts,
+    { "bias", "dilation", "groups", "outputPadding", "padding", "stride" }, false)
+  self.opH, self.opW = pair(opts.outputPadding or 0, "ConvTranspose2d", "outputPadding")
+  if self.opH < 0 or self.opW < 0 or (self.opH >= self.sH and self.opH >= self.dH)
+      or (self.opW >= self.sW and self.opW >= self.dW) then
+    check.fail(3, "ConvTranspose2d: outputPadding must be >= 0 and smaller than the stride or the dilation, "
+      .. "got %s (stride %s, dilation %s)", pairString(self.opH, self.opW), pairString(self.sH, self.sW),
+      pairString(self.dH, self.dW))
+  end
+  convParameters(self, opts, outC, inC, outC // self.groups, self.kH, self.kW)
+end
+
+ConvTranspose2d.bufferNames = { "output", "gradInput", "workspace" }
+
+--- Re-draws weight and bias uniform in +-1/sqrt(fanIn), fanIn = outC/groups*kH*kW (PyTorch's default:
+-- the fan of weight's second dimension).
+-- @treturn ConvTranspose2d self
+-- @usage up:reset()
+function ConvTranspose2d:reset()
+  return resetUniform(self, self.outC // self.groups * self.kH * self.kW)
+end
+
+-- The kernels' trailing arguments: stride, padding, output padding, dilation, groups
+-- (and the gradients' scale, when given).
+local function transposedArgs(m, scale)
+  return m.sH, m.sW, m.pH, m.pW, m.opH, m.opW, m.dH, m.dW, m.groups, scale
+end
+
+--- Forward: sets and returns self.output (N, outC, H', W').
+-- @tparam Tensor input (N, inC, H, W), float, contiguous
+-- @treturn Tensor self.output
+-- @usage local y = up:forward(x)
+function ConvTranspose2d:updateOutput(input)
+  check.tensor("ConvTranspose2d", "input", input)
+  core.conv_transpose2d_forward(input, self.weight, self.bias, self:writable("output", input), self.workspace,
+                                transposedArgs(self))
+  return self.output
+end
+
+--- The gradient with respect to the input: sets and returns self.gradInput (N, inC, H, W).
+-- @tparam Tensor input the forward's input
+-- @tparam Tensor gradOutput (N, outC, H', W')
+-- @treturn Tensor self.gradInput
+-- @usage local gx = up:updateGradInput(x, gy)
+function ConvTranspose2d:updateGradInput(input, gradOutput)
+  core.conv_transpose2d_backward_input(input, gradOutput, self.weight, self:writable("gradInput", gradOutput),
+                                       self.workspace, transposedArgs(self))
+  return self.gradInput
+end
+
+--- Adds scale times the parameter gradients into gradWeight and gradBias.
+-- @tparam Tensor input the forward's input
+-- @tparam Tensor gradOutput (N, outC, H', W')
+-- @tparam[opt=1] number scale
+-- @usage up:accGradParameters(x, gy)
+function ConvTranspose2d:accGradParameters(input, gradOutput, scale)
+  core.conv_transpose2d_backward_params(input, gradOutput, self.gradWeight, self.gradBias, self.workspace,
+                                        transposedArgs(self, scale or 1))
+end
+
+function ConvTranspose2d:__tostring()
+  return ("ConvTranspose2d(%d -> %d, %s, stride %s, padding %s%s)"):format(self.inC, self.outC,
+    kernelString(self.kH, self.kW), pairString(self.sH, self.sW), pairString(self.pH, self.pW), convExtras(self))
+end
+
+--- A 1-D convolution over a batch of sequences (PyTorch's Conv1d), computed by the
+-- conv2d kernels as a convolution of height 1.
+-- `Conv1d(inC, outC, k, {stride = 1, padding = 0 | 'same', dilation = 1, groups = 1, bias = true})`,
+-- all integers; the options mean what they mean for Conv2d. weight (outC, inC/groups, k),
+-- bias (outC); input (N, inC, L) -> (N, outC, L'), L' = floor((L + 2p - d(k-1) - 1)/s) + 1.
+-- @type Conv1d
+-- @tparam integer inC input channels
+-- @tparam integer outC output channels
+-- @tparam integer k kernel size
+-- @tparam[opt] table opts stride, padding, dilation, groups, bias
+-- @usage local conv = nn.Conv1d(16, 32, 3, {dilation = 2, padding = 'same'})
+local Conv1d = module.class("Conv1d", Module)
+layers.Conv1d = Conv1d
+
+function Conv1d:__init(inC, outC, k, opts)
+  Module.__init(self)
+  opts = convOptions(self, "Conv1d", 1, inC, outC, k, opts, { "bias", "dilation", "groups", "padding", "stride" },
+    true)
+  self.output4, self.gradInput4 = lunet.zeros(0), lunet.zeros(0)
+  convParameters(self, opts, outC, outC, inC // self.groups, self.kW)
+end
+
+-- output4 and gradInput4 are what the kernels write, (N, C, 1, L); output and gradInput
+-- are (N, C, L) views of them.
+Conv1d.bufferNames = { "output", "gradInput", "output4", "gradInput4", "workspace" }
+
+--- Re-draws weight and bias uniform in +-1/sqrt(fanIn), fanIn = inC/groups*k.
+-- @treturn Conv1d self
+-- @usage conv:reset()
+function Conv1d:reset()
+  return resetUniform(self, self.inC // self.groups * self.kW)
+end
+
+-- (N, C, L) -> (N, C, 1, L): a view of a contiguous tensor (a copy otherwise).
+local function asImages(x)
+  return x:reshape(x:size(1), x:size(2), 1, x:size(3))
+end
+
+-- The (N, C, 1, L) result of a kernel as the module's (N, C, L) field.
+local function asSequences(m, field, t)
+  m[field] = t:view(t:size(1), t:size(2), t:size(4))
+  return m[field]
+end
+
+-- The input's checks in the module's terms: (N, inC, L) with room for the dilated kernel.
+local function checkSequences(m, input)
+  check.tensor("Conv1d", "input", input, { rank = 3, layout = "(N,C,L)" }, 3)
+  if input:size(2) ~= m.inC then
+    check.fail(3, "Conv1d: input has %d channels, expected %d", input:size(2), m.inC)
+  end
+  local span = m.dW * (m.kW - 1) + 1
+  if input:size(3) + 2 * m.pW < span then
+    check.fail(3, "Conv1d: a kernel of %d%s with padding %d does not fit the input length %d", m.kW,
+      m.dW ~= 1 and (" dilated %d (spanning %d)"):format(m.dW, span) or "", m.pW, input:size(3))
+  end
+  return asImages(input)
+end
+
+--- Forward: sets and returns self.output (N, outC, L').
+-- @tparam Tensor input (N, inC, L), float
+-- @treturn Tensor self.output
+-- @usage local y = conv:forward(x)
+function Conv1d:updateOutput(input)
+  local out = core.conv2d_forward(checkSequences(self, input), asImages(self.weight), self.bias,
+    self:writable("output4", input), self.workspace, 1, self.sW, 0, self.pW, 1, self.dW, self.groups)
+  return asSequences(self, "output", out)
+end
+
+--- The gradient with respect to the input: sets and returns self.gradInput (N, inC, L).
+-- @tparam Tensor input the forward's input
+-- @tparam Tensor gradOutput (N, outC, L')
+-- @treturn Tensor self.gradInput
+-- @usage local gx = conv:updateGradInput(x, gy)
+function Conv1d:updateGradInput(input, gradOutput)
+  check.tensor("Conv1d", "gradOutput", gradOutput, { rank = 3, layout = "(N,C,L)" })
+  local gx = core.conv2d_backward_input(checkSequences(self, input), asImages(gradOutput), asImages(self.weight),
+    self:writable("gradInput4", gradOutput), self.workspace, 1, self.sW, 0, self.pW, 1, self.dW, self.groups)
+  return asSequences(self, "gradInput", gx)
+end
+
+--- Adds scale times the parameter gradients into gradWeight and gradBias.
+-- @tparam Tensor input the forward's input
+-- @tparam Tensor gradOutput (N, outC, L')
+-- @tparam[opt=1] number scale
+-- @usage conv:accGradParameters(x, gy)
+function Conv1d:accGradParameters(input, gradOutput, scale)
+  check.tensor("Conv1d", "gradOutput", gradOutput, { rank = 3, layout = "(N,C,L)" })
+  core.conv2d_backward_params(checkSequences(self, input), asImages(gradOutput), asImages(self.gradWeight),
+    self.gradBias, self.workspace, 1, self.sW, 0, self.pW, scale or 1, 1, self.dW, self.groups)
+end
+
+function Conv1d:__tostring()
+  return ("Conv1d(%d -> %d, %d, stride %d, padding %s%s)"):format(self.inC, self.outC, self.kW, self.sW,
+    self.same and ("'same' = " .. self.pW) or tostring(self.pW), convExtras(self))
 end
 
 ---------------------------------------------------------------------------------

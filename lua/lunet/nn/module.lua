@@ -65,14 +65,14 @@ end
 
 local function capitalize(s) return s:sub(1, 1):upper() .. s:sub(2) end
 
--- The sliding-window options of the layers: a number n -> n, n; a table {a, b} -> a, b
--- (errors blame the caller of the constructor that calls this).
-function M.pair(v, fname, what)
+-- The sliding-window options of the layers: a number n -> n, n; a table {a, b} -> a, b.
+-- Errors at `level` seen from here (default 4: the caller of a constructor that calls this).
+function M.pair(v, fname, what, level)
   if math.type(v) == "integer" then return v, v end
   if type(v) == "table" and math.type(v[1]) == "integer" and math.type(v[2]) == "integer" then
     return v[1], v[2]
   end
-  check.fail(4, "%s: %s must be an integer or a pair {h, w} of integers, got %s",
+  check.fail(level or 4, "%s: %s must be an integer or a pair {h, w} of integers, got %s",
     fname, what, type(v) == "table" and "a table" or tostring(v))
 end
 
