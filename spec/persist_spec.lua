@@ -19,6 +19,9 @@ local function samples()
   local trained = function(m, x) m:forward(x); return m end
   return {
     Conv2d = {nn.Conv2d(1, 2, 3, {padding = 1}), img},
+    ["Conv2d{groups, dilation}"] = {nn.Conv2d(2, 4, 3, {padding = 2, dilation = 2, groups = 2}), lunet.randn(2, 2, 6, 6)},
+    ConvTranspose2d = {nn.ConvTranspose2d(1, 2, 3, {stride = 2, padding = 1, outputPadding = 1}), img},
+    Conv1d = {nn.Conv1d(3, 2, 3, {dilation = 2}), lunet.randn(2, 3, 9)},
     MaxPool2d = {nn.MaxPool2d(2, 2), img},
     ReLU = {nn.ReLU(), vec}, Tanh = {nn.Tanh(), vec}, Sigmoid = {nn.Sigmoid(), vec},
     LeakyReLU = {nn.LeakyReLU(0.3), vec}, ELU = {nn.ELU(0.5), vec}, GELU = {nn.GELU{approximate = "tanh"}, vec},

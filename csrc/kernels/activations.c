@@ -1,7 +1,9 @@
 /* activations.c — the pointwise activations beyond ReLU (tanh, sigmoid, leaky ReLU, ELU,
  * GELU, SiLU, softplus), forward and backward, with PyTorch's definitions. One loop per
- * activation, chunked on lunet's thread pool; the switch is outside the loops. */
+ * activation, chunked on lunet's thread pool; the switch is outside the loops. tanh is
+ * fastmath.h's, the same as the tensor method's and the recurrent kernels'. */
 #include <math.h>
+#include "fastmath.h"
 #include "nnkernels.h"
 #include "threadpool.h"
 
@@ -28,7 +30,7 @@ static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   float *y = j->out;
   switch (j->kind) {
     case LT_ACT_TANH:
-      for (int64_t i = i0; i < i1; i++) y[i] = tanhf(x[i]);
+      for (int64_t i = i0; i < i1; i++) y[i] = lt_ftanh(x[i]); /* as the tensor's tanh */
       break;
     case LT_ACT_SIGMOID:
       for (int64_t i = i0; i < i1; i++) y[i] = sigmoidf(x[i]);

@@ -17,7 +17,7 @@
 -- their gradients live in buffers the module keeps (autograd.withBuffers): once the shapes
 -- are known a training step allocates no tensor for them, and a forward overwrites what
 -- the previous one computed. clearState() releases them.
--- @module lunet.nn.functional
+-- @submodule lunet.nn
 local lunet = require "lunet"
 local check = require "lunet.check"
 local autograd = require "lunet.autograd"

@@ -153,7 +153,7 @@ end
 -- input (N, inC, H, W) -> (N, outC, H', W'), H' = floor((H + 2pH - dH(kH-1) - 1)/sH) + 1.
 -- Bad options raise an error naming the option at the caller's line; an input the
 -- dilated kernel does not fit raises one at the forward.
--- @type Conv2d
+-- @function Conv2d
 -- @tparam integer inC input channels
 -- @tparam integer outC output channels
 -- @tparam integer|table k kernel size, or {kH, kW}
@@ -253,7 +253,7 @@ end
 -- input (N, inC, H, W) -> (N, outC, H', W'), H' = (H-1)sH - 2pH + dH(kH-1) + opH + 1.
 -- Its forward is the conv2d kernels' gradient w.r.t. the input, and its gradient
 -- w.r.t. the input their forward.
--- @type ConvTranspose2d
+-- @function ConvTranspose2d
 -- @tparam integer inC input channels
 -- @tparam integer outC output channels
 -- @tparam integer|table k kernel size, or {kH, kW}
@@ -334,7 +334,7 @@ end
 -- `Conv1d(inC, outC, k, {stride = 1, padding = 0 | 'same', dilation = 1, groups = 1, bias = true})`,
 -- all integers; the options mean what they mean for Conv2d. weight (outC, inC/groups, k),
 -- bias (outC); input (N, inC, L) -> (N, outC, L'), L' = floor((L + 2p - d(k-1) - 1)/s) + 1.
--- @type Conv1d
+-- @function Conv1d
 -- @tparam integer inC input channels
 -- @tparam integer outC output channels
 -- @tparam integer k kernel size
