@@ -95,7 +95,7 @@ local function isBias(name) return name:lower():find("bias", 1, true) ~= nil end
 -- A module whose weight is a vector (BatchNorm's and LayerNorm's scale) keeps its own
 -- initialization, reset(): a scale of 1, a shift of 0.
 local function eachOwnParameter(m, fill)
-  if lunet.isTensor(m.weight) and m.weight:dim() < 2 then
+  if check.isTensor(m.weight) and m.weight:dim() < 2 then
     if m.reset then m:reset() end
     return
   end
