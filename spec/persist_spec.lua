@@ -99,8 +99,8 @@ describe("lunet.save and lunet.load of whole models", function()
     lunet.manualSeed(12)
     local m = lunet.models.lenet5()
     local m2 = roundTrip(m):evaluate() -- no dropout: the two losses see one network
-    local opt = lunet.optim.SGD(m2, {lr = 0.01})
-    local x, y = lunet.randn(4, 1, 28, 28), lunet.tensor{1, 2, 3, 4}
+    local opt = lunet.optim.SGD(m2, {lr = 1e-3})
+    local x, y = lunet.rand(4, 1, 28, 28), lunet.tensor{1, 2, 3, 4} -- images in [0, 1]
     local crit = nn.CrossEntropyLoss()
     m2:zeroGrad()
     local before = crit:forward(m2:forward(x), y)
