@@ -446,8 +446,8 @@ describe("double tensors: the float32-only kernels", function()
     local conv = lunet.nn.Conv2d(1, 1, 3)
     assert.has_error(function() conv:forward(lunet.ones(1, 1, 4, 4, "double")) end,
       "conv2d: argument #1 must be a float tensor, got a double tensor" .. hint)
-    assert.has_error(function() lunet.ones(2, "double"):uniform_() end,
-      "uniform_: argument #1 must be a float tensor, got a double tensor" .. hint)
+    assert.has_error(function() lunet.ones(2, "double"):bernoulli_(0.5) end,
+      "bernoulli_: argument #1 must be a float tensor, got a double tensor" .. hint)
     local p, g = lunet.ones(2, "double"), lunet.ones(2, "double")
     assert.has_error(function() core.sgd_step(p, g, nil, 0.1, 0, false, 0) end,
       "sgd_step: argument #1 must be a float tensor, got a double tensor" .. hint)
@@ -509,5 +509,31 @@ describe("double tensors: lunet.save and lunet.load", function()
     local asFloat = data:sub(1, 12) .. string.pack("<I4", 0) .. data:sub(17)
     assert.equal("lunet.load: '" .. dir .. "/f.tns': tensor: tensor corrupt (checksum mismatch)",
       loadBytes("f.tns", asFloat:sub(1, 28 + 8) .. asFloat:sub(-4)))
+  end)
+end)
+
+describe("random double tensors", function()
+  it("rand, randn and truncnormal take a dtype; a float draw is the double's rounding", function()
+    for _, f in ipairs({function(dt) return lunet.rand(50, dt) end, function(dt) return lunet.randn(50, dt) end,
+                        function(dt) return lunet.truncnormal({50}, 0.5, dt) end}) do
+      lunet.manualSeed(21)
+      local d = f("double")
+      lunet.manualSeed(21)
+      local s = f("float")
+      assert.are.equal("double", d:dtype())
+      assert.are.same(s:totable(), d:float():totable())
+      assert.is_true(d:sub(s:double()):abs():max() > 0) -- the double keeps bits the float lost
+    end
+    assert.is_true(lunet.truncnormal({1000}, 0.5, "double"):abs():max() <= 1)
+    local u = lunet.rand(1000, "double")
+    assert.is_true(u:min() >= 0 and u:max() < 1)
+  end)
+
+  it("the in-place fills work on double tensors, and int is refused", function()
+    local t = lunet.zeros(200, "double"):uniform_(-2, -1)
+    assert.is_true(t:min() >= -2 and t:max() < -1)
+    assert.are.equal("double", lunet.zeros(3, "double"):normal_(0, 1):dtype())
+    assert.has_error(function() lunet.rand(2, "int") end, 'rand: dtype must be "float" or "double", got int')
+    assert.has_error(function() lunet.zeros(2, "int"):uniform_() end)
   end)
 end)

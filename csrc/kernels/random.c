@@ -100,17 +100,25 @@ static float uniform_float(double lo, double hi) {
   return v;
 }
 
+/* The same draw for a double: moved just below hi when the rounding reaches it. */
+static double uniform_double(double lo, double hi) {
+  double v = lo + (hi - lo) * lt_rng_uniform();
+  if (v >= hi && hi > lo) v = nextafter(hi, lo);
+  return v;
+}
+
 typedef enum { FILL_UNIFORM, FILL_NORMAL, FILL_TRUNC } fill_kind;
 
-/* One draw per element, walking the view's index in row-major order. */
+/* One draw per element, walking the view's index in row-major order; float or double
+ * (a float element is the float rounding of the double draw). */
 static void fill(lt_tensor *t, fill_kind k, double p, double q) {
   const int64_t n = lt_numel(t);
   int64_t idx[LT_MAXDIM] = {0}, off = 0;
-  float *d = lt_fdata(t);
+  const int dbl = t->dtype == LT_DOUBLE;
   for (int64_t i = 0; i < n; i++) {
-    d[off] = k == FILL_UNIFORM ? uniform_float(p, q)
-             : k == FILL_NORMAL ? (float)(p + q * lt_rng_normal())
-                                : (float)lt_rng_truncnormal(p);
+    lt_set(t, off, k == FILL_UNIFORM ? (dbl ? uniform_double(p, q) : uniform_float(p, q))
+                   : k == FILL_NORMAL ? p + q * lt_rng_normal()
+                                      : lt_rng_truncnormal(p));
     for (int j = t->ndim - 1; j >= 0; j--) {
       off += t->stride[j];
       if (++idx[j] < t->size[j]) break;

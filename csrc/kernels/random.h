@@ -27,8 +27,9 @@ void lt_rng_get_state(uint64_t out[LT_RNG_STATE_WORDS + 2]);
  * normal draw would then loop forever), has_spare is 0 or 1, the spare a finite number. */
 const char *lt_rng_set_state(const uint64_t in[LT_RNG_STATE_WORDS + 2]);
 
-/* ---- fills of float tensors. Elements are drawn in row-major order of the view, so one
- * seed gives the same values whatever the strides. ---- */
+/* ---- fills of float or double tensors. Elements are drawn in row-major order of the
+ * view, so one seed gives the same values whatever the strides; a float element is the
+ * float rounding of the draw a double one gets. ---- */
 
 /* t[i] ~ U[lo, hi): the float rounding of a draw that would reach hi is moved just below. */
 void lt_fill_uniform(lt_tensor *t, double lo, double hi);

@@ -34,11 +34,15 @@ static int l_setRNGState(lua_State *L) {
   return 0;
 }
 
-/* A new float tensor of the sizes given from argument 1 on (integers or one table). */
-static lt_tensor *new_sized(lua_State *L, const char *fname) {
+/* A new tensor of the sizes given from argument 1 on (integers or one table) and the
+ * dtype at argument dtarg (0: right after the sizes): "float" (the default) or "double". */
+static lt_tensor *new_sized(lua_State *L, const char *fname, int dtarg) {
   int64_t size[LT_MAXDIM];
-  int nd = lunet_checksizes(L, 1, size, fname, NULL);
-  return lunet_newresult(L, LT_FLOAT, nd, size, fname);
+  int next;
+  int nd = lunet_checksizes(L, 1, size, fname, &next);
+  lt_dtype dt = lunet_optdtype(L, dtarg ? dtarg : next, fname);
+  if (dt == LT_INT) luaL_error(L, "%s: dtype must be \"float\" or \"double\", got int", fname);
+  return lunet_newresult(L, dt, nd, size, fname);
 }
 
 static double check_std(lua_State *L, int arg, const char *fname) {
@@ -48,20 +52,20 @@ static double check_std(lua_State *L, int arg, const char *fname) {
 }
 
 static int l_rand(lua_State *L) {
-  lt_fill_uniform(new_sized(L, "rand"), 0.0, 1.0);
+  lt_fill_uniform(new_sized(L, "rand", 0), 0.0, 1.0);
   return 1;
 }
 
 static int l_randn(lua_State *L) {
-  lt_fill_normal(new_sized(L, "randn"), 0.0, 1.0);
+  lt_fill_normal(new_sized(L, "randn", 0), 0.0, 1.0);
   return 1;
 }
 
-/* truncnormal(sizes, std) */
+/* truncnormal(sizes, std [, dtype]) */
 static int l_truncnormal(lua_State *L) {
   luaL_argexpected(L, lua_istable(L, 1), 1, "table of sizes");
   double std = check_std(L, 2, "truncnormal");
-  lt_fill_truncnormal(new_sized(L, "truncnormal"), std);
+  lt_fill_truncnormal(new_sized(L, "truncnormal", 3), std);
   return 1;
 }
 
@@ -75,19 +79,19 @@ static int l_randperm(lua_State *L) {
 }
 
 static int m_uniform_(lua_State *L) {
-  lt_fill_uniform(lunet_checkfloat(L, 1, "uniform_"), luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
+  lt_fill_uniform(lunet_checkreal(L, 1, "uniform_"), luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
   lua_settop(L, 1);
   return 1;
 }
 
 static int m_normal_(lua_State *L) {
-  lt_fill_normal(lunet_checkfloat(L, 1, "normal_"), luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
+  lt_fill_normal(lunet_checkreal(L, 1, "normal_"), luaL_optnumber(L, 2, 0), luaL_optnumber(L, 3, 1));
   lua_settop(L, 1);
   return 1;
 }
 
 static int m_truncnormal_(lua_State *L) {
-  lt_tensor *t = lunet_checkfloat(L, 1, "truncnormal_");
+  lt_tensor *t = lunet_checkreal(L, 1, "truncnormal_");
   lt_fill_truncnormal(t, check_std(L, 2, "truncnormal_"));
   lua_settop(L, 1);
   return 1;
