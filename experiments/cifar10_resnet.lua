@@ -20,7 +20,7 @@ local fileutil, report = lunet.fileutil, require "lunet.report"
 local T = data.transforms
 
 local parser = cli.parser("cifar10_resnet", "A small ResNet with BatchNorm, augmentation, AdamW and a cosine schedule.")
-parser:option("--epochs", "Passes over the 10,000 training images.", "30"):convert(math.tointeger)
+parser:option("--epochs", "Passes over the 10,000 training images.", "15"):convert(math.tointeger)
 parser:option("--width", "Channels of the first stage (the others 2x and 4x).", "16"):convert(math.tointeger)
 parser:option("--batch", "Minibatch size.", "64"):convert(math.tointeger)
 parser:option("--lr", "AdamW's peak learning rate.", "3e-3"):convert(tonumber)
