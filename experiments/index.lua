@@ -1,4 +1,5 @@
---- The results' front page: `results/index.html` linking the three parts' pages.
+--- The results' front page: `results/index.html` linking the three parts' pages (and the
+-- pages beyond the handout that are there).
 --   lunet experiments/index.lua [--out DIR]     (DIR: the folder holding the parts' folders)
 -- `./run.sh main` runs it after the experiments. A part whose page is missing is listed as
 -- not run, with the command that makes it.
@@ -19,16 +20,31 @@ local PARTS = {
     "RNN, LSTM and GRU reading digits row by row: hidden size, learning rate, iterations and optimizer, and the comparison with the CNN." },
 }
 
+-- Beyond the handout: listed when their pages are there (`./run.sh main` does not run them).
+local EXTRAS = {
+  { "Beyond Part 1 — a small ResNet beside LeNet-5", "cifar10_resnet/summary.html",
+    "BatchNorm, residual blocks, augmentation, AdamW and a cosine schedule on the same CIFAR-10 subset." },
+  { "Beyond Part 3 — recurrent cells written with autograd", "mnist_custom_cell/summary.html",
+    "A peephole LSTM and a minimal gated unit in a few lines of lunet.autograd, beside the fused LSTM." },
+}
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
 local entries = {}
 for _, p in ipairs(PARTS) do
-  local f = io.open(args.out .. "/" .. p[2], "rb")
-  if f then
-    f:close()
+  if exists(args.out .. "/" .. p[2]) then
     entries[#entries + 1] = { p[1], p[2], p[4] }
   else
     entries[#entries + 1] = { p[1] .. " (not run)", p[2],
       ("not run yet: `bin/lunet experiments/%s.lua --out %s/%s`"):format(p[3], args.out, p[3]) }
   end
+end
+for _, p in ipairs(EXTRAS) do
+  if exists(args.out .. "/" .. p[2]) then entries[#entries + 1] = p end
 end
 local path = report.index(args.out .. "/index.html", entries, {
   title = "lunet — Assignment 2, answered",
