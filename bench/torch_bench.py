@@ -189,11 +189,33 @@ NORM_WORKLOADS = {
     "avgpool2d_b50": lambda torch: (torch.nn.AvgPool2d(2), torch.randn(50, 32, 32, 32)),
     "adaptive_avgpool2d_b50": lambda torch: (torch.nn.AdaptiveAvgPool2d(1), torch.randn(50, 64, 16, 16)),
     "embedding_b50": lambda torch: (torch.nn.Embedding(10000, 128), torch.randint(0, 10000, (50, 35))),
+    "gelu_b50": lambda torch: (torch.nn.GELU(), torch.randn(50, 64, 16, 16)),
+    "silu_b50": lambda torch: (torch.nn.SiLU(), torch.randn(50, 64, 16, 16)),
+    "tanh_b50": lambda torch: (torch.nn.Tanh(), torch.randn(50, 64, 16, 16)),
 }
+
+
+def augment_step(torch):
+    """torchvision's RandomCrop(28, padding=2) + RandomHorizontalFlip as a DataLoader applies
+    them, image by image (torchvision is not in Debian: the same tensor operations)."""
+    x = torch.rand(128, 1, 28, 28)
+
+    def step():
+        padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+        out = torch.empty_like(x)
+        oy, ox = torch.randint(0, 5, (128,)), torch.randint(0, 5, (128,))
+        flip = torch.rand(128) < 0.5
+        for i in range(128):
+            crop = padded[i, :, oy[i]:oy[i] + 28, ox[i]:ox[i] + 28]
+            out[i] = torch.flip(crop, (2,)) if flip[i] else crop
+        return out
+    return step
 build_others = build
 
 
 def build(torch, name):  # noqa: F811 (the norm layers, then the others)
+    if name == "augment_b128":
+        return augment_step(torch)
     if name not in NORM_WORKLOADS:
         return build_others(torch, name)
     torch.manual_seed(1)

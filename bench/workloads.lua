@@ -280,10 +280,10 @@ function workloads.build(name)
   error("unknown workload " .. name)
 end
 
--- The layers of nn/norm.lua: one iteration is a forward and a backward (the gradients
--- w.r.t. the input and the parameters; the weight's alone for Embedding). Their "FLOPs"
--- are the input's elements (the indices' for Embedding), so the GFLOP/s column reads as
--- elements per nanosecond.
+-- The layers of nn/norm.lua and nn/activation.lua: one iteration is a forward and a
+-- backward (the gradients w.r.t. the input and the parameters; the weight's alone for
+-- Embedding). Their "FLOPs" are the input's elements (the indices' for Embedding), so the
+-- GFLOP/s column reads as elements per nanosecond.
 local NORM = {
   { "batchnorm2d_train_b50", "BatchNorm2d(32) training forward+backward, (50,32,16,16)", 50 * 32 * 16 * 16,
     function() return nn.BatchNorm2d(32), lunet.randn(50, 32, 16, 16) end },
@@ -295,6 +295,17 @@ local NORM = {
     function() return nn.AdaptiveAvgPool2d(1), lunet.randn(50, 64, 16, 16) end },
   { "embedding_b50", "Embedding(10000, 128) forward+backward, (50,35) indices", 50 * 35,
     function() return nn.Embedding(10000, 128), lunet.rand(50, 35):mul(10000):floor():add(1):int() end },
+  { "gelu_b50", "GELU forward+backward, (50,64,16,16)", 50 * 64 * 16 * 16,
+    function() return nn.GELU(), lunet.randn(50, 64, 16, 16) end },
+  { "silu_b50", "SiLU forward+backward, (50,64,16,16)", 50 * 64 * 16 * 16,
+    function() return nn.SiLU(), lunet.randn(50, 64, 16, 16) end },
+  { "tanh_b50", "Tanh forward+backward, (50,64,16,16)", 50 * 64 * 16 * 16,
+    function() return nn.Tanh(), lunet.randn(50, 64, 16, 16) end },
+  { "augment_b128", "RandomCrop(28, padding 2) + RandomHorizontalFlip of a (128,1,28,28) batch", 128 * 28 * 28,
+    function()
+      local T = lunet.data.transforms
+      return T.Compose{T.RandomCrop(28, {padding = 2}), T.RandomHorizontalFlip()}, lunet.rand(128, 1, 28, 28)
+    end },
 }
 local normBuilders = {}
 for _, w in ipairs(NORM) do
@@ -307,6 +318,7 @@ function workloads.build(name)
   if not make then return buildOthers(name) end
   lunet.manualSeed(1)
   local m, x = make()
+  if type(m) == "function" then return function() m(x) end end -- a transform: no backward
   local g = lunet.rand(m:forward(x):size())
   return function()
     m:forward(x)

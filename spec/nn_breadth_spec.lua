@@ -71,6 +71,39 @@ describe("nn activations", function()
     assert.is_true(nn.SiLU():forward(x):sub(x:relu()):abs():max() < 1e-30)
   end)
 
+  it("the vectorized exp and normal CDF hold float precision over the whole range", function()
+    -- nn.Sigmoid and nn.GELU run on fastmath.h's exp and CDF; x:sigmoid() is libm's expf,
+    -- and the GELU reference is built from Lua's math library in double
+    local x = lunet.linspace(-86, 86, 20001)
+    local a, b = nn.Sigmoid():forward(x), x:sigmoid()
+    assert.is_true(a:sub(b):abs():div(b):max() < 1e-6)
+    -- Phi(v) = erfc(-v / sqrt 2) / 2 in double: erfc by its power series for |z| <= 2.5 and
+    -- by its continued fraction beyond (Lua has no erf)
+    local function erfc(z)
+      if math.abs(z) <= 2.5 then
+        local sum, term, n = z, z, 0
+        repeat
+          n = n + 1
+          term = -term * z * z / n
+          sum = sum + term / (2 * n + 1)
+        until math.abs(term) < 1e-17 * math.abs(sum)
+        return 1 - 2 / math.sqrt(math.pi) * sum
+      end
+      local az, f = math.abs(z), 0
+      for k = 60, 1, -1 do f = (k / 2) / (az + f) end
+      local tail = math.exp(-az * az) / math.sqrt(math.pi) / (az + f)
+      return z > 0 and tail or 2 - tail
+    end
+    local g = nn.GELU():forward(x)
+    local worst = 0
+    for i = 1, 20001, 3 do
+      local v = x[i]
+      local ref = v * erfc(-v / math.sqrt(2)) / 2
+      worst = math.max(worst, math.abs(g[i] - ref) / math.max(1, math.abs(v)))
+    end
+    assert.is_true(worst < 3e-7, "GELU's error " .. worst)
+  end)
+
   it("print their arguments", function()
     assert.are.equal("LeakyReLU(0.2)", tostring(nn.LeakyReLU(0.2)))
     assert.are.equal("Softplus(1, 20)", tostring(nn.Softplus()))

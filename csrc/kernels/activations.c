@@ -1,7 +1,9 @@
 /* activations.c — the pointwise activations beyond ReLU (tanh, sigmoid, leaky ReLU, ELU,
  * GELU, SiLU, softplus), forward and backward, with PyTorch's definitions. One loop per
- * activation, chunked on lunet's thread pool; the switch is outside the loops. tanh is
- * fastmath.h's, the same as the tensor method's and the recurrent kernels'. */
+ * activation, chunked on lunet's thread pool; the switch is outside the loops. tanh, exp
+ * and the normal CDF are fastmath.h's branch-free forms, which vectorize (tanh the same as
+ * the tensor method's and the recurrent kernels'); ELU and softplus keep libm's expm1 and
+ * log1p, for their precision near 0. */
 #include <math.h>
 #include "fastmath.h"
 #include "nnkernels.h"
@@ -14,12 +16,9 @@ typedef struct {
   float p, q;
 } act_job;
 
-/* 1/(1+e^-x) without overflow for large |x|. */
-static inline float sigmoidf(float x) {
-  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-  const float e = expf(x);
-  return e / (1.0f + e);
-}
+/* The logistic function and the normal CDF and density, vectorizable (fastmath.h). */
+static inline float sigmoidf(float x) { return lt_fsigmoid_exp(x); }
+static inline float normpdf(float x) { return 0.3989422804014327f * lt_fexp(-0.5f * x * x); } /* 1/sqrt(2 pi) */
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_C 0.044715f
@@ -30,30 +29,38 @@ static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   float *y = j->out;
   switch (j->kind) {
     case LT_ACT_TANH:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) y[i] = lt_ftanh(x[i]); /* as the tensor's tanh */
       break;
     case LT_ACT_SIGMOID:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) y[i] = sigmoidf(x[i]);
       break;
     case LT_ACT_LEAKY_RELU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) y[i] = x[i] < 0.0f ? p * x[i] : x[i];
       break;
     case LT_ACT_ELU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) y[i] = x[i] > 0.0f ? x[i] : p * expm1f(x[i]);
       break;
     case LT_ACT_GELU:
-      for (int64_t i = i0; i < i1; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+      _Pragma("omp simd")
+      for (int64_t i = i0; i < i1; i++) y[i] = x[i] * lt_fnormcdf(x[i]);
       break;
     case LT_ACT_GELU_TANH:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float v = x[i];
         y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
       }
       break;
     case LT_ACT_SILU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) y[i] = x[i] * sigmoidf(x[i]);
       break;
     case LT_ACT_SOFTPLUS:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float bx = p * x[i];
         y[i] = bx > q ? x[i] : log1pf(expf(bx)) / p;
@@ -68,26 +75,30 @@ static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   float *d = j->out;
   switch (j->kind) {
     case LT_ACT_TANH:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) d[i] = g[i] * (1.0f - y[i] * y[i]);
       break;
     case LT_ACT_SIGMOID:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) d[i] = g[i] * y[i] * (1.0f - y[i]);
       break;
     case LT_ACT_LEAKY_RELU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) d[i] = x[i] > 0.0f ? g[i] : p * g[i];
       break;
     case LT_ACT_ELU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) d[i] = x[i] > 0.0f ? g[i] : g[i] * p * expf(x[i]);
       break;
     case LT_ACT_GELU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float v = x[i];
-        const float cdf = 0.5f * (1.0f + erff(v * (float)M_SQRT1_2));
-        const float pdf = expf(-0.5f * v * v) * 0.3989422804014327f; /* 1/sqrt(2 pi) */
-        d[i] = g[i] * (cdf + v * pdf);
+        d[i] = g[i] * (lt_fnormcdf(v) + v * normpdf(v));
       }
       break;
     case LT_ACT_GELU_TANH:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float v = x[i];
         const float t = tanhf(GELU_K * (v + GELU_C * v * v * v));
@@ -96,12 +107,14 @@ static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
       }
       break;
     case LT_ACT_SILU:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float s = sigmoidf(x[i]);
         d[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
       }
       break;
     case LT_ACT_SOFTPLUS:
+      _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float bx = p * x[i];
         d[i] = bx > q ? g[i] : g[i] * sigmoidf(bx);
