@@ -11,8 +11,9 @@ output and the gradient w.r.t. the input, each tensor as {shape = {...}, data = 
 with r a fixed random tensor given as gradOutput; a loss's is that of its value (for
 reduction "none", of sum(out * r), r again given as gradOutput).
 """
-import os
 import torch
+
+import luafixture
 import torch.nn as tnn
 
 torch.manual_seed(16)
@@ -121,13 +122,7 @@ def main():
                      'gradInput = %s}' % (name, lua_options(**opts).replace('"', '\\"'), tensor(x),
                                          tensor(ly if ly is not None else y), tensor(out),
                                          tensor(r) if r is not None else "nil", tensor(x.grad)))
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn", "torch.lua")
-    with open(path, "w") as f:
-        f.write("-- Written by spec/parity/nn_torch.py with PyTorch %s; do not edit.\nreturn {\n" % torch.__version__)
-        for c in cases:
-            f.write("  " + c + ",\n")
-        f.write("}\n")
-    print("wrote %d cases to %s" % (len(cases), os.path.normpath(path)))
+    luafixture.write("nn", "nn_torch.py", cases)
 
 
 main()

@@ -8,8 +8,9 @@ parameter after each of 50 steps on the loss sum((p - target)^2); for each sched
 learning rate (and momentum where cycled) after each of 50 steps, with the lunet
 constructor that should reproduce it.
 """
-import os
 import torch
+
+import luafixture
 
 torch.manual_seed(17)
 
@@ -69,14 +70,7 @@ def main():
                       lambda o: S.OneCycleLR(o, 0.5, total_steps=50, pct_start=0.2, anneal_strategy="linear"), "Adam"),
         schedule_case("LambdaLR(opt, function(n) return 1 / (1 + n) end)", lambda o: S.LambdaLR(o, lambda n: 1 / (1 + n))),
     ]
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "optim", "torch.lua")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write("-- Written by spec/parity/optim_torch.py with PyTorch %s; do not edit.\nreturn {\n" % torch.__version__)
-        for c in cases:
-            f.write("  " + c + ",\n")
-        f.write("}\n")
-    print("wrote %d cases to %s" % (len(cases), os.path.normpath(path)))
+    luafixture.write("optim", "optim_torch.py", cases)
 
 
 main()

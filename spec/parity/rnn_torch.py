@@ -9,8 +9,9 @@ bias1 / biasIH1 + biasHH1, ...; the RNN's and LSTM's hidden-hidden bias is zero,
 having one bias there), the output, h_n, and the gradients of sum(output * r) w.r.t.
 the input and every parameter.
 """
-import os
 import torch
+
+import luafixture
 
 torch.manual_seed(18)
 T, N, D, H = 4, 3, 5, 4
@@ -52,13 +53,7 @@ def case(name, cls):
 
 def main():
     cases = [case("RNN", torch.nn.RNN), case("LSTM", torch.nn.LSTM), case("GRU", torch.nn.GRU)]
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "rnn", "torch.lua")
-    with open(path, "w") as f:
-        f.write("-- Written by spec/parity/rnn_torch.py with PyTorch %s; do not edit.\nreturn {\n" % torch.__version__)
-        for c in cases:
-            f.write("  " + c + ",\n")
-        f.write("}\n")
-    print("wrote %d cases to %s" % (len(cases), os.path.normpath(path)))
+    luafixture.write("rnn", "rnn_torch.py", cases)
 
 
 main()
