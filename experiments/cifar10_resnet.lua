@@ -57,7 +57,10 @@ local trainSet, testSet = data.cifar10(args.data, {cacheDir = args.cache})
 -- the training set's mean and standard deviation, for the normalization of both sets
 local mean, std = trainSet.images:mean(), trainSet.images:std()
 local normalize = T.Normalize({mean}, {std})
-local testNorm = {images = normalize(testSet.images), labels = testSet.labels, classes = testSet.classes}
+-- a Normalize of its own for the test set: a transform's result is its buffer, which the
+-- training batches would overwrite
+local testNorm = {images = T.Normalize({mean}, {std})(testSet.images), labels = testSet.labels,
+  classes = testSet.classes}
 
 local model = resnet(args.width)
 model:init("kaiming")

@@ -69,6 +69,25 @@ describe("data.transforms", function()
     assert.are.same(x:contiguous():totable(), y:totable())
   end)
 
+  it("return a buffer of their own that the next call overwrites, and never change the input", function()
+    lunet.manualSeed(6)
+    for _, t in ipairs({T.RandomCrop(4, {padding = 1}), T.RandomHorizontalFlip(), T.Normalize({1}, {2})}) do
+      local x1, x2 = lunet.randn(3, 1, 4, 4), lunet.randn(3, 1, 4, 4)
+      local keep = x1:clone()
+      local y1 = t(x1)
+      local first = y1:clone()
+      local y2 = t(x2)
+      assert.is_true(y1:sharesStorage(y2)) -- one buffer
+      assert.are.same(keep:totable(), x1:totable())
+      assert.is_false(first:eq(y2):all())
+      local z = t(t(x1)) -- fed its own output: computed from it, not from a half-written buffer
+      assert.are.same({3, 1, 4, 4}, z:size())
+    end
+    local n = T.Normalize({1}, {2})
+    local once = n(lunet.ones(2, 1, 2, 2)):clone()
+    assert.are.same(once:sub(1):div(2):totable(), n(n(lunet.ones(2, 1, 2, 2))):totable())
+  end)
+
   it("take empty batches", function()
     assert.are.same({0, 1, 3, 3}, T.RandomCrop(3, {padding = 1})(lunet.zeros(0, 1, 3, 3)):size())
   end)

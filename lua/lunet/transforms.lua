@@ -1,8 +1,10 @@
 --- lunet.data.transforms: augmentation and normalization of image batches, for a
 -- Loader's `transform` option (or to call directly). Each transform is a function of a
--- float batch x (N,C,H,W) that returns a new batch; the random ones draw per image from
--- lunet's generator (from the loader's own when it has a seed) and do their work in one C
--- pass (lunet.core.crop_flip), not per image from Lua.
+-- float batch x (N,C,H,W) that returns the result in a buffer of its own, which its next
+-- call overwrites (as loader:next()'s batches are: clone it to keep it), so a training loop
+-- allocates nothing per batch; the input is never changed. The random ones draw per image
+-- from lunet's generator (from the loader's own when it has a seed) and do their work in
+-- one C pass (lunet.core.crop_flip), not per image from Lua.
 --
 --   local T = lunet.data.transforms
 --   local augment = T.Compose{T.RandomCrop(32, {padding = 4}), T.RandomHorizontalFlip(),
@@ -48,14 +50,15 @@ function transforms.RandomCrop(size, opts)
   opts = check.options("RandomCrop", opts, {"padding", "fill"}, 2)
   local pad = check.integer("RandomCrop", "padding", opts.padding or 0, 0, nil, 2)
   local fill = check.number("RandomCrop", "fill", opts.fill or 0, nil, nil, 2)
+  local out = lunet.zeros(0)
   return function(x)
     x = checkBatch("RandomCrop", x)
     local n, h, w = x:size(1), x:size(3), x:size(4)
     if h + 2 * pad < oh or w + 2 * pad < ow then
       check.fail(2, "RandomCrop: a %dx%d crop does not fit a %dx%d image padded by %d", oh, ow, h, w, pad)
     end
-    return core.crop_flip(x, lunet.zeros(0), draws(n, h + 2 * pad - oh), draws(n, w + 2 * pad - ow), nil, pad, oh, ow,
-      fill)
+    if out:sharesStorage(x) then out = lunet.zeros(0) end -- fed its own output
+    return core.crop_flip(x, out, draws(n, h + 2 * pad - oh), draws(n, w + 2 * pad - ow), nil, pad, oh, ow, fill)
   end
 end
 
@@ -68,12 +71,14 @@ end
 function transforms.RandomHorizontalFlip(opts)
   opts = check.options("RandomHorizontalFlip", opts, {"p"}, 2)
   local p = check.number("RandomHorizontalFlip", "p", opts.p or 0.5, 0, 1, 2)
+  local out = lunet.zeros(0)
   return function(x)
     x = checkBatch("RandomHorizontalFlip", x)
     local n, h, w = x:size(1), x:size(3), x:size(4)
     local flip = lunet.zeros(n):bernoulli_(p):int()
     local zero = lunet.zeros(n, "int")
-    return core.crop_flip(x, lunet.zeros(0), zero, zero, flip, 0, h, w)
+    if out:sharesStorage(x) then out = lunet.zeros(0) end -- fed its own output
+    return core.crop_flip(x, out, zero, zero, flip, 0, h, w)
   end
 end
 
@@ -100,10 +105,12 @@ function transforms.Normalize(mean, std)
   end
   local c = m:size(1)
   m, s = m:view(1, c, 1, 1), s:view(1, c, 1, 1)
+  local out = lunet.zeros(0)
   return function(x)
     check.tensor("Normalize", "input", x, {rank = 4, dtype = "float", layout = "(N,C,H,W)"}, 2)
     if x:size(2) ~= c then check.fail(2, "Normalize: input has %d channels, mean and std %d", x:size(2), c) end
-    return x:sub(m):div_(s)
+    if out:shapeString() ~= x:shapeString() or out:sharesStorage(x) then out = lunet.zeros(x:size()) end
+    return out:copy(x):sub_(m):div_(s)
   end
 end
 
