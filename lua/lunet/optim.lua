@@ -478,6 +478,31 @@ end
 -- @treturn Schedule
 -- @usage local sched = lunet.optim.ReduceLROnPlateau(opt, {patience = 3})
 -- sched:step(validationLoss)
+-- Is v better than the best so far, by ReduceLROnPlateau's threshold?
+local function improves(s, v)
+  local t = s.thresholdMode == "rel" and (s.mode == "min" and s.best * (1 - s.threshold) or s.best * (1 + s.threshold))
+    or (s.mode == "min" and s.best - s.threshold or s.best + s.threshold)
+  return s.mode == "min" and v < t or s.mode == "max" and v > t
+end
+
+-- ReduceLROnPlateau's step(metric), set on each instance in place of Schedule.step.
+local function plateauStep(self, metric)
+  self.n = self.n + 1
+  if not check.isFinite(metric) then
+    check.fail(2, "ReduceLROnPlateau:step: needs the watched value (e.g. the validation loss) as a finite "
+      .. "number, got %s; call it yourself once per evaluation, not through train.classifier's schedule",
+      tostring(metric))
+  end
+  if improves(self, metric) then self.best, self.bad = metric, 0 else self.bad = self.bad + 1 end
+  if self.cooling > 0 then self.cooling, self.bad = self.cooling - 1, 0 end
+  if self.bad > self.patience then
+    local lr = math.max(self.opt.lr * self.factor, self.minLr)
+    if self.opt.lr - lr > 1e-8 then self.opt.lr = lr end
+    self.cooling, self.bad = self.cooldown, 0
+  end
+  return self.opt.lr
+end
+
 function optim.ReduceLROnPlateau(opt, cfg)
   local name = "ReduceLROnPlateau"
   local self
@@ -497,35 +522,14 @@ function optim.ReduceLROnPlateau(opt, cfg)
   self.minLr = checkNumber(name, cfg, "minLr", 0, 0, math.huge)
   self.best = self.mode == "min" and math.huge or -math.huge
   self.bad, self.cooling = 0, 0
+  self.step = plateauStep
   return self
 end
 
--- Is v better than the best so far, by ReduceLROnPlateau's threshold?
-local function improves(s, v)
-  local t = s.thresholdMode == "rel" and (s.mode == "min" and s.best * (1 - s.threshold) or s.best * (1 + s.threshold))
-    or (s.mode == "min" and s.best - s.threshold or s.best + s.threshold)
-  return s.mode == "min" and v < t or s.mode == "max" and v > t
-end
-
---- sched:step([metric]) -> the new lr. ReduceLROnPlateau needs the metric it watches.
-function Schedule:step(metric)
+--- sched:step() -> the new lr (ReduceLROnPlateau's step takes the value it watches).
+function Schedule:step()
   self.n = self.n + 1
-  if self.name ~= "ReduceLROnPlateau" then
-    self.opt.lr = self.rate(self)
-    return self.opt.lr
-  end
-  if not check.isFinite(metric) then
-    check.fail(2, "ReduceLROnPlateau:step: needs the watched value (e.g. the validation loss) as a finite "
-      .. "number, got %s; call it yourself once per evaluation, not through train.classifier's schedule",
-      tostring(metric))
-  end
-  if improves(self, metric) then self.best, self.bad = metric, 0 else self.bad = self.bad + 1 end
-  if self.cooling > 0 then self.cooling, self.bad = self.cooling - 1, 0 end
-  if self.bad > self.patience then
-    local lr = math.max(self.opt.lr * self.factor, self.minLr)
-    if self.opt.lr - lr > 1e-8 then self.opt.lr = lr end
-    self.cooling, self.bad = self.cooldown, 0
-  end
+  self.opt.lr = self.rate(self)
   return self.opt.lr
 end
 

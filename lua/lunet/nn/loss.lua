@@ -66,6 +66,16 @@ local function coefficients(self, fname, input, labels)
   return c, wy:sum()
 end
 
+-- coefficients() of the last forward, kept for the backward on the same input and labels
+-- (self.coef), computed afresh for others.
+local function lastCoefficients(self, fname, input, labels)
+  local k = self.coef
+  if k and k.input == input and k.labels == labels then return k.c, k.divisor end
+  local c, divisor = coefficients(self, fname, input, labels)
+  self.coef = {input = input, labels = labels, c = c, divisor = divisor}
+  return c, divisor
+end
+
 -- The rows' factors of the gradient: 1/divisor, 1, or gradOutput (N).
 local function rowScale(self, fname, divisor, n, gradOutput)
   if self.reduction == "mean" then return 1 / divisor end
@@ -105,18 +115,18 @@ function NLLLoss:__init(opts)
 end
 
 function NLLLoss:updateOutput(logp, labels)
-  local c, divisor = coefficients(self, "NLLLoss", logp, labels)
+  local c, divisor = lastCoefficients(self, "NLLLoss", logp, labels)
   self.output = reduceRows(self, c, logp, divisor)
   return self.output
 end
 
 function NLLLoss:updateGradInput(logp, labels, gradOutput)
-  local c, divisor = coefficients(self, "NLLLoss:backward", logp, labels)
-  self.gradInput = c:mul_(rowScale(self, "NLLLoss:backward", divisor, logp:size(1), gradOutput)):neg_()
+  local c, divisor = lastCoefficients(self, "NLLLoss:backward", logp, labels)
+  self.gradInput = c:mul(rowScale(self, "NLLLoss:backward", divisor, logp:size(1), gradOutput)):neg_()
   return self.gradInput
 end
 
-NLLLoss.lastCallNames = {"input", "output", "gradInput"}
+NLLLoss.lastCallNames = {"input", "output", "gradInput", "coef"}
 
 function NLLLoss:__tostring() return "NLLLoss" end
 
@@ -157,7 +167,7 @@ function CrossEntropyLoss:updateOutput(logits, labels)
   end
   check.tensor("CrossEntropyLoss", "logits", logits, {rank = 2, dtype = "float", layout = "(N,K)"})
   core.logsoftmax_forward(logits:contiguous(), self:writable("logp", logits, labels))
-  local c, divisor = coefficients(self, "CrossEntropyLoss", self.logp, labels)
+  local c, divisor = lastCoefficients(self, "CrossEntropyLoss", self.logp, labels)
   self.output = reduceRows(self, c, self.logp, divisor)
   return self.output
 end
@@ -171,13 +181,14 @@ function CrossEntropyLoss:updateGradInput(logits, labels, gradOutput)
   if self.plain then
     return core.crossentropy_backward(self.logp, labels, self:writable("gradInput", self.logp, labels))
   end
-  local c, divisor = coefficients(self, "CrossEntropyLoss:backward", self.logp, labels)
+  local c, divisor = lastCoefficients(self, "CrossEntropyLoss:backward", self.logp, labels)
   local g = self.logp:exp():mul_(c:sum(2, true)):sub_(c)
   self.gradInput = g:mul_(rowScale(self, "CrossEntropyLoss:backward", divisor, logits:size(1), gradOutput))
   return self.gradInput
 end
 
 CrossEntropyLoss.bufferNames = {"logp", "gradInput"}
+CrossEntropyLoss.lastCallNames = {"input", "logits", "coef"}
 
 function CrossEntropyLoss:__tostring() return "CrossEntropyLoss" end
 
