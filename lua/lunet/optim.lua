@@ -466,18 +466,6 @@ function optim.OneCycleLR(opt, cfg)
   return self
 end
 
---- Reduce the lr when a watched value stops improving: sched:step(metric) once per
--- evaluation; lr = max(lr factor, minLr) after more than patience steps without an
--- improvement beyond threshold ("rel": relative, "abs": absolute; mode "min" for a loss,
--- "max" for an accuracy), then cooldown steps of waiting; PyTorch's rules. Raises for a
--- mode or thresholdMode not listed, a factor outside [0, 1), a negative patience,
--- threshold, cooldown or minLr; step raises without a finite metric.
--- @tparam Optimizer opt
--- @tparam[opt] table cfg `mode` ("min"), `factor` (0.1), `patience` (10), `threshold` (1e-4),
--- `thresholdMode` ("rel"), `cooldown` (0), `minLr` (0)
--- @treturn Schedule
--- @usage local sched = lunet.optim.ReduceLROnPlateau(opt, {patience = 3})
--- sched:step(validationLoss)
 -- Is v better than the best so far, by ReduceLROnPlateau's threshold?
 local function improves(s, v)
   local t = s.thresholdMode == "rel" and (s.mode == "min" and s.best * (1 - s.threshold) or s.best * (1 + s.threshold))
@@ -503,6 +491,18 @@ local function plateauStep(self, metric)
   return self.opt.lr
 end
 
+--- Reduce the lr when a watched value stops improving: sched:step(metric) once per
+-- evaluation; lr = max(lr factor, minLr) after more than patience steps without an
+-- improvement beyond threshold ("rel": relative, "abs": absolute; mode "min" for a loss,
+-- "max" for an accuracy), then cooldown steps of waiting; PyTorch's rules. Raises for a
+-- mode or thresholdMode not listed, a factor outside [0, 1), a negative patience,
+-- threshold, cooldown or minLr; step raises without a finite metric.
+-- @tparam Optimizer opt
+-- @tparam[opt] table cfg `mode` ("min"), `factor` (0.1), `patience` (10), `threshold` (1e-4),
+-- `thresholdMode` ("rel"), `cooldown` (0), `minLr` (0)
+-- @treturn Schedule
+-- @usage local sched = lunet.optim.ReduceLROnPlateau(opt, {patience = 3})
+-- sched:step(validationLoss)
 function optim.ReduceLROnPlateau(opt, cfg)
   local name = "ReduceLROnPlateau"
   local self
