@@ -40,9 +40,20 @@ case "$cmd" in
   main)
     install_missing
     build build
-    for s in experiments/cifar10_lenet.lua experiments/cifar10_deconvnet.lua experiments/mnist_rnn.lua; do
-      bin/lunet "$s" "$@"
-    done
+    # Parts 1 and 3 are sweeps of independent runs: one MPI rank per core, each dealt runs
+    # by their length, each run on one thread (its results do not depend on the thread
+    # count). Part 2 uses Part 1's best model, with every core.
+    ranks=$(nproc)
+    sweep() {
+      if [ "$ranks" -gt 1 ] && [ -e build/lunet/mpi.so ]; then
+        mpirun --allow-run-as-root --oversubscribe -n "$ranks" bin/lunet "$@"
+      else
+        bin/lunet "$@"
+      fi
+    }
+    sweep experiments/cifar10_lenet.lua "$@"
+    bin/lunet experiments/cifar10_deconvnet.lua "$@"
+    sweep experiments/mnist_rnn.lua "$@"
     bin/lunet experiments/index.lua
     ;;
   test)

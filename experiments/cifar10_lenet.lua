@@ -6,8 +6,8 @@
 --   (checkpoint of the best run), results.csv (the table, for the README), summary.md and summary.html
 --   (the page answering the handout's Part 1).
 --   lunet experiments/cifar10_lenet.lua [--quick] [--out DIR] [--data DIR] [--seed N] [--threads N]
--- Under `mpirun -n K lunet experiments/cifar10_lenet.lua ...` the runs are dealt round-robin to
--- the K ranks and rank 0 writes the summary and overlays; with --data-parallel every run is
+-- Under `mpirun -n K lunet experiments/cifar10_lenet.lua ...` the runs are dealt to the K ranks
+-- by length (the longest first, each to the least loaded rank) and rank 0 writes the summary and overlays; with --data-parallel every run is
 -- trained on all K ranks at once, each taking a block of every minibatch.
 local lunet = require "lunet"
 local nn, optim, data, plot = lunet.nn, lunet.optim, lunet.data, lunet.plot
@@ -150,12 +150,14 @@ for _, c in ipairs(SWEEP) do
   end
 end
 
--- Under mpirun: each rank its round-robin share of the runs, or, data-parallel, every run
--- on all ranks with rank 0 writing the outputs.
+-- Under mpirun: each rank its share of the runs, dealt by length so that the ranks end
+-- together, or, data-parallel, every run on all ranks with rank 0 writing the outputs.
 local writes = not args.data_parallel or rank == 0
 local bestDir = args.data_parallel and args.out or dist.rankDir(args.out)
 local results, best = {}, nil
-for _, run in ipairs(args.data_parallel and runs or dist.shard(runs)) do
+local mine, at = runs, nil
+if not args.data_parallel then mine, at = dist.shard(runs, function(run) return run.iterations end) end
+for _, run in ipairs(mine) do
   local c, seed, name, iterations = run.config, run.seed, run.name, run.iterations
   local title = ("%s, seed %d"):format(label(c), seed)
   -- The previous run's model and optimizer are garbage now: collect them before this run
@@ -217,7 +219,7 @@ end
 -- Rank 0 collects every rank's runs, in the sweep's order, and keeps the best one's files;
 -- the other ranks are done.
 if not args.data_parallel then
-  results = dist.gatherShards(results)
+  results = dist.gatherShards(results, 0, at)
   if not results then return end
   best = nil
   for _, r in ipairs(results) do
@@ -341,7 +343,7 @@ end
 local page = {}
 local function add(fmt, ...) page[#page + 1] = select("#", ...) > 0 and fmt:format(...) or fmt end
 local ranks = size == 1 and "" or args.data_parallel and (" on each of %d MPI ranks, data-parallel"):format(size)
-  or (" on each of %d MPI ranks, runs dealt round-robin"):format(size)
+  or (" on each of %d MPI ranks, runs dealt by length"):format(size)
 add("# Part 1: visualizing a CNN (LeNet-5) on the CIFAR-10 subset\n")
 add("LeNet-5 as the course defines it (two 5×5 convolutions with 32 and 64 filters, max-pooling, a 1024-unit "
   .. "fully connected layer with dropout, σ 0.1 truncated-normal weights, biases 0.1), trained on the course's "

@@ -129,22 +129,62 @@ describe("lunet.distributed in a world of one (no mpirun)", function()
     assert.has_error(function() dist.shard("abc") end, "lunet.distributed: shard: expected a list, got string")
   end)
 
+  it("deals a list by cost, the longest first, to the least loaded rank", function()
+    local costs = {2, 10, 2, 2, 2, 2, 2, 2}
+    local function cost(i) return costs[i] end
+    assert.are.same({list(8), list(8)}, {dist.shard(list(8), cost)})
+    -- 10 to rank 0; the 2s to rank 1 until it has 10, then alternately from rank 0
+    local want = {{2, 7}, {1, 3, 4, 5, 6, 8}}
+    local deal = {}
+    for rank = 0, 1 do
+      asRank(rank, 2, function()
+        local mine, at = dist.shard(list(8), cost)
+        assert.are.same(want[rank + 1], mine)
+        assert.are.same(want[rank + 1], at)
+        for _, i in ipairs(at) do deal[i] = (deal[i] or 0) + 1 end
+      end)
+    end
+    assert.are.same({1, 1, 1, 1, 1, 1, 1, 1}, deal)
+    asRank(1, 3, function() assert.are.same({{"b"}, {2}}, {dist.shard({"a", "b", "c"}, function() return 1 end)}) end)
+    assert.has_error(function() dist.shard(list(2), "x") end,
+      "lunet.distributed: shard: expected a cost function, got string")
+    assert.has_error(function() dist.shard(list(2), function(i) return i == 2 and -1 or 0 end) end,
+      "lunet.distributed: shard: the cost of item 2 is -1, not a number >= 0")
+    assert.has_error(function() dist.shard(list(2), function() return "1" end) end,
+      "lunet.distributed: shard: the cost of item 1 is 1, not a number >= 0")
+  end)
+
   it("gatherShards puts each rank's results back in the list's order", function()
     assert.are.same({"a", "b"}, dist.gatherShards({"a", "b"}))
+    assert.are.same({"a", "b"}, dist.gatherShards({"a", "b"}, 0, {1, 2}))
     local gather = dist.gather
-    dist.gather = function() return {{"1", "4", "7"}, {"2", "5"}, {"3", "6"}} end
+    local function sent(...)
+      local lists = {}
+      for r, l in ipairs({...}) do lists[r] = {results = l[1], at = l[2]} end
+      return function() return lists end
+    end
     local ok, err = pcall(function()
+      dist.gather = sent({{"1", "4", "7"}}, {{"2", "5"}}, {{"3", "6"}})
       assert.are.same({"1", "2", "3", "4", "5", "6", "7"}, dist.gatherShards({}))
-      dist.gather = function() return {{"1", "4"}, {"2", "5"}, {"3", "6"}} end
+      dist.gather = sent({{"1", "4"}}, {{"2", "5"}}, {{"3", "6"}})
       assert.are.same({"1", "2", "3", "4", "5", "6"}, dist.gatherShards({}))
-      dist.gather = function() return {{"1"}, {"2", "5"}, {"3"}} end
+      dist.gather = sent({{"1"}}, {{"2", "5"}}, {{"3"}})
       assert.has_error(function() dist.gatherShards({}) end,
         "lunet.distributed: gatherShards: rank 0 sent 1 results for the 2 items of its shard")
+      dist.gather = sent({{"b", "d"}, {2, 4}}, {{"a", "c"}, {1, 3}})
+      assert.are.same({"a", "b", "c", "d"}, dist.gatherShards({"b", "d"}, 0, {2, 4}))
+      dist.gather = sent({{"b", "d"}, {2, 4}}, {{"a", "c"}, {1, 4}})
+      assert.has_error(function() dist.gatherShards({"b", "d"}, 0, {2, 4}) end,
+        "lunet.distributed: gatherShards: rank 1 sent position 4, outside 1..4 or sent twice")
       dist.gather = function() return nil end
       assert.is_nil(dist.gatherShards({}))
     end)
     dist.gather = gather
     assert(ok, err)
+    assert.has_error(function() dist.gatherShards({"a"}, 0, {1, 2}) end,
+      "lunet.distributed: gatherShards: expected the 1 positions of this rank's shard, got 2 positions")
+    assert.has_error(function() dist.gatherShards({"a"}, 0, "1") end,
+      "lunet.distributed: gatherShards: expected the 1 positions of this rank's shard, got string")
   end)
 
   it("runs rootFirst's function and keeps files in rank folders until one is promoted", function()

@@ -312,14 +312,18 @@ AVX512 static void avx512_block(const gemm_args *g, int64_t i0, int64_t i1, int6
 #define UNIT_ROWS 8
 #endif
 
-/* Products below this many multiply-adds (about 0.1 ms) run on the calling thread:
+/* Products below this many multiply-adds (about 0.1 ms) run whole, on the calling thread:
  * a recurrent step's product at batch 128 (2M) ran slower split over two threads. */
 #define PAR_MIN_MACS (1 << 23)
+/* A larger product is cut into about this many chunks of columns (or rows) of C, whatever
+ * the thread count: each chunk is then a product of the same shape at 1 thread as at 8,
+ * and OpenBLAS, whose blocking (and so the order it sums in) varies with the shape, gives
+ * the same bits for it; the chunks are claimed by whichever lanes run (threadpool.h). */
+#define SPLIT_CHUNKS 8
 /* A chunk of a split product spans at least this many columns (or rows) of C, so that
  * repacking the shared operand per chunk costs under 1% of the chunk's work. */
 #define MIN_CHUNK_COLS 128
 #define MIN_CHUNK_ROWS 64
-
 typedef struct {
   const gemm_args *g;
   int by_cols, backend;
@@ -365,14 +369,12 @@ void lt_sgemm(lt_trans ta, lt_trans tb, int64_t m, int64_t n, int64_t k, float a
   const int64_t col_units = (n + UNIT_COLS - 1) / UNIT_COLS, row_units = (m + UNIT_ROWS - 1) / UNIT_ROWS;
   const split_job j = {&g, col_units * UNIT_COLS >= row_units * UNIT_ROWS, current_backend()};
   const int64_t units = j.by_cols ? col_units : row_units;
-  const int lanes = lt_parallel_lanes();
   int64_t grain = units;
   /* a product of few rows is paced by reading B (a linear layer's weights at batch 1):
    * it counts as 16 rows */
-  if (lanes > 1 && (double)(m < 16 ? 16 : m) * (double)n * (double)k >= PAR_MIN_MACS) {
-    /* about four chunks per lane, for balance when a lane starts late */
+  if ((double)(m < 16 ? 16 : m) * (double)n * (double)k >= PAR_MIN_MACS) {
     const int64_t min_units = j.by_cols ? MIN_CHUNK_COLS / UNIT_COLS : MIN_CHUNK_ROWS / UNIT_ROWS;
-    grain = (units + 4 * lanes - 1) / (4 * lanes);
+    grain = (units + SPLIT_CHUNKS - 1) / SPLIT_CHUNKS;
     if (grain < min_units) grain = min_units;
   }
   lt_parallel_for(units, grain, split_chunk, (void *)&j);

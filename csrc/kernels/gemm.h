@@ -8,10 +8,10 @@
  *   "blas"    cblas_sgemm, on every CPU.
  * LUNET_GEMM=blas (or avx512) in the environment overrides the default, which is
  * avx512 where the CPU has it. Both give the same products up to float rounding.
- * Large products are split over lunet's thread pool (threadpool.h) by blocks of rows
- * or columns of C, each block computed by one thread (cblas_sgemm with OpenBLAS held to
- * one thread); with the avx512 backend every element of C is then summed in the same
- * order whatever the thread count (OpenBLAS's blocking varies with the block's shape).
+ * Large products are cut into blocks of rows or columns of C whose shapes do not depend
+ * on the thread count, each block computed by one lane of lunet's thread pool
+ * (threadpool.h; cblas_sgemm with OpenBLAS held to one thread): with either backend every
+ * element of C is summed in the same order whatever the thread count.
  * Called from inside a pool chunk, lt_sgemm runs on the calling thread.
  */
 #ifndef LUNET_GEMM_H

@@ -24,7 +24,7 @@
 --   available() launched() init() start() finalize() rank() size() host()
 --   collectives: barrier() allreduce(t, "sum"|"mean") broadcast(t, root)
 --                gather(value, root) broadcastValue(value, root) rootFirst(fn, ...)
---   sweeps:      shard(list) gatherShards(results, root) rankDir(out) promoteRankDir(out, rank)
+--   sweeps:      shard(list, cost) gatherShards(results, root, at) rankDir(out) promoteRankDir(out, rank)
 --   data-parallel training: flatGradients(model) broadcastParameters(model, root)
 --                dataParallel(model, optimizer, loader)
 -- Collectives must be called by every rank in the same order, with tensors of the same
@@ -238,38 +238,100 @@ end
 
 -- ------------------------------------------------------------- sweeps
 
---- This rank's share of a list, round-robin: the items at positions rank+1,
--- rank+1+size, ... (all of it in a world of one).
-function distributed.shard(list)
+--- This rank's share of a list (all of it in a world of one).
+-- Without `cost`, round-robin: the items at positions rank+1, rank+1+size, ...
+-- With `cost` (a function of an item returning its expected work, a number >= 0), the
+-- longest first: the items in decreasing cost (ties in list order), each to the rank
+-- with the least work so far (ties to the lower rank), so that a sweep with one long
+-- run and many short ones ends on every rank at about the same time. Every rank
+-- computes the same deal. A rank's share comes in list order.
+-- @tparam table list the items
+-- @tparam[opt] function cost item -> expected work
+-- @treturn table this rank's items
+-- @treturn table their positions in list (for gatherShards)
+-- @usage local mine, at = dist.shard(runs, function(r) return r.iterations end)
+function distributed.shard(list, cost)
   if type(list) ~= "table" then
     error(PREFIX .. "shard: expected a list, got " .. type(list), 2)
   end
+  if cost ~= nil and type(cost) ~= "function" then
+    error(PREFIX .. "shard: expected a cost function, got " .. type(cost), 2)
+  end
   local rank, size = distributed.rank(), distributed.size()
-  local mine = {}
-  for i = rank + 1, #list, size do mine[#mine + 1] = list[i] end
-  return mine
+  local owner = {}
+  if cost then
+    local order, costs = {}, {}
+    for i, item in ipairs(list) do
+      local c = cost(item)
+      if math.type(c) == nil or c < 0 or c ~= c then
+        error(("%sshard: the cost of item %d is %s, not a number >= 0"):format(PREFIX, i, tostring(c)), 2)
+      end
+      order[i], costs[i] = i, c
+    end
+    table.sort(order, function(a, b)
+      if costs[a] ~= costs[b] then return costs[a] > costs[b] end
+      return a < b
+    end)
+    local load = {}
+    for r = 1, size do load[r] = 0 end
+    for _, i in ipairs(order) do
+      local least = 1
+      for r = 2, size do
+        if load[r] < load[least] then least = r end
+      end
+      owner[i], load[least] = least - 1, load[least] + costs[i]
+    end
+  else
+    for i = 1, #list do owner[i] = (i - 1) % size end
+  end
+  local mine, at = {}, {}
+  for i = 1, #list do
+    if owner[i] == rank then mine[#mine + 1], at[#at + 1] = list[i], i end
+  end
+  return mine, at
 end
 
 --- The inverse of shard: each rank passes the list of results of its shard (one per
--- item, in order); rank root (default 0) gets one list in the original order, the
--- others nil. Results are copied as gather() copies them.
-function distributed.gatherShards(results, root)
+-- item, in order) and, when its shard was dealt by cost, the positions shard returned;
+-- rank root (default 0) gets one list in the original order, the others nil. Results
+-- are copied as gather() copies them.
+-- @tparam table results this rank's results, one per item of its shard
+-- @tparam[opt=0] int root the rank that gets them all
+-- @tparam[opt] table at the positions shard returned (required after a shard by cost)
+-- @treturn ?table on root, every result in the list's order
+-- @usage local all = dist.gatherShards(results, 0, at)
+function distributed.gatherShards(results, root, at)
   if type(results) ~= "table" then
     error(PREFIX .. "gatherShards: expected a list of results, got " .. type(results), 2)
   end
-  local lists = distributed.gather(results, root)
+  if at ~= nil and (type(at) ~= "table" or #at ~= #results) then
+    error(("%sgatherShards: expected the %d positions of this rank's shard, got %s"):format(PREFIX, #results,
+      type(at) == "table" and #at .. " positions" or type(at)), 2)
+  end
+  local lists = distributed.gather({results = results, at = at}, root)
   if not lists then return nil end
   local size, n = #lists, 0
-  for _, l in ipairs(lists) do n = n + #l end
+  for _, l in ipairs(lists) do n = n + #l.results end
+  local all = {}
   for r = 0, size - 1 do
-    local want = r < n and (n - r - 1) // size + 1 or 0
-    if #lists[r + 1] ~= want then
-      error(("%sgatherShards: rank %d sent %d results for the %d items of its shard"):format(PREFIX, r,
-        #lists[r + 1], want), 2)
+    local l = lists[r + 1]
+    if l.at then
+      for k, i in ipairs(l.at) do
+        if math.type(i) ~= "integer" or i < 1 or i > n or all[i] ~= nil then
+          error(("%sgatherShards: rank %d sent position %s, outside 1..%d or sent twice"):format(PREFIX, r,
+            tostring(i), n), 2)
+        end
+        all[i] = l.results[k]
+      end
+    else
+      local want = r < n and (n - r - 1) // size + 1 or 0
+      if #l.results ~= want then
+        error(("%sgatherShards: rank %d sent %d results for the %d items of its shard"):format(PREFIX, r,
+          #l.results, want), 2)
+      end
+      for k, v in ipairs(l.results) do all[r + 1 + (k - 1) * size] = v end
     end
   end
-  local all = {}
-  for i = 1, n do all[i] = lists[(i - 1) % size + 1][(i - 1) // size + 1] end
   return all
 end
 
