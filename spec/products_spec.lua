@@ -38,3 +38,23 @@ describe("matrix products", function()
     assert.is_true(equal(one, two))
   end)
 end)
+
+describe("products of few rows against B^T (a linear layer's forward at a small batch)", function()
+  -- their own path on CPUs with AVX2 (gemm.c): every shape around its 2-row, 4-column and
+  -- 8-lane steps, against the float64 product
+  it("match the float64 product for 1..9 rows, odd columns and lengths, alpha and beta", function()
+    for _, m in ipairs({1, 2, 3, 7, 8, 9}) do
+      for _, n in ipairs({1, 3, 4, 5, 130}) do
+        for _, k in ipairs({1, 7, 8, 13, 300}) do
+          local a, b, c = lunet.randn(m, k), lunet.randn(n, k), lunet.randn(m, n)
+          local want = c:double():addmm(a:double(), b:double():t(), 0.5, 2)
+          local got = c:addmm(a, b:t(), 0.5, 2)
+          local err = (got:double() - want):abs():max()
+          assert.is_true(err <= 1e-5 * (1 + want:abs():max()),
+            ("m=%d n=%d k=%d: off by %g"):format(m, n, k, err))
+          assert.is_true((a:matmul(b:t()):double() - a:double():matmul(b:double():t())):abs():max() <= 1e-4)
+        end
+      end
+    end
+  end)
+end)

@@ -12,6 +12,11 @@
  * Small products of a linear layer's forward (up to 8 rows, B transposed) skip the
  * packing: one dot product per element reads every value of B once. The packing space
  * is per thread and allocated on its first product, so training steps allocate nothing.
+ *
+ * The blas backend hands products to cblas_sgemm, except those same few-row products
+ * on a CPU with AVX2 and FMA: OpenBLAS packs B for them, reading and writing the weights
+ * of a linear layer at batch 1 twice more than the product needs; dot_rows_avx2 reads
+ * them once.
  */
 #include "gemm.h"
 #include "threadpool.h"
@@ -21,10 +26,10 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define LT_HAVE_AVX512 1
+#define LT_X86 1
 #include <immintrin.h>
 #else
-#define LT_HAVE_AVX512 0
+#define LT_X86 0
 #endif
 
 enum { BACKEND_BLAS, BACKEND_AVX512 };
@@ -32,7 +37,7 @@ static int backend = -1; /* chosen on first use */
 
 int lt_gemm_available(const char *name) {
   if (strcmp(name, "blas") == 0) return 1;
-#if LT_HAVE_AVX512
+#if LT_X86
   if (strcmp(name, "avx512") == 0) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
@@ -67,9 +72,84 @@ typedef struct {
   int64_t lda, ldb, ldc;
 } gemm_args;
 
+#if LT_X86
+/* Few rows of A: at most this many (a linear layer's forward at a small batch). */
+#define FEW_ROWS 8
+static int have_avx2_fma(void) {
+  static int have = -1;
+  if (have < 0) {
+    __builtin_cpu_init();
+    have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return have;
+}
+#define AVX2 __attribute__((target("avx2,fma")))
+/* The first n (0..8) lanes, as _mm256_maskload_ps wants them. */
+AVX2 static inline __m256i lanes8(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), idx);
+}
+AVX2 static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+/* C[i0..i1, j0..j1] for at most FEW_ROWS rows, A and op(B) = B^T both k-contiguous: one
+ * dot product per element (8 lanes, then the lanes summed), for four rows of B and two
+ * of A at a time; the four rows of B come from memory once and from cache for the
+ * other rows of A. Every element is summed in the same order wherever its block starts. */
+AVX2 static void dot_rows_avx2(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const int64_t k = g->k;
+  for (int64_t j = j0; j < j1; j += 4) {
+    const int64_t nj = j1 - j < 4 ? j1 - j : 4;
+    const float *b[4];
+    for (int q = 0; q < 4; q++) b[q] = g->b + (j + (q < nj ? q : 0)) * g->ldb;
+    for (int64_t i = i0; i < i1; i += 2) {
+      const int two = i + 1 < i1;
+      const float *a0 = g->a + i * g->lda, *a1 = g->a + (i + two) * g->lda;
+      __m256 acc[2][4];
+      for (int q = 0; q < 4; q++) acc[0][q] = acc[1][q] = _mm256_setzero_ps();
+      int64_t p = 0;
+      for (; p + 8 <= k; p += 8) {
+        const __m256 x0 = _mm256_loadu_ps(a0 + p), x1 = _mm256_loadu_ps(a1 + p);
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+          const __m256 w = _mm256_loadu_ps(b[q] + p);
+          acc[0][q] = _mm256_fmadd_ps(x0, w, acc[0][q]);
+          acc[1][q] = _mm256_fmadd_ps(x1, w, acc[1][q]);
+        }
+      }
+      if (p < k) {
+        const __m256i m = lanes8(k - p);
+        const __m256 x0 = _mm256_maskload_ps(a0 + p, m), x1 = _mm256_maskload_ps(a1 + p, m);
+        for (int q = 0; q < 4; q++) {
+          const __m256 w = _mm256_maskload_ps(b[q] + p, m);
+          acc[0][q] = _mm256_fmadd_ps(x0, w, acc[0][q]);
+          acc[1][q] = _mm256_fmadd_ps(x1, w, acc[1][q]);
+        }
+      }
+      for (int r = 0; r <= two; r++) {
+        float *c = g->c + (i + r) * g->ldc + j;
+        for (int64_t q = 0; q < nj; q++) {
+          const float v = g->alpha * hsum8(acc[r][q]);
+          c[q] = g->beta == 0.0f ? v : v + g->beta * c[q];
+        }
+      }
+    }
+  }
+}
+#endif
+
 /* cblas_sgemm on one thread: the thread pool is the parallelism (OpenBLAS's own threads
  * would split the product differently for each thread count). */
 static void blas_gemm(const gemm_args *g) {
+#if LT_X86
+  if (g->m <= FEW_ROWS && g->ta == LT_NOTRANS && g->tb == LT_TRANS && have_avx2_fma()) {
+    dot_rows_avx2(g, 0, g->m, 0, g->n);
+    return;
+  }
+#endif
   const int threads = openblas_get_num_threads();
   if (threads > 1) openblas_set_num_threads(1);
   cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->m,
@@ -77,7 +157,7 @@ static void blas_gemm(const gemm_args *g) {
   if (threads > 1) openblas_set_num_threads(threads);
 }
 
-#if LT_HAVE_AVX512
+#if LT_X86
 
 #define MR 8
 #define NR 32
@@ -335,7 +415,7 @@ static void split_chunk(void *ctx, int64_t u0, int64_t u1, int lane) {
   const gemm_args *g = j->g;
   const int64_t unit = j->by_cols ? UNIT_COLS : UNIT_ROWS, lim = j->by_cols ? g->n : g->m;
   const int64_t s = u0 * unit, e = u1 * unit < lim ? u1 * unit : lim;
-#if LT_HAVE_AVX512
+#if LT_X86
   float *space = j->backend == BACKEND_AVX512 ? packing_space() : NULL;
   if (space) {
     if (j->by_cols) avx512_block(g, 0, g->m, s, e, space);
