@@ -5,8 +5,8 @@
  * its time is the time to read the weights: halving (bf16) or quartering (int8) their
  * bytes is the only way below that bound. The weights are converted to float32 in
  * registers as they are read; the sums are float32.
- *   bf16: the upper 16 bits of a float32, rounded to nearest even (8 bits of mantissa:
- *         relative error at most 2^-9 per weight)
+ *   bf16: the upper 16 bits of a float32, rounded to nearest even (7 stored bits of
+ *         mantissa: relative error at most 2^-8 per weight)
  *   int8: q[j][k] = round(w[j][k] / s[j]), s[j] = max_k |w[j][k]| / 127 (a zero row has
  *         s = 0 and q = 0): absolute error at most s[j] / 2 per weight
  */

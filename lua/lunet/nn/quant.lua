@@ -3,7 +3,7 @@
 -- in float32); bf16 halves the bytes and int8 with one float32 scale per output row
 -- quarters them (csrc/kernels/quant.h). The compact weights are widened to float32 in
 -- registers and the sums are float32, so only the weights' rounding changes the result:
--- bf16 keeps 8 bits of mantissa (relative error at most 2^-9 per weight), int8 is within
+-- bf16 keeps 7 bits of mantissa (relative error at most 2^-8 per weight), int8 is within
 -- half a row's scale (max |w| / 254) of each weight.
 -- @submodule lunet.nn
 local core = require "lunet.core"
