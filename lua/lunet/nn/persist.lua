@@ -140,8 +140,8 @@ function build(d, where)
     local qw, q = where .. ".quantized", d.quantized
     if d.class ~= "Linear" then fail(qw, "only an nn.Linear holds quantized weights, not nn.%s", d.class) end
     if type(q) ~= "table" then fail(qw, "must be a table, got %s", type(q)) end
-    local ok, w = pcall(lunet.core.qweight_frombytes, q.format, m.outF, m.inF, q.bytes, q.scales)
-    if not ok then fail(qw, "%s", w) end
+    local made, w = pcall(lunet.core.qweight_frombytes, q.format, m.outF, m.inF, q.bytes, q.scales)
+    if not made then fail(qw, "%s", w) end
     m:useQuantized(w)
   end
   if type(d.tensors) ~= "table" then fail(where, "tensors must be a table") end

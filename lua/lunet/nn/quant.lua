@@ -11,8 +11,6 @@ local check = require "lunet.check"
 local module = require "lunet.nn.module"
 local layers = require "lunet.nn.layers"
 
-local quant = {}
-
 --- Convert every nn.Linear of a model (the model itself, or any module in its tree) to
 -- compact weights for inference, in place: each one's float32 weight is replaced by bf16
 -- or int8 values (Linear:useQuantized, Linear:weightFormat) and freed; biases stay float32
@@ -25,8 +23,9 @@ local quant = {}
 -- @tparam Module model the model (or one Linear)
 -- @tparam string format "bf16" or "int8"
 -- @treturn Module model, converted
--- @usage local model = nn.quantize(lunet.load("best.ckpt").model, "int8")
-function quant.quantize(model, format)
+-- @usage local model = nn.quantize(lunet.load("model.lunet"), "int8")
+-- @function quantize
+local function quantize(model, format)
   if not module.isModule(model) then
     check.fail(2, "quantize: argument #1 must be an nn module, got %s", type(model))
   end
@@ -52,4 +51,4 @@ function quant.quantize(model, format)
   return model:evaluate()
 end
 
-return quant
+return {quantize = quantize}
