@@ -42,9 +42,11 @@ local candidates = args.checkpoint and {args.checkpoint}
 for _, path in ipairs(candidates) do
   if isFile(path) then
     local info = checkpoint.load(path, model)
+    -- best.ckpt records the run's settings in config; a run's own checkpoint in config.settings
     local c = info.config or {}
-    source = ("checkpoint %s (%s, lr %s, %s iterations)"):format(path, tostring(c.optimizer), tostring(c.lr),
-      tostring(info.iteration))
+    c = c.settings or c
+    source = ("checkpoint %s (%s, lr %s, seed %s, %s iterations)"):format(path, tostring(c.optimizer), tostring(c.lr),
+      tostring(c.seed), tostring(info.iteration))
     break
   end
 end
