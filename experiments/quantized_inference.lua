@@ -135,15 +135,17 @@ local text = table.concat({
   "# LeNet-5 inference with bf16 and int8 weights",
   "",
   ("Model: %s. Test set: the CIFAR-10 subset's %d images. nn.quantize converts the two Linear layers (fc1 3136 → 1024, "
-    .. "fc2 1024 → 10); the convolutions stay float32. bf16 rounds each weight to 8 bits of mantissa; int8 stores "
-    .. "round(w / s) with one float32 scale s = max |w| / 127 per output row. The sums are float32 in every format.")
+    .. "fc2 1024 → 10); the convolutions stay float32. bf16 rounds each weight to 8 significant bits (7 stored; relative "
+    .. "error at most 2^-8); int8 stores round(w / s) with one float32 scale s = max |w| / 127 per output row. The sums "
+    .. "are float32 in every format.")
     :format(source, n),
   "",
   table_,
   "",
   ("Agreement: the fraction of test images whose predicted class is float32's. Latency: the median of %d timed "
-    .. "batch-1 forwards per format (one test image), the formats alternating; fc1 alone is the same layer timed on "
-    .. "its own right after, and its GB/s are its weights' bytes over that time. %d thread(s), load average %s, %s.")
+    .. "batch-1 forwards per format (one test image), the formats alternating, so each forward finds its weights "
+    .. "evicted (in part) by the other formats' forwards; fc1 alone is the same layer run again right after the "
+    .. "forward, its weights still in cache as far as they fit, and its GB/s are its weights' bytes over that time. %d thread(s), load average %s, %s.")
     :format(reps, lunet.getNumThreads(), load:match("^(%S+ %S+ %S+)") or load, os.date("!%Y-%m-%d %H:%M UTC")),
   "",
 }, "\n")
