@@ -5,7 +5,7 @@
 -- on the CIFAR-10 subset's 1,000 test images (and how often the predictions agree with
 -- float32's) and what it gains in batch-1 latency (the median of many timed forwards, the
 -- formats alternating so that the machine's load falls on each alike), and writes under --out:
---   results.md   the table and how it was measured
+--   results.md   the table and how it was measured (and results.html, the same page)
 --   results.csv  format, accuracy, agreement, max_logit_diff, weight_bytes, model_ms, fc1_ms
 -- The model is --checkpoint when given; else the final checkpoint of Part 1's 10,000-iteration
 -- Adam run (--part1's adam_lr0.001_seed<seed>/run.ckpt), else Part 1's best.ckpt; with none of
@@ -14,7 +14,7 @@
 --     [--data DIR] [--seed N] [--threads N]
 local lunet = require "lunet"
 local nn, optim, data, train, cli = lunet.nn, lunet.optim, lunet.data, lunet.train, lunet.cli
-local checkpoint, metrics, fileutil = lunet.checkpoint, lunet.metrics, lunet.fileutil
+local checkpoint, metrics, fileutil, report = lunet.checkpoint, lunet.metrics, lunet.fileutil, require "lunet.report"
 local lfs = require "lfs"
 
 local parser = cli.parser("quantized_inference",
@@ -151,5 +151,6 @@ local text = table.concat({
 }, "\n")
 fileutil.writeAtomic(args.out .. "/results.md", text)
 fileutil.writeAtomic(args.out .. "/results.csv", table.concat(csv, "\n") .. "\n")
+report.writeHtml(args.out .. "/results.md")
 print(table_)
-print("wrote " .. args.out .. "/results.md and results.csv")
+print("wrote " .. args.out .. "/results.md, results.html and results.csv")
