@@ -47,17 +47,25 @@ static int alloc_block(lua_State *L) {
   return 1;
 }
 
+void *lunet_newblock(lua_State *L, size_t bytes) {
+  lua_pushcfunction(L, alloc_block);
+  lua_pushinteger(L, (lua_Integer)bytes);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  return lua_touserdata(L, -1);
+}
+
 static storage_t *new_storage(lua_State *L, int64_t numel, lt_dtype dt, const char *fname, int zero) {
   if (numel < 0 || numel > LUNET_MAX_NUMEL)
     luaL_error(L, "%s: cannot allocate a tensor of %I elements", fname, (lua_Integer)numel);
   size_t data = (size_t)numel * lt_elsize(dt); /* at most 2^43: no overflow */
   size_t bytes = sizeof(storage_t) + data + LT_ALIGN;
-  lua_pushcfunction(L, alloc_block);
-  lua_pushinteger(L, (lua_Integer)bytes);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+  storage_t *s = lunet_newblock(L, bytes);
+  if (!s)
     luaL_error(L, "%s: not enough memory for a tensor of %I elements (%I MiB)", fname,
                (lua_Integer)numel, (lua_Integer)(bytes >> 20));
-  storage_t *s = lua_touserdata(L, -1);
   uintptr_t p = (uintptr_t)(s + 1);
   p = (p + LT_ALIGN - 1) & ~(uintptr_t)(LT_ALIGN - 1);
   s->data = (void *)p;

@@ -45,6 +45,7 @@ int luaopen_lunet_core(lua_State *L) {
   lunet_open_sys(L);
   lunet_open_speed(L);
   lunet_open_augment(L);
+  lunet_open_quant(L);
   static const luaL_Reg fns[] = {{"setNumThreads", l_setNumThreads},
                                  {"getNumThreads", l_getNumThreads},
                                  {"blasInfo", l_blasInfo},

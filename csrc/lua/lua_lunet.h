@@ -29,6 +29,10 @@
  * product overflow-checked; errors name fname. */
 lt_tensor *lunet_newtensor(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname);
 lt_tensor *lunet_newresult(lua_State *L, lt_dtype dt, int ndim, const int64_t *size, const char *fname);
+/* Push a plain userdata of `bytes` bytes (no metatable) and return its block, or return
+ * NULL with nothing pushed when memory runs out (Lua's own error would not name the
+ * caller): the collector sees every byte of what lives in it. */
+void *lunet_newblock(lua_State *L, size_t bytes);
 /* Push a tensor with the given view onto the storage of the tensor at idx. */
 lt_tensor *lunet_pushview(lua_State *L, int idx, const lt_tensor *view);
 /* The output (or workspace) at idx, named what (may be NULL) in errors that start with
@@ -119,5 +123,6 @@ void lunet_open_rnn(lua_State *L);    /* rnn.c: RNN, LSTM and GRU over whole seq
 void lunet_open_sys(lua_State *L);    /* sys.c: fsync and file checksums for lunet.save */
 void lunet_open_speed(lua_State *L);  /* speed.c: denormal flushing, the sgemm timer */
 void lunet_open_augment(lua_State *L); /* augment.c: batched crop and mirror (data.transforms) */
+void lunet_open_quant(lua_State *L);   /* quant.c: bf16 and int8 weights for inference */
 
 #endif

@@ -45,6 +45,7 @@
 --   nn/activation.lua    Tanh, Sigmoid, LeakyReLU, ELU, GELU, SiLU, Softplus, Identity
 --   nn/containers.lua    Residual, Concat
 --   nn/persist.lua       whole models as data: lunet.save/lunet.load of a model, clone()
+--   nn/quant.lua         nn.quantize: Linear weights in bf16 or int8 for inference
 --   nn/rnn.lua           RNN, LSTM, GRU, SelectTime, LastStep
 --   nn/loss.lua          CrossEntropyLoss
 --   nn/init_schemes.lua  nn.init: initializers and whole-model schemes
@@ -59,7 +60,7 @@ local nn = {
   init = require "lunet.nn.init_schemes",
 }
 local FILES = {"lunet.nn.layers", "lunet.nn.norm", "lunet.nn.activation", "lunet.nn.containers", "lunet.nn.loss",
-  "lunet.nn.rnn", "lunet.nn.functional"}
+  "lunet.nn.rnn", "lunet.nn.functional", "lunet.nn.quant"}
 for _, file in ipairs(FILES) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end

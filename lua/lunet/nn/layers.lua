@@ -588,7 +588,8 @@ function ReLU:__tostring() return "ReLU" end
 --- A fully connected layer, y = x W^T + b: input (N, in) -> (N, out); weight (out, in),
 -- bias (out), float32 (a double input raises), initialized uniform in +-1/sqrt(in) (reset). Raises for feature
 -- counts that are not positive integers or an unknown option; the forward raises for an
--- input that is not (N, in).
+-- input that is not (N, in). For inference its weight can be made bf16 or int8
+-- (nn.quantize, weightFormat).
 -- @function Linear
 -- @tparam integer in input features
 -- @tparam integer out output features
@@ -616,31 +617,102 @@ function Linear:__init(inF, outF, opts)
   self:reset()
 end
 
+-- A Linear given compact weights (useQuantized) holds them in self.qweight, a
+-- lunet.core.QuantWeight, and no float32 weight nor gradients: what would train it
+-- raises, naming the method.
+local function inferenceOnly(self, what)
+  if self.qweight then
+    check.fail(3, "Linear:%s: this layer is quantized for inference (%s weights, nn.quantize) and cannot be "
+      .. "trained; keep a float32 copy of the model to train", what, self.qweight:format())
+  end
+end
+
 --- Initialize weight and bias again, uniform in +-1/sqrt(in) (Torch7's default), from
--- lunet's generator.
+-- lunet's generator. Raises for a quantized layer (nn.quantize).
 -- @treturn Linear self
 -- @usage lunet.manualSeed(1); fc:reset()
 function Linear:reset()
+  inferenceOnly(self, "reset")
   return resetUniform(self, self.inF)
+end
+
+--- The format of the weight: "float32", or "bf16" or "int8" after nn.quantize.
+-- @treturn string "float32", "bf16" or "int8"
+-- @usage print(nn.quantize(nn.Linear(4, 2), "int8"):weightFormat()) -- int8
+function Linear:weightFormat()
+  return self.qweight and self.qweight:format() or "float32"
+end
+
+--- Use compact weights for inference (what nn.quantize and lunet.load do): qweight, a
+-- lunet.core.QuantWeight of (out, in) from lunet.core.quantize_weight, replaces the float32
+-- weight, which is dropped with the gradients (the memory is the point). The bias stays
+-- float32. From then on the forward runs in evaluation mode only, and backward, parameters,
+-- zeroGrad and reset raise. Raises for a value that is not a QuantWeight or one of other sizes.
+-- @tparam QuantWeight qweight the compact weights
+-- @treturn Linear self
+-- @usage fc:useQuantized(lunet.core.quantize_weight(fc.weight, "bf16"))
+function Linear:useQuantized(qweight)
+  local mt = getmetatable(qweight)
+  if type(mt) ~= "table" or mt.__index ~= core.QuantWeight then
+    check.fail(2, "Linear:useQuantized: argument #1 must be a QuantWeight (lunet.core.quantize_weight), got %s",
+      type(qweight))
+  end
+  local out, inF = qweight:size()
+  if out ~= self.outF or inF ~= self.inF then
+    check.fail(2, "Linear:useQuantized: the layer is %d -> %d, the weights are (%d,%d)", self.inF, self.outF, out, inF)
+  end
+  self.qweight = qweight
+  self.weight, self.gradWeight, self.gradBias = nil, nil, nil
+  return self
 end
 
 function Linear:updateOutput(input)
   check.tensor("Linear", "input", input)
-  core.linear_forward(input, self.weight, self.bias, self:writable("output", input))
+  if self.qweight then
+    if self.training then
+      check.fail(2, "Linear:forward: this layer is quantized for inference (%s weights, nn.quantize) and runs in "
+        .. "evaluation mode only (call model:evaluate())", self.qweight:format())
+    end
+    core.qlinear_forward(input, self.qweight, self.bias, self:writable("output", input))
+  else
+    core.linear_forward(input, self.weight, self.bias, self:writable("output", input))
+  end
   return self.output
 end
 
 function Linear:updateGradInput(input, gradOutput)
+  inferenceOnly(self, "backward")
   core.linear_backward_input(gradOutput, self.weight, self:writable("gradInput", gradOutput))
   return self.gradInput
 end
 
 function Linear:accGradParameters(input, gradOutput, scale)
+  inferenceOnly(self, "backward")
   core.linear_backward_params(input, gradOutput, self.gradWeight, self.gradBias, scale or 1)
 end
 
+function Linear:parameters()
+  inferenceOnly(self, "parameters")
+  return Module.parameters(self)
+end
+
+function Linear:parameterSlots(prefix, slots)
+  inferenceOnly(self, "parameterSlots")
+  return Module.parameterSlots(self, prefix, slots)
+end
+
+function Linear:zeroGrad()
+  inferenceOnly(self, "zeroGrad")
+  return Module.zeroGrad(self)
+end
+
+function Linear:numParameters()
+  return self.qweight and self.inF * self.outF + (self.bias and self.outF or 0) or Module.numParameters(self)
+end
+
 function Linear:__tostring()
-  return ("Linear(%d -> %d%s)"):format(self.inF, self.outF, self.bias and "" or ", no bias")
+  return ("Linear(%d -> %d%s%s)"):format(self.inF, self.outF, self.bias and "" or ", no bias",
+    self.qweight and ", " .. self.qweight:format() .. " weights" or "")
 end
 
 ---------------------------------------------------------------------------------

@@ -339,8 +339,14 @@ end
 -- @treturn integer
 -- @usage print(nn.Linear(784, 10):numParameters()) -- 7850
 function Module:numParameters()
+  -- through the children's numParameters, not parameters(): a layer quantized for
+  -- inference has no parameters to train but still counts its weights
   local n = 0
-  for _, w in ipairs((self:parameters())) do n = n + w:numel() end
+  for _, m in ipairs(self.modules or NONE) do n = n + m:numParameters() end
+  for _, name in ipairs(self.paramNames) do
+    local w = self[name]
+    if w ~= nil then n = n + w:numel() end
+  end
   return n
 end
 

@@ -5,15 +5,18 @@
 -- arguments (numbers, strings, booleans, tensors, tables of those, and modules, described
 -- in turn), which every nn class records when it is made; its tensors (its parameters,
 -- paramNames, and the state its class lists in stateNames, such as running statistics);
--- its mode (training or not); and, for the containers filled by add() (Sequential,
--- Concat), the children with their names. No code is ever written: a module that holds a
+-- its mode (training or not); for a Linear quantized for inference (nn.quantize), its
+-- compact weights as `quantized = {format =, bytes = the values as a string, scales =
+-- int8's row scales}`; and, for the containers filled by add() (Sequential, Concat), the
+-- children with their names. No code is ever written: a module that holds a
 -- function (nn.Function, an argument that is a function) or whose class is not one of
 -- lunet.nn's is refused when described.
 --
 -- build(desc) makes the model again: each class looked up by name in lunet.nn (an unknown
 -- name is an error naming it and where it is), constructed with the recorded arguments,
--- children added, then every tensor copied in after its dtype and shape are checked
--- against what the constructor made. A malformed description is an error naming the place
+-- children added, compact weights validated (lunet.core.qweight_frombytes: sizes, byte
+-- count, values, scales) and installed, then every tensor copied in after its dtype and
+-- shape are checked against what the constructor made. A malformed description is an error naming the place
 -- (model.modules[2].tensors.weight, say), never a crash or a half-built model.
 -- @module lunet.nn.persist
 local lunet = require "lunet"
@@ -54,6 +57,7 @@ local function describe(m, where)
       if m[p] ~= nil then d.tensors[p] = m[p] end
     end
   end
+  if m.qweight then d.quantized = {format = m.qweight:format(), bytes = m.qweight:bytes(), scales = m.qweight:scales()} end
   if m.add and m.modules then
     d.children = {}
     for i, c in ipairs(m.modules) do
@@ -131,6 +135,14 @@ function build(d, where)
       local ok2, err = pcall(m.add, m, build(c.module, cw), c.name)
       if not ok2 then fail(cw, "%s", (tostring(err):gsub("^[^:]*:%d+: ", ""))) end
     end
+  end
+  if d.quantized ~= nil then
+    local qw, q = where .. ".quantized", d.quantized
+    if d.class ~= "Linear" then fail(qw, "only an nn.Linear holds quantized weights, not nn.%s", d.class) end
+    if type(q) ~= "table" then fail(qw, "must be a table, got %s", type(q)) end
+    local made, w = pcall(lunet.core.qweight_frombytes, q.format, m.outF, m.inF, q.bytes, q.scales)
+    if not made then fail(qw, "%s", w) end
+    m:useQuantized(w)
   end
   if type(d.tensors) ~= "table" then fail(where, "tensors must be a table") end
   local own = {}
