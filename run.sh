@@ -42,7 +42,7 @@ case "$cmd" in
     build build
     # Parts 1 and 3 are sweeps of independent runs: one MPI rank per core, each dealt runs
     # by their length, each run on one thread (its results do not depend on the thread
-    # count). Part 2 uses Part 1's best model, with every core.
+    # count). Part 2 and the quantized inference use Part 1's models, with every core.
     ranks=$(nproc)
     sweep() {
       if [ "$ranks" -gt 1 ] && [ -e build/lunet/mpi.so ]; then
@@ -52,6 +52,7 @@ case "$cmd" in
       fi
     }
     sweep experiments/cifar10_lenet.lua "$@"
+    bin/lunet experiments/quantized_inference.lua "$@"
     bin/lunet experiments/cifar10_deconvnet.lua "$@"
     sweep experiments/mnist_rnn.lua "$@"
     bin/lunet experiments/index.lua

@@ -22,6 +22,8 @@ local PARTS = {
 
 -- Beyond the handout: listed when their pages are there (`./run.sh main` does not run them).
 local EXTRAS = {
+  { "Beyond Part 1 — LeNet-5 inference in bf16 and int8", "quantized_inference/results.html",
+    "Part 1's LeNet-5 with its Linear weights in bf16 and int8: test accuracy beside float32's and batch-1 latency." },
   { "Beyond Part 1 — a small ResNet beside LeNet-5", "cifar10_resnet/summary.html",
     "BatchNorm, residual blocks, augmentation, AdamW and a cosine schedule on the same CIFAR-10 subset." },
   { "Beyond Part 3 — recurrent cells written with autograd", "mnist_custom_cell/summary.html",
