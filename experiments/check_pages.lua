@@ -6,12 +6,14 @@ local dir = arg[1] or "results"
 
 -- Each page and the headings it must have, in the handout's numbering.
 local PAGES = {
-  { "index.html", {}, { "cifar10_lenet/summary.html", "cifar10_deconvnet/summary.html", "mnist_rnn/summary.html" } },
+  { "index.html", {}, { "cifar10_lenet/summary.html", "cifar10_deconvnet/summary.html", "mnist_rnn/summary.html",
+    "quantized_inference/results.html" } },
   { "cifar10_lenet/summary.html", { "1(a)", "1(b)", "1(c)" } },
   { "cifar10_deconvnet/summary.html", { "1. The paper's key ideas", "3. The first layer's filters",
     "4. Feature visualization", "6. Feature evolution", "7. Invariance", "8. Occlusion sensitivity",
     "9. Correspondence analysis", "10. Architecture selection", "11. Class attribution" } },
   { "mnist_rnn/summary.html", { "3(a)", "3(b)", "3(c)" } },
+  { "quantized_inference/results.html", { "LeNet-5 inference with bf16 and int8 weights" } },
 }
 
 local function browse(path)
