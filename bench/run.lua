@@ -17,7 +17,7 @@
 -- that the autograd targets compare figures taken under the same load.
 --
 -- A workload that counts FLOPs has one more child in its rounds, side "floor": the sgemm
--- under lunet's nn kernels at 1024³ (core.bench_sgemm(1024, 1, "lunet"), one call a round),
+-- under lunet's nn kernels at 1024³ (core.bench_sgemm(1024, 1, "lunet"), half a round's time),
 -- whose rate makes the workload's floor; LeNet-5's batch-1 inference has another, side
 -- "read": the machine's read bandwidth (core.bench_read over workloads.READ_BYTES), for its
 -- bound. Measured in the same rounds, a floor sees the same load as its workload.
@@ -188,12 +188,13 @@ local function compare(sides, opts)
       end
     end
   end
-  -- one probe iteration per side sizes K so that a round takes about ROUND_SECONDS (unless
-  -- the side fixes its k)
+  -- one probe iteration per side sizes K so that a round takes about ROUND_SECONDS (times the
+  -- side's share), unless the side fixes its k
   local k = {}
   for i, kid in pairs(kids) do
     local t = not sides[i].k and tonumber(((kid:ask("run 1") or ""):match("^times (%S+)")))
-    k[i] = sides[i].k or t and math.max(1, math.min(200, math.floor(ROUND_SECONDS / math.max(t, 1e-6) + 0.5)))
+    local budget = ROUND_SECONDS * (sides[i].share or 1)
+    k[i] = sides[i].k or t and math.max(1, math.min(200, math.floor(budget / math.max(t, 1e-6) + 0.5)))
   end
   for r = 1, ROUNDS do
     local order = {}
@@ -251,8 +252,11 @@ for _, threads in ipairs(threadsList) do
       local sides = { { label = "lunet", cmd = lunetCmd(name, threads) } }
       if w.against then sides[#sides + 1] = { label = "module", cmd = lunetCmd(w.against, threads) } end
       if torchState.available then sides[#sides + 1] = { label = "torch", cmd = torchCmd(name, threads) } end
-      -- the floor's rate and the read bandwidth in the workload's own rounds, one call per round
-      if not w.elements then sides[#sides + 1] = { label = "floor", cmd = lunetCmd("gemm_1024", threads), k = 1 } end
+      -- the floor's rate in the workload's own rounds, half a round's time each; the read
+      -- bandwidth one pass a round (a pass over a fresh buffer: its allocation is not timed)
+      if not w.elements then
+        sides[#sides + 1] = { label = "floor", cmd = lunetCmd("gemm_1024", threads), share = 0.5 }
+      end
       if name == "lenet_infer_b1" then
         sides[#sides + 1] = { label = "read", cmd = lunetCmd("read_memory", threads), k = 1 }
       end
