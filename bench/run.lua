@@ -16,8 +16,14 @@
 -- has a third child in its rounds, the same model on the module path (side "module"), so
 -- that the autograd targets compare figures taken under the same load.
 --
--- The report, a Markdown table per thread count plus the targets of the speed issue, is
--- printed and written to DIR/RESULTS-<date>.md (DIR defaults to bench/out).
+-- A workload that counts FLOPs has one more child in its rounds, side "floor": the sgemm
+-- under lunet's nn kernels at 1024³ (core.bench_sgemm(1024, 1, "lunet"), half a round's time),
+-- whose rate makes the workload's floor; LeNet-5's batch-1 inference has another, side
+-- "read": the machine's read bandwidth (core.bench_read over workloads.READ_BYTES), for its
+-- bound. Measured in the same rounds, a floor sees the same load as its workload.
+-- The report, a Markdown table per thread count (each workload against its floor and
+-- PyTorch) plus the targets of the speed issues, is printed and written to
+-- DIR/RESULTS-<date>.md (DIR defaults to bench/out).
 -- PyTorch is optional: without it (or with --no-torch) lunet's figures come alone.
 --
 -- Child protocol (the same for both sides, see bench/torch_bench.py):
@@ -182,11 +188,13 @@ local function compare(sides, opts)
       end
     end
   end
-  -- one probe iteration per side sizes K so that a round takes about ROUND_SECONDS
+  -- one probe iteration per side sizes K so that a round takes about ROUND_SECONDS (times the
+  -- side's share), unless the side fixes its k
   local k = {}
   for i, kid in pairs(kids) do
-    local t = tonumber(((kid:ask("run 1") or ""):match("^times (%S+)")))
-    if t then k[i] = math.max(1, math.min(200, math.floor(ROUND_SECONDS / math.max(t, 1e-6) + 0.5))) end
+    local t = not sides[i].k and tonumber(((kid:ask("run 1") or ""):match("^times (%S+)")))
+    local budget = ROUND_SECONDS * (sides[i].share or 1)
+    k[i] = sides[i].k or t and math.max(1, math.min(200, math.floor(budget / math.max(t, 1e-6) + 0.5)))
   end
   for r = 1, ROUNDS do
     local order = {}
@@ -220,8 +228,8 @@ local function selected(name) return not args.only or name:match(args.only) end
 
 local startedAt, loadBefore = os.date("%Y-%m-%d %H:%M"), report.loadavg()
 local wall0 = lunet.wallclock()
-local results = {} -- results[threads][workload] = {lunet=..., torch=...}
-local reference = {} -- reference[threads][n] = {matmul=..., cblas=...}
+local results = {} -- results[threads][workload] = {lunet=..., torch=..., floor=..., read=..., load=...}
+local reference = {} -- reference[threads][n] = {matmul=..., cblas=..., gemm=...}
 local torchVersion
 
 for _, threads in ipairs(threadsList) do
@@ -244,7 +252,16 @@ for _, threads in ipairs(threadsList) do
       local sides = { { label = "lunet", cmd = lunetCmd(name, threads) } }
       if w.against then sides[#sides + 1] = { label = "module", cmd = lunetCmd(w.against, threads) } end
       if torchState.available then sides[#sides + 1] = { label = "torch", cmd = torchCmd(name, threads) } end
+      -- the floor's rate in the workload's own rounds, half a round's time each; the read
+      -- bandwidth one pass a round (a pass over a fresh buffer: its allocation is not timed)
+      if not w.elements then
+        sides[#sides + 1] = { label = "floor", cmd = lunetCmd("gemm_1024", threads), share = 0.5 }
+      end
+      if name == "lenet_infer_b1" then
+        sides[#sides + 1] = { label = "read", cmd = lunetCmd("read_memory", threads), k = 1 }
+      end
       local r = compare(sides, { name = name, layers = name == "lenet_train_b50" })
+      r.load = report.loadavg()
       results[threads][name] = r
       torchVersion = torchVersion or (r.torch and r.torch.version)
     end
@@ -285,6 +302,14 @@ end
 io.stderr:write("bench: start-up\n")
 local start = startup()
 
+-- Which PyTorch build was measured, for the report's note on it.
+local torchConfig
+if torchState.available then
+  local p = io.popen(PYTHON .. " " .. quote(ROOT .. "/bench/torch_bench.py") .. " --config 2>/dev/null")
+  torchConfig = (p:read("a") or ""):match("^config (.-)%s*$")
+  p:close()
+end
+
 report.write({results = results, reference = reference, start = start, threadsList = threadsList,
-  rounds = ROUNDS, quick = QUICK, torchState = torchState, torchVersion = torchVersion,
+  rounds = ROUNDS, quick = QUICK, torchState = torchState, torchVersion = torchVersion, torchConfig = torchConfig,
   startedAt = startedAt, loadBefore = loadBefore, wall0 = wall0, out = args.out})

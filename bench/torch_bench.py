@@ -8,9 +8,14 @@ One process per workload, driven by bench/run.lua over a line protocol:
                        "times <s1> <s2> ... <sK>" (seconds per iteration)
   reads    "quit"   -> prints "rss <VmHWM in kB>" (the process's peak resident memory)
                        and exits.
+    python3 bench/torch_bench.py --config
+  prints   "config torch <version>; <build>": which build is measured, from
+           torch.__config__.show() (its BLAS, oneDNN and CPU-capability lines), for the
+           report's note on the PyTorch it compares with.
 The workloads mirror bench/run.lua's: same shapes, same batch, same NCHW / batch-first
 layout, torch.set_num_threads(THREADS). Inputs are random; labels cycle 0..9.
 """
+import re
 import sys
 import time
 
@@ -231,13 +236,30 @@ def build(torch, name):  # noqa: F811 (the norm layers, then the others)
     return step
 
 
+def build_config(torch):
+    """The parts of torch.__config__.show() that say which kernels run: the BLAS
+    (BLAS_INFO=...), oneDNN (MKL-DNN) and the CPU capability the build dispatches to."""
+    parts = []
+    for line in torch.__config__.show().splitlines():
+        line = line.strip().lstrip("- ")
+        if "MKL-DNN" in line or "oneDNN" in line or line.startswith("CPU capability"):
+            parts.append(line)
+        blas = re.search(r"\bBLAS_INFO=[^,]*", line)
+        if blas:
+            parts.insert(0, blas.group(0))
+    return "; ".join(parts) or "no build details"
+
+
 def main():
-    name, threads = sys.argv[1], int(sys.argv[2])
     try:
         import torch
     except ImportError as e:
         print("missing", str(e).replace("\n", " "), flush=True)
         return
+    if sys.argv[1] == "--config":
+        print("config torch", torch.__version__ + ";", build_config(torch), flush=True)
+        return
+    name, threads = sys.argv[1], int(sys.argv[2])
     torch.set_num_threads(threads)
     try:
         it = build(torch, name)

@@ -55,9 +55,12 @@ local SGEMM = { ["1024"] = { 1024, 1024, 1024 }, conv1 = { 32, 25, 50 * 784 }, c
                 fc1 = { 50, 3136, 1024 }, fc2 = { 50, 1024, 10 } }
 
 -- name, description, FLOPs per iteration; `against`: a workload of the module path measured
--- in the same rounds (its side labelled "module"), for the autograd targets.
+-- in the same rounds (its side labelled "module"), for the autograd targets; `elements`: the
+-- count is the elements written or read, not FLOPs (no floor, see bench/report.lua).
 workloads.list = {
   { "lenet_train_b50", "LeNet-5 training step, batch 50", lenetFlops(50, true) },
+  -- Part 3's CNN (experiments/mnist_rnn.lua): the same LeNet-5 and Adam at minibatches of 10
+  { "lenet_train_b10", "LeNet-5 training step, batch 10 (Part 3's CNN)", lenetFlops(10, true) },
   { "autograd_lenet_train_b50", "LeNet-5 training step, batch 50, written with lunet.autograd", lenetFlops(50, true),
     against = "lenet_train_b50" },
   { "autograd_lstm_cell_train_b10", "LSTM cell from autograd's elementwise ops, training step, batch 10 "
@@ -92,6 +95,7 @@ for _, w in ipairs({
   { "gather_b256", "gather along dim 2 of (256,1000), 4 per row", 256 * 4 },
   { "sort_65536", "sort of 65536 floats (values and indices)", 65536 },
 }) do
+  w.elements = true
   WORKLOADS[#WORKLOADS + 1] = w
 end
 
@@ -109,6 +113,14 @@ for _, w in ipairs({
 }) do
   WORKLOADS[#WORKLOADS + 1] = w
 end
+
+--- The buffer of the read-bandwidth probe (core.bench_read): 256 MB, far beyond the 32 MB L3
+-- of the machines lunet is measured on, so that every pass reads memory.
+workloads.READ_BYTES = 256 << 20
+
+--- The bytes of LeNet-5's parameters (float32): what an inference at batch 1 reads at least
+-- once, fc1's 3136x1024 weights most of it.
+function workloads.lenetParameterBytes() return 4 * models.lenet5():numParameters() end
 
 local function labels(n)
   local y = lunet.zeros(n, "int")
@@ -265,6 +277,10 @@ function workloads.build(name)
   if n then return nil, nil, function() return core.bench_sgemm(n, 1) end end
   n = tonumber(name:match("^gemm_(%d+)$"))
   if n then return nil, nil, function() return core.bench_sgemm(n, 1, "lunet") end end
+  -- seconds per pass over the buffer
+  if name == "read_memory" then
+    return nil, nil, function() return workloads.READ_BYTES / core.bench_read(workloads.READ_BYTES) end
+  end
   local extra = CONV_EXTRA[name]
   if extra then
     local m = name == "dwconv_b50" and nn.Conv2d(extra.c, extra.c, 3, { padding = 1, groups = extra.c })
@@ -309,7 +325,7 @@ local NORM = {
 }
 local normBuilders = {}
 for _, w in ipairs(NORM) do
-  WORKLOADS[#WORKLOADS + 1] = { w[1], w[2], w[3] }
+  WORKLOADS[#WORKLOADS + 1] = { w[1], w[2], w[3], elements = true }
   normBuilders[w[1]] = w[4]
 end
 local buildOthers = workloads.build

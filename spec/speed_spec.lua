@@ -228,3 +228,30 @@ describe("core.bench_sgemm", function()
     assert.has_error(function() core.bench_sgemm(8, 1, "mkl") end)
   end)
 end)
+
+describe("core.bench_read", function()
+  it("measures a rate over one lane and over the pool, a partial block and a partial chunk included", function()
+    for _, threads in ipairs({ 1, 2 }) do
+      withThreads(threads, function()
+        for _, bytes in ipairs({ 4, 4096 + 12, 3 * 2 ^ 20 + 132 }) do
+          local rate = core.bench_read(bytes, 2)
+          assert.is_true(rate > 0 and rate < math.huge, ("%d bytes, %d threads: %s"):format(bytes, threads, rate))
+        end
+      end)
+    end
+    assert.is_true(core.bench_read(4096) > 0)
+  end)
+
+  it("rejects bad sizes and counts", function()
+    assert.has_error(function() core.bench_read(0) end, "bench_read: bytes must be in 4..1099511627776, got 0")
+    assert.has_error(function() core.bench_read(2 ^ 41) end,
+      "bench_read: bytes must be in 4..1099511627776, got 2199023255552")
+    assert.has_error(function() core.bench_read(4098) end,
+      "bench_read: bytes must be a multiple of 4 (whole floats), got 4098")
+    assert.has_error(function() core.bench_read(4096.5) end,
+      "bench_read: bytes (argument #1) must be an integer, got 4096.5")
+    assert.has_error(function() core.bench_read("a lot") end,
+      "bench_read: bytes (argument #1) must be an integer, got string")
+    assert.has_error(function() core.bench_read(4096, 0) end, "bench_read: reps must be in 1..2147483647, got 0")
+  end)
+end)

@@ -1,6 +1,7 @@
-/* speed.c — denormal flushing and the direct sgemm timer (speed.h). */
+/* speed.c — denormal flushing, the direct sgemm timer and the read-bandwidth probe (speed.h). */
 #include "speed.h"
 #include "gemm.h"
+#include "threadpool.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -59,4 +60,52 @@ double lt_bench_sgemm(int n, int reps, int own) {
   free(b);
   free(c);
   return secs;
+}
+
+/* The read probe's unit of work: a block of LT_READ_LANES floats summed into as many
+ * independent accumulators, so that the additions (one dependency chain per accumulator)
+ * keep up with the loads and the loop vectorizes without reassociating a single sum. */
+#define LT_READ_LANES 32
+/* Blocks per chunk of the thread pool: 1 MB, far more than a wake-up costs. */
+#define LT_READ_GRAIN ((1 << 20) / (LT_READ_LANES * (int64_t)sizeof(float)))
+
+typedef struct {
+  const float *p;
+  float *sums; /* one per lane of the pool */
+} read_job;
+
+static void read_blocks(void *ctx, int64_t begin, int64_t end, int lane) {
+  read_job *job = ctx;
+  float acc[LT_READ_LANES] = {0};
+  for (const float *b = job->p + begin * LT_READ_LANES, *stop = job->p + end * LT_READ_LANES; b < stop;
+       b += LT_READ_LANES)
+    for (int j = 0; j < LT_READ_LANES; j++) acc[j] += b[j];
+  float s = 0.0f;
+  for (int j = 0; j < LT_READ_LANES; j++) s += acc[j];
+  job->sums[lane] += s;
+}
+
+/* Where each pass's sum goes, so that the compiler keeps the reads. */
+static volatile float read_sink;
+
+double lt_bench_read_bandwidth(int64_t bytes, int reps) {
+  const int64_t n = bytes / (int64_t)sizeof(float), blocks = n / LT_READ_LANES;
+  const int lanes = lt_parallel_lanes();
+  float *p = malloc((size_t)n * sizeof(float)), *sums = calloc((size_t)lanes, sizeof(float));
+  double rate = -1.0;
+  if (p && sums) {
+    for (int64_t i = 0; i < n; i++) p[i] = (float)(i & 7);
+    const double t0 = now();
+    for (int r = 0; r < reps; r++) {
+      lt_parallel_for(blocks, LT_READ_GRAIN, read_blocks, &(read_job){.p = p, .sums = sums});
+      float s = 0.0f;
+      for (int64_t i = blocks * LT_READ_LANES; i < n; i++) s += p[i];
+      for (int l = 0; l < lanes; l++) s += sums[l];
+      read_sink = s;
+    }
+    rate = (double)bytes * reps / (now() - t0);
+  }
+  free(p);
+  free(sums);
+  return rate;
 }

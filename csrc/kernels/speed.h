@@ -1,7 +1,10 @@
 /* speed.h — what fast training loops and the benchmarks need from the CPU: flushing
- * denormal floats to zero, and a timer around cblas_sgemm called directly. */
+ * denormal floats to zero, a timer around cblas_sgemm called directly, and the machine's
+ * read bandwidth. */
 #ifndef LUNET_SPEED_H
 #define LUNET_SPEED_H
+
+#include <stdint.h>
 
 /* Turns flush-to-zero and denormals-are-zero (the MXCSR bits FTZ and DAZ) on or off
  * on the calling thread; the workers of lunet's thread pool copy the calling thread's
@@ -17,5 +20,15 @@ int lt_get_flush_denormals(void);
  * after one untimed call; -1 when the buffers cannot be allocated. The reference that
  * lunet's matmul and kernels are compared with. */
 double lt_bench_sgemm(int n, int reps, int own);
+
+/* Bytes per second read by a streaming sum over a buffer of `bytes` bytes (whole floats:
+ * bytes is a positive multiple of 4), averaged over reps passes after the buffer has been
+ * written once (its pages faulted in and, for a buffer larger than the last-level cache,
+ * evicted from it by the time a pass comes back to them). The passes split over lunet's
+ * thread pool (threadpool.h): with one thread this is one core's bandwidth, with more the
+ * machine's. -1 when the buffer cannot be allocated. A buffer well beyond the L3 cache
+ * gives the memory's bandwidth, the bound on any kernel that streams its operands from
+ * memory once (a batch-1 linear layer reads each weight once). */
+double lt_bench_read_bandwidth(int64_t bytes, int reps);
 
 #endif

@@ -6,7 +6,9 @@
  *   lunet.setGemmBackend(name)  selects it; an error when this CPU cannot run it
  *   lunet.gemmBackends()        -> the backends this CPU can run, in a list
  *   lunet.core.bench_sgemm(n [, reps = 1 [, "lunet"]]) -> seconds per n x n x n cblas_sgemm
- *                                  call (with "lunet": per lt_sgemm call, gemm.h) */
+ *                                  call (with "lunet": per lt_sgemm call, gemm.h)
+ *   lunet.core.bench_read(bytes [, reps = 1]) -> bytes per second of a streaming sum over
+ *                                  a buffer of that size, over lunet's threads (speed.h) */
 #include <limits.h>
 #include <string.h>
 
@@ -36,6 +38,19 @@ static int l_bench_sgemm(lua_State *L) {
   const double secs = lt_bench_sgemm((int)n, (int)reps, own);
   if (secs < 0) luaL_error(L, "bench_sgemm: out of memory for three %Ix%I matrices", n, n);
   lua_pushnumber(L, secs);
+  return 1;
+}
+
+/* Up to 1 TiB: beyond any machine's memory, far below where bytes * reps loses precision. */
+#define LT_READ_MAX_BYTES ((lua_Integer)1 << 40)
+
+static int l_bench_read(lua_State *L) {
+  const lua_Integer bytes = lunet_checkinteger(L, 1, "bench_read", "bytes", 4, LT_READ_MAX_BYTES);
+  if (bytes % 4 != 0) luaL_error(L, "bench_read: bytes must be a multiple of 4 (whole floats), got %I", bytes);
+  const int reps = (int)(lua_isnoneornil(L, 2) ? 1 : lunet_checkinteger(L, 2, "bench_read", "reps", 1, INT_MAX));
+  const double rate = lt_bench_read_bandwidth((int64_t)bytes, reps);
+  if (rate < 0) luaL_error(L, "bench_read: out of memory for a buffer of %I bytes", bytes);
+  lua_pushnumber(L, rate);
   return 1;
 }
 
@@ -76,6 +91,7 @@ void lunet_open_speed(lua_State *L) {
                                  {"setGemmBackend", l_setGemmBackend},
                                  {"gemmBackends", l_gemmBackends},
                                  {"bench_sgemm", l_bench_sgemm},
+                                 {"bench_read", l_bench_read},
                                  {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
 }
