@@ -142,6 +142,15 @@ function report.write(run)
       add("its rounds (core.bench_read over %d MB, %.1f GB/s) that takes %.3f ms, the bound; lunet takes %.3f ms, %.2f×",
         workloads.READ_BYTES >> 20, bw / 1e9, bound, b1.lunet.ms, b1.lunet.ms / bound)
       add("the bound.")
+      for _, format in ipairs({ "bf16", "int8" }) do
+        local q = b1[format]
+        if q then
+          local qbound = workloads.lenetQuantizedBytes(format) / bw * 1e3
+          add("With its Linear weights in %s (nn.quantize; %.1f MB in all): %.3f ms, %.2f× float32's time, %.2f× its own bound",
+            format, workloads.lenetQuantizedBytes(format) / 1e6, q.ms, q.ms / b1.lunet.ms, q.ms / qbound)
+          add("(%.3f ms), %.2f× float32's bound.", qbound, q.ms / bound)
+        end
+      end
       add("")
     end
     local lt = results[threads].lenet_train_b50

@@ -259,6 +259,10 @@ for _, threads in ipairs(threadsList) do
       end
       if name == "lenet_infer_b1" then
         sides[#sides + 1] = { label = "read", cmd = lunetCmd("read_memory", threads), k = 1 }
+        -- the same model with its Linear weights quantized (nn.quantize), in the same rounds
+        for _, format in ipairs({ "bf16", "int8" }) do
+          sides[#sides + 1] = { label = format, cmd = lunetCmd("lenet_infer_" .. format .. "_b1", threads) }
+        end
       end
       local r = compare(sides, { name = name, layers = name == "lenet_train_b50" })
       r.load = report.loadavg()

@@ -122,6 +122,21 @@ workloads.READ_BYTES = 256 << 20
 -- once, fc1's 3136x1024 weights most of it.
 function workloads.lenetParameterBytes() return 4 * models.lenet5():numParameters() end
 
+--- The same with the Linear weights in `format` ("bf16" or "int8", nn.quantize): their
+-- compact bytes (with int8's row scales), the rest float32.
+function workloads.lenetQuantizedBytes(format)
+  local model = nn.quantize(models.lenet5(), format)
+  local bytes = 0
+  for _, m in ipairs(model.modules) do
+    if m.qweight then
+      bytes = bytes + m.qweight:nbytes() + 4 * m.bias:numel()
+    else
+      for _, p in ipairs(m:parameters()) do bytes = bytes + 4 * p:numel() end
+    end
+  end
+  return bytes
+end
+
 local function labels(n)
   local y = lunet.zeros(n, "int")
   for i = 1, n do y[i] = (i - 1) % 10 + 1 end
@@ -216,6 +231,9 @@ function workloads.build(name)
       return trainStep(model, x, y), function(k) return layerTimes(model, x, y, k) end
     end
     model:evaluate()
+    -- lenet_infer_bf16_b1, lenet_infer_int8_b1: the Linear weights quantized (nn.quantize)
+    local format = name:match("^lenet_infer_(%a%w*)_b%d+$")
+    if format then nn.quantize(model, format) end
     return function() model:forward(x) end
   end
   if name:match("^autograd_lenet_train") then
