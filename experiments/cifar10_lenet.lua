@@ -155,8 +155,8 @@ end
 local writes = not args.data_parallel or rank == 0
 local bestDir = args.data_parallel and args.out or dist.rankDir(args.out)
 local results, best = {}, nil
-local mine, at = runs, nil
-if not args.data_parallel then mine, at = dist.shard(runs, function(run) return run.iterations end) end
+local mine, mineAt = runs, nil
+if not args.data_parallel then mine, mineAt = dist.shard(runs, function(run) return run.iterations end) end
 for _, run in ipairs(mine) do
   local c, seed, name, iterations = run.config, run.seed, run.name, run.iterations
   local title = ("%s, seed %d"):format(label(c), seed)
@@ -219,7 +219,7 @@ end
 -- Rank 0 collects every rank's runs, in the sweep's order, and keeps the best one's files;
 -- the other ranks are done.
 if not args.data_parallel then
-  results = dist.gatherShards(results, 0, at)
+  results = dist.gatherShards(results, 0, mineAt)
   if not results then return end
   best = nil
   for _, r in ipairs(results) do
