@@ -296,6 +296,12 @@ describe("maxpool2d kernels", function()
       "maxpool2d: switch 17 at position 3 is outside 1..16")
     assert.has_error(function() core.maxunpool2d(out, bad, empty(), 4, 4) end,
       "maxunpool2d: switch 17 at position 3 is outside 1..16")
+    for _, s in ipairs({ 0, -5 }) do -- below the range too, at the first bad position
+      local low = sw:clone()
+      low:view(-1)[6], low:view(-1)[7] = s, 99
+      assert.has_error(function() core.maxpool2d_backward(x, out, low, empty(), 2, 2, 2, 2, 0, 0) end,
+        ("maxpool2d: switch %d at position 6 is outside 1..16"):format(s))
+    end
     assert.has_error(function() core.maxunpool2d(out, sw, empty(), 0, 4) end,
       "maxunpool2d: output height must be in 1..2147483647, got 0")
     assert.has_error(function() core.maxunpool2d(lunet.randn(1, 2, 2, 3), sw, empty(), 4, 4) end,
