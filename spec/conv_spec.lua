@@ -60,6 +60,11 @@ describe("convolution gradients match finite differences", function()
     { "Conv1d dilation 2, groups 2, stride 2",
       function() return nn.Conv1d(4, 6, 3, { dilation = 2, groups = 2, stride = 2, padding = 2 }) end, { 2, 4, 11 } },
     { "Conv1d depthwise, no bias", function() return nn.Conv1d(3, 3, 4, { groups = 3, bias = false }) end, { 2, 3, 7 } },
+    -- the unfold moves rows of under 4, 4 to 32 and over 32 columns in three ways
+    { "Conv2d stride 1, output rows of 2 columns", function() return nn.Conv2d(1, 2, { 1, 2 }) end, { 1, 1, 2, 3 } },
+    { "Conv2d stride 1, output rows of 9 columns", function() return nn.Conv2d(2, 2, 3, { padding = 1 }) end,
+      { 1, 2, 3, 9 } },
+    { "Conv2d stride 1, output rows of 33 columns", function() return nn.Conv2d(1, 2, { 1, 3 }) end, { 1, 1, 2, 35 } },
   }
   for i, c in ipairs(cases) do
     it(c[1], function()

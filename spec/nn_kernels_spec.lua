@@ -220,6 +220,34 @@ describe("maxpool2d kernels", function()
     assert.same({ { { { 1, 6 } } } }, sw:totable())
   end)
 
+  it("2x2 windows of stride 2 over wide planes (four windows at a time) match a plain loop", function()
+    lunet.manualSeed(5)
+    -- 9x23: the last row and column are in no window; 11 windows a row, not a multiple of 4
+    local x = lunet.randn(2, 3, 9, 23):mul(4):round()
+    local flat = x:view(-1)
+    for i = 1, flat:numel(), 7 do flat[i] = (i % 3 == 0) and 0 / 0 or (i % 3 == 1 and -math.huge or flat[i]) end
+    local out, sw = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 2, 2, 0, 0)
+    local xs, outs, sws = x:totable(), out:totable(), sw:totable()
+    for n = 1, 2 do
+      for c = 1, 3 do
+        local plane = xs[n][c]
+        for y = 1, 4 do
+          for xx = 1, 11 do
+            local best, arg = -math.huge, (2 * y - 2) * 23 + 2 * xx - 1
+            for _, rc in ipairs({ { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } }) do
+              local r, col = 2 * y - 1 + rc[1], 2 * xx - 1 + rc[2]
+              local v = plane[r][col]
+              if v > best or v ~= v then best, arg = v, (r - 1) * 23 + col end
+            end
+            local got = outs[n][c][y][xx]
+            assert.is_true(got == best or (got ~= got and best ~= best), "value")
+            assert.equal(arg, sws[n][c][y][xx])
+          end
+        end
+      end
+    end
+  end)
+
   it("routes gradients through the switches, adding where windows share a maximum", function()
     local x = lunet.tensor{ { { { 1, 2, 1 }, { 0, 9, 0 }, { 1, 2, 1 } } } }
     local out, sw = core.maxpool2d_forward(x, empty(), empty("int"), 2, 2, 1, 1, 0, 0)
@@ -268,6 +296,12 @@ describe("maxpool2d kernels", function()
       "maxpool2d: switch 17 at position 3 is outside 1..16")
     assert.has_error(function() core.maxunpool2d(out, bad, empty(), 4, 4) end,
       "maxunpool2d: switch 17 at position 3 is outside 1..16")
+    for _, s in ipairs({ 0, -5 }) do -- below the range too, at the first bad position
+      local low = sw:clone()
+      low:view(-1)[6], low:view(-1)[7] = s, 99
+      assert.has_error(function() core.maxpool2d_backward(x, out, low, empty(), 2, 2, 2, 2, 0, 0) end,
+        ("maxpool2d: switch %d at position 6 is outside 1..16"):format(s))
+    end
     assert.has_error(function() core.maxunpool2d(out, sw, empty(), 0, 4) end,
       "maxunpool2d: output height must be in 1..2147483647, got 0")
     assert.has_error(function() core.maxunpool2d(lunet.randn(1, 2, 2, 3), sw, empty(), 4, 4) end,

@@ -21,33 +21,78 @@ static inline float blendf(int32_t mask, float a, float b) {
   return r;
 }
 
-/* One (h, w) input plane into its (oh, ow) output and switches, for a kh x kw window;
- * clip: whether windows may reach into the padding. Inlined into lt_maxpool2d_forward
- * twice: once for the common unpadded 2x2 window with constant arguments, so that the
- * compiler unrolls the window loops, and once in general. */
-static inline void pool_plane(const float *src, float *dst, int32_t *sw, const lt_conv2d_geom *g,
-                              int64_t kh, int64_t kw, int clip) {
+/* The window's running maximum takes v (at flat index at) when v is greater or NaN: a
+ * NaN wins, and then stays since nothing compares greater. Bit masks instead of
+ * branches: the comparisons are data-dependent coin flips. */
+static inline void take_max(float v, int32_t at, float *best, int32_t *arg) {
+  const int32_t take = -(int32_t)((v > *best) | (v != v));
+  *best = blendf(take, v, *best);
+  *arg = (take & at) | (~take & *arg);
+}
+
+/* One (h, w) input plane into its (oh, ow) output and switches, the windows clipped to
+ * the input where they reach into the padding. */
+static void pool_plane(const float *src, float *dst, int32_t *sw, const lt_conv2d_geom *g) {
+  const int64_t kh = g->kh, kw = g->kw;
   for (int64_t y = 0; y < g->oh; y++) {
     const int64_t r0 = y * g->sh - g->ph;
-    const int64_t ra = clip && r0 < 0 ? 0 : r0, rb = clip && r0 + kh > g->h ? g->h : r0 + kh;
+    const int64_t ra = r0 < 0 ? 0 : r0, rb = r0 + kh > g->h ? g->h : r0 + kh;
     for (int64_t x = 0; x < g->ow; x++) {
       const int64_t c0 = x * g->sw - g->pw;
-      const int64_t ca = clip && c0 < 0 ? 0 : c0, cb = clip && c0 + kw > g->w ? g->w : c0 + kw;
+      const int64_t ca = c0 < 0 ? 0 : c0, cb = c0 + kw > g->w ? g->w : c0 + kw;
       float best = -INFINITY; /* a window of -inf yields -inf, at its first element */
       int32_t arg = (int32_t)(ra * g->w + ca);
       for (int64_t r = ra; r < rb; r++) {
-        for (int64_t c = ca; c < cb; c++) {
-          const float v = src[r * g->w + c];
-          /* Bit masks instead of branches: the comparisons are data-dependent coin
-           * flips. A NaN wins, and then stays since nothing compares greater. */
-          const int32_t take = -(int32_t)((v > best) | (v != v));
-          best = blendf(take, v, best);
-          arg = (take & (int32_t)(r * g->w + c)) | (~take & arg);
-        }
+        for (int64_t c = ca; c < cb; c++) take_max(src[r * g->w + c], (int32_t)(r * g->w + c), &best, &arg);
       }
       dst[y * g->ow + x] = best;
       sw[y * g->ow + x] = arg + 1;
     }
+  }
+}
+
+/* Four windows side by side, one per vector lane. */
+typedef float f4 __attribute__((vector_size(16), aligned(4)));
+typedef int32_t i4 __attribute__((vector_size(16), aligned(4)));
+
+/* take_max in four lanes at once. */
+static inline void take_max4(f4 v, i4 at, f4 *best, i4 *arg) {
+  const i4 take = (v > *best) | (v != v);
+  *best = (f4)(((i4)v & take) | ((i4)*best & ~take));
+  *arg = (at & take) | (*arg & ~take);
+}
+
+/* Windows x..x+3 of rows s0, s1 (the row pair of output row y; w: the input's width)
+ * into d and a, their columns split into even and odd lanes. */
+static inline void pool4_2x2(const float *s0, const float *s1, int64_t w, int64_t y, int64_t x, float *d,
+                             int32_t *a) {
+  const f4 a0 = *(const f4 *)(s0 + 2 * x), a1 = *(const f4 *)(s0 + 2 * x + 4);
+  const f4 b0 = *(const f4 *)(s1 + 2 * x), b1 = *(const f4 *)(s1 + 2 * x + 4);
+  const i4 i0 = (int32_t)(2 * y * w + 2 * x) + (i4){0, 2, 4, 6}, i1 = i0 + (int32_t)w;
+  f4 best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}; /* as in pool_plane */
+  i4 arg = i0;
+  take_max4(__builtin_shufflevector(a0, a1, 0, 2, 4, 6), i0, &best, &arg);
+  take_max4(__builtin_shufflevector(a0, a1, 1, 3, 5, 7), i0 + 1, &best, &arg);
+  take_max4(__builtin_shufflevector(b0, b1, 0, 2, 4, 6), i1, &best, &arg);
+  take_max4(__builtin_shufflevector(b0, b1, 1, 3, 5, 7), i1 + 1, &best, &arg);
+  *(f4 *)(d + x) = best;
+  *(i4 *)(a + x) = arg + 1;
+}
+
+/* pool_plane for the unpadded 2x2 window of stride 2, LeNet's, every window inside the
+ * input (oh, ow round down): four windows at a time, the last four overlapping the ones
+ * before when ow is not a multiple of 4 (they are written twice, the same values); the
+ * same comparisons in the same order as pool_plane, so the same maxima and switches. */
+static void pool_plane_2x2(const float *src, float *dst, int32_t *sw, const lt_conv2d_geom *g) {
+  const int64_t w = g->w, ow = g->ow;
+  if (ow < 4) {
+    pool_plane(src, dst, sw, g);
+    return;
+  }
+  for (int64_t y = 0; y < g->oh; y++) {
+    const float *s0 = src + 2 * y * w, *s1 = s0 + w;
+    for (int64_t x = 0; x + 4 < ow; x += 4) pool4_2x2(s0, s1, w, y, x, dst + y * ow, sw + y * ow);
+    pool4_2x2(s0, s1, w, y, ow - 4, dst + y * ow, sw + y * ow);
   }
 }
 
@@ -63,11 +108,10 @@ static void pool_planes(void *ctx, int64_t p0, int64_t p1, int lane) {
   const pool_job *j = ctx;
   const lt_conv2d_geom *g = j->g;
   const int64_t hw = g->h * g->w, L = g->oh * g->ow;
-  /* Without padding every window lies inside the input (oh, ow round down). */
-  const int two = g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0;
+  const int two = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
   for (int64_t p = p0; p < p1; p++) {
-    if (two) pool_plane(j->in + p * hw, j->out + p * L, j->sw + p * L, g, 2, 2, 0);
-    else pool_plane(j->in + p * hw, j->out + p * L, j->sw + p * L, g, g->kh, g->kw, 1);
+    if (two) pool_plane_2x2(j->in + p * hw, j->out + p * L, j->sw + p * L, g);
+    else pool_plane(j->in + p * hw, j->out + p * L, j->sw + p * L, g);
   }
 }
 
