@@ -19,6 +19,7 @@
  * them once.
  */
 #include "gemm.h"
+#include "speed.h"
 #include "threadpool.h"
 
 #include <cblas.h>
@@ -75,14 +76,6 @@ typedef struct {
 #if LT_X86
 /* Few rows of A: at most this many (a linear layer's forward at a small batch). */
 #define FEW_ROWS 8
-static int have_avx2_fma(void) {
-  static int have = -1;
-  if (have < 0) {
-    __builtin_cpu_init();
-    have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return have;
-}
 #define AVX2 __attribute__((target("avx2,fma")))
 /* The first n (0..8) lanes, as _mm256_maskload_ps wants them. */
 AVX2 static inline __m256i lanes8(int64_t n) {
@@ -145,7 +138,7 @@ AVX2 static void dot_rows_avx2(const gemm_args *g, int64_t i0, int64_t i1, int64
  * would split the product differently for each thread count). */
 static void blas_gemm(const gemm_args *g) {
 #if LT_X86
-  if (g->m <= FEW_ROWS && g->ta == LT_NOTRANS && g->tb == LT_TRANS && have_avx2_fma()) {
+  if (g->m <= FEW_ROWS && g->ta == LT_NOTRANS && g->tb == LT_TRANS && lt_cpu_avx2_fma()) {
     dot_rows_avx2(g, 0, g->m, 0, g->n);
     return;
   }

@@ -13,6 +13,7 @@
  * memory once per product.
  */
 #include "quant.h"
+#include "speed.h"
 #include "threadpool.h"
 
 #include <float.h>
@@ -249,14 +250,6 @@ AVX2 static void rows_avx2(const float *x, const lt_qweight *q, const float *bia
   else rows_format(LT_QINT8, x, q, bias, y, r0, r1, j0, j1);
 }
 
-static int use_avx2(void) {
-  static int have = -1;
-  if (have < 0) {
-    __builtin_cpu_init();
-    have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return have;
-}
 #endif
 
 typedef struct {
@@ -279,7 +272,7 @@ static void qlinear_chunk(void *ctx, int64_t u0, int64_t u1, int lane) {
   for (int64_t j0 = u0 * UNIT_ROWS; j0 < end; j0 += tile) {
     const int64_t j1 = end - j0 < tile ? end : j0 + tile;
 #if LT_HAVE_AVX2
-    if (use_avx2()) {
+    if (lt_cpu_avx2_fma()) {
       rows_avx2(jb->x, q, jb->bias, jb->y, 0, jb->n, j0, j1);
       continue;
     }

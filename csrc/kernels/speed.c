@@ -33,6 +33,19 @@ int lt_set_flush_denormals(int on) {
 }
 #endif
 
+int lt_cpu_avx2_fma(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  static int have = -1;
+  if (have < 0) {
+    __builtin_cpu_init();
+    have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return have;
+#else
+  return 0;
+#endif
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

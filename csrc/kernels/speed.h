@@ -15,6 +15,10 @@ int lt_set_flush_denormals(int on);
 /* 1 when both bits are set on the calling thread, 0 when not, -1 without the control. */
 int lt_get_flush_denormals(void);
 
+/* 1 when this CPU runs AVX2 and FMA instructions (the kernels compiled for them with a
+ * target attribute, gemm.c and quant.c, run only then), else 0. */
+int lt_cpu_avx2_fma(void);
+
 /* Seconds per call of cblas_sgemm(RowMajor, NoTrans, NoTrans) on n x n matrices (own:
  * of lt_sgemm, the product under the nn kernels, gemm.h), averaged over reps calls
  * after one untimed call; -1 when the buffers cannot be allocated. The reference that
