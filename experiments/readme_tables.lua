@@ -1,7 +1,9 @@
 --- The README's results tables, generated from a results folder's results.csv files (the run
 -- committed under docs/results by default), so that no table is typed by hand. The text between
--- `<!-- results:part1 -->` and `<!-- /results:part1 -->` (and the same for part3) is replaced.
---   lunet experiments/readme_tables.lua [--results DIR] [--readme FILE] [--check]
+-- `<!-- results:part1 -->` and `<!-- /results:part1 -->` is replaced, and the same for part3,
+-- for time (each part's wall time, as its summary.md records it) and for speed (the targets
+-- table of the benchmark report, bench/RESULTS.md).
+--   lunet experiments/readme_tables.lua [--results DIR] [--bench FILE] [--readme FILE] [--check]
 -- Without --check the README is rewritten; with it nothing changes and the exit status is 1
 -- when the README's tables differ from the generated ones (spec/readme_tables_spec.lua).
 local argparse = require "argparse"
@@ -10,6 +12,7 @@ local metrics, fileutil, report = lunet.metrics, lunet.fileutil, require "lunet.
 
 local parser = argparse("readme_tables", "Generate the README's results tables from a run's results.csv files.")
 parser:option("--results", "The results folder (one subfolder per experiment).", "docs/results")
+parser:option("--bench", "The benchmark report whose targets table goes in.", "bench/RESULTS.md")
 parser:option("--readme", "The README to update.", "README.md")
 parser:flag("--check", "Change nothing; exit 1 when the README's tables differ from the generated ones.")
 local args = parser:parse(arg)
@@ -86,11 +89,52 @@ local function part3(dir)
   return table.concat(out, "\n")
 end
 
-local f = assert(io.open(args.readme, "rb"))
-local readme = f:read("a")
-f:close()
+local function readAll(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    io.stderr:write(("readme_tables: %s\n"):format(err))
+    os.exit(2)
+  end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- The wall time each part's page records ("wall time ... N s", the first such figure).
+local PARTS = {{"Part 1 (the optimizer sweep)", "cifar10_lenet"}, {"Part 2 (deconvnet methods)", "cifar10_deconvnet"},
+  {"Part 3 (recurrent cells and the CNN)", "mnist_rnn"}}
+local function time(dir)
+  local tbl, total = {}, 0
+  for _, p in ipairs(PARTS) do
+    local path = ("%s/%s/summary.md"):format(dir, p[2])
+    local seconds = tonumber(readAll(path):match("wall time[^%d]-(%d+) s"))
+    if not seconds then
+      io.stderr:write(("readme_tables: %s records no wall time\n"):format(path))
+      os.exit(2)
+    end
+    total = total + seconds
+    tbl[#tbl + 1] = {p[1], tostring(seconds), ("%.1f"):format(seconds / 60)}
+  end
+  tbl[#tbl + 1] = {"all three", tostring(total), ("%.1f"):format(total / 60)}
+  return "The parts' wall times, as their pages in `" .. dir .. "` record them:\n\n"
+    .. metrics.markdownTable({"part", "seconds", "minutes"}, tbl)
+end
+
+-- The benchmark report's first line (its date) and its targets table.
+local function speed()
+  local text = readAll(args.bench)
+  local date = text:match("^# [^\n]*— ([^\n]+)")
+  local targets = text:match("\n## Targets\n\n(|.-)\n\n")
+  if not date or not targets then
+    io.stderr:write(("readme_tables: %s has no dated title or no targets table\n"):format(args.bench))
+    os.exit(2)
+  end
+  return ("The targets of the speed issue as `%s` (run on %s) measured them:\n\n%s\n"):format(args.bench, date, targets)
+end
+
+local readme = readAll(args.readme)
 local updated = readme
-for name, make in pairs{part1 = part1, part3 = part3} do
+for name, make in pairs{part1 = part1, part3 = part3, time = time, speed = speed} do
   local open, close = ("<!-- results:%s -->"):format(name), ("<!-- /results:%s -->"):format(name)
   local a, b = updated:find(open, 1, true)
   local c = updated:find(close, 1, true)

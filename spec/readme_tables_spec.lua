@@ -4,7 +4,7 @@ local lfs = require "lfs"
 local function tmpdir()
   local d = os.tmpname()
   os.remove(d)
-  assert(os.execute("mkdir -p " .. d .. "/cifar10_lenet " .. d .. "/mnist_rnn"))
+  assert(os.execute("mkdir -p " .. d .. "/cifar10_lenet " .. d .. "/cifar10_deconvnet " .. d .. "/mnist_rnn"))
   return d
 end
 
@@ -46,6 +46,9 @@ cnn,LeNet-5 CNN,CNN,0,"Adam, lr 1e-3",0.001,30000,3274634,0.9900,10000,300,10.00
 ]]
 local README = "# x\n\nbefore\n<!-- results:part1 -->\nold\n<!-- /results:part1 -->\nmiddle\n"
   .. "<!-- results:part3 -->\nold\n<!-- /results:part3 -->\nafter\n"
+  .. "<!-- results:time -->\nold\n<!-- /results:time -->\n<!-- results:speed -->\nold\n<!-- /results:speed -->\n"
+local BENCH = "# lunet benchmark — 2026-12-01 20:00\n\n- CPU: x\n\n## Targets\n\n| target | measured | met |\n"
+  .. "|---|---|---|\n| step ≤ 1.25× floor | 1.31× | **no** |\n\nSuite wall time: 9 s.\n"
 
 describe("experiments/readme_tables.lua", function()
   it("replaces the marked blocks with tables generated from results.csv, and --check compares", function()
@@ -53,10 +56,14 @@ describe("experiments/readme_tables.lua", function()
     write(d .. "/cifar10_lenet/results.csv", PART1)
     write(d .. "/mnist_rnn/results.csv", PART3)
     write(d .. "/README.md", README)
-    local ok, out = run("--check", "--results", d, "--readme", d .. "/README.md")
+    write(d .. "/bench.md", BENCH)
+    write(d .. "/cifar10_lenet/summary.md", "Seed 1, 1 thread(s); wall time of the whole sweep 1200 s.\n")
+    write(d .. "/cifar10_deconvnet/summary.md", "# Part 2\n\n2 threads, wall time 90 s.\n")
+    write(d .. "/mnist_rnn/summary.md", "runs dealt by length; wall time 600 s, all told 700 s.\n")
+    local ok, out = run("--check", "--results", d, "--bench", d .. "/bench.md", "--readme", d .. "/README.md")
     assert.is_falsy(ok)
     assert.truthy(out:find("differ", 1, true))
-    ok, out = run("--results", d, "--readme", d .. "/README.md")
+    ok, out = run("--results", d, "--bench", d .. "/bench.md", "--readme", d .. "/README.md")
     assert.is_truthy(ok, out)
     local text = read(d .. "/README.md")
     assert.truthy(text:find("before\n<!-- results:part1 -->\n", 1, true))
@@ -68,9 +75,22 @@ describe("experiments/readme_tables.lua", function()
     assert.truthy(text:find("| Adam, lr 1e-3 |   - | 0.975 † |   - |", 1, true), text)
     assert.truthy(text:find("The LeNet-5 CNN on the same digits: 0.990, with 3274634 parameters.", 1, true))
     assert.truthy(text:find("<!-- /results:part3 -->\nafter\n", 1, true))
+    assert.truthy(text:find("| Part 1 (the optimizer sweep)         |    1200 |    20.0 |", 1, true), text)
+    assert.truthy(text:find("| Part 2 (deconvnet methods)           |      90 |     1.5 |", 1, true), text)
+    assert.truthy(text:find("| Part 3 (recurrent cells and the CNN) |     600 |    10.0 |", 1, true), text)
+    assert.truthy(text:find("| all three                            |    1890 |    31.5 |", 1, true), text)
+    assert.truthy(text:find("(run on 2026-12-01 20:00) measured them:\n\n| target | measured | met |\n|---|---|---|\n"
+      .. "| step ≤ 1.25× floor | 1.31× | **no** |\n", 1, true), text)
     assert.is_nil(text:find("old", 1, true))
-    ok = run("--check", "--results", d, "--readme", d .. "/README.md")
+    ok = run("--check", "--results", d, "--bench", d .. "/bench.md", "--readme", d .. "/README.md")
     assert.is_truthy(ok)
+    write(d .. "/mnist_rnn/summary.md", "no time here\n")
+    ok, out = run("--check", "--results", d, "--bench", d .. "/bench.md", "--readme", d .. "/README.md")
+    assert.is_falsy(ok)
+    assert.truthy(out:find("mnist_rnn/summary.md records no wall time", 1, true), out)
+    write(d .. "/bench.md", "# no targets\n")
+    ok, out = run("--check", "--results", d, "--bench", d .. "/bench.md", "--readme", d .. "/README.md")
+    assert.is_falsy(ok)
     os.execute("rm -r " .. d)
   end)
 
