@@ -145,9 +145,10 @@ function report.write(run)
       for _, format in ipairs({ "bf16", "int8" }) do
         local q = b1[format]
         if q then
-          local qbound = workloads.lenetQuantizedBytes(format) / bw * 1e3
+          local bytes = workloads.lenetQuantizedBytes(format)
+          local qbound = bytes / bw * 1e3
           add("With its Linear weights in %s (nn.quantize; %.1f MB in all): %.3f ms, %.2f× float32's time, %.2f× its own bound",
-            format, workloads.lenetQuantizedBytes(format) / 1e6, q.ms, q.ms / b1.lunet.ms, q.ms / qbound)
+            format, bytes / 1e6, q.ms, q.ms / b1.lunet.ms, q.ms / qbound)
           add("(%.3f ms), %.2f× float32's bound.", qbound, q.ms / bound)
         end
       end
