@@ -170,7 +170,9 @@ int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
       lt_mul_overflow(lane, conv2d_lanes(g), &lanes) || lt_mul_overflow(block, conv2d_blocks(g), &blocks) ||
       lt_add_overflow(lanes, blocks, &total))
     return -1;
-  return total;
+  if (!lt_conv2d_winograd(g)) return total;
+  const int64_t wino = lt_winograd_work_floats(g, conv2d_lanes(g), conv2d_blocks(g));
+  return wino < 0 ? -1 : wino > total ? wino : total;
 }
 
 /* The workspace: lanes x (one group's cols (K, L) and padded image), then blocks x
@@ -218,6 +220,10 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
 
 void lt_conv2d_forward(const float *in, const float *weight, const float *bias, float *out,
                        float *work, const lt_conv2d_geom *g) {
+  if (lt_conv2d_winograd(g)) {
+    lt_winograd_forward(in, weight, bias, out, work, g);
+    return;
+  }
   conv_job job = {.g = g, .in = in, .weight = weight, .bias = bias, .out = out, .work = work};
   lt_parallel_for(g->n, 1, forward_images, &job);
 }
@@ -245,6 +251,10 @@ static void backward_input_images(void *ctx, int64_t begin, int64_t end, int lan
 
 void lt_conv2d_backward_input(const float *grad_output, const float *weight, const float *bias,
                               float *grad_input, float *work, const lt_conv2d_geom *g) {
+  if (lt_conv2d_winograd(g)) {
+    lt_winograd_backward_input(grad_output, weight, bias, grad_input, work, g);
+    return;
+  }
   conv_job job = {.g = g, .grad_output = grad_output, .weight = weight, .bias = bias, .grad_input = grad_input,
                   .work = work};
   lt_parallel_for(g->n, 1, backward_input_images, &job);
@@ -256,6 +266,10 @@ static float plane_sum(const float *q, int64_t l) {
 #pragma omp simd reduction(+ : s)
   for (int64_t k = 0; k < l; k++) s += q[k];
   return s;
+}
+
+void lt_conv2d_bias_sums(float *part_b, const float *grad_output_b, int64_t oc, int64_t l, float scale, int first) {
+  for (int64_t o = 0; o < oc; o++) part_b[o] = (first ? 0.0f : part_b[o]) + scale * plane_sum(grad_output_b + o * l, l);
 }
 
 /* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
@@ -279,10 +293,7 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
         lt_sgemm(LT_NOTRANS, LT_TRANS, G, K, L, job->scale, grad_output_b + gi * G * L, L, cols, L,
                  first ? 0.0f : 1.0f, part_w + gi * G * K, K);
       }
-      if (!job->has_grad_bias) continue;
-      for (int64_t oc = 0; oc < g->oc; oc++) {
-        part_b[oc] = (first ? 0.0f : part_b[oc]) + job->scale * plane_sum(grad_output_b + oc * L, L);
-      }
+      if (job->has_grad_bias) lt_conv2d_bias_sums(part_b, grad_output_b, g->oc, L, job->scale, first);
     }
   }
 }
@@ -291,6 +302,10 @@ void lt_conv2d_backward_params(const float *in, const float *grad_output, float 
                                float *work, float scale, const lt_conv2d_geom *g) {
   const int64_t K = group_k(g);
   const int blocks = conv2d_blocks(g);
+  if (lt_conv2d_winograd(g)) {
+    lt_winograd_backward_params(in, grad_output, grad_weight, grad_bias, work, scale, g, conv2d_lanes(g), blocks);
+    return;
+  }
   conv_job job = {.g = g, .in = in, .grad_output = grad_output, .work = work, .scale = scale,
                   .has_grad_bias = grad_bias != NULL};
   lt_parallel_for(blocks, 1, backward_params_blocks, &job);

@@ -83,6 +83,32 @@ void lt_conv2d_backward_params(const float *in, const float *grad_output, float 
  * The transposed convolution's bias gradient. */
 void lt_channel_sums(const float *x, float *out, int64_t n, int64_t c, int64_t l, float scale);
 
+/* One image's bias gradient into a block's partial sums, as lt_conv2d_backward_params sums them:
+ *   part_b[o] = (first ? 0 : part_b[o]) + scale * sum_l grad_output_b[o][l],  grad_output_b (oc, l). */
+void lt_conv2d_bias_sums(float *part_b, const float *grad_output_b, int64_t oc, int64_t l, float scale, int first);
+
+/* Winograd's algorithm (winograd.c) takes over the three kernels above for the
+ * convolutions where it needs fewer multiplies: 3×3 and 5×5 filters, stride 1, no
+ * dilation, no groups, at least LT_WINOGRAD_MIN_CHANNELS input and output channels
+ * (fewer make products too thin to gain). lt_conv2d_winograd(g) says whether it does,
+ * under the current setting: "auto" (the default; LUNET_CONV=im2col in the environment
+ * changes it when the module loads) or "im2col" (never). lt_set_conv2d_algorithm returns
+ * 0, or -1 for an unknown name. */
+#define LT_WINOGRAD_MIN_CHANNELS 16
+int lt_conv2d_winograd(const lt_conv2d_geom *g);
+const char *lt_conv2d_algorithm(void);
+int lt_set_conv2d_algorithm(const char *name);
+/* Its workspace in floats for `lanes` lanes and `blocks` blocks of parameter sums, -1 on
+ * overflow; its kernels compute what lt_conv2d_forward, lt_conv2d_backward_input and
+ * lt_conv2d_backward_params compute (up to rounding), with the same arguments. */
+int64_t lt_winograd_work_floats(const lt_conv2d_geom *g, int lanes, int blocks);
+void lt_winograd_forward(const float *in, const float *weight, const float *bias, float *out, float *work,
+                         const lt_conv2d_geom *g);
+void lt_winograd_backward_input(const float *grad_output, const float *weight, const float *bias,
+                                float *grad_input, float *work, const lt_conv2d_geom *g);
+void lt_winograd_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
+                                 float *work, float scale, const lt_conv2d_geom *g, int lanes, int blocks);
+
 /* The transposed convolution (ConvTranspose2d) is the adjoint of a convolution and
  * has no kernels of its own: with the geometry of the convolution that maps ITS
  * output (n, c, h, w) back to its input (n, oc, oh, ow) (weight (oc, c/groups, kh, kw),

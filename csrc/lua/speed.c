@@ -5,6 +5,8 @@
  *   lunet.gemmBackend()         -> "avx512" or "blas": the sgemm under the nn kernels (gemm.h)
  *   lunet.setGemmBackend(name)  selects it; an error when this CPU cannot run it
  *   lunet.gemmBackends()        -> the backends this CPU can run, in a list
+ *   lunet.convAlgorithm()       -> "auto" (Winograd where it applies) or "im2col" (nnkernels.h)
+ *   lunet.setConvAlgorithm(name) selects it; an error for another name
  *   lunet.core.bench_sgemm(n [, reps = 1 [, "lunet"]]) -> seconds per n x n x n cblas_sgemm
  *                                  call (with "lunet": per lt_sgemm call, gemm.h)
  *   lunet.core.bench_read(bytes [, reps = 1]) -> bytes per second of a streaming sum over
@@ -14,6 +16,7 @@
 
 #include "gemm.h"
 #include "lua_lunet.h"
+#include "nnkernels.h"
 #include "speed.h"
 
 static int push_setting(lua_State *L, int v) {
@@ -84,12 +87,26 @@ static int l_gemmBackends(lua_State *L) {
   return 1;
 }
 
+static int l_convAlgorithm(lua_State *L) {
+  lua_pushstring(L, lt_conv2d_algorithm());
+  return 1;
+}
+
+static int l_setConvAlgorithm(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  if (lt_set_conv2d_algorithm(name) != 0)
+    luaL_error(L, "setConvAlgorithm: unknown algorithm '%s' (expected 'auto' or 'im2col')", name);
+  return 0;
+}
+
 void lunet_open_speed(lua_State *L) {
   static const luaL_Reg fns[] = {{"setFlushDenormals", l_setFlushDenormals},
                                  {"getFlushDenormals", l_getFlushDenormals},
                                  {"gemmBackend", l_gemmBackend},
                                  {"setGemmBackend", l_setGemmBackend},
                                  {"gemmBackends", l_gemmBackends},
+                                 {"convAlgorithm", l_convAlgorithm},
+                                 {"setConvAlgorithm", l_setConvAlgorithm},
                                  {"bench_sgemm", l_bench_sgemm},
                                  {"bench_read", l_bench_read},
                                  {NULL, NULL}};

@@ -18,7 +18,7 @@ local PUBLIC = {
   "matmul", "bmm", "addmm", "dot", "cat", "stack", "where",
   "manualSeed", "getRNGState", "setRNGState",
   "setNumThreads", "getNumThreads", "setFlushDenormals", "getFlushDenormals",
-  "gemmBackend", "gemmBackends", "setGemmBackend", "blasInfo", "wallclock",
+  "gemmBackend", "gemmBackends", "setGemmBackend", "convAlgorithm", "setConvAlgorithm", "blasInfo", "wallclock",
 }
 
 local lunet = {}

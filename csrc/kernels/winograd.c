@@ -1,0 +1,583 @@
+/* winograd.c — conv2d by Winograd's minimal filtering algorithm (Lavin & Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2016): F(2×2, 5×5) for 5×5 filters and
+ * F(4×4, 3×3) for 3×3 ones, both on 6×6 tiles.
+ *
+ * An output tile of m×m pixels (m = 2 or 4) needs an n×n input tile, n = m + r - 1 = 6.
+ * With the transforms A^T (m×n), G (n×r) and B^T (n×n) of the points 0, ±1, ±2 and ∞,
+ *   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A
+ * is the cross-correlation of the tile d with the filter g: 36 multiplies per channel pair
+ * and tile where im2col does m²r² (100 for 5×5, 144 for 3×3). Summed over the input
+ * channels, each of the 36 positions ξ of the 6×6 transform is a matrix product,
+ *   M[ξ] (tiles, oc) = V[ξ] (tiles, c) · U[ξ]^T,   U[ξ] (oc, c) the transformed filters,
+ * handed to lt_sgemm (gemm.h). The gradients are the transposes:
+ *   dM = A dY A^T per output tile, dV[ξ] = dM[ξ] · U[ξ], d(input) = B dV B^T added over the
+ *   overlapping input tiles; dU[ξ] = dM[ξ]^T · V[ξ] summed over tiles, dg = G^T dU G.
+ *
+ * Layout: channels innermost (an image is packed as (h, w, c), channels padded to a
+ * multiple of 8 with zeros), so that each transform works on 8 channels at once, one
+ * vector per tile cell, and writes whole vectors. Images are taken in groups of about
+ * GROUP_TILES tiles, so that each product has a few hundred rows; the groups are fixed
+ * by the batch size alone and spread over the lanes of the thread pool, and the
+ * parameter gradients are summed per block of images in a fixed order (as in conv.c):
+ * no result depends on the thread count.
+ *
+ * The transforms are computed once, in double, from the points (wino_build): B^T has
+ * small integer entries and G carries the fractions. In float32 the results differ
+ * from im2col's by rounding only (spec/winograd_spec.lua bounds the difference).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gemm.h"
+#include "nnkernels.h"
+#include "tensor.h"
+#include "threadpool.h"
+
+#define TN 6            /* the tile side n = m + r - 1 of both algorithms */
+#define TNN (TN * TN)   /* the transform positions ξ: one product each */
+#define VL 8            /* floats per vector; channels are padded to a multiple of it */
+#define GROUP_TILES 192 /* tiles per product, about: a group of images has at least this many */
+
+/* The transform passes run in the widest vector unit the CPU has, chosen when the
+ * module loads (as the recurrent kernels' gate passes, rnn.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WINO_PASS __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define WINO_PASS
+#endif
+
+typedef float v8 __attribute__((vector_size(VL * sizeof(float))));
+typedef float v8u __attribute__((vector_size(VL * sizeof(float)), aligned(sizeof(float))));
+
+#define LOAD(p) (*(const v8u *)(p))
+#define STORE(p, x) (*(v8u *)(p) = (x))
+
+/* One algorithm: output tile m×m, filter r×r; at = A^T (m×n), g = G (n×r), bt = B^T (n×n). */
+typedef struct {
+  int m, r;
+  float at[TN][TN], g[TN][TN], bt[TN][TN];
+} wino_mats;
+
+static wino_mats wino[2]; /* F(4×4, 3×3) and F(2×2, 5×5) */
+static pthread_once_t wino_once = PTHREAD_ONCE_INIT;
+
+/* The finite points; the sixth is ∞. */
+static const double wino_points[TN - 1] = {0, 1, -1, 2, -2};
+
+/* Row j of a Vandermonde-like matrix with `cols` columns: the powers of point j, or for
+ * the point at infinity the leading coefficient alone. */
+static double wino_power(int j, int i, int cols) {
+  if (j == TN - 1) return i == cols - 1 ? 1.0 : 0.0;
+  double p = 1.0;
+  for (int e = 0; e < i; e++) p *= wino_points[j];
+  return p;
+}
+
+/* The transforms of F(m, r) from the points. A polynomial product evaluated at the points
+ * and interpolated back is the linear convolution; its transpose is the correlation:
+ *   y = A^T [ (G g) ⊙ (B^T d) ],  A = the m-column power matrix, G the r-column one, B = V^{-1}
+ * with V the n-column one. Row j of B^T is scaled by prod_{l≠j} (p_j - p_l) (which makes
+ * it integer) and row j of G divided by the same. */
+static void wino_build(wino_mats *w, int m, int r) {
+  double a[TN][2 * TN];
+  w->m = m;
+  w->r = r;
+  for (int j = 0; j < TN; j++) {
+    for (int i = 0; i < TN; i++) {
+      a[j][i] = wino_power(j, i, TN);
+      a[j][TN + i] = i == j;
+    }
+  }
+  for (int c = 0; c < TN; c++) { /* Gauss-Jordan with partial pivoting: a[.][TN..] = V^{-1} */
+    int p = c;
+    for (int i = c + 1; i < TN; i++) {
+      if ((a[i][c] < 0 ? -a[i][c] : a[i][c]) > (a[p][c] < 0 ? -a[p][c] : a[p][c])) p = i;
+    }
+    for (int k = 0; k < 2 * TN; k++) {
+      const double t = a[c][k];
+      a[c][k] = a[p][k];
+      a[p][k] = t;
+    }
+    const double d = a[c][c];
+    for (int k = 0; k < 2 * TN; k++) a[c][k] /= d;
+    for (int i = 0; i < TN; i++) {
+      if (i == c) continue;
+      const double f = a[i][c];
+      for (int k = 0; k < 2 * TN; k++) a[i][k] -= f * a[c][k];
+    }
+  }
+  memset(w->at, 0, sizeof w->at);
+  memset(w->g, 0, sizeof w->g);
+  for (int j = 0; j < TN; j++) {
+    double s = 1.0;
+    for (int l = 0; j < TN - 1 && l < TN - 1; l++) {
+      if (l != j) s *= wino_points[j] - wino_points[l];
+    }
+    for (int i = 0; i < TN; i++) w->bt[j][i] = (float)(a[i][TN + j] * s);
+    for (int k = 0; k < r; k++) w->g[j][k] = (float)(wino_power(j, k, r) / s);
+    for (int i = 0; i < m; i++) w->at[i][j] = (float)wino_power(j, i, m);
+  }
+}
+
+static void wino_build_all(void) {
+  wino_build(&wino[0], 4, 3);
+  wino_build(&wino[1], 2, 5);
+}
+
+/* ------------------------------------------------------------ the plan of a call */
+
+static int conv_algorithm = -1; /* 1: Winograd where it applies, 0: im2col always; -1: not yet read */
+
+int lt_set_conv2d_algorithm(const char *name) {
+  if (strcmp(name, "auto") == 0) conv_algorithm = 1;
+  else if (strcmp(name, "im2col") == 0) conv_algorithm = 0;
+  else return -1;
+  return 0;
+}
+
+const char *lt_conv2d_algorithm(void) {
+  if (conv_algorithm < 0) {
+    const char *env = getenv("LUNET_CONV");
+    if (!(env && lt_set_conv2d_algorithm(env) == 0)) conv_algorithm = 1;
+  }
+  return conv_algorithm ? "auto" : "im2col";
+}
+
+int lt_conv2d_winograd(const lt_conv2d_geom *g) {
+  return strcmp(lt_conv2d_algorithm(), "auto") == 0 && g->groups == 1 && g->kh == g->kw &&
+         (g->kh == 3 || g->kh == 5) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+         g->c >= LT_WINOGRAD_MIN_CHANNELS && g->oc >= LT_WINOGRAD_MIN_CHANNELS && g->n > 0 && g->oh > 0 &&
+         g->ow > 0;
+}
+
+/* What a call works on: the algorithm, the padded channel counts, the tile grid of an
+ * image, the packed image's size, the groups of images and the workspace's parts. */
+typedef struct {
+  const wino_mats *w;
+  int64_t m, r, cp, ocp; /* tile, filter, channels padded to VL */
+  int64_t ty, tx, tiles; /* tiles per image: ty × tx */
+  int64_t hp, wp;        /* the packed, zero-padded image (hp, wp, cp) */
+  int64_t qh, qw;        /* the tile grid's output (qh, qw, ocp): ty*m × tx*m */
+  int64_t per, tg;       /* images per group, tiles per group */
+  int64_t u;             /* floats of U (and of a block's dU): TNN * ocp * cp */
+  int64_t pack, v, mm, q; /* a lane's parts: packed images, V, M, output tiles */
+  int64_t lane;
+} wino_plan;
+
+static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+/* Fills the plan for n images; -1 when a size overflows int64. */
+static int wino_plan_of(const lt_conv2d_geom *g, wino_plan *p) {
+  pthread_once(&wino_once, wino_build_all);
+  p->w = &wino[g->kh == 5];
+  p->m = p->w->m;
+  p->r = p->w->r;
+  if (g->c > INT64_MAX - VL || g->oc > INT64_MAX - VL || g->oh > INT64_MAX - p->m || g->ow > INT64_MAX - p->m)
+    return -1;
+  p->cp = round_up(g->c, VL);
+  p->ocp = round_up(g->oc, VL);
+  p->ty = (g->oh + p->m - 1) / p->m;
+  p->tx = (g->ow + p->m - 1) / p->m;
+  int64_t reach_h, reach_w, in_h, in_w;
+  if (lt_mul_overflow(p->ty, p->m, &p->qh) || lt_mul_overflow(p->tx, p->m, &p->qw) ||
+      lt_add_overflow(p->qh, p->r - 1, &reach_h) || lt_add_overflow(p->qw, p->r - 1, &reach_w) ||
+      lt_add_overflow(g->h, g->ph, &in_h) || lt_add_overflow(g->w, g->pw, &in_w) ||
+      lt_mul_overflow(p->ty, p->tx, &p->tiles))
+    return -1;
+  p->hp = reach_h > in_h ? reach_h : in_h;
+  p->wp = reach_w > in_w ? reach_w : in_w;
+  /* at least GROUP_TILES tiles a group, but no fewer than 8 groups in a batch of 8 or more */
+  const int64_t want = (GROUP_TILES + p->tiles - 1) / p->tiles, spread = (g->n + 7) / 8;
+  p->per = want < spread ? want : spread;
+  if (p->per < 1) p->per = 1;
+  int64_t t;
+  if (lt_mul_overflow(p->per, p->tiles, &p->tg) || lt_mul_overflow(p->ocp, p->cp, &t) ||
+      lt_mul_overflow(t, TNN, &p->u) || lt_mul_overflow(p->per, p->hp, &t) || lt_mul_overflow(t, p->wp, &t) ||
+      lt_mul_overflow(t, p->cp, &p->pack) || lt_mul_overflow(p->tg, p->cp, &t) || lt_mul_overflow(t, TNN, &p->v) ||
+      lt_mul_overflow(p->tg, p->ocp, &t) || lt_mul_overflow(t, TNN, &p->mm) ||
+      lt_mul_overflow(p->per, p->qh, &t) || lt_mul_overflow(t, p->qw, &t) || lt_mul_overflow(t, p->ocp, &p->q) ||
+      lt_add_overflow(p->pack, p->v, &t) || lt_add_overflow(t, p->mm, &t) || lt_add_overflow(t, p->q, &p->lane))
+    return -1;
+  return 0;
+}
+
+/* The workspace: U, then lanes × (packed images, V, M, output tiles), then blocks × (dU, bias sums). */
+int64_t lt_winograd_work_floats(const lt_conv2d_geom *g, int lanes, int blocks) {
+  wino_plan p;
+  int64_t a, b, total;
+  if (wino_plan_of(g, &p) != 0 || lt_mul_overflow(p.lane, lanes, &a) || lt_add_overflow(p.u, p.ocp, &b) ||
+      lt_mul_overflow(b, blocks, &b) || lt_add_overflow(p.u, a, &total) || lt_add_overflow(total, b, &total))
+    return -1;
+  return total;
+}
+
+static float *lane_base(float *work, const wino_plan *p, int lane) { return work + p->u + lane * p->lane; }
+
+/* --------------------------------------------------------------- the transforms */
+
+/* U[ξ][o][ci] = (G g G^T)[ξ] of filter (o, ci), zero in the padding; filters [begin, end). */
+WINO_PASS static void filters_range(const wino_mats *w, const float *weight, float *u, int64_t c, int64_t oc,
+                                    int64_t cp, int64_t ocp, int64_t begin, int64_t end) {
+  const int r = w->r;
+  for (int64_t o = begin; o < end; o++) {
+    for (int64_t ci = 0; ci < cp; ci++) {
+      float t[TN][TN], f[TN][TN];
+      for (int i = 0; i < TN; i++) {
+        for (int b = 0; b < r; b++) {
+          float s = 0.0f;
+          for (int a = 0; a < r && o < oc && ci < c; a++) s += w->g[i][a] * weight[((o * c + ci) * r + a) * r + b];
+          t[i][b] = s;
+        }
+      }
+      for (int i = 0; i < TN; i++) {
+        for (int j = 0; j < TN; j++) {
+          float s = 0.0f;
+          for (int b = 0; b < r; b++) s += t[i][b] * w->g[j][b];
+          f[i][j] = s;
+        }
+      }
+      for (int x = 0; x < TNN; x++) u[(x * ocp + o) * cp + ci] = f[x / TN][x % TN];
+    }
+  }
+}
+
+typedef struct {
+  const lt_conv2d_geom *g;
+  const wino_plan *p;
+  const float *in, *weight, *bias, *grad_output;
+  float *out, *grad_input, *grad_weight, *work;
+  float scale;
+  int has_grad_bias, lanes, blocks;
+} wino_job;
+
+static void filters_chunk(void *ctx, int64_t begin, int64_t end, int lane) {
+  (void)lane;
+  const wino_job *job = ctx;
+  filters_range(job->p->w, job->weight, job->work, job->g->c, job->g->oc, job->p->cp, job->p->ocp, begin, end);
+}
+
+/* Packs images [b0, b1) of x (n, c, h, w) as (hp, wp, cp): pixel (y, x) at (y + ph, x + pw),
+ * zero elsewhere. */
+static void pack_images(float *pack, const float *x, int64_t b0, int64_t b1, const lt_conv2d_geom *g,
+                        const wino_plan *p) {
+  const int64_t size = p->hp * p->wp * p->cp;
+  memset(pack, 0, (size_t)((b1 - b0) * size) * sizeof(float));
+  for (int64_t b = b0; b < b1; b++) {
+    float *img = pack + (b - b0) * size;
+    for (int64_t ci = 0; ci < g->c; ci++) {
+      for (int64_t y = 0; y < g->h; y++) {
+        const float *src = x + ((b * g->c + ci) * g->h + y) * g->w;
+        float *dst = img + ((y + g->ph) * p->wp + g->pw) * p->cp + ci;
+        for (int64_t xx = 0; xx < g->w; xx++) dst[xx * p->cp] = src[xx];
+      }
+    }
+  }
+}
+
+/* V[ξ][t][.] = (B^T d B)[ξ] for every tile t of `count` packed images. */
+WINO_PASS static void input_tiles(float *v, const float *pack, int64_t count, const wino_plan *p) {
+  const wino_mats *w = p->w;
+  const int64_t cp = p->cp, rowf = p->wp * cp, imgf = p->hp * rowf;
+  for (int64_t t = 0; t < count * p->tiles; t++) {
+    const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
+    const float *base = pack + i * imgf + ty * p->m * rowf + tx * p->m * cp;
+    for (int64_t c8 = 0; c8 < cp; c8 += VL) {
+      v8 d[TN][TN], s[TN][TN];
+      for (int a = 0; a < TN; a++) {
+        for (int b = 0; b < TN; b++) d[a][b] = LOAD(base + a * rowf + b * cp + c8);
+      }
+      for (int i2 = 0; i2 < TN; i2++) {
+        for (int b = 0; b < TN; b++) {
+          v8 acc = d[0][b] * w->bt[i2][0];
+          for (int a = 1; a < TN; a++) acc += d[a][b] * w->bt[i2][a];
+          s[i2][b] = acc;
+        }
+      }
+      for (int i2 = 0; i2 < TN; i2++) {
+        for (int j = 0; j < TN; j++) {
+          v8 acc = s[i2][0] * w->bt[j][0];
+          for (int b = 1; b < TN; b++) acc += s[i2][b] * w->bt[j][b];
+          STORE(v + ((i2 * TN + j) * p->tg + t) * cp + c8, acc);
+        }
+      }
+    }
+  }
+}
+
+/* The adjoint of input_tiles: pack (zeroed first) += B dV B^T of every tile, at the tile's place. */
+WINO_PASS static void input_tiles_adjoint(float *pack, const float *v, int64_t count, const wino_plan *p) {
+  const wino_mats *w = p->w;
+  const int64_t cp = p->cp, rowf = p->wp * cp, imgf = p->hp * rowf;
+  memset(pack, 0, (size_t)(count * imgf) * sizeof(float));
+  for (int64_t t = 0; t < count * p->tiles; t++) {
+    const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
+    float *base = pack + i * imgf + ty * p->m * rowf + tx * p->m * cp;
+    for (int64_t c8 = 0; c8 < cp; c8 += VL) {
+      v8 d[TN][TN], s[TN][TN];
+      for (int i2 = 0; i2 < TN; i2++) {
+        for (int j = 0; j < TN; j++) d[i2][j] = LOAD(v + ((i2 * TN + j) * p->tg + t) * cp + c8);
+      }
+      for (int a = 0; a < TN; a++) {
+        for (int j = 0; j < TN; j++) {
+          v8 acc = d[0][j] * w->bt[0][a];
+          for (int i2 = 1; i2 < TN; i2++) acc += d[i2][j] * w->bt[i2][a];
+          s[a][j] = acc;
+        }
+      }
+      for (int a = 0; a < TN; a++) {
+        for (int b = 0; b < TN; b++) {
+          v8 acc = s[a][0] * w->bt[0][b];
+          for (int j = 1; j < TN; j++) acc += s[a][j] * w->bt[j][b];
+          float *q = base + a * rowf + b * cp + c8;
+          STORE(q, LOAD(q) + acc);
+        }
+      }
+    }
+  }
+}
+
+/* q (count, qh, qw, ocp) = A^T M A of every tile: the output tiles, channels innermost. */
+WINO_PASS static void output_tiles(float *q, const float *mm, int64_t count, const wino_plan *p) {
+  const wino_mats *w = p->w;
+  const int m = w->m;
+  const int64_t ocp = p->ocp, rowf = p->qw * ocp, imgf = p->qh * rowf;
+  for (int64_t t = 0; t < count * p->tiles; t++) {
+    const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
+    float *base = q + i * imgf + ty * m * rowf + tx * m * ocp;
+    for (int64_t k8 = 0; k8 < ocp; k8 += VL) {
+      v8 d[TN][TN], s[TN][TN];
+      for (int i2 = 0; i2 < TN; i2++) {
+        for (int j = 0; j < TN; j++) d[i2][j] = LOAD(mm + ((i2 * TN + j) * p->tg + t) * ocp + k8);
+      }
+      for (int a = 0; a < m; a++) {
+        for (int j = 0; j < TN; j++) {
+          v8 acc = d[0][j] * w->at[a][0];
+          for (int i2 = 1; i2 < TN; i2++) acc += d[i2][j] * w->at[a][i2];
+          s[a][j] = acc;
+        }
+      }
+      for (int a = 0; a < m; a++) {
+        for (int b = 0; b < m; b++) {
+          v8 acc = s[a][0] * w->at[b][0];
+          for (int j = 1; j < TN; j++) acc += s[a][j] * w->at[b][j];
+          STORE(base + a * rowf + b * ocp + k8, acc);
+        }
+      }
+    }
+  }
+}
+
+/* The adjoint of output_tiles: M[ξ][t][.] = (A dY A^T)[ξ] of every tile of q. */
+WINO_PASS static void output_tiles_adjoint(float *mm, const float *q, int64_t count, const wino_plan *p) {
+  const wino_mats *w = p->w;
+  const int m = w->m;
+  const int64_t ocp = p->ocp, rowf = p->qw * ocp, imgf = p->qh * rowf;
+  for (int64_t t = 0; t < count * p->tiles; t++) {
+    const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
+    const float *base = q + i * imgf + ty * m * rowf + tx * m * ocp;
+    for (int64_t k8 = 0; k8 < ocp; k8 += VL) {
+      v8 d[TN][TN], s[TN][TN];
+      for (int a = 0; a < m; a++) {
+        for (int b = 0; b < m; b++) d[a][b] = LOAD(base + a * rowf + b * ocp + k8);
+      }
+      for (int i2 = 0; i2 < TN; i2++) {
+        for (int b = 0; b < m; b++) {
+          v8 acc = d[0][b] * w->at[0][i2];
+          for (int a = 1; a < m; a++) acc += d[a][b] * w->at[a][i2];
+          s[i2][b] = acc;
+        }
+      }
+      for (int i2 = 0; i2 < TN; i2++) {
+        for (int j = 0; j < TN; j++) {
+          v8 acc = s[i2][0] * w->at[0][j];
+          for (int b = 1; b < m; b++) acc += s[i2][b] * w->at[b][j];
+          STORE(mm + ((i2 * TN + j) * p->tg + t) * ocp + k8, acc);
+        }
+      }
+    }
+  }
+}
+
+/* q (count, qh, qw, ocp) = grad_output of images [b0, b1), zero beyond (oh, ow) and oc. */
+static void pack_grad_output(float *q, const float *grad_output, int64_t b0, int64_t b1, const lt_conv2d_geom *g,
+                             const wino_plan *p) {
+  const int64_t size = p->qh * p->qw * p->ocp;
+  memset(q, 0, (size_t)((b1 - b0) * size) * sizeof(float));
+  for (int64_t b = b0; b < b1; b++) {
+    for (int64_t o = 0; o < g->oc; o++) {
+      for (int64_t y = 0; y < g->oh; y++) {
+        const float *src = grad_output + ((b * g->oc + o) * g->oh + y) * g->ow;
+        float *dst = q + (b - b0) * size + y * p->qw * p->ocp + o;
+        for (int64_t x = 0; x < g->ow; x++) dst[x * p->ocp] = src[x];
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------- the calls */
+
+/* Group [begin, end) of images: V of the packed input, then M[ξ] = V[ξ] U[ξ]^T. */
+static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane) {
+  const wino_plan *p = job->p;
+  const lt_conv2d_geom *g = job->g;
+  float *pack = lane_base(job->work, p, lane), *v = pack + p->pack, *mm = v + p->v, *q = mm + p->mm;
+  const int64_t count = b1 - b0, rows = count * p->tiles;
+  pack_images(pack, job->in, b0, b1, g, p);
+  input_tiles(v, pack, count, p);
+  for (int x = 0; x < TNN; x++) {
+    lt_sgemm(LT_NOTRANS, LT_TRANS, rows, p->ocp, p->cp, 1.0f, v + x * p->tg * p->cp, p->cp, job->work + x * p->ocp * p->cp,
+             p->cp, 0.0f, mm + x * p->tg * p->ocp, p->ocp);
+  }
+  output_tiles(q, mm, count, p);
+  const int64_t size = p->qh * p->qw * p->ocp;
+  for (int64_t b = b0; b < b1; b++) {
+    for (int64_t o = 0; o < g->oc; o++) {
+      const float bias = job->bias ? job->bias[o] : 0.0f;
+      for (int64_t y = 0; y < g->oh; y++) {
+        float *dst = job->out + ((b * g->oc + o) * g->oh + y) * g->ow;
+        const float *src = q + (b - b0) * size + y * p->qw * p->ocp + o;
+        for (int64_t x = 0; x < g->ow; x++) dst[x] = src[x * p->ocp] + bias;
+      }
+    }
+  }
+}
+
+static void forward_groups(void *ctx, int64_t begin, int64_t end, int lane) {
+  group_forward(ctx, begin, end, lane);
+}
+
+/* U of the filters into the workspace's head, over the pool. */
+static void transform_filters(wino_job *job) { lt_parallel_for(job->p->ocp, 1, filters_chunk, job); }
+
+void lt_winograd_forward(const float *in, const float *weight, const float *bias, float *out, float *work,
+                         const lt_conv2d_geom *g) {
+  wino_plan p;
+  if (wino_plan_of(g, &p) != 0) return; /* the binding sized the workspace with this plan */
+  wino_job job = {.g = g, .p = &p, .in = in, .weight = weight, .bias = bias, .out = out, .work = work};
+  transform_filters(&job);
+  lt_parallel_for(g->n, p.per, forward_groups, &job);
+}
+
+static void backward_input_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
+  const wino_job *job = ctx;
+  const wino_plan *p = job->p;
+  const lt_conv2d_geom *g = job->g;
+  float *pack = lane_base(job->work, p, lane), *v = pack + p->pack, *mm = v + p->v, *q = mm + p->mm;
+  const int64_t count = b1 - b0, rows = count * p->tiles;
+  pack_grad_output(q, job->grad_output, b0, b1, g, p);
+  output_tiles_adjoint(mm, q, count, p);
+  for (int x = 0; x < TNN; x++) {
+    lt_sgemm(LT_NOTRANS, LT_NOTRANS, rows, p->cp, p->ocp, 1.0f, mm + x * p->tg * p->ocp, p->ocp,
+             job->work + x * p->ocp * p->cp, p->cp, 0.0f, v + x * p->tg * p->cp, p->cp);
+  }
+  input_tiles_adjoint(pack, v, count, p);
+  const int64_t size = p->hp * p->wp * p->cp;
+  for (int64_t b = b0; b < b1; b++) {
+    for (int64_t ci = 0; ci < g->c; ci++) {
+      const float bias = job->bias ? job->bias[ci] : 0.0f;
+      for (int64_t y = 0; y < g->h; y++) {
+        float *dst = job->grad_input + ((b * g->c + ci) * g->h + y) * g->w;
+        const float *src = pack + (b - b0) * size + ((y + g->ph) * p->wp + g->pw) * p->cp + ci;
+        for (int64_t x = 0; x < g->w; x++) dst[x] = src[x * p->cp] + bias;
+      }
+    }
+  }
+}
+
+void lt_winograd_backward_input(const float *grad_output, const float *weight, const float *bias,
+                                float *grad_input, float *work, const lt_conv2d_geom *g) {
+  wino_plan p;
+  if (wino_plan_of(g, &p) != 0) return;
+  wino_job job = {.g = g, .p = &p, .grad_output = grad_output, .weight = weight, .bias = bias,
+                  .grad_input = grad_input, .work = work};
+  transform_filters(&job);
+  lt_parallel_for(g->n, p.per, backward_input_groups, &job);
+}
+
+/* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
+static int64_t wino_block_start(int64_t i, const wino_job *job) { return i * job->g->n / job->blocks; }
+
+/* Block i's partial sums, after the lanes' parts: its dU (TNN, ocp, cp), then its bias sums (ocp). */
+static float *block_sums(const wino_job *job, int64_t i) {
+  const wino_plan *p = job->p;
+  return job->work + p->u + job->lanes * p->lane + i * (p->u + p->ocp);
+}
+
+/* Block i's sums, group by group (groups of p->per images from the block's start):
+ * dU[ξ] (+)= scale * M[ξ]^T V[ξ], with V of the input and M of grad_output; the bias sums
+ * as conv.c sums them. The first group overwrites the block's slot. */
+static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int lane) {
+  const wino_job *job = ctx;
+  const wino_plan *p = job->p;
+  const lt_conv2d_geom *g = job->g;
+  float *pack = lane_base(job->work, p, lane), *v = pack + p->pack, *mm = v + p->v, *q = mm + p->mm;
+  for (int64_t i = begin; i < end; i++) {
+    float *du = block_sums(job, i), *part_b = du + p->u;
+    const int64_t first = wino_block_start(i, job), last = wino_block_start(i + 1, job);
+    for (int64_t b0 = first; b0 < last; b0 += p->per) {
+      const int64_t b1 = b0 + p->per < last ? b0 + p->per : last, count = b1 - b0;
+      pack_images(pack, job->in, b0, b1, g, p);
+      input_tiles(v, pack, count, p);
+      pack_grad_output(q, job->grad_output, b0, b1, g, p);
+      output_tiles_adjoint(mm, q, count, p);
+      for (int x = 0; x < TNN; x++) {
+        lt_sgemm(LT_TRANS, LT_NOTRANS, p->ocp, p->cp, count * p->tiles, job->scale, mm + x * p->tg * p->ocp, p->ocp,
+                 v + x * p->tg * p->cp, p->cp, b0 == first ? 0.0f : 1.0f, du + x * p->ocp * p->cp, p->cp);
+      }
+      if (!job->has_grad_bias) continue;
+      for (int64_t b = b0; b < b1; b++) {
+        lt_conv2d_bias_sums(part_b, job->grad_output + b * g->oc * g->oh * g->ow, g->oc, g->oh * g->ow, job->scale,
+                            b == first);
+      }
+    }
+  }
+}
+
+/* grad_weight[o][ci] += G^T dU[.][o][ci] G over the filters [begin, end) (dU summed over the blocks). */
+WINO_PASS static void filter_grads_range(const wino_mats *w, const float *du, float *grad_weight, int64_t c,
+                                         int64_t cp, int64_t ocp, int64_t begin, int64_t end) {
+  const int r = w->r;
+  for (int64_t o = begin; o < end; o++) {
+    for (int64_t ci = 0; ci < c; ci++) {
+      float t[TN][TN];
+      for (int i = 0; i < TN; i++) {
+        for (int b = 0; b < r; b++) {
+          float s = 0.0f;
+          for (int j = 0; j < TN; j++) s += du[((i * TN + j) * ocp + o) * cp + ci] * w->g[j][b];
+          t[i][b] = s;
+        }
+      }
+      for (int a = 0; a < r; a++) {
+        for (int b = 0; b < r; b++) {
+          float s = 0.0f;
+          for (int i = 0; i < TN; i++) s += w->g[i][a] * t[i][b];
+          grad_weight[((o * c + ci) * r + a) * r + b] += s;
+        }
+      }
+    }
+  }
+}
+
+static void filter_grads_chunk(void *ctx, int64_t begin, int64_t end, int lane) {
+  (void)lane;
+  const wino_job *job = ctx;
+  filter_grads_range(job->p->w, block_sums(job, 0), job->grad_weight, job->g->c, job->p->cp, job->p->ocp, begin, end);
+}
+
+void lt_winograd_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
+                                 float *work, float scale, const lt_conv2d_geom *g, int lanes, int blocks) {
+  wino_plan p;
+  if (wino_plan_of(g, &p) != 0) return;
+  wino_job job = {.g = g, .p = &p, .in = in, .grad_output = grad_output, .grad_weight = grad_weight, .work = work,
+                  .scale = scale, .has_grad_bias = grad_bias != NULL, .lanes = lanes, .blocks = blocks};
+  lt_parallel_for(blocks, 1, backward_params_blocks, &job);
+  float *du = block_sums(&job, 0);
+  for (int i = 1; i < blocks; i++) {
+    const float *part = block_sums(&job, i);
+    for (int64_t k = 0; k < p.u + p.ocp; k++) du[k] += part[k];
+  }
+  lt_parallel_for(g->oc, 1, filter_grads_chunk, &job);
+  if (grad_bias) {
+    for (int64_t o = 0; o < g->oc; o++) grad_bias[o] += du[p.u + o];
+  }
+}
