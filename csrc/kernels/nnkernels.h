@@ -94,7 +94,7 @@ void lt_conv2d_bias_sums(float *part_b, const float *grad_output_b, int64_t oc, 
  * under the current setting: "auto" (the default; LUNET_CONV=im2col in the environment
  * changes it when the module loads) or "im2col" (never). lt_set_conv2d_algorithm returns
  * 0, or -1 for an unknown name. */
-#define LT_WINOGRAD_MIN_CHANNELS 16
+#define LT_WINOGRAD_MIN_CHANNELS 32
 int lt_conv2d_winograd(const lt_conv2d_geom *g);
 const char *lt_conv2d_algorithm(void);
 int lt_set_conv2d_algorithm(const char *name);

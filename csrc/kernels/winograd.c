@@ -36,7 +36,7 @@
 #define TN 6            /* the tile side n = m + r - 1 of both algorithms */
 #define TNN (TN * TN)   /* the transform positions ξ: one product each */
 #define VL 8            /* floats per vector; channels are padded to a multiple of it */
-#define GROUP_TILES 192 /* tiles per product, about: a group of images has at least this many */
+#define GROUP_TILES 98 /* tiles per product, about: a group of images has at least this many */
 
 /* The transform passes run in the widest vector unit the CPU has, chosen when the
  * module loads (as the recurrent kernels' gate passes, rnn.c). */
