@@ -215,9 +215,10 @@ static float *lane_base(float *work, const wino_plan *p, int lane) { return work
 
 /* --------------------------------------------------------------- the transforms */
 
-/* U[ξ][o][ci] = (G g G^T)[ξ] of filter (o, ci), zero in the padding; filters [begin, end). */
+/* U[ξ][o][ci] (or, by_input, U[ξ][ci][o]) = (G g G^T)[ξ] of filter (o, ci), zero in the
+ * padding; filters [begin, end). */
 WINO_PASS static void filters_range(const wino_mats *w, const float *weight, float *u, int64_t c, int64_t oc,
-                                    int64_t cp, int64_t ocp, int64_t begin, int64_t end) {
+                                    int64_t cp, int64_t ocp, int by_input, int64_t begin, int64_t end) {
   const int r = w->r;
   for (int64_t o = begin; o < end; o++) {
     for (int64_t ci = 0; ci < cp; ci++) {
@@ -236,7 +237,7 @@ WINO_PASS static void filters_range(const wino_mats *w, const float *weight, flo
           f[i][j] = s;
         }
       }
-      for (int x = 0; x < TNN; x++) u[(x * ocp + o) * cp + ci] = f[x / TN][x % TN];
+      for (int x = 0; x < TNN; x++) u[by_input ? (x * cp + ci) * ocp + o : (x * ocp + o) * cp + ci] = f[x / TN][x % TN];
     }
   }
 }
@@ -247,13 +248,14 @@ typedef struct {
   const float *in, *weight, *bias, *grad_output;
   float *out, *grad_input, *grad_weight, *work;
   float scale;
-  int has_grad_bias, lanes, blocks;
+  int has_grad_bias, lanes, blocks, by_input;
 } wino_job;
 
 static void filters_chunk(void *ctx, int64_t begin, int64_t end, int lane) {
   (void)lane;
   const wino_job *job = ctx;
-  filters_range(job->p->w, job->weight, job->work, job->g->c, job->g->oc, job->p->cp, job->p->ocp, begin, end);
+  filters_range(job->p->w, job->weight, job->work, job->g->c, job->g->oc, job->p->cp, job->p->ocp, job->by_input,
+                begin, end);
 }
 
 /* Packs images [b0, b1) of x (n, c, h, w) as (hp, wp, cp): pixel (y, x) at (y + ph, x + pw),
@@ -414,6 +416,77 @@ static void pack_grad_output(float *q, const float *grad_output, int64_t b0, int
   }
 }
 
+/* ---------------------------------------------------------------- the products */
+
+/* Rows i0..i0+MR of C, columns j..j+8*NV: acc = sum_k A[i][k] B[k][.], then
+ * C = alpha * acc (+ C when accumulating). MR and NV are constants where it is inlined. */
+static inline __attribute__((always_inline)) void product_tile(int mr, int nv, int64_t k, float alpha,
+                                                               const float *a, int64_t ars, int64_t aks,
+                                                               const float *b, int64_t ldb, int accumulate,
+                                                               float *c, int64_t ldc) {
+  v8 acc[6][2];
+  for (int i = 0; i < mr; i++) {
+    for (int v = 0; v < nv; v++) acc[i][v] = (v8){0};
+  }
+  for (int64_t kk = 0; kk < k; kk++) {
+    v8 bv[2];
+    for (int v = 0; v < nv; v++) bv[v] = LOAD(b + kk * ldb + v * VL);
+    for (int i = 0; i < mr; i++) {
+      const float av = a[i * ars + kk * aks];
+      for (int v = 0; v < nv; v++) acc[i][v] += av * bv[v];
+    }
+  }
+  for (int i = 0; i < mr; i++) {
+    for (int v = 0; v < nv; v++) {
+      float *q = c + i * ldc + v * VL;
+      STORE(q, accumulate ? LOAD(q) + alpha * acc[i][v] : alpha * acc[i][v]);
+    }
+  }
+}
+
+/* C (rows, cols) = alpha * A B (+ C when accumulating), C row-major with ldc = cols, a
+ * multiple of 8; A's element (i, k) at a[i*ars + k*aks], B (k, cols) row-major with ldb.
+ * Tiles of 6 rows by 16 columns: twelve accumulators, two loads of B and six broadcasts of
+ * A per step of k. Each element is summed over k in order, whatever the shapes. */
+WINO_PASS static void own_product(int64_t rows, int64_t cols, int64_t k, float alpha, const float *a, int64_t ars,
+                                  int64_t aks, const float *b, int64_t ldb, int accumulate, float *c) {
+  for (int64_t j = 0; j < cols; j += 2 * VL) {
+    const int wide = cols - j >= 2 * VL;
+    for (int64_t i = 0; i < rows; i += 6) {
+      const float *ai = a + i * ars;
+      float *ci = c + i * cols + j;
+      const int64_t mr = rows - i < 6 ? rows - i : 6;
+#define TILE(R)                                                                                   \
+  case R:                                                                                         \
+    if (wide) product_tile(R, 2, k, alpha, ai, ars, aks, b + j, ldb, accumulate, ci, cols);       \
+    else product_tile(R, 1, k, alpha, ai, ars, aks, b + j, ldb, accumulate, ci, cols);            \
+    break;
+      switch (mr) {
+        TILE(1)
+        TILE(2)
+        TILE(3)
+        TILE(4)
+        TILE(5)
+        TILE(6)
+      }
+#undef TILE
+    }
+  }
+}
+
+/* The product of one transform position: lunet's AVX-512 sgemm where it is the backend
+ * (gemm.h), else own_product, which beats cblas_sgemm on these thin shapes (k and the
+ * columns are the channel counts, the rows a group's tiles). */
+static void product(int64_t rows, int64_t cols, int64_t k, float alpha, const float *a, int64_t ars, int64_t aks,
+                    const float *b, int64_t ldb, int accumulate, float *c) {
+  if (strcmp(lt_gemm_backend(), "avx512") != 0) {
+    own_product(rows, cols, k, alpha, a, ars, aks, b, ldb, accumulate, c);
+    return;
+  }
+  lt_sgemm(aks == 1 ? LT_NOTRANS : LT_TRANS, LT_NOTRANS, rows, cols, k, alpha, a, aks == 1 ? ars : aks, b, ldb,
+           accumulate ? 1.0f : 0.0f, c, cols);
+}
+
 /* ------------------------------------------------------------------- the calls */
 
 /* Group [begin, end) of images: V of the packed input, then M[ξ] = V[ξ] U[ξ]^T. */
@@ -425,8 +498,8 @@ static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane)
   pack_images(pack, job->in, b0, b1, g, p);
   input_tiles(v, pack, count, p);
   for (int x = 0; x < TNN; x++) {
-    lt_sgemm(LT_NOTRANS, LT_TRANS, rows, p->ocp, p->cp, 1.0f, v + x * p->tg * p->cp, p->cp, job->work + x * p->ocp * p->cp,
-             p->cp, 0.0f, mm + x * p->tg * p->ocp, p->ocp);
+    product(rows, p->ocp, p->cp, 1.0f, v + x * p->tg * p->cp, p->cp, 1, job->work + x * p->ocp * p->cp, p->ocp, 0,
+            mm + x * p->tg * p->ocp);
   }
   output_tiles(q, mm, count, p);
   const int64_t size = p->qh * p->qw * p->ocp;
@@ -453,7 +526,7 @@ void lt_winograd_forward(const float *in, const float *weight, const float *bias
                          const lt_conv2d_geom *g) {
   wino_plan p;
   if (wino_plan_of(g, &p) != 0) return; /* the binding sized the workspace with this plan */
-  wino_job job = {.g = g, .p = &p, .in = in, .weight = weight, .bias = bias, .out = out, .work = work};
+  wino_job job = {.g = g, .p = &p, .in = in, .weight = weight, .bias = bias, .out = out, .work = work, .by_input = 1};
   transform_filters(&job);
   lt_parallel_for(g->n, p.per, forward_groups, &job);
 }
@@ -467,8 +540,8 @@ static void backward_input_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
   pack_grad_output(q, job->grad_output, b0, b1, g, p);
   output_tiles_adjoint(mm, q, count, p);
   for (int x = 0; x < TNN; x++) {
-    lt_sgemm(LT_NOTRANS, LT_NOTRANS, rows, p->cp, p->ocp, 1.0f, mm + x * p->tg * p->ocp, p->ocp,
-             job->work + x * p->ocp * p->cp, p->cp, 0.0f, v + x * p->tg * p->cp, p->cp);
+    product(rows, p->cp, p->ocp, 1.0f, mm + x * p->tg * p->ocp, p->ocp, 1, job->work + x * p->ocp * p->cp, p->cp, 0,
+            v + x * p->tg * p->cp);
   }
   input_tiles_adjoint(pack, v, count, p);
   const int64_t size = p->hp * p->wp * p->cp;
@@ -521,8 +594,8 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
       pack_grad_output(q, job->grad_output, b0, b1, g, p);
       output_tiles_adjoint(mm, q, count, p);
       for (int x = 0; x < TNN; x++) {
-        lt_sgemm(LT_TRANS, LT_NOTRANS, p->ocp, p->cp, count * p->tiles, job->scale, mm + x * p->tg * p->ocp, p->ocp,
-                 v + x * p->tg * p->cp, p->cp, b0 == first ? 0.0f : 1.0f, du + x * p->ocp * p->cp, p->cp);
+        product(p->ocp, p->cp, count * p->tiles, job->scale, mm + x * p->tg * p->ocp, 1, p->ocp, v + x * p->tg * p->cp,
+                p->cp, b0 != first, du + x * p->ocp * p->cp);
       }
       if (!job->has_grad_bias) continue;
       for (int64_t b = b0; b < b1; b++) {
