@@ -73,6 +73,11 @@ function report.write(run)
   add("  (1 = at the floor). Workloads that move data rather than compute count elements instead of FLOPs")
   add("  (GFLOP/s then reads as elements per ns) and have no floor. Memory is the peak resident set (VmHWM)")
   add("  of the child process that ran that workload alone (interpreter and libraries included).")
+  add("- Convolutions: `lunet.convAlgorithm()` = %s. Under \"auto\", the 3x3 and 5x5 stride-1 convolutions with 32 or",
+    lunet.convAlgorithm())
+  add("  more channels in and out (LeNet-5's conv2) run Winograd's F(2x2, 5x5) or F(4x4, 3x3): 36 multiplies per")
+  add("  channel pair and output tile where the direct product does 100 or 144. Their MFLOP and floor still count")
+  add("  the direct product's multiply-adds, so such a workload can run below its floor (× floor < 1).")
   add("")
   add("**Which PyTorch, and why the floor is the target.** The PyTorch measured beside lunet is Debian's")
   add("python3-torch, `%s`. Debian builds it for any amd64 machine: its products go through the generic BLAS",
