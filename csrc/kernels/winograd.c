@@ -119,9 +119,43 @@ static void wino_build(wino_mats *w, int m, int r) {
   }
 }
 
+/* B^T and B applied to six vectors, written out: the input transforms are the bulk of the
+ * transform work, and B^T has 16 non-zero entries of 36, all small integers. Both
+ * algorithms share it (the same points). Checked against the computed matrix when the
+ * module loads (wino_build_all): if they differed, Winograd would not be used. */
+static inline void bt_apply(const v8 d[TN], v8 o[TN]) {
+  const v8 d13 = d[3] - d[1], d42 = d[4] - d[2];
+  o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+  o[1] = d[3] + d[4] - 4.0f * (d[1] + d[2]);
+  o[2] = d[4] - d[3] + 4.0f * (d[1] - d[2]);
+  o[3] = d42 + 2.0f * d13;
+  o[4] = d42 - 2.0f * d13;
+  o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+
+static inline void b_apply(const v8 w[TN], v8 o[TN]) {
+  const v8 w12 = w[2] - w[1], w34 = w[3] - w[4];
+  o[0] = 4.0f * w[0];
+  o[1] = 4.0f * (w12 + w[5]) - 2.0f * w34;
+  o[2] = -5.0f * w[0] - 4.0f * (w[1] + w[2]) - (w[3] + w[4]);
+  o[3] = 2.0f * w34 - w12 - 5.0f * w[5];
+  o[4] = w[0] + w[1] + w[2] + w[3] + w[4];
+  o[5] = w[5];
+}
+
+static int wino_ok; /* 1 when bt_apply and b_apply are the computed B^T and B */
+
 static void wino_build_all(void) {
   wino_build(&wino[0], 4, 3);
   wino_build(&wino[1], 2, 5);
+  wino_ok = 1;
+  for (int k = 0; k < TN; k++) {
+    v8 e[TN], f[TN], h[TN];
+    for (int i = 0; i < TN; i++) e[i] = (v8){0} + (i == k ? 1.0f : 0.0f);
+    bt_apply(e, f);
+    b_apply(e, h);
+    for (int i = 0; i < TN; i++) wino_ok &= f[i][0] == wino[0].bt[i][k] && h[i][0] == wino[0].bt[k][i];
+  }
 }
 
 /* ------------------------------------------------------------ the plan of a call */
@@ -144,7 +178,8 @@ const char *lt_conv2d_algorithm(void) {
 }
 
 int lt_conv2d_winograd(const lt_conv2d_geom *g) {
-  return strcmp(lt_conv2d_algorithm(), "auto") == 0 && g->groups == 1 && g->kh == g->kw &&
+  pthread_once(&wino_once, wino_build_all);
+  return wino_ok && strcmp(lt_conv2d_algorithm(), "auto") == 0 && g->groups == 1 && g->kh == g->kw &&
          (g->kh == 3 || g->kh == 5) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
          g->c >= LT_WINOGRAD_MIN_CHANNELS && g->oc >= LT_WINOGRAD_MIN_CHANNELS && g->n > 0 && g->oh > 0 &&
          g->ow > 0;
@@ -216,28 +251,37 @@ static float *lane_base(float *work, const wino_plan *p, int lane) { return work
 /* --------------------------------------------------------------- the transforms */
 
 /* U[ξ][o][ci] (or, by_input, U[ξ][ci][o]) = (G g G^T)[ξ] of filter (o, ci), zero in the
- * padding; filters [begin, end). */
+ * padding, eight filters at a time along U's last dimension: for the rows [begin, end) of
+ * its middle one (o, or ci by_input). */
 WINO_PASS static void filters_range(const wino_mats *w, const float *weight, float *u, int64_t c, int64_t oc,
                                     int64_t cp, int64_t ocp, int by_input, int64_t begin, int64_t end) {
   const int r = w->r;
-  for (int64_t o = begin; o < end; o++) {
-    for (int64_t ci = 0; ci < cp; ci++) {
-      float t[TN][TN], f[TN][TN];
+  const int64_t inner = by_input ? ocp : cp;
+  for (int64_t row = begin; row < end; row++) {
+    for (int64_t l8 = 0; l8 < inner; l8 += VL) {
+      v8 g[TN][TN], t[TN][TN];
+      for (int a = 0; a < r; a++) {
+        for (int b = 0; b < r; b++) {
+          for (int l = 0; l < VL; l++) {
+            const int64_t o = by_input ? l8 + l : row, ci = by_input ? row : l8 + l;
+            g[a][b][l] = o < oc && ci < c ? weight[((o * c + ci) * r + a) * r + b] : 0.0f;
+          }
+        }
+      }
       for (int i = 0; i < TN; i++) {
         for (int b = 0; b < r; b++) {
-          float s = 0.0f;
-          for (int a = 0; a < r && o < oc && ci < c; a++) s += w->g[i][a] * weight[((o * c + ci) * r + a) * r + b];
-          t[i][b] = s;
+          v8 acc = g[0][b] * w->g[i][0];
+          for (int a = 1; a < r; a++) acc += g[a][b] * w->g[i][a];
+          t[i][b] = acc;
         }
       }
       for (int i = 0; i < TN; i++) {
         for (int j = 0; j < TN; j++) {
-          float s = 0.0f;
-          for (int b = 0; b < r; b++) s += t[i][b] * w->g[j][b];
-          f[i][j] = s;
+          v8 acc = t[i][0] * w->g[j][0];
+          for (int b = 1; b < r; b++) acc += t[i][b] * w->g[j][b];
+          STORE(u + ((i * TN + j) * (by_input ? cp : ocp) + row) * inner + l8, acc);
         }
       }
-      for (int x = 0; x < TNN; x++) u[by_input ? (x * cp + ci) * ocp + o : (x * ocp + o) * cp + ci] = f[x / TN][x % TN];
     }
   }
 }
@@ -278,29 +322,20 @@ static void pack_images(float *pack, const float *x, int64_t b0, int64_t b1, con
 
 /* V[ξ][t][.] = (B^T d B)[ξ] for every tile t of `count` packed images. */
 WINO_PASS static void input_tiles(float *v, const float *pack, int64_t count, const wino_plan *p) {
-  const wino_mats *w = p->w;
   const int64_t cp = p->cp, rowf = p->wp * cp, imgf = p->hp * rowf;
   for (int64_t t = 0; t < count * p->tiles; t++) {
     const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
     const float *base = pack + i * imgf + ty * p->m * rowf + tx * p->m * cp;
     for (int64_t c8 = 0; c8 < cp; c8 += VL) {
-      v8 d[TN][TN], s[TN][TN];
-      for (int a = 0; a < TN; a++) {
-        for (int b = 0; b < TN; b++) d[a][b] = LOAD(base + a * rowf + b * cp + c8);
+      v8 col[TN], s[TN][TN], row[TN];
+      for (int b = 0; b < TN; b++) { /* s = B^T d, column by column */
+        for (int a = 0; a < TN; a++) col[a] = LOAD(base + a * rowf + b * cp + c8);
+        bt_apply(col, row);
+        for (int i2 = 0; i2 < TN; i2++) s[i2][b] = row[i2];
       }
-      for (int i2 = 0; i2 < TN; i2++) {
-        for (int b = 0; b < TN; b++) {
-          v8 acc = d[0][b] * w->bt[i2][0];
-          for (int a = 1; a < TN; a++) acc += d[a][b] * w->bt[i2][a];
-          s[i2][b] = acc;
-        }
-      }
-      for (int i2 = 0; i2 < TN; i2++) {
-        for (int j = 0; j < TN; j++) {
-          v8 acc = s[i2][0] * w->bt[j][0];
-          for (int b = 1; b < TN; b++) acc += s[i2][b] * w->bt[j][b];
-          STORE(v + ((i2 * TN + j) * p->tg + t) * cp + c8, acc);
-        }
+      for (int i2 = 0; i2 < TN; i2++) { /* then s B, row by row */
+        bt_apply(s[i2], row);
+        for (int j = 0; j < TN; j++) STORE(v + ((i2 * TN + j) * p->tg + t) * cp + c8, row[j]);
       }
     }
   }
@@ -308,30 +343,23 @@ WINO_PASS static void input_tiles(float *v, const float *pack, int64_t count, co
 
 /* The adjoint of input_tiles: pack (zeroed first) += B dV B^T of every tile, at the tile's place. */
 WINO_PASS static void input_tiles_adjoint(float *pack, const float *v, int64_t count, const wino_plan *p) {
-  const wino_mats *w = p->w;
   const int64_t cp = p->cp, rowf = p->wp * cp, imgf = p->hp * rowf;
   memset(pack, 0, (size_t)(count * imgf) * sizeof(float));
   for (int64_t t = 0; t < count * p->tiles; t++) {
     const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
     float *base = pack + i * imgf + ty * p->m * rowf + tx * p->m * cp;
     for (int64_t c8 = 0; c8 < cp; c8 += VL) {
-      v8 d[TN][TN], s[TN][TN];
-      for (int i2 = 0; i2 < TN; i2++) {
-        for (int j = 0; j < TN; j++) d[i2][j] = LOAD(v + ((i2 * TN + j) * p->tg + t) * cp + c8);
+      v8 col[TN], s[TN][TN], row[TN];
+      for (int j = 0; j < TN; j++) { /* s = B dV, column by column */
+        for (int i2 = 0; i2 < TN; i2++) col[i2] = LOAD(v + ((i2 * TN + j) * p->tg + t) * cp + c8);
+        b_apply(col, row);
+        for (int a = 0; a < TN; a++) s[a][j] = row[a];
       }
-      for (int a = 0; a < TN; a++) {
-        for (int j = 0; j < TN; j++) {
-          v8 acc = d[0][j] * w->bt[0][a];
-          for (int i2 = 1; i2 < TN; i2++) acc += d[i2][j] * w->bt[i2][a];
-          s[a][j] = acc;
-        }
-      }
-      for (int a = 0; a < TN; a++) {
+      for (int a = 0; a < TN; a++) { /* then s B^T, row by row, added at the tile's place */
+        b_apply(s[a], row);
         for (int b = 0; b < TN; b++) {
-          v8 acc = s[a][0] * w->bt[0][b];
-          for (int j = 1; j < TN; j++) acc += s[a][j] * w->bt[j][b];
           float *q = base + a * rowf + b * cp + c8;
-          STORE(q, LOAD(q) + acc);
+          STORE(q, LOAD(q) + row[b]);
         }
       }
     }
@@ -520,7 +548,9 @@ static void forward_groups(void *ctx, int64_t begin, int64_t end, int lane) {
 }
 
 /* U of the filters into the workspace's head, over the pool. */
-static void transform_filters(wino_job *job) { lt_parallel_for(job->p->ocp, 1, filters_chunk, job); }
+static void transform_filters(wino_job *job) {
+  lt_parallel_for(job->by_input ? job->p->cp : job->p->ocp, 1, filters_chunk, job);
+}
 
 void lt_winograd_forward(const float *in, const float *weight, const float *bias, float *out, float *work,
                          const lt_conv2d_geom *g) {
