@@ -9,7 +9,7 @@
  * vectors of B and broadcasts 8 values of A: 16 fused multiply-adds. A B sliver (KC x NR,
  * 32 KB) stays in L1 while the A slivers of a block stream from L2. Tiles at the right
  * and bottom edges are computed whole from zero-padded slivers and stored under masks.
- * Small products of a linear layer's forward (up to 8 rows, B transposed) skip the
+ * Small products of a linear layer's forward (up to 16 rows, B transposed) skip the
  * packing: one dot product per element reads every value of B once. The packing space
  * is per thread and allocated on its first product, so training steps allocate nothing.
  *
@@ -75,7 +75,7 @@ typedef struct {
 
 #if LT_X86
 /* Few rows of A: at most this many (a linear layer's forward at a small batch). */
-#define FEW_ROWS 8
+#define FEW_ROWS 16
 #define AVX2 __attribute__((target("avx2,fma")))
 /* The first n (0..8) lanes, as _mm256_maskload_ps wants them. */
 AVX2 static inline __m256i lanes8(int64_t n) {

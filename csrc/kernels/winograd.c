@@ -143,7 +143,39 @@ static inline void b_apply(const v8 w[TN], v8 o[TN]) {
   o[5] = w[5];
 }
 
-static int wino_ok; /* 1 when bt_apply and b_apply are the computed B^T and B */
+/* A^T (m×6) and A (6×m) applied likewise, for m = 2 (F(2×2, 5×5)) and m = 4 (F(4×4, 3×3)). */
+static inline __attribute__((always_inline)) void at_apply(int m, const v8 s[TN], v8 y[TN]) {
+  const v8 s12 = s[1] + s[2], s34 = s[3] + s[4], d12 = s[1] - s[2], d34 = s[3] - s[4];
+  y[0] = s[0] + s12 + s34;
+  if (m == 2) {
+    y[1] = d12 + 2.0f * d34 + s[5];
+    return;
+  }
+  y[1] = d12 + 2.0f * d34;
+  y[2] = s12 + 4.0f * s34;
+  y[3] = d12 + 8.0f * d34 + s[5];
+}
+
+static inline __attribute__((always_inline)) void a_apply(int m, const v8 y[TN], v8 o[TN]) {
+  if (m == 2) {
+    o[0] = y[0];
+    o[1] = y[0] + y[1];
+    o[2] = y[0] - y[1];
+    o[3] = y[0] + 2.0f * y[1];
+    o[4] = y[0] - 2.0f * y[1];
+    o[5] = y[1];
+    return;
+  }
+  const v8 e = y[0] + y[2], e4 = y[0] + 4.0f * y[2], d = y[1] + y[3], d8 = 2.0f * y[1] + 8.0f * y[3];
+  o[0] = y[0];
+  o[1] = e + d;
+  o[2] = e - d;
+  o[3] = e4 + d8;
+  o[4] = e4 - d8;
+  o[5] = y[3];
+}
+
+static int wino_ok; /* 1 when the written-out transforms are the computed ones */
 
 static void wino_build_all(void) {
   wino_build(&wino[0], 4, 3);
@@ -155,6 +187,14 @@ static void wino_build_all(void) {
     bt_apply(e, f);
     b_apply(e, h);
     for (int i = 0; i < TN; i++) wino_ok &= f[i][0] == wino[0].bt[i][k] && h[i][0] == wino[0].bt[k][i];
+    for (int a = 0; a < 2; a++) { /* A^T's column k and A's row k (A^T applied to unit vectors) */
+      const wino_mats *w = &wino[a];
+      at_apply(w->m, e, f);
+      for (int i = 0; i < w->m; i++) wino_ok &= f[i][0] == w->at[i][k];
+      if (k >= w->m) continue;
+      a_apply(w->m, e, h);
+      for (int i = 0; i < TN; i++) wino_ok &= h[i][0] == w->at[k][i];
+    }
   }
 }
 
@@ -367,65 +407,57 @@ WINO_PASS static void input_tiles_adjoint(float *pack, const float *v, int64_t c
 }
 
 /* q (count, qh, qw, ocp) = A^T M A of every tile: the output tiles, channels innermost. */
-WINO_PASS static void output_tiles(float *q, const float *mm, int64_t count, const wino_plan *p) {
-  const wino_mats *w = p->w;
-  const int m = w->m;
+static inline __attribute__((always_inline)) void output_tiles_m(int m, float *q, const float *mm, int64_t count,
+                                                                  const wino_plan *p) {
   const int64_t ocp = p->ocp, rowf = p->qw * ocp, imgf = p->qh * rowf;
   for (int64_t t = 0; t < count * p->tiles; t++) {
     const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
     float *base = q + i * imgf + ty * m * rowf + tx * m * ocp;
     for (int64_t k8 = 0; k8 < ocp; k8 += VL) {
-      v8 d[TN][TN], s[TN][TN];
-      for (int i2 = 0; i2 < TN; i2++) {
-        for (int j = 0; j < TN; j++) d[i2][j] = LOAD(mm + ((i2 * TN + j) * p->tg + t) * ocp + k8);
+      v8 col[TN], s[TN][TN], row[TN];
+      for (int j = 0; j < TN; j++) { /* s = A^T M, column by column */
+        for (int i2 = 0; i2 < TN; i2++) col[i2] = LOAD(mm + ((i2 * TN + j) * p->tg + t) * ocp + k8);
+        at_apply(m, col, row);
+        for (int a = 0; a < m; a++) s[a][j] = row[a];
       }
-      for (int a = 0; a < m; a++) {
-        for (int j = 0; j < TN; j++) {
-          v8 acc = d[0][j] * w->at[a][0];
-          for (int i2 = 1; i2 < TN; i2++) acc += d[i2][j] * w->at[a][i2];
-          s[a][j] = acc;
-        }
-      }
-      for (int a = 0; a < m; a++) {
-        for (int b = 0; b < m; b++) {
-          v8 acc = s[a][0] * w->at[b][0];
-          for (int j = 1; j < TN; j++) acc += s[a][j] * w->at[b][j];
-          STORE(base + a * rowf + b * ocp + k8, acc);
-        }
+      for (int a = 0; a < m; a++) { /* then s A, row by row */
+        at_apply(m, s[a], row);
+        for (int b = 0; b < m; b++) STORE(base + a * rowf + b * ocp + k8, row[b]);
       }
     }
   }
 }
 
+WINO_PASS static void output_tiles(float *q, const float *mm, int64_t count, const wino_plan *p) {
+  if (p->m == 2) output_tiles_m(2, q, mm, count, p);
+  else output_tiles_m(4, q, mm, count, p);
+}
+
 /* The adjoint of output_tiles: M[ξ][t][.] = (A dY A^T)[ξ] of every tile of q. */
-WINO_PASS static void output_tiles_adjoint(float *mm, const float *q, int64_t count, const wino_plan *p) {
-  const wino_mats *w = p->w;
-  const int m = w->m;
+static inline __attribute__((always_inline)) void output_tiles_adjoint_m(int m, float *mm, const float *q,
+                                                                          int64_t count, const wino_plan *p) {
   const int64_t ocp = p->ocp, rowf = p->qw * ocp, imgf = p->qh * rowf;
   for (int64_t t = 0; t < count * p->tiles; t++) {
     const int64_t i = t / p->tiles, ty = t % p->tiles / p->tx, tx = t % p->tx;
     const float *base = q + i * imgf + ty * m * rowf + tx * m * ocp;
     for (int64_t k8 = 0; k8 < ocp; k8 += VL) {
-      v8 d[TN][TN], s[TN][TN];
-      for (int a = 0; a < m; a++) {
-        for (int b = 0; b < m; b++) d[a][b] = LOAD(base + a * rowf + b * ocp + k8);
+      v8 col[TN], s[TN][TN], row[TN];
+      for (int b = 0; b < m; b++) { /* s = A dY, column by column */
+        for (int a = 0; a < m; a++) col[a] = LOAD(base + a * rowf + b * ocp + k8);
+        a_apply(m, col, row);
+        for (int i2 = 0; i2 < TN; i2++) s[i2][b] = row[i2];
       }
-      for (int i2 = 0; i2 < TN; i2++) {
-        for (int b = 0; b < m; b++) {
-          v8 acc = d[0][b] * w->at[0][i2];
-          for (int a = 1; a < m; a++) acc += d[a][b] * w->at[a][i2];
-          s[i2][b] = acc;
-        }
-      }
-      for (int i2 = 0; i2 < TN; i2++) {
-        for (int j = 0; j < TN; j++) {
-          v8 acc = s[i2][0] * w->at[0][j];
-          for (int b = 1; b < m; b++) acc += s[i2][b] * w->at[b][j];
-          STORE(mm + ((i2 * TN + j) * p->tg + t) * ocp + k8, acc);
-        }
+      for (int i2 = 0; i2 < TN; i2++) { /* then s A^T, row by row */
+        a_apply(m, s[i2], row);
+        for (int j = 0; j < TN; j++) STORE(mm + ((i2 * TN + j) * p->tg + t) * ocp + k8, row[j]);
       }
     }
   }
+}
+
+WINO_PASS static void output_tiles_adjoint(float *mm, const float *q, int64_t count, const wino_plan *p) {
+  if (p->m == 2) output_tiles_adjoint_m(2, mm, q, count, p);
+  else output_tiles_adjoint_m(4, mm, q, count, p);
 }
 
 /* q (count, qh, qw, ocp) = grad_output of images [b0, b1), zero beyond (oh, ow) and oc. */
