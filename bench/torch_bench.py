@@ -121,10 +121,12 @@ def build(torch, name):
             with torch.no_grad():
                 model(x)
         return infer
-    if name in ("dwconv_b50", "convtranspose_b50"):
+    if name in ("resconv_b50", "dwconv_b50", "convtranspose_b50"):
         # forward, then the gradients w.r.t. the input, the weight and the bias, as lunet's
         # forward + updateGradInput + accGradParameters
-        if name == "dwconv_b50":
+        if name == "resconv_b50":
+            conv, x = nn.Conv2d(64, 64, 3, padding=1), torch.rand(50, 64, 16, 16)
+        elif name == "dwconv_b50":
             conv, x = nn.Conv2d(64, 64, 3, padding=1, groups=64), torch.rand(50, 64, 28, 28)
         else:
             conv, x = nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), torch.rand(50, 64, 14, 14)

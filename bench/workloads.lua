@@ -100,13 +100,16 @@ for _, w in ipairs({
 end
 
 -- The convolutions beyond LeNet-5's, forward and backward (input, weight and bias) per
--- iteration, 3x the forward's FLOPs: a depthwise 3x3 convolution (MobileNet's) and a
--- transposed convolution that doubles the resolution (DCGAN's generator).
+-- iteration, 3x the forward's FLOPs: a ResNet body's 3x3 convolution (Winograd's F(4x4, 3x3)
+-- under convAlgorithm "auto"), a depthwise 3x3 convolution (MobileNet's) and a transposed
+-- convolution that doubles the resolution (DCGAN's generator).
 local CONV_EXTRA = {
+  resconv_b50 = { c = 64, hw = 16, fwd = 2 * 50 * 64 * 16 * 16 * 64 * 9 },
   dwconv_b50 = { c = 64, hw = 28, fwd = 2 * 50 * 64 * 28 * 28 * 9 },
   convtranspose_b50 = { c = 64, oc = 32, hw = 14, fwd = 2 * 50 * 64 * 14 * 14 * 32 * 16 },
 }
 for _, w in ipairs({
+  { "resconv_b50", "conv2d 64->64 3x3 (a ResNet body's), 50x16x16, forward+backward", 3 * CONV_EXTRA.resconv_b50.fwd },
   { "dwconv_b50", "depthwise conv2d 64ch 3x3, 50x28x28, forward+backward", 3 * CONV_EXTRA.dwconv_b50.fwd },
   { "convtranspose_b50", "conv_transpose2d 64->32 4x4 stride 2, 50x14x14 -> 28x28, forward+backward",
     3 * CONV_EXTRA.convtranspose_b50.fwd },
@@ -301,7 +304,8 @@ function workloads.build(name)
   end
   local extra = CONV_EXTRA[name]
   if extra then
-    local m = name == "dwconv_b50" and nn.Conv2d(extra.c, extra.c, 3, { padding = 1, groups = extra.c })
+    local m = name == "resconv_b50" and nn.Conv2d(extra.c, extra.c, 3, { padding = 1 })
+      or name == "dwconv_b50" and nn.Conv2d(extra.c, extra.c, 3, { padding = 1, groups = extra.c })
       or nn.ConvTranspose2d(extra.c, extra.oc, 4, { stride = 2, padding = 1 })
     local x = lunet.rand(50, extra.c, extra.hw, extra.hw)
     local g = lunet.rand(table.unpack(m:forward(x):size()))

@@ -709,7 +709,7 @@ void lt_winograd_backward_params(const float *in, const float *grad_output, floa
   float *du = block_sums(&job, 0);
   for (int i = 1; i < blocks; i++) {
     const float *part = block_sums(&job, i);
-    for (int64_t k = 0; k < p.u + p.ocp; k++) du[k] += part[k];
+    for (int64_t k = 0; k < p.u + (grad_bias ? p.ocp : 0); k++) du[k] += part[k];
   }
   lt_parallel_for(g->oc, 1, filter_grads_chunk, &job);
   if (grad_bias) {
