@@ -547,6 +547,35 @@ static void product(int64_t rows, int64_t cols, int64_t k, float alpha, const fl
            accumulate ? 1.0f : 0.0f, c, cols);
 }
 
+/* The 36 products of a group, position x reading a + x*astep and b + x*bstep and writing
+ * c + x*cstep. */
+typedef struct {
+  int64_t rows, cols, k, ars, aks, ldb, astep, bstep, cstep;
+  float alpha;
+  const float *a, *b;
+  float *c;
+  int accumulate;
+} positions_job;
+
+static void positions_chunk(void *ctx, int64_t begin, int64_t end, int lane) {
+  (void)lane;
+  const positions_job *j = ctx;
+  for (int64_t x = begin; x < end; x++) {
+    product(j->rows, j->cols, j->k, j->alpha, j->a + x * j->astep, j->ars, j->aks, j->b + x * j->bstep, j->ldb,
+            j->accumulate, j->c + x * j->cstep);
+  }
+}
+
+/* In order on the calling thread when the group is one chunk of a parallel loop; spread
+ * over the pool when it is the call's only group (a batch of one image): each position
+ * is one product into its own slice, so the results are the same either way. */
+static void positions(const positions_job *j) { lt_parallel_for(TNN, 1, positions_chunk, (void *)j); }
+
+/* Images per chunk of the forward and input-gradient loops: one under a batch of 16, so
+ * that small batches spread over the lanes (their rows are independent: each element is
+ * summed over the channels in one order whatever the group). */
+static int64_t image_grain(const lt_conv2d_geom *g, const wino_plan *p) { return g->n <= 16 ? 1 : p->per; }
+
 /* ------------------------------------------------------------------- the calls */
 
 /* Group [begin, end) of images: V of the packed input, then M[ξ] = V[ξ] U[ξ]^T. */
@@ -557,10 +586,9 @@ static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane)
   const int64_t count = b1 - b0, rows = count * p->tiles;
   pack_images(pack, job->in, b0, b1, g, p);
   input_tiles(v, pack, count, p);
-  for (int x = 0; x < TNN; x++) {
-    product(rows, p->ocp, p->cp, 1.0f, v + x * p->tg * p->cp, p->cp, 1, job->work + x * p->ocp * p->cp, p->ocp, 0,
-            mm + x * p->tg * p->ocp);
-  }
+  positions(&(positions_job){.rows = rows, .cols = p->ocp, .k = p->cp, .alpha = 1.0f, .a = v, .ars = p->cp, .aks = 1,
+                             .astep = p->tg * p->cp, .b = job->work, .ldb = p->ocp, .bstep = p->ocp * p->cp,
+                             .c = mm, .cstep = p->tg * p->ocp});
   output_tiles(q, mm, count, p);
   const int64_t size = p->qh * p->qw * p->ocp;
   for (int64_t b = b0; b < b1; b++) {
@@ -590,7 +618,7 @@ void lt_winograd_forward(const float *in, const float *weight, const float *bias
   if (wino_plan_of(g, &p) != 0) return; /* the binding sized the workspace with this plan */
   wino_job job = {.g = g, .p = &p, .in = in, .weight = weight, .bias = bias, .out = out, .work = work, .by_input = 1};
   transform_filters(&job);
-  lt_parallel_for(g->n, p.per, forward_groups, &job);
+  lt_parallel_for(g->n, image_grain(g, &p), forward_groups, &job);
 }
 
 static void backward_input_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
@@ -601,10 +629,9 @@ static void backward_input_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
   const int64_t count = b1 - b0, rows = count * p->tiles;
   pack_grad_output(q, job->grad_output, b0, b1, g, p);
   output_tiles_adjoint(mm, q, count, p);
-  for (int x = 0; x < TNN; x++) {
-    product(rows, p->cp, p->ocp, 1.0f, mm + x * p->tg * p->ocp, p->ocp, 1, job->work + x * p->ocp * p->cp, p->cp, 0,
-            v + x * p->tg * p->cp);
-  }
+  positions(&(positions_job){.rows = rows, .cols = p->cp, .k = p->ocp, .alpha = 1.0f, .a = mm, .ars = p->ocp, .aks = 1,
+                             .astep = p->tg * p->ocp, .b = job->work, .ldb = p->cp, .bstep = p->ocp * p->cp,
+                             .c = v, .cstep = p->tg * p->cp});
   input_tiles_adjoint(pack, v, count, p);
   const int64_t size = p->hp * p->wp * p->cp;
   for (int64_t b = b0; b < b1; b++) {
@@ -626,7 +653,7 @@ void lt_winograd_backward_input(const float *grad_output, const float *weight, c
   wino_job job = {.g = g, .p = &p, .grad_output = grad_output, .weight = weight, .bias = bias,
                   .grad_input = grad_input, .work = work};
   transform_filters(&job);
-  lt_parallel_for(g->n, p.per, backward_input_groups, &job);
+  lt_parallel_for(g->n, image_grain(g, &p), backward_input_groups, &job);
 }
 
 /* Block i of the batch: images [i*n/blocks, (i+1)*n/blocks). */
@@ -655,10 +682,10 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
       input_tiles(v, pack, count, p);
       pack_grad_output(q, job->grad_output, b0, b1, g, p);
       output_tiles_adjoint(mm, q, count, p);
-      for (int x = 0; x < TNN; x++) {
-        product(p->ocp, p->cp, count * p->tiles, job->scale, mm + x * p->tg * p->ocp, 1, p->ocp, v + x * p->tg * p->cp,
-                p->cp, b0 != first, du + x * p->ocp * p->cp);
-      }
+      positions(&(positions_job){.rows = p->ocp, .cols = p->cp, .k = count * p->tiles, .alpha = job->scale, .a = mm,
+                                 .ars = 1, .aks = p->ocp, .astep = p->tg * p->ocp, .b = v, .ldb = p->cp,
+                                 .bstep = p->tg * p->cp, .accumulate = b0 != first, .c = du,
+                                 .cstep = p->ocp * p->cp});
       if (!job->has_grad_bias) continue;
       for (int64_t b = b0; b < b1; b++) {
         lt_conv2d_bias_sums(part_b, job->grad_output + b * g->oc * g->oh * g->ow, g->oc, g->oh * g->ow, job->scale,
