@@ -726,6 +726,17 @@ static void filter_grads_chunk(void *ctx, int64_t begin, int64_t end, int lane) 
   filter_grads_range(job->p->w, block_sums(job, 0), job->grad_weight, job->g->c, job->p->cp, job->p->ocp, begin, end);
 }
 
+/* Block 0's slot += the other blocks' slots, in block order, over the elements [begin, end). */
+static void sum_blocks_chunk(void *ctx, int64_t begin, int64_t end, int lane) {
+  (void)lane;
+  const wino_job *job = ctx;
+  float *du = block_sums(job, 0);
+  for (int i = 1; i < job->blocks; i++) {
+    const float *part = block_sums(job, i);
+    for (int64_t k = begin; k < end; k++) du[k] += part[k];
+  }
+}
+
 void lt_winograd_backward_params(const float *in, const float *grad_output, float *grad_weight, float *grad_bias,
                                  float *work, float scale, const lt_conv2d_geom *g, int lanes, int blocks) {
   wino_plan p;
@@ -734,10 +745,7 @@ void lt_winograd_backward_params(const float *in, const float *grad_output, floa
                   .scale = scale, .has_grad_bias = grad_bias != NULL, .lanes = lanes, .blocks = blocks};
   lt_parallel_for(blocks, 1, backward_params_blocks, &job);
   float *du = block_sums(&job, 0);
-  for (int i = 1; i < blocks; i++) {
-    const float *part = block_sums(&job, i);
-    for (int64_t k = 0; k < p.u + (grad_bias ? p.ocp : 0); k++) du[k] += part[k];
-  }
+  lt_parallel_for(p.u + (grad_bias ? p.ocp : 0), lt_items_grain(blocks), sum_blocks_chunk, &job);
   lt_parallel_for(g->oc, 1, filter_grads_chunk, &job);
   if (grad_bias) {
     for (int64_t o = 0; o < g->oc; o++) grad_bias[o] += du[p.u + o];
