@@ -578,6 +578,22 @@ static int64_t image_grain(const lt_conv2d_geom *g, const wino_plan *p) { return
 
 /* ------------------------------------------------------------------- the calls */
 
+/* dst (count, ch, h, w) = the channels-last images at src, image i's pixel (y, x) channel k at
+ * src[i*img + y*row + x*cs + k], plus bias[k] when bias is given. */
+static void unpack_planes(float *dst, const float *src, int64_t count, int64_t ch, int64_t h, int64_t w, int64_t img,
+                          int64_t row, int64_t cs, const float *bias) {
+  for (int64_t i = 0; i < count; i++) {
+    for (int64_t k = 0; k < ch; k++) {
+      const float add = bias ? bias[k] : 0.0f;
+      for (int64_t y = 0; y < h; y++) {
+        float *d = dst + ((i * ch + k) * h + y) * w;
+        const float *q = src + i * img + y * row + k;
+        for (int64_t x = 0; x < w; x++) d[x] = q[x * cs] + add;
+      }
+    }
+  }
+}
+
 /* Group [begin, end) of images: V of the packed input, then M[ξ] = V[ξ] U[ξ]^T. */
 static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane) {
   const wino_plan *p = job->p;
@@ -590,17 +606,8 @@ static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane)
                              .astep = p->tg * p->cp, .b = job->work, .ldb = p->ocp, .bstep = p->ocp * p->cp,
                              .c = mm, .cstep = p->tg * p->ocp});
   output_tiles(q, mm, count, p);
-  const int64_t size = p->qh * p->qw * p->ocp;
-  for (int64_t b = b0; b < b1; b++) {
-    for (int64_t o = 0; o < g->oc; o++) {
-      const float bias = job->bias ? job->bias[o] : 0.0f;
-      for (int64_t y = 0; y < g->oh; y++) {
-        float *dst = job->out + ((b * g->oc + o) * g->oh + y) * g->ow;
-        const float *src = q + (b - b0) * size + y * p->qw * p->ocp + o;
-        for (int64_t x = 0; x < g->ow; x++) dst[x] = src[x * p->ocp] + bias;
-      }
-    }
-  }
+  unpack_planes(job->out + b0 * g->oc * g->oh * g->ow, q, count, g->oc, g->oh, g->ow, p->qh * p->qw * p->ocp,
+                p->qw * p->ocp, p->ocp, job->bias);
 }
 
 static void forward_groups(void *ctx, int64_t begin, int64_t end, int lane) {
@@ -633,17 +640,8 @@ static void backward_input_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
                              .astep = p->tg * p->ocp, .b = job->work, .ldb = p->cp, .bstep = p->ocp * p->cp,
                              .c = v, .cstep = p->tg * p->cp});
   input_tiles_adjoint(pack, v, count, p);
-  const int64_t size = p->hp * p->wp * p->cp;
-  for (int64_t b = b0; b < b1; b++) {
-    for (int64_t ci = 0; ci < g->c; ci++) {
-      const float bias = job->bias ? job->bias[ci] : 0.0f;
-      for (int64_t y = 0; y < g->h; y++) {
-        float *dst = job->grad_input + ((b * g->c + ci) * g->h + y) * g->w;
-        const float *src = pack + (b - b0) * size + ((y + g->ph) * p->wp + g->pw) * p->cp + ci;
-        for (int64_t x = 0; x < g->w; x++) dst[x] = src[x * p->cp] + bias;
-      }
-    }
-  }
+  unpack_planes(job->grad_input + b0 * g->c * g->h * g->w, pack + (g->ph * p->wp + g->pw) * p->cp, count, g->c, g->h,
+                g->w, p->hp * p->wp * p->cp, p->wp * p->cp, p->cp, job->bias);
 }
 
 void lt_winograd_backward_input(const float *grad_output, const float *weight, const float *bias,
