@@ -81,6 +81,35 @@ describe("Winograd convolution", function()
     end)
   end
 
+  it("gives the known answer: all-ones filters over an all-ones image count the taps inside it", function()
+    -- 3x3 with padding 1 and 5x5 with padding 2 on 6x7: each output is (input channels) x (the
+    -- window's taps that fall on the image) + the bias; its input gradient for an all-ones
+    -- gradient counts the same taps per output channel, its weight gradient the pixels each tap sees
+    for _, k in ipairs({ 3, 5 }) do
+      local pad, h, w, c, oc = (k - 1) // 2, 6, 7, 32, 40
+      local m = nn.Conv2d(c, oc, k, { padding = pad })
+      m.weight:fill(1)
+      m.bias:fill(0.5)
+      local x = lunet.ones(2, c, h, w)
+      local function inside(n, i) return math.min(n - 1, i + pad) - math.max(0, i - pad) + 1 end
+      under("auto", function()
+        m:zeroGrad()
+        local y = m:forward(x)
+        local gx = m:backward(x, lunet.ones(2, oc, h, w))
+        for _, at in ipairs({ { 1, 1 }, { 1, 4 }, { 3, 3 }, { 6, 7 }, { 4, 1 } }) do
+          local taps = inside(h, at[1] - 1) * inside(w, at[2] - 1)
+          assert.near(c * taps + 0.5, y[2][oc][at[1]][at[2]], 1e-5 * c * taps)
+          assert.near(oc * taps, gx[1][c][at[1]][at[2]], 1e-5 * oc * taps)
+        end
+        -- the centre tap sees every pixel of both images; the top-left tap misses a row and a column
+        local mid = pad + 1
+        assert.near(2 * h * w, m.gradWeight[1][1][mid][mid], 1e-4 * h * w)
+        assert.near(2 * (h - pad) * (w - pad), m.gradWeight[oc][c][1][1], 1e-4 * h * w)
+        assert.near(2 * h * w, m.gradBias[1], 1e-4 * h * w)
+      end)
+    end
+  end)
+
   it("leaves the convolutions it does not cover to im2col, to the bit", function()
     lunet.manualSeed(50)
     local others = {
