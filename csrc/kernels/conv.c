@@ -170,9 +170,8 @@ int64_t lt_conv2d_work_floats(const lt_conv2d_geom *g) {
       lt_mul_overflow(lane, conv2d_lanes(g), &lanes) || lt_mul_overflow(block, conv2d_blocks(g), &blocks) ||
       lt_add_overflow(lanes, blocks, &total))
     return -1;
-  if (!lt_conv2d_winograd(g)) return total;
-  const int64_t wino = lt_winograd_work_floats(g, conv2d_lanes(g), conv2d_blocks(g));
-  return wino < 0 ? -1 : wino > total ? wino : total;
+  /* the sizes above are checked either way: the binding relies on them for the int range */
+  return lt_conv2d_winograd(g) ? lt_winograd_work_floats(g, conv2d_lanes(g), conv2d_blocks(g)) : total;
 }
 
 /* The workspace: lanes x (one group's cols (K, L) and padded image), then blocks x

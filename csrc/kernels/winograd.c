@@ -209,17 +209,20 @@ int lt_set_conv2d_algorithm(const char *name) {
   return 0;
 }
 
-const char *lt_conv2d_algorithm(void) {
+/* The setting, read from LUNET_CONV on first use. */
+static int algorithm_auto(void) {
   if (conv_algorithm < 0) {
     const char *env = getenv("LUNET_CONV");
     if (!(env && lt_set_conv2d_algorithm(env) == 0)) conv_algorithm = 1;
   }
-  return conv_algorithm ? "auto" : "im2col";
+  return conv_algorithm;
 }
+
+const char *lt_conv2d_algorithm(void) { return algorithm_auto() ? "auto" : "im2col"; }
 
 int lt_conv2d_winograd(const lt_conv2d_geom *g) {
   pthread_once(&wino_once, wino_build_all);
-  return wino_ok && strcmp(lt_conv2d_algorithm(), "auto") == 0 && g->groups == 1 && g->kh == g->kw &&
+  return wino_ok && algorithm_auto() && g->groups == 1 && g->kh == g->kw &&
          (g->kh == 3 || g->kh == 5) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
          g->c >= LT_WINOGRAD_MIN_CHANNELS && g->oc >= LT_WINOGRAD_MIN_CHANNELS && g->n > 0 && g->oh > 0 &&
          g->ow > 0;
@@ -237,6 +240,7 @@ typedef struct {
   int64_t u;             /* floats of U (and of a block's dU): TNN * ocp * cp */
   int64_t pack, v, mm, q; /* a lane's parts: packed images, V, M, output tiles */
   int64_t lane;
+  int own;               /* 1: the products run in own_product, 0: in lt_sgemm (the avx512 backend) */
 } wino_plan;
 
 static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
@@ -245,6 +249,7 @@ static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; 
 static int wino_plan_of(const lt_conv2d_geom *g, wino_plan *p) {
   pthread_once(&wino_once, wino_build_all);
   p->w = &wino[g->kh == 5];
+  p->own = strcmp(lt_gemm_backend(), "avx512") != 0;
   p->m = p->w->m;
   p->r = p->w->r;
   if (g->c > INT64_MAX - VL || g->oc > INT64_MAX - VL || g->oh > INT64_MAX - p->m || g->ow > INT64_MAX - p->m)
@@ -537,9 +542,9 @@ WINO_PASS static void own_product(int64_t rows, int64_t cols, int64_t k, float a
 /* The product of one transform position: lunet's AVX-512 sgemm where it is the backend
  * (gemm.h), else own_product, which beats cblas_sgemm on these thin shapes (k and the
  * columns are the channel counts, the rows a group's tiles). */
-static void product(int64_t rows, int64_t cols, int64_t k, float alpha, const float *a, int64_t ars, int64_t aks,
-                    const float *b, int64_t ldb, int accumulate, float *c) {
-  if (strcmp(lt_gemm_backend(), "avx512") != 0) {
+static void product(int own, int64_t rows, int64_t cols, int64_t k, float alpha, const float *a, int64_t ars,
+                    int64_t aks, const float *b, int64_t ldb, int accumulate, float *c) {
+  if (own) {
     own_product(rows, cols, k, alpha, a, ars, aks, b, ldb, accumulate, c);
     return;
   }
@@ -554,14 +559,14 @@ typedef struct {
   float alpha;
   const float *a, *b;
   float *c;
-  int accumulate;
+  int accumulate, own;
 } positions_job;
 
 static void positions_chunk(void *ctx, int64_t begin, int64_t end, int lane) {
   (void)lane;
   const positions_job *j = ctx;
   for (int64_t x = begin; x < end; x++) {
-    product(j->rows, j->cols, j->k, j->alpha, j->a + x * j->astep, j->ars, j->aks, j->b + x * j->bstep, j->ldb,
+    product(j->own, j->rows, j->cols, j->k, j->alpha, j->a + x * j->astep, j->ars, j->aks, j->b + x * j->bstep, j->ldb,
             j->accumulate, j->c + x * j->cstep);
   }
 }
@@ -604,7 +609,7 @@ static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane)
   input_tiles(v, pack, count, p);
   positions(&(positions_job){.rows = rows, .cols = p->ocp, .k = p->cp, .alpha = 1.0f, .a = v, .ars = p->cp, .aks = 1,
                              .astep = p->tg * p->cp, .b = job->work, .ldb = p->ocp, .bstep = p->ocp * p->cp,
-                             .c = mm, .cstep = p->tg * p->ocp});
+                             .c = mm, .cstep = p->tg * p->ocp, .own = p->own});
   output_tiles(q, mm, count, p);
   unpack_planes(job->out + b0 * g->oc * g->oh * g->ow, q, count, g->oc, g->oh, g->ow, p->qh * p->qw * p->ocp,
                 p->qw * p->ocp, p->ocp, job->bias);
@@ -638,7 +643,7 @@ static void backward_input_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
   output_tiles_adjoint(mm, q, count, p);
   positions(&(positions_job){.rows = rows, .cols = p->cp, .k = p->ocp, .alpha = 1.0f, .a = mm, .ars = p->ocp, .aks = 1,
                              .astep = p->tg * p->ocp, .b = job->work, .ldb = p->cp, .bstep = p->ocp * p->cp,
-                             .c = v, .cstep = p->tg * p->cp});
+                             .c = v, .cstep = p->tg * p->cp, .own = p->own});
   input_tiles_adjoint(pack, v, count, p);
   unpack_planes(job->grad_input + b0 * g->c * g->h * g->w, pack + (g->ph * p->wp + g->pw) * p->cp, count, g->c, g->h,
                 g->w, p->hp * p->wp * p->cp, p->wp * p->cp, p->cp, job->bias);
@@ -683,7 +688,7 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
       positions(&(positions_job){.rows = p->ocp, .cols = p->cp, .k = count * p->tiles, .alpha = job->scale, .a = mm,
                                  .ars = 1, .aks = p->ocp, .astep = p->tg * p->ocp, .b = v, .ldb = p->cp,
                                  .bstep = p->tg * p->cp, .accumulate = b0 != first, .c = du,
-                                 .cstep = p->ocp * p->cp});
+                                 .cstep = p->ocp * p->cp, .own = p->own});
       if (!job->has_grad_bias) continue;
       for (int64_t b = b0; b < b1; b++) {
         lt_conv2d_bias_sums(part_b, job->grad_output + b * g->oc * g->oh * g->ow, g->oc, g->oh * g->ow, job->scale,
