@@ -88,46 +88,64 @@ AVX2 static inline float hsum8(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
+/* Few-row products stream B from memory once and reuse it from L1: k is cut into blocks
+ * of DOT_KB, a block of B's rows (or columns) is swept by every row of A before the next
+ * block loads, and the accumulators are kept in memory between blocks. Keeping them does
+ * not change what they sum or the order: each element is summed along k in order. */
+#define DOT_KB 256
+
 /* C[i0..i1, j0..j1] for at most FEW_ROWS rows, A and op(B) = B^T both k-contiguous: one
  * dot product per element (8 lanes, then the lanes summed), for four rows of B and two
- * of A at a time; the four rows of B come from memory once and from cache for the
- * other rows of A. Every element is summed in the same order wherever its block starts. */
+ * of A at a time; a block of the four rows of B comes from memory once and from L1 for
+ * the other rows of A. Every element is summed in the same order wherever its block starts. */
 AVX2 static void dot_rows_avx2(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   const int64_t k = g->k;
+  __m256 kept[FEW_ROWS][4];
   for (int64_t j = j0; j < j1; j += 4) {
     const int64_t nj = j1 - j < 4 ? j1 - j : 4;
     const float *b[4];
     for (int q = 0; q < 4; q++) b[q] = g->b + (j + (q < nj ? q : 0)) * g->ldb;
-    for (int64_t i = i0; i < i1; i += 2) {
-      const int two = i + 1 < i1;
-      const float *a0 = g->a + i * g->lda, *a1 = g->a + (i + two) * g->lda;
-      __m256 acc[2][4];
-      for (int q = 0; q < 4; q++) acc[0][q] = acc[1][q] = _mm256_setzero_ps();
-      int64_t p = 0;
-      for (; p + 8 <= k; p += 8) {
-        const __m256 x0 = _mm256_loadu_ps(a0 + p), x1 = _mm256_loadu_ps(a1 + p);
+    for (int64_t p0 = 0; p0 < k; p0 += DOT_KB) {
+      const int64_t p1 = k - p0 < DOT_KB ? k : p0 + DOT_KB;
+      for (int64_t i = i0; i < i1; i += 2) {
+        const int two = i + 1 < i1;
+        const float *a0 = g->a + i * g->lda, *a1 = g->a + (i + two) * g->lda;
+        __m256 *acc0 = kept[i - i0], *acc1 = kept[i - i0 + two];
+        __m256 acc[2][4];
+        for (int q = 0; q < 4; q++) {
+          acc[0][q] = p0 == 0 ? _mm256_setzero_ps() : acc0[q];
+          acc[1][q] = p0 == 0 ? _mm256_setzero_ps() : acc1[q];
+        }
+        int64_t p = p0;
+        for (; p + 8 <= p1; p += 8) {
+          const __m256 x0 = _mm256_loadu_ps(a0 + p), x1 = _mm256_loadu_ps(a1 + p);
 #pragma GCC unroll 4
-        for (int q = 0; q < 4; q++) {
-          const __m256 w = _mm256_loadu_ps(b[q] + p);
-          acc[0][q] = _mm256_fmadd_ps(x0, w, acc[0][q]);
-          acc[1][q] = _mm256_fmadd_ps(x1, w, acc[1][q]);
+          for (int q = 0; q < 4; q++) {
+            const __m256 w = _mm256_loadu_ps(b[q] + p);
+            acc[0][q] = _mm256_fmadd_ps(x0, w, acc[0][q]);
+            acc[1][q] = _mm256_fmadd_ps(x1, w, acc[1][q]);
+          }
+        }
+        if (p < p1) { /* k's last, partial vector */
+          const __m256i m = lanes8(p1 - p);
+          const __m256 x0 = _mm256_maskload_ps(a0 + p, m), x1 = _mm256_maskload_ps(a1 + p, m);
+          for (int q = 0; q < 4; q++) {
+            const __m256 w = _mm256_maskload_ps(b[q] + p, m);
+            acc[0][q] = _mm256_fmadd_ps(x0, w, acc[0][q]);
+            acc[1][q] = _mm256_fmadd_ps(x1, w, acc[1][q]);
+          }
+        }
+        for (int q = 0; q < 4; q++) { /* a lone last row ran twice: its own sums go last */
+          acc1[q] = acc[1][q];
+          acc0[q] = acc[0][q];
         }
       }
-      if (p < k) {
-        const __m256i m = lanes8(k - p);
-        const __m256 x0 = _mm256_maskload_ps(a0 + p, m), x1 = _mm256_maskload_ps(a1 + p, m);
-        for (int q = 0; q < 4; q++) {
-          const __m256 w = _mm256_maskload_ps(b[q] + p, m);
-          acc[0][q] = _mm256_fmadd_ps(x0, w, acc[0][q]);
-          acc[1][q] = _mm256_fmadd_ps(x1, w, acc[1][q]);
-        }
-      }
-      for (int r = 0; r <= two; r++) {
-        float *c = g->c + (i + r) * g->ldc + j;
-        for (int64_t q = 0; q < nj; q++) {
-          const float v = g->alpha * hsum8(acc[r][q]);
-          c[q] = g->beta == 0.0f ? v : v + g->beta * c[q];
-        }
+    }
+    for (int64_t i = i0; i < i1; i++) {
+      float *c = g->c + i * g->ldc + j;
+      for (int64_t q = 0; q < nj; q++) {
+        const float v = g->alpha * hsum8(kept[i - i0][q]);
+        c[q] = g->beta == 0.0f ? v : v + g->beta * c[q];
       }
     }
   }
