@@ -60,6 +60,11 @@ describe("convolution gradients match finite differences", function()
     { "Conv1d dilation 2, groups 2, stride 2",
       function() return nn.Conv1d(4, 6, 3, { dilation = 2, groups = 2, stride = 2, padding = 2 }) end, { 2, 4, 11 } },
     { "Conv1d depthwise, no bias", function() return nn.Conv1d(3, 3, 4, { groups = 3, bias = false }) end, { 2, 3, 7 } },
+    { "Conv2d depthwise, stride 2 and dilation 2",
+      function() return nn.Conv2d(2, 2, 3, { groups = 2, stride = 2, dilation = 2, padding = 2 }) end, { 2, 2, 7, 8 } },
+    { "ConvTranspose2d depthwise, stride 2",
+      function() return nn.ConvTranspose2d(3, 3, 3, { groups = 3, stride = 2, padding = 1, outputPadding = 1 }) end,
+      { 2, 3, 4, 5 } },
     -- the unfold moves rows of under 4, 4 to 32 and over 32 columns in three ways
     { "Conv2d stride 1, output rows of 2 columns", function() return nn.Conv2d(1, 2, { 1, 2 }) end, { 1, 1, 2, 3 } },
     { "Conv2d stride 1, output rows of 9 columns", function() return nn.Conv2d(2, 2, 3, { padding = 1 }) end,
@@ -86,6 +91,47 @@ describe("convolution identities", function()
       one.bias:copy(g.bias:narrow(1, 2 * k - 1, 2))
       local want = one:forward(x:narrow(2, 3 * k - 2, 3):contiguous())
       assert.is_true(H.relerr(out:narrow(2, 2 * k - 1, 2):contiguous(), want) < 1e-5, "group " .. k)
+    end
+  end)
+
+  -- groups = channels runs its own kernel (conv.c, dw_*), every other grouping im2col
+  it("a depthwise convolution is one single-channel convolution per channel, in each direction", function()
+    local cases = {
+      -- rows of 37 outputs: vectors of 8 over the taps (the last one overlapping), 5 left over
+      { 3, 6, 3, { groups = 3, padding = 1 }, { 2, 3, 6, 37 } },
+      { 2, 2, { 2, 5 }, { groups = 2, dilation = { 1, 2 }, padding = { 0, 3 } }, { 1, 2, 4, 12 } },
+      { 2, 2, 3, { groups = 2, bias = false }, { 2, 2, 3, 10 } }, -- one row of 8 outputs, no bias
+      { 4, 4, { 3, 2 }, { groups = 4, stride = { 2, 3 }, padding = { 1, 2 }, dilation = { 2, 1 } }, { 3, 4, 9, 11 } },
+      { 2, 4, 5, { groups = 2, stride = 2, bias = false }, { 2, 2, 12, 13 } },
+    }
+    for k, c in ipairs(cases) do
+      lunet.manualSeed(20 + k)
+      local cin, cout, size, opts, shape = table.unpack(c)
+      local dw, x = nn.Conv2d(cin, cout, size, opts), lunet.randn(table.unpack(shape))
+      local out = dw:forward(x)
+      local r = lunet.randn(table.unpack(out:size()))
+      dw:zeroGrad()
+      local gx = dw:backward(x, r)
+      local m = cout // cin
+      for ch = 1, cin do
+        local one = nn.Conv2d(1, m, size, { stride = opts.stride, padding = opts.padding, dilation = opts.dilation,
+          bias = opts.bias })
+        one.weight:copy(dw.weight:narrow(1, m * ch - m + 1, m))
+        if one.bias then one.bias:copy(dw.bias:narrow(1, m * ch - m + 1, m)) end
+        local xc, rc = x:narrow(2, ch, 1):contiguous(), r:narrow(2, m * ch - m + 1, m):contiguous()
+        one:zeroGrad()
+        local want = one:forward(xc)
+        local wantGx = one:backward(xc, rc)
+        local what = ("case %d channel %d "):format(k, ch)
+        assert.is_true(H.relerr(out:narrow(2, m * ch - m + 1, m):contiguous(), want) < 1e-5, what .. "output")
+        assert.is_true(H.relerr(gx:narrow(2, ch, 1):contiguous(), wantGx) < 1e-5, what .. "grad input")
+        assert.is_true(H.relerr(dw.gradWeight:narrow(1, m * ch - m + 1, m):contiguous(), one.gradWeight) < 1e-5,
+          what .. "grad weight")
+        if one.bias then
+          assert.is_true(H.relerr(dw.gradBias:narrow(1, m * ch - m + 1, m):contiguous(), one.gradBias) < 1e-5,
+            what .. "grad bias")
+        end
+      end
     end
   end)
 

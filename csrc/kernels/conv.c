@@ -7,8 +7,8 @@
  * in one sgemm whose result is that image's (oc, L) output plane: NCHW needs no
  * transposes. With groups, the image is unfolded group by group, each group's input
  * channels a convolution of their own with the group's slices of the filters and the
- * output planes: one im2col and one sgemm per group, with cols small enough to stay in
- * cache even for the depthwise convolution (groups = c).
+ * output planes: one im2col and one sgemm per group. A depthwise group (one input
+ * channel: groups = c) skips both and runs its taps over the padded plane directly.
  * The images are spread over the lanes of lunet's thread pool
  * (threadpool.h), each lane with its own cols and padded image in the workspace.
  *
@@ -88,16 +88,28 @@ static void tap_rows(float *restrict d, float *restrict p, int64_t oh, int64_t o
 
 /* Both directions: add = 0 unfolds in (c, h, w) into cols through pad; add = 1 sums cols
  * into pad and copies its inside to in (then the gradient). */
+/* pad = the zero-padded copy of in (c, h, w) */
+static void pad_image(const float *in, float *pad, const lt_conv2d_geom *g) {
+  const int64_t h = g->h, w = g->w, PH = h + 2 * g->ph, PW = w + 2 * g->pw;
+  memset(pad, 0, (size_t)padded_floats(g) * sizeof(float));
+  for (int64_t ci = 0; ci < g->c; ci++) {
+    for (int64_t r = 0; r < h; r++) copy_row(pad + (ci * PH + r + g->ph) * PW + g->pw, in + (ci * h + r) * w, w);
+  }
+}
+
+/* in (c, h, w) = the inside of pad, the adjoint of pad_image's copy */
+static void crop_image(const float *pad, float *in, const lt_conv2d_geom *g) {
+  const int64_t h = g->h, w = g->w, PH = h + 2 * g->ph, PW = w + 2 * g->pw;
+  for (int64_t ci = 0; ci < g->c; ci++) {
+    for (int64_t r = 0; r < h; r++) copy_row(in + (ci * h + r) * w, pad + (ci * PH + r + g->ph) * PW + g->pw, w);
+  }
+}
+
 static void unfold(float *in, float *cols, float *pad, const lt_conv2d_geom *g, int add) {
   const int64_t c = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow;
   const int64_t L = oh * ow, PH = h + 2 * g->ph, PW = w + 2 * g->pw;
-  memset(pad, 0, (size_t)padded_floats(g) * sizeof(float));
-  if (!add) {
-    for (int64_t ci = 0; ci < c; ci++) {
-      for (int64_t r = 0; r < h; r++) memcpy(pad + (ci * PH + r + g->ph) * PW + g->pw, in + (ci * h + r) * w,
-                                            (size_t)w * sizeof(float));
-    }
-  }
+  if (add) memset(pad, 0, (size_t)padded_floats(g) * sizeof(float));
+  else pad_image(in, pad, g);
   for (int64_t ci = 0; ci < c; ci++) {
     for (int64_t i = 0; i < kh; i++) {
       for (int64_t j = 0; j < kw; j++) {
@@ -106,12 +118,7 @@ static void unfold(float *in, float *cols, float *pad, const lt_conv2d_geom *g, 
       }
     }
   }
-  if (add) {
-    for (int64_t ci = 0; ci < c; ci++) {
-      for (int64_t r = 0; r < h; r++) memcpy(in + (ci * h + r) * w, pad + (ci * PH + r + g->ph) * PW + g->pw,
-                                            (size_t)w * sizeof(float));
-    }
-  }
+  if (add) crop_image(pad, in, g);
 }
 
 void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g) {
@@ -120,6 +127,138 @@ void lt_im2col(const float *in, float *cols, float *pad, const lt_conv2d_geom *g
 
 void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d_geom *g) {
   unfold(grad_input, (float *)cols, pad, g, 1); /* cols is only read when add = 1 */
+}
+
+/* Depthwise groups (one input channel each, the depthwise convolution and its channel
+ * multipliers) are computed from the padded plane directly, tap by tap: an unfold and a
+ * product of one row would cost more in set-up than the arithmetic. `one` is a group's
+ * geometry (c = 1, oc = G filters), w its G filters (G, kh, kw), pad its padded plane.
+ * Each sum runs in one fixed order (the taps in order), whatever the thread. */
+static int depthwise(const lt_conv2d_geom *g) { return g->groups > 1 && g->c == g->groups; }
+
+/* Their loops run in AVX2 where the CPU has it, chosen when the module loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DW_PASS __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DW_PASS
+#endif
+
+typedef float dw_v8 __attribute__((vector_size(32)));
+typedef float dw_v8u __attribute__((vector_size(32), aligned(4)));
+
+/* out (G, oh, ow) = bias (or 0) + the G filters over the padded plane. A stride-1 row of
+ * at least 8 outputs goes 32 at a time, four vectors of sums in registers over every
+ * tap, a vector that would pass the row's end moved back to end there (each output is
+ * bias + its taps in order, so an overlap stores the same values twice); other rows one
+ * output at a time, in that order. */
+DW_PASS static void dw_forward(const float *pad, const float *w, const float *bias, float *out,
+                               const lt_conv2d_geom *one) {
+  const int64_t PW = one->w + 2 * one->pw, oh = one->oh, ow = one->ow, sw = one->sw, kh = one->kh, kw = one->kw;
+  for (int64_t o = 0; o < one->oc; o++, out += oh * ow, w += kh * kw) {
+    const float b = bias ? bias[o] : 0.0f;
+    for (int64_t y = 0; y < oh; y++) {
+      const float *row = pad + y * one->sh * PW;
+      float *d = out + y * ow;
+      if (sw == 1 && ow >= 8) {
+        for (int64_t x = 0; x < ow; x += 32) {
+          const dw_v8 start = {b, b, b, b, b, b, b, b};
+          dw_v8 acc[4] = {start, start, start, start};
+          int64_t at[4];
+          for (int v = 0; v < 4; v++) at[v] = x + 8 * v > ow - 8 ? ow - 8 : x + 8 * v;
+          for (int64_t i = 0; i < kh; i++) {
+            for (int64_t j = 0; j < kw; j++) {
+              const float *r = row + i * one->dh * PW + j * one->dw;
+              const float wt = w[i * kw + j];
+              for (int v = 0; v < 4; v++) acc[v] += wt * *(const dw_v8u *)(r + at[v]);
+            }
+          }
+          for (int v = 0; v < 4; v++) *(dw_v8u *)(d + at[v]) = acc[v];
+        }
+        continue;
+      }
+      for (int64_t x = 0; x < ow; x++) {
+        float acc = b;
+        for (int64_t i = 0; i < kh; i++) {
+          const float *r = row + i * one->dh * PW + x * sw;
+          for (int64_t j = 0; j < kw; j++) acc += w[i * kw + j] * r[j * one->dw];
+        }
+        d[x] = acc;
+      }
+    }
+  }
+}
+
+/* pad (the padded plane's gradient, zeroed here) = the adjoint of dw_forward for grad_output (G, oh, ow) */
+DW_PASS static void dw_backward_input(const float *grad_output, const float *w, float *pad, const lt_conv2d_geom *one) {
+  const int64_t PW = one->w + 2 * one->pw, oh = one->oh, ow = one->ow, sw = one->sw;
+  memset(pad, 0, (size_t)padded_floats(one) * sizeof(float));
+  for (int64_t o = 0; o < one->oc; o++, grad_output += oh * ow) {
+    for (int64_t i = 0; i < one->kh; i++) {
+      for (int64_t j = 0; j < one->kw; j++) {
+        const float wt = *w++;
+        float *p = pad + i * one->dh * PW + j * one->dw;
+        for (int64_t y = 0; y < oh; y++) {
+          float *restrict d = p + y * one->sh * PW;
+          const float *restrict r = grad_output + y * ow;
+          if (sw == 1) for (int64_t x = 0; x < ow; x++) d[x] += wt * r[x];
+          else for (int64_t x = 0; x < ow; x++) d[x * sw] += wt * r[x];
+        }
+      }
+    }
+  }
+}
+
+/* The sums of taps t0 .. t0+nt-1 (nt <= 16) of one filter into sums[]: each tap summed in a
+ * vector over the stride-1 rows' whole vectors and in a float over the other columns,
+ * then the two added. */
+static inline __attribute__((always_inline)) void dw_tap_sums(const float *pad, const float *grad_output,
+                                                              int64_t t0, int nt, const lt_conv2d_geom *one,
+                                                              float *sums) {
+  const int64_t PW = one->w + 2 * one->pw, oh = one->oh, ow = one->ow, sw = one->sw, kw = one->kw;
+  const int64_t whole = sw == 1 ? ow - ow % 8 : 0;
+  dw_v8 acc[16];
+  float rest[16];
+  for (int t = 0; t < nt; t++) {
+    acc[t] = (dw_v8){0};
+    rest[t] = 0.0f;
+  }
+  for (int64_t y = 0; y < oh; y++) {
+    const float *q = grad_output + y * ow, *row = pad + y * one->sh * PW, *r[16];
+    for (int t = 0, i = (int)(t0 / kw), j = (int)(t0 % kw); t < nt; t++) {
+      r[t] = row + i * one->dh * PW + j * one->dw;
+      if (++j == kw) j = 0, i++;
+    }
+    for (int64_t x = 0; x < whole; x += 8) {
+      const dw_v8 g = *(const dw_v8u *)(q + x);
+      for (int t = 0; t < nt; t++) acc[t] += g * *(const dw_v8u *)(r[t] + x);
+    }
+    for (int t = 0; t < nt; t++) {
+      float sum = rest[t];
+      for (int64_t x = whole; x < ow; x++) sum += q[x] * r[t][x * sw];
+      rest[t] = sum;
+    }
+  }
+  for (int t = 0; t < nt; t++) {
+    const dw_v8 v = acc[t];
+    sums[t] = (((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))) + rest[t];
+  }
+}
+
+/* part (G, kh, kw) = scale * (the taps' sums of grad_output (G, oh, ow) times the padded
+ * plane) + (first ? 0 : part), 16 taps at a time (a 3x3 filter's 9 with the count fixed
+ * at compile time, so that its sums stay in registers). */
+DW_PASS static void dw_backward_params(const float *pad, const float *grad_output, float *part, float scale,
+                                       int first, const lt_conv2d_geom *one) {
+  const int64_t taps = one->kh * one->kw;
+  float sums[16];
+  for (int64_t o = 0; o < one->oc; o++, grad_output += one->oh * one->ow, part += taps) {
+    for (int64_t t0 = 0; t0 < taps; t0 += 16) {
+      const int nt = taps - t0 < 16 ? (int)(taps - t0) : 16;
+      if (nt == 9) dw_tap_sums(pad, grad_output, t0, 9, one, sums);
+      else dw_tap_sums(pad, grad_output, t0, nt, one, sums);
+      for (int t = 0; t < nt; t++) part[t0 + t] = (first ? 0.0f : part[t0 + t]) + scale * sums[t];
+    }
+  }
 }
 
 /* The images are spread over `lanes` lanes of the thread pool; the parameter gradients
@@ -204,12 +343,17 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int lane) {
   float *cols = lane_cols(job->work, lane, g), *pad = lane_pad(job->work, lane, g);
   for (int64_t b = begin; b < end; b++) {
     float *o = job->out + b * g->oc * L;
-    if (job->bias) {
+    if (job->bias && !depthwise(g)) {
       for (int64_t oc = 0; oc < g->oc; oc++) {
         for (int64_t l = 0; l < L; l++) o[oc * L + l] = job->bias[oc];
       }
     }
     for (int64_t gi = 0; gi < g->groups; gi++) {
+      if (depthwise(g)) {
+        pad_image(job->in + (b * g->groups + gi) * CHW, pad, &one);
+        dw_forward(pad, job->weight + gi * G * K, job->bias ? job->bias + gi * G : NULL, o + gi * G * L, &one);
+        continue;
+      }
       lt_im2col(job->in + (b * g->groups + gi) * CHW, cols, pad, &one);
       lt_sgemm(LT_NOTRANS, LT_NOTRANS, G, L, K, 1.0f, job->weight + gi * G * K, K, cols, L,
                job->bias ? 1.0f : 0.0f, o + gi * G * L, L);
@@ -237,6 +381,11 @@ static void backward_input_images(void *ctx, int64_t begin, int64_t end, int lan
     const float *grad_output_b = job->grad_output + b * g->oc * L;
     float *grad_input_b = job->grad_input + b * g->c * HW;
     for (int64_t gi = 0; gi < g->groups; gi++) {
+      if (depthwise(g)) {
+        dw_backward_input(grad_output_b + gi * G * L, job->weight + gi * G * K, pad, &one);
+        crop_image(pad, grad_input_b + gi * one.c * HW, &one);
+        continue;
+      }
       lt_sgemm(LT_TRANS, LT_NOTRANS, K, L, G, 1.0f, job->weight + gi * G * K, K, grad_output_b + gi * G * L, L,
                0.0f, cols, L);
       lt_col2im(cols, grad_input_b + gi * one.c * HW, pad, &one);
@@ -288,6 +437,11 @@ static void backward_params_blocks(void *ctx, int64_t begin, int64_t end, int la
       const float *grad_output_b = job->grad_output + b * g->oc * L;
       const int first = b == block_start(i, g);
       for (int64_t gi = 0; gi < g->groups; gi++) {
+        if (depthwise(g)) {
+          pad_image(job->in + (b * g->groups + gi) * CHW, pad, &one);
+          dw_backward_params(pad, grad_output_b + gi * G * L, part_w + gi * G * K, job->scale, first, &one);
+          continue;
+        }
         lt_im2col(job->in + (b * g->groups + gi) * CHW, cols, pad, &one);
         lt_sgemm(LT_NOTRANS, LT_TRANS, G, K, L, job->scale, grad_output_b + gi * G * L, L, cols, L,
                  first ? 0.0f : 1.0f, part_w + gi * G * K, K);

@@ -49,7 +49,8 @@ void lt_col2im(const float *cols, float *grad_input, float *pad, const lt_conv2d
  * small enough to stay in cache, and multiply it with the filters viewed as an
  * (oc, K) matrix in one sgemm whose result is that image's (oc, L) output plane; with
  * groups, group by group: one im2col of the group's C = c/groups channels and one
- * sgemm with its slices of the filters and the output (K = C*kh*kw below). The images
+ * sgemm with its slices of the filters and the output (K = C*kh*kw below); a depthwise
+ * group (C = 1) runs its taps over its padded plane directly, without cols. The images
  * are spread over the lanes of lunet's thread pool, and the parameter gradients are
  * summed per block of images, a fixed number of blocks in a fixed order, so that they
  * do not depend on the thread count.
