@@ -1,9 +1,9 @@
 /* activations.c — the pointwise activations beyond ReLU (tanh, sigmoid, leaky ReLU, ELU,
  * GELU, SiLU, softplus), forward and backward, with PyTorch's definitions. One loop per
- * activation, chunked on lunet's thread pool; the switch is outside the loops. tanh, exp
- * and the normal CDF are fastmath.h's branch-free forms, which vectorize (tanh the same as
- * the tensor method's and the recurrent kernels'); ELU and softplus keep libm's expm1 and
- * log1p, for their precision near 0. */
+ * activation, chunked on lunet's thread pool; the switch is outside the loops. tanh (GELU's
+ * tanh form included), exp and the normal CDF are fastmath.h's branch-free forms, which
+ * vectorize (tanh the same formula as the tensor method's and the recurrent kernels'); ELU
+ * and softplus keep libm's expm1 and log1p, for their precision near 0. */
 #include <math.h>
 #include "fastmath.h"
 #include "nnkernels.h"
@@ -20,17 +20,25 @@ typedef struct {
 static inline float sigmoidf(float x) { return lt_fsigmoid_exp(x); }
 static inline float normpdf(float x) { return 0.3989422804014327f * lt_fexp(-0.5f * x * x); } /* 1/sqrt(2 pi) */
 
+/* The loops run in AVX2 with FMA where the CPU has them, chosen when the module loads (as
+ * the recurrent kernels' gate passes, rnn.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ACT_PASS __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ACT_PASS
+#endif
+
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_C 0.044715f
 
-static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+ACT_PASS static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   const act_job *j = ctx;
   const float *x = j->x, p = j->p, q = j->q;
   float *y = j->out;
   switch (j->kind) {
     case LT_ACT_TANH:
       _Pragma("omp simd")
-      for (int64_t i = i0; i < i1; i++) y[i] = lt_ftanh(x[i]); /* as the tensor's tanh */
+      for (int64_t i = i0; i < i1; i++) y[i] = lt_ftanh(x[i]);
       break;
     case LT_ACT_SIGMOID:
       _Pragma("omp simd")
@@ -52,7 +60,7 @@ static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
       _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float v = x[i];
-        y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
+        y[i] = 0.5f * v * (1.0f + lt_ftanh(GELU_K * (v + GELU_C * v * v * v)));
       }
       break;
     case LT_ACT_SILU:
@@ -69,7 +77,7 @@ static void forward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   }
 }
 
-static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
+ACT_PASS static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
   const act_job *j = ctx;
   const float *x = j->x, *y = j->y, *g = j->g, p = j->p, q = j->q;
   float *d = j->out;
@@ -101,7 +109,7 @@ static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane) {
       _Pragma("omp simd")
       for (int64_t i = i0; i < i1; i++) {
         const float v = x[i];
-        const float t = tanhf(GELU_K * (v + GELU_C * v * v * v));
+        const float t = lt_ftanh(GELU_K * (v + GELU_C * v * v * v));
         const float dinner = GELU_K * (1.0f + 3.0f * GELU_C * v * v);
         d[i] = g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dinner);
       }
