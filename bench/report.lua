@@ -159,6 +159,21 @@ function report.write(run)
       end
       add("")
     end
+    local b10, adam, floor10 = results[threads].lenet_train_b10, results[threads].adam_lenet,
+      floorMs(threads, "lenet_train_b10")
+    if b10 and b10.lunet and adam and adam.lunet and floor10 then
+      local params = workloads.lenetParameterBytes() / 4
+      add("At batch 10 the LeNet-5 step computes little per byte it moves. Adam's update of its %.2f M parameters",
+        params / 1e6)
+      add("(the adam_lenet line, in its own rounds) takes %.2f ms and moves %.0f MB: each parameter's value, gradient",
+        adam.lunet.ms, 28 * params / 1e6)
+      add("and two moments read, three of them written. With the products' floor (%.2f ms) that is %.2f ms, %.2f× the",
+        floor10, floor10 + adam.lunet.ms, (floor10 + adam.lunet.ms) / floor10)
+      add("floor, before the step's other memory traffic (fc1's 12.8 MB of weights read forward and backward, its")
+      add("gradient written, the activations). lunet's step takes %.2f ms, %.2f× the floor.", b10.lunet.ms,
+        b10.lunet.ms / floor10)
+      add("")
+    end
     local lt = results[threads].lenet_train_b50
     if lt and lt.lunet and lt.lunet.layers then
       add("<details><summary>lunet's LeNet-5 training step by layer (ms, medians)</summary>")

@@ -173,6 +173,12 @@ def build(torch, name):
     if name == "gather_b256":
         x, idx = torch.rand(256, 1000), torch.randint(0, 1000, (256, 4))
         return lambda: torch.gather(x, 1, idx)
+    if name == "adam_lenet":
+        model = lenet(nn)
+        for w in model.parameters():
+            w.grad = torch.randn_like(w) * 1e-2
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        return opt.step
     if name == "sort_65536":
         x = torch.rand(65536)
         return lambda: torch.sort(x)

@@ -87,6 +87,9 @@ for _, s in ipairs({ "1024", "conv1", "conv2", "fc1", "fc2" }) do
     2 * m * k * n }
 end
 
+-- LeNet-5's parameter count (3136x1024 of it fc1's weights)
+local LENET_PARAMETERS = models.lenet5():numParameters()
+
 -- The tensor operations that move data rather than compute: their "FLOPs" are the
 -- elements they write, so that the GFLOP/s column reads as elements per nanosecond.
 for _, w in ipairs({
@@ -94,6 +97,10 @@ for _, w in ipairs({
   { "indexselect_b50", "indexSelect of 50 rows of (10000,784)", 50 * 784 },
   { "gather_b256", "gather along dim 2 of (256,1000), 4 per row", 256 * 4 },
   { "sort_65536", "sort of 65536 floats (values and indices)", 65536 },
+  -- the optimizer's part of both LeNet-5 steps: each parameter's value, gradient and two
+  -- moments read, three of them written; counted in parameters
+  { "adam_lenet", ("Adam's update of LeNet-5's %.2f M parameters (the optimizer in its steps)"):format(
+    LENET_PARAMETERS / 1e6), LENET_PARAMETERS },
 }) do
   w.elements = true
   WORKLOADS[#WORKLOADS + 1] = w
@@ -123,7 +130,7 @@ workloads.READ_BYTES = 256 << 20
 
 --- The bytes of LeNet-5's parameters (float32): what an inference at batch 1 reads at least
 -- once, fc1's 3136x1024 weights most of it.
-function workloads.lenetParameterBytes() return 4 * models.lenet5():numParameters() end
+function workloads.lenetParameterBytes() return 4 * LENET_PARAMETERS end
 
 --- The same with the Linear weights in `format` ("bf16" or "int8", nn.quantize): their
 -- compact bytes (with int8's row scales), the rest float32.
@@ -273,6 +280,13 @@ function workloads.build(name)
   if name == "gather_b256" then
     local x, idx = lunet.rand(256, 1000), lunet.rand(256, 4):mul(1000):floor():add(1):int()
     return function() return x:gather(2, idx) end
+  end
+  if name == "adam_lenet" then
+    local model = models.lenet5()
+    local opt = optim.Adam(model, { lr = 1e-3 })
+    for _, g in ipairs(select(2, model:parameters())) do g:copy(lunet.randn(table.unpack(g:size())):mul(1e-2)) end
+    lunet.setFlushDenormals(true)
+    return function() opt:step() end
   end
   if name == "sort_65536" then
     local x = lunet.rand(65536)
