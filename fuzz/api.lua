@@ -881,12 +881,17 @@ ops.view = function()
     if chance(0.1) and #args > 0 then args[R(#args)] = pick({ 0, -2, -1, math.maxinteger, 1 << 32 }) end
     c = method(v, which, table.unpack(args))
     -- what the arguments mean
-    local known, infer, bad = 1, nil, false
+    -- the sizes' product; with a size 0, that of the others (an empty tensor's strides) must
+    -- still fit int64
+    local known, infer, bad, empty = 1, nil, false, false
     for i, s in ipairs(args) do
       if s == -1 then if infer then bad = true end infer = i
       elseif s < 0 then bad = true
-      else known = (known > 0 and s > (1 << 40) // known) and math.huge or known * s end
+      elseif s == 0 then empty = true
+      elseif known > math.maxinteger // s then bad = true
+      else known = known * s end
     end
+    if empty then known = 0 end
     local target = { table.unpack(args) }
     if infer and not bad then
       if known == 0 or known == math.huge or n % known ~= 0 then bad = true else target[infer] = n // known end
@@ -1047,15 +1052,21 @@ local function broadcastValues(v, shape)
   return out
 end
 
--- The elementwise reference: float32 operands, the result rounded to float32.
+-- The elementwise reference: float32 operands, the result rounded to float32. The
+-- comparisons take the values exactly as stored (an int above 2^24 keeps every bit), a
+-- number against a float tensor first rounded to float.
 local function elementwise(name, fn, a, b, shape)
   local av = type(a) ~= "number" and broadcastValues(a, shape)
   local bv = type(b) ~= "number" and broadcastValues(b, shape)
+  local cmp = CMPOPS[name]
+  local function operand(vals, k, num, other)
+    if vals then return cmp and vals[k] or f32(vals[k]) end
+    return (cmp and other.dtype ~= "float") and num or f32(num)
+  end
   local out = {}
   for k = 1, numelOf(shape) do
-    local x = av and f32(av[k]) or f32(a)
-    local y = bv and f32(bv[k]) or f32(b)
-    out[k] = CMPOPS[name] and (fn(x, y) and 1.0 or 0.0) or f32(fn(x, y))
+    local x, y = operand(av, k, a, b), operand(bv, k, b, a)
+    out[k] = cmp and (fn(x, y) and 1.0 or 0.0) or f32(fn(x, y))
   end
   return out
 end
@@ -1645,9 +1656,124 @@ ops.nn = function()
   end
 end
 
+-- The modules beyond LeNet-5's (nn breadth), nn.quantize and the convolution setting:
+-- built from random and hostile arguments and run forward, forward and backward, or with a
+-- gradient of the wrong shape. Their values are checked by their specs against PyTorch;
+-- here every call must return or raise an error that names a function, and leave every
+-- storage of the program as it was.
+local function smallArg(lo, hi)
+  if not chance(0.08) then return R(lo, hi) end
+  local h = hostile()
+  -- a size lunet may really allocate would only test the machine (as sizeArg)
+  if math.type(h) == "integer" and h > 4096 and h <= 1 << 40 then h = 1 << 41 end
+  return h
+end
+
+-- An options table as Lua source, its keys in order.
+local function optsLit(o)
+  local keys, parts = {}, {}
+  for key in pairs(o) do keys[#keys + 1] = key end
+  table.sort(keys)
+  for i, key in ipairs(keys) do parts[i] = key .. " = " .. lit(o[key]) end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+-- Each returns the module's name, its constructor's arguments and its input's shape.
+local BREADTH = {
+  function() local c = smallArg(1, 3); return "BatchNorm2d", { c }, { R(0, 3), c, R(1, 4), R(1, 4) } end,
+  function() local d = smallArg(1, 4); return "LayerNorm", { d }, { R(0, 3), R(1, 2), d } end,
+  function() return "AvgPool2d", { smallArg(1, 3) }, { R(0, 2), R(1, 2), R(1, 5), R(1, 5) } end,
+  function() return "AdaptiveAvgPool2d", { smallArg(1, 3) }, { R(0, 2), R(1, 2), R(1, 5), R(1, 5) } end,
+  function()
+    return pick({ "GELU", "SiLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "Softplus" }), {}, randShape(4, 4)
+  end,
+  function() return "Embedding", { smallArg(1, 6), smallArg(1, 3) }, { R(0, 3), R(0, 3) } end,
+  function()
+    local name = pick({ "Conv2d", "ConvTranspose2d", "Conv1d" })
+    local groups = chance(0.6) and 1 or smallArg(1, 3)
+    local g = math.type(groups) == "integer" and groups >= 1 and groups <= 3 and groups or 1
+    local inC, outC = g * R(1, 2), g * R(1, 2)
+    if chance(0.05) then inC = inC + 1 end
+    local o = { groups = groups, stride = smallArg(1, 2), padding = chance(0.95) and R(0, 2) or hostile(),
+                dilation = chance(0.95) and R(1, 2) or hostile() }
+    local shape = name == "Conv1d" and { R(0, 2), inC, R(1, 7) } or { R(0, 2), inC, R(1, 6), R(1, 6) }
+    return name, { inC, outC, smallArg(1, 3), o }, shape
+  end,
+  function() return "quantize", { R(1, 4), R(1, 4), pick({ "bf16", "int8", "int4", 8 }) }, nil end,
+}
+
+ops.nnbreadth = function()
+  local L = lunet
+  local name, args, shape = pick(BREADTH)()
+  local m, err
+  if name == "quantize" then
+    local inF, outF, format = table.unpack(args)
+    shape = { R(0, 3), inF }
+    m, err = newModule(("L.nn.quantize(L.nn.Linear(%d, %d), %s)"):format(inF, outF, lit(format)),
+      function() return L.nn.quantize(L.nn.Linear(inF, outF), format) end)
+  else
+    local parts = {}
+    for i, a in ipairs(args) do parts[i] = type(a) == "table" and next(a) ~= nil and optsLit(a) or lit(a) end
+    m, err = newModule(("L.nn.%s(%s)"):format(name, table.concat(parts, ", ")),
+      function() return L.nn[name](table.unpack(args)) end)
+  end
+  if not m then
+    if not wellFormed(err) then
+      finding("raw Lua error", name, { code = "L.nn." .. name .. "(...)", uses = {} }, tostring(err))
+    end
+    return nil
+  end
+  local x
+  if name == "Embedding" then
+    local n, vals = args[1], {}
+    for i = 1, numelOf(shape) do
+      vals[i] = chance(0.9) and math.type(n) == "integer" and n >= 1 and R(1, math.min(n, 6)) or pick({ 0, -1, 7, 2147483647 })
+    end
+    x = makeRoot(shape, "int", vals)
+  else
+    for d = 1, #shape do if math.type(shape[d]) ~= "integer" or shape[d] > 6 then shape[d] = R(1, 3) end end
+    x = chance(0.85) and makeRoot(shape, "float") or pickVar()
+  end
+  local mode = R(3)
+  local c
+  if mode == 1 then
+    c = method(m, "forward", x)
+  else
+    -- forward, then backward with a gradient of the output's shape (mode 2) or of a
+    -- variable of the program (mode 3)
+    local g = mode == 3 and pickVar() or nil
+    local code = ("(function() local y = %s:forward(%s); return %s:backward(%s, %s) end)()"):format(m.name, x.name,
+      m.name, x.name, g and g.name or "L.ones(table.unpack(y:size()))")
+    c = { code = code, uses = { m, x, g }, args = { m.obj, x.t, g and g.t },
+          fn = function(mod, input, grad)
+            local y = mod:forward(input)
+            return mod:backward(input, grad or L.ones(table.unpack(y:size())))
+          end }
+  end
+  c.op, c.expect = name, "either"
+  return c
+end
+
+-- The convolution algorithm setting, and a convolution Winograd computes under "auto".
+ops.convsetting = function()
+  local L = lunet
+  local setting = pick({ "auto", "im2col", "auto", "winograd", 1 })
+  local h, w, k = R(1, 7), R(1, 7), pick({ 3, 5 })
+  local code = ("(function() L.setConvAlgorithm(%s); L.manualSeed(%d); local m = L.nn.Conv2d(32, 32, %d, {padding = %d}); "
+    .. "local x = L.randn(%d, 32, %d, %d); local y = m:forward(x); return m:backward(x, y) end)()"):format(lit(setting),
+    iter.k, k, k // 2, R(0, 2), h, w)
+  local fn = assert(load("local L = ...; return " .. code:gsub("^%(function%(%) ", "function() "):gsub(" end%)%(%)$", " end")))(L)
+  return { code = code, fn = function()
+    local ok, r = pcall(fn)
+    L.setConvAlgorithm("auto")
+    if not ok then error(r, 0) end
+    return r
+  end, args = {}, uses = {}, op = "setConvAlgorithm", expect = "either" }
+end
+
 ---------------------------------------------------------------------------------
 local WEIGHTS = { create = 2, view = 6, fill = 1, copy = 2, binary = 5, unary = 3, reduce = 3,
-                  matmul = 3, index = 2, nn = 2, double = 2 }
+                  matmul = 3, index = 2, nn = 2, double = 2, nnbreadth = 2, convsetting = 1 }
 local opNames = {}
 for name, w in pairs(WEIGHTS) do for _ = 1, w do opNames[#opNames + 1] = name end end
 table.sort(opNames)

@@ -71,6 +71,28 @@ describe("nn activations", function()
     assert.is_true(nn.SiLU():forward(x):sub(x:relu()):abs():max() < 1e-30)
   end)
 
+  -- the vectorized exp writes 2^n into a float's exponent bits: a NaN input must not make
+  -- that arithmetic overflow (undefined behaviour, which ./run.sh asan stops on)
+  it("pass NaN through and keep the extremes free of NaN, forward and backward", function()
+    local big = 3.4028234663852886e38
+    local x = lunet.tensor{0 / 0, -big, big, -1 / 0, 1 / 0, 0}
+    for _, m in ipairs({nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(0.3), nn.ELU(0.7), nn.GELU(),
+                        nn.GELU{approximate = "tanh"}, nn.SiLU(), nn.Softplus()}) do
+      local y = m:forward(x)
+      local g = m:backward(x, lunet.ones(6))
+      assert.is_true(y[1] ~= y[1], tostring(m) .. ": NaN in, NaN out")
+      for i = 2, 3 do assert.is_true(y[i] == y[i] and g[i] == g[i], tostring(m) .. ": no NaN at +-FLT_MAX") end
+      assert.is_true(y[6] == y[6] and g[6] == g[6], tostring(m) .. ": 0")
+    end
+    local s = nn.Sigmoid():forward(x)
+    assert.are.same({0, 1, 0, 1, 0.5}, {s[2], s[3], s[4], s[5], s[6]})
+    -- GELU's tanh form: its derivative tends to 0 and 1 (tanh saturated times an infinite slope)
+    local gelu = nn.GELU{approximate = "tanh"}
+    gelu:forward(x)
+    local g = gelu:backward(x, lunet.ones(6))
+    assert.are.same({0, 1, 0.5}, {g[2], g[3], g[6]})
+  end)
+
   it("the vectorized exp and normal CDF hold float precision over the whole range", function()
     -- nn.Sigmoid and nn.GELU run on fastmath.h's exp and CDF; x:sigmoid() is libm's expf,
     -- and the GELU reference is built from Lua's math library in double

@@ -110,8 +110,9 @@ ACT_PASS static void backward_range(void *ctx, int64_t i0, int64_t i1, int lane)
       for (int64_t i = i0; i < i1; i++) {
         const float v = x[i];
         const float t = lt_ftanh(GELU_K * (v + GELU_C * v * v * v));
-        const float dinner = GELU_K * (1.0f + 3.0f * GELU_C * v * v);
-        d[i] = g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dinner);
+        const float dinner = GELU_K * (1.0f + 3.0f * GELU_C * v * v), sech2 = 1.0f - t * t;
+        /* where tanh has saturated (sech^2 = 0) dinner may be infinite: the term is 0 */
+        d[i] = g[i] * (0.5f * (1.0f + t) + (sech2 == 0.0f ? 0.0f : 0.5f * v * sech2 * dinner));
       }
       break;
     case LT_ACT_SILU:

@@ -46,9 +46,9 @@ static inline float lt_fexp(float x0) {
   const float shifter = 12582912.0f; /* 1.5 * 2^23 */
   const float t = x * 1.44269504088896341f + shifter;
   const float n = t - shifter;
-  int32_t bits;
+  uint32_t bits; /* unsigned: a NaN's bits wrap around instead of overflowing */
   memcpy(&bits, &t, sizeof bits);
-  bits -= 0x4B400000; /* the bits of the shifter: what remains is n */
+  bits -= 0x4B400000u; /* the bits of the shifter: what remains is n */
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
   float p = 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
@@ -57,7 +57,7 @@ static inline float lt_fexp(float x0) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t e = (bits + 127) * (1 << 23);
+  const uint32_t e = (bits + 127u) << 23;
   float scale;
   memcpy(&scale, &e, sizeof scale);
   return x0 < -87.0f ? 0.0f : p * scale;
