@@ -46,7 +46,7 @@ local function resetUniform(m, fanIn)
   return m
 end
 
----------------------------------------------------------------------------------
+-- -----------------------------------------------------------------------------
 -- The convolutions: Conv2d, ConvTranspose2d and Conv1d, all over the conv2d kernels
 -- (csrc/kernels/conv.c); the transposed convolution is the convolution's adjoint and
 -- Conv1d a convolution of height 1.
