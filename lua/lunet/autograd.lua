@@ -32,7 +32,7 @@
 --                              unsqueeze squeeze contiguous, index (rows along dim 1)
 --   joining and indexing       cat(list [, dim]) stack(list [, dim]) indexSelect(x, dim, idx)
 --                              gather(x, dim, idx) where(mask, a, b) (mask a constant)
---   nn kernels, one node each  linear(x, w [, b]) conv2d(x, w [, b, {stride=, padding=}])
+--   nn kernels, one node each  linear(x, w [, b]) conv2d(x, w [, b, {stride=, padding=, dilation=, groups=}])
 --                              maxpool2d(x, k [, {stride=, padding=}]) dropout(x [, p, training])
 --                              softmax logsoftmax crossentropy(logits, labels)
 --                              rnn(x, wIH, wHH, b [, h0]) lstm(x, wIH, wHH, b [, h0, c0])
@@ -915,7 +915,7 @@ local function pair(v, default)
   return v, v
 end
 
--- The window of a conv2d or maxpool2d: {sH, sW, pH, pW} from {stride=, padding=}.
+-- The window of a maxpool2d: {sH, sW, pH, pW} from {stride=, padding=}.
 local function window(fname, opts, defaultStride)
   opts = check.options(fname, opts, { "padding", "stride" }, 4)
   local sH, sW = pair(opts.stride, defaultStride)
@@ -924,20 +924,27 @@ local function window(fname, opts, defaultStride)
 end
 
 --- A 2-D convolution (cross-correlation), one node (the kernels of nn.Conv2d).
--- x (N,C,H,W), weight (outC,C,kH,kW), bias (outC) or nil; opts.stride and opts.padding are
--- numbers or {h, w} pairs (default 1 and 0). Errors: the kernel's (`conv2d: ...`), and
+-- x (N,C,H,W), weight (outC,C/groups,kH,kW), bias (outC) or nil; opts.stride,
+-- opts.padding and opts.dilation are numbers or {h, w} pairs (default 1, 0 and 1), and
+-- opts.groups splits the channels into that many independent convolutions (default 1;
+-- groups = C is the depthwise convolution). Errors: the kernel's (`conv2d: ...`), and
 -- `autograd.conv2d: unknown option ...`.
 -- @function conv2d
 -- @tparam Node|Tensor x (N,C,H,W)
--- @tparam Node|Tensor weight (outC,C,kH,kW)
+-- @tparam Node|Tensor weight (outC,C/groups,kH,kW)
 -- @tparam[opt] Node|Tensor bias (outC)
--- @tparam[opt] table opts {stride =, padding =}
+-- @tparam[opt] table opts {stride =, padding =, dilation =, groups =}
 -- @treturn Node|Tensor: (N,outC,H',W')
 -- @usage local y = autograd.conv2d(x, p.w, p.b, {padding = 2})
+-- local dw = autograd.conv2d(x, p.dw, nil, {padding = 1, groups = 32})  -- p.dw (32,1,3,3)
 -- The convolutions share one workspace (scratch for the length of a kernel call), grown to
 -- the largest any of them needs.
 defop("conv2d", 3, function(x, w, b, opts)
-  local geo = window("autograd.conv2d", opts, 1)
+  opts = check.options("autograd.conv2d", opts, { "dilation", "groups", "padding", "stride" }, 4)
+  local sH, sW = pair(opts.stride, 1)
+  local pH, pW = pair(opts.padding, 0)
+  local dH, dW = pair(opts.dilation, 1)
+  local geo = { sH, sW, pH, pW, dH, dW, opts.groups or 1 }
   return core.conv2d_forward(x, w, b, buffer(), state.convWorkspace, table.unpack(geo)), geo
 end, function(g, n)
   local x, w = n.args[1], n.args[2]
@@ -946,7 +953,7 @@ end, function(g, n)
   local gx = n.need[1] and core.conv2d_backward_input(x, g, w, buffer(), ws, table.unpack(geo))
   if n.need[2] or n.need[3] then
     core.conv2d_backward_params(x, g, n.need[2] and gradInto(n, 2) or lunet.zeros(w:size()),
-      n.need[3] and gradInto(n, 3) or nil, ws, geo[1], geo[2], geo[3], geo[4], 1)
+      n.need[3] and gradInto(n, 3) or nil, ws, geo[1], geo[2], geo[3], geo[4], 1, geo[5], geo[6], geo[7])
   end
   return gx, false, false
 end)
