@@ -243,6 +243,19 @@ describe("lunet.distributed in a world of one (no mpirun)", function()
     assert.has_error(function() dist.flatGradients({}) end, "lunet.distributed: flatGradients: expected an nn module")
   end)
 
+  it("flatTensors packs any list of float tensors into one buffer and back", function()
+    local tensors = {lunet.tensor({{1, 2}, {3, 4}}), lunet.tensor({5, 6, 7})}
+    local flat = dist.flatTensors(tensors)
+    assert.are.same({1, 2, 3, 4, 5, 6, 7}, flat:pack():totable())
+    flat:allreduce(2)
+    assert.are.same({{2, 4}, {6, 8}}, tensors[1]:totable())
+    assert.are.same({10, 12, 14}, tensors[2]:totable())
+    assert.are.equal(0, dist.flatTensors({}).buffer:numel())
+    for _, bad in ipairs({"x", {lunet.zeros(2, "int")}, {1}}) do
+      assert.has_error(function() dist.flatTensors(bad) end, "lunet.distributed: flatTensors: expected a list of float tensors")
+    end
+  end)
+
   it("dataParallel on one rank trains on the whole batch", function()
     local nn, optim, data = lunet.nn, lunet.optim, lunet.data
     lunet.manualSeed(3)
@@ -327,14 +340,39 @@ describe("lunet.distributed under mpirun", function()
   end
 
   -- The reference: the same steps in one process on the whole batch of 50.
-  local function plainRun()
+  local function plainRun(variant)
     local file = tmpname()
-    local out, code = sh(("LUNET_NUM_THREADS=1 %s/bin/lunet %s/spec/mpi/data_parallel.lua plain %s"):format(ROOT, ROOT, file))
+    local out, code = sh(("LUNET_NUM_THREADS=1 %s/bin/lunet %s/spec/mpi/data_parallel.lua plain %s %s"):format(ROOT,
+      ROOT, file, variant or ""))
     assert(code == 0, out)
     local got = lunet.load(file)
     os.remove(file)
-    return got.ranks[1].values
+    return got.ranks[1].values, got.ranks[1].stateValues
   end
+
+  it("keeps a batch norm's running statistics identical on every rank, the mean as one process's", function()
+    local file = tmpname()
+    local out, code = mpirun(3, "data_parallel.lua", "parallel", file, "bn", 1)
+    assert(code == 0, out)
+    local ranks = lunet.load(file).ranks
+    os.remove(file)
+    assert.are.equal(2, #ranks[1].stateBytes) -- running mean and variance
+    for r = 2, 3 do
+      for i, b in ipairs(ranks[1].stateBytes) do
+        assert(ranks[r].stateBytes[i] == b, ("rank %d's running statistic %d differs from rank 0's"):format(r - 1, i))
+      end
+      for i, b in ipairs(ranks[1].bytes) do
+        assert(ranks[r].bytes[i] == b, ("rank %d's parameter %d differs from rank 0's"):format(r - 1, i))
+      end
+    end
+    -- after one step the running mean is (1 - m) 0 + m (the global batch's mean): the
+    -- blocks' means weighted by their shares (17, 17 and 16 of 50) give it (later steps
+    -- differ: each block normalizes with its own statistics)
+    local _, plain = plainRun("bn 1")
+    local worst = 0
+    for j, v in ipairs(plain[1]) do worst = math.max(worst, math.abs(v - ranks[1].stateValues[1][j])) end
+    assert(worst < 1e-6, ("running means differ from one process's by up to %g"):format(worst))
+  end)
 
   for _, n in ipairs{2, 3} do
     it(("trains data-parallel on %d ranks as one process on the same batches of 50"):format(n), function()

@@ -25,7 +25,7 @@
 --   collectives: barrier() allreduce(t, "sum"|"mean") broadcast(t, root)
 --                gather(value, root) broadcastValue(value, root) rootFirst(fn, ...)
 --   sweeps:      shard(list, cost) gatherShards(results, root, at) rankDir(out) promoteRankDir(out, rank)
---   data-parallel training: flatGradients(model) broadcastParameters(model, root)
+--   data-parallel training: flatGradients(model) flatTensors(list) broadcastParameters(model, root)
 --                dataParallel(model, optimizer, loader)
 -- Collectives must be called by every rank in the same order, with tensors of the same
 -- number of elements.
@@ -398,14 +398,23 @@ function distributed.flatGradients(model)
     error(PREFIX .. "flatGradients: expected an nn module", 2)
   end
   local _, grads = model:parameters()
+  return distributed.flatTensors(grads)
+end
+
+--- The same for any list of float tensors (flatGradients' is the model's gradients; a
+-- data-parallel step also keeps its model's running statistics, model:stateTensors(), so).
+function distributed.flatTensors(tensors)
+  local ok = type(tensors) == "table"
+  for _, t in ipairs(ok and tensors or {}) do ok = ok and lunet.isTensor(t) and t:dtype() == "float" end
+  if not ok then error(PREFIX .. "flatTensors: expected a list of float tensors", 2) end
   local n = 0
-  for _, g in ipairs(grads) do n = n + g:numel() end
+  for _, g in ipairs(tensors) do n = n + g:numel() end
   local buffer, views, at = lunet.zeros(n), {}, 1
-  for i, g in ipairs(grads) do
+  for i, g in ipairs(tensors) do
     views[i] = buffer:narrow(1, at, g:numel()):view(g:size())
     at = at + g:numel()
   end
-  return setmetatable({buffer = buffer, grads = grads, views = views}, Flat)
+  return setmetatable({buffer = buffer, grads = tensors, views = views}, Flat)
 end
 
 function Flat:pack()
@@ -442,8 +451,14 @@ end
 --    of rows, sized as evenly as possible;
 --  * optimizer:step() first sums over the ranks, in one allreduce of one flat buffer,
 --    each rank's gradient weighted by its share of the batch, which gives every rank
---    the gradient of the global batch's mean loss; then it steps as before.
--- The parameters start as rank 0's (broadcast) and stay bit-identical across ranks.
+--    the gradient of the global batch's mean loss; then it steps as before;
+--  * after the step, the model's running statistics (BatchNorm's, model:stateTensors())
+--    are likewise averaged over the ranks, each weighted by its share: the running mean
+--    follows the global batch's mean, as in one process (the running variance the mean
+--    of the blocks' variances). A batch-norm layer normalizes with its own block's
+--    statistics while training, as PyTorch's BatchNorm under DistributedDataParallel.
+-- The parameters and the running statistics start as rank 0's (broadcast) and stay
+-- bit-identical across ranks.
 -- Dropout and other randomness in the model draw from a stream of each rank's own.
 -- The global batch size is the loader's; the learning rate is the optimizer's, as
 -- with one process on that batch. Returns loader, optimizer and
@@ -456,7 +471,9 @@ function distributed.dataParallel(model, optimizer, loader)
       :format(PREFIX, tostring(batch), size), 2)
   end
   distributed.broadcastParameters(model, 0)
-  local flat = distributed.flatGradients(model)
+  local flat, states = distributed.flatGradients(model), model:stateTensors()
+  for _, t in ipairs(states) do distributed.broadcast(t, 0) end
+  local stateFlat = #states > 0 and distributed.flatTensors(states) or nil
   local first, count = blockOf(batch, rank, size)
   -- The stream of the loader's shuffles: rank 0's, so that all draw the same batches.
   local shared = distributed.broadcastValue(lunet.getRNGState(), 0)
@@ -475,7 +492,9 @@ function distributed.dataParallel(model, optimizer, loader)
   local step = optimizer.step
   function optimizer.step(self)
     flat:allreduce(count / batch)
-    return step(self)
+    local result = step(self)
+    if stateFlat then stateFlat:allreduce(count / batch) end
+    return result
   end
   local shards = {}
   for r = 0, size - 1 do shards[r + 1] = select(2, blockOf(batch, r, size)) end
