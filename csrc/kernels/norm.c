@@ -27,16 +27,28 @@ static double add_ways(const double *a) {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
+/* The SUM_WAYS partial sums as two vectors of four doubles (GCC's vector extension: two
+ * AVX registers, or four SSE2 ones), and four floats read from anywhere widened to them.
+ * Each lane does exactly what its scalar partial sum did. */
+typedef double sum4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float load4 __attribute__((vector_size(4 * sizeof(float)), aligned(sizeof(float))));
+#define widen(p) __builtin_convertvector(*(const load4 *)(p), sum4)
+static inline void spill(const sum4 *lo, const sum4 *hi, double *a) {
+  for (int k = 0; k < 4; k++) a[k] = (*lo)[k], a[4 + k] = (*hi)[k];
+}
+
 /* sum_i (x[i] - c) (p = 1) or sum_i (x[i] - c)^2 (p = 2) over n floats, in double. */
-static double sum_centered(const float *x, int64_t n, double c, int p) {
-  double a[SUM_WAYS] = {0};
+static inline __attribute__((always_inline)) double sum_centered(const float *x, int64_t n, double c, int p) {
+  const sum4 cc = {c, c, c, c};
+  sum4 lo = {0}, hi = {0};
   int64_t i = 0;
   for (; i + SUM_WAYS <= n; i += SUM_WAYS) {
-    for (int k = 0; k < SUM_WAYS; k++) {
-      const double v = (double)x[i + k] - c;
-      a[k] += p == 2 ? v * v : v;
-    }
+    const sum4 v0 = widen(x + i) - cc, v1 = widen(x + i + 4) - cc;
+    lo += p == 2 ? v0 * v0 : v0;
+    hi += p == 2 ? v1 * v1 : v1;
   }
+  double a[SUM_WAYS];
+  spill(&lo, &hi, a);
   for (; i < n; i++) {
     const double v = (double)x[i] - c;
     a[i % SUM_WAYS] += p == 2 ? v * v : v;
@@ -45,17 +57,25 @@ static double sum_centered(const float *x, int64_t n, double c, int p) {
 }
 
 /* With g = dy * w (w NULL: 1), adds sum_i g[i] to *sg and sum_i g[i] (x[i] - c) to *sgx, in double. */
-static void sum_grads(const float *dy, const float *w, const float *x, int64_t n, double c, double *sg,
-                      double *sgx) {
-  double a[SUM_WAYS] = {0}, b[SUM_WAYS] = {0};
+static inline __attribute__((always_inline)) void sum_grads(const float *dy, const float *w, const float *x, int64_t n,
+                                                            double c, double *sg, double *sgx) {
+  const sum4 cc = {c, c, c, c};
+  sum4 alo = {0}, ahi = {0}, blo = {0}, bhi = {0};
   int64_t i = 0;
   for (; i + SUM_WAYS <= n; i += SUM_WAYS) {
-    for (int k = 0; k < SUM_WAYS; k++) {
-      const double g = (double)dy[i + k] * (w ? w[i + k] : 1.0f);
-      a[k] += g;
-      b[k] += g * ((double)x[i + k] - c);
+    sum4 g0 = widen(dy + i), g1 = widen(dy + i + 4);
+    if (w) {
+      g0 *= widen(w + i);
+      g1 *= widen(w + i + 4);
     }
+    alo += g0;
+    ahi += g1;
+    blo += g0 * (widen(x + i) - cc);
+    bhi += g1 * (widen(x + i + 4) - cc);
   }
+  double a[SUM_WAYS], b[SUM_WAYS];
+  spill(&alo, &ahi, a);
+  spill(&blo, &bhi, b);
   for (; i < n; i++) {
     const double g = (double)dy[i] * (w ? w[i] : 1.0f);
     a[i % SUM_WAYS] += g;
@@ -155,7 +175,16 @@ void lt_batchnorm_backward(const float *x, const float *grad_output, const float
 
 /* ---------------------------------------------------------------- layer norm */
 
-static void ln_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
+/* The layer norm's loops also run in AVX2 where the CPU has it, chosen when the module
+ * loads: the same operations on wider vectors (no FMA, whose single rounding would change
+ * the sums), so the results are those of the portable code to the bit. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LN_PASS __attribute__((target_clones("avx2", "default")))
+#else
+#define LN_PASS
+#endif
+
+LN_PASS static void ln_forward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   const norm_job *j = ctx;
   const int64_t d = j->s;
   for (int64_t r = r0; r < r1; r++) {
@@ -188,7 +217,7 @@ void lt_layernorm_forward(const float *x, const float *weight, const float *bias
   lt_parallel_for(r, lt_items_grain(d), ln_forward_rows, &j);
 }
 
-static void ln_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
+LN_PASS static void ln_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
   const norm_job *j = ctx;
   const int64_t d = j->s;
   for (int64_t r = r0; r < r1; r++) {
@@ -214,7 +243,7 @@ static void ln_backward_rows(void *ctx, int64_t r0, int64_t r1, int lane) {
 /* Columns per block of the parameter gradients: one block's sums stay on the stack. */
 #define LN_COLUMN_BLOCK 256
 
-static void ln_param_columns(void *ctx, int64_t c0, int64_t c1, int lane) {
+LN_PASS static void ln_param_columns(void *ctx, int64_t c0, int64_t c1, int lane) {
   const norm_job *j = ctx;
   const int64_t d = j->s;
   double sw[LN_COLUMN_BLOCK], sb[LN_COLUMN_BLOCK];
