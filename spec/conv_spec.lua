@@ -62,6 +62,9 @@ describe("convolution gradients match finite differences", function()
     { "Conv1d depthwise, no bias", function() return nn.Conv1d(3, 3, 4, { groups = 3, bias = false }) end, { 2, 3, 7 } },
     { "Conv2d depthwise, stride 2 and dilation 2",
       function() return nn.Conv2d(2, 2, 3, { groups = 2, stride = 2, dilation = 2, padding = 2 }) end, { 2, 2, 7, 8 } },
+    { "ConvTranspose2d depthwise, stride 1, outputPadding below the dilation",
+      function() return nn.ConvTranspose2d(2, 2, 3, { groups = 2, dilation = 2, outputPadding = 1 }) end,
+      { 2, 2, 4, 9 } },
     { "ConvTranspose2d depthwise, stride 2",
       function() return nn.ConvTranspose2d(3, 3, 3, { groups = 3, stride = 2, padding = 1, outputPadding = 1 }) end,
       { 2, 3, 4, 5 } },
@@ -101,6 +104,8 @@ describe("convolution identities", function()
       { 3, 6, 3, { groups = 3, padding = 1 }, { 2, 3, 6, 37 } },
       { 2, 2, { 2, 5 }, { groups = 2, dilation = { 1, 2 }, padding = { 0, 3 } }, { 1, 2, 4, 12 } },
       { 2, 2, 3, { groups = 2, bias = false }, { 2, 2, 3, 10 } }, -- one row of 8 outputs, no bias
+      -- one filter per channel at stride 1: the input gradient gathers (rows of 37 inputs)
+      { 3, 3, 3, { groups = 3, padding = 2, dilation = 2 }, { 2, 3, 5, 37 } },
       { 4, 4, { 3, 2 }, { groups = 4, stride = { 2, 3 }, padding = { 1, 2 }, dilation = { 2, 1 } }, { 3, 4, 9, 11 } },
       { 2, 4, 5, { groups = 2, stride = 2, bias = false }, { 2, 2, 12, 13 } },
     }
