@@ -145,6 +145,7 @@ static int depthwise(const lt_conv2d_geom *g) { return g->groups > 1 && g->c == 
 
 typedef float dw_v8 __attribute__((vector_size(32)));
 typedef float dw_v8u __attribute__((vector_size(32), aligned(4)));
+typedef int32_t dw_v8i __attribute__((vector_size(32)));
 
 /* out (G, oh, ow) = bias (or 0) + the G filters over the padded plane. A stride-1 row of
  * at least 8 outputs goes 32 at a time, four vectors of sums in registers over every
@@ -263,13 +264,18 @@ DW_PASS static void dw_gather_input(const float *grad_output, const float *w, fl
 }
 
 /* The sums of taps t0 .. t0+nt-1 (nt <= 16) of one filter into sums[]: each tap summed in a
- * vector over the stride-1 rows' whole vectors and in a float over the other columns,
+ * vector over the stride-1 rows' vectors and in a float over the columns of other rows,
  * then the two added. */
 static inline __attribute__((always_inline)) void dw_tap_sums(const float *pad, const float *grad_output,
                                                               int64_t t0, int nt, const lt_conv2d_geom *one,
                                                               float *sums) {
   const int64_t PW = one->w + 2 * one->pw, oh = one->oh, ow = one->ow, sw = one->sw, kw = one->kw;
   const int64_t whole = sw == 1 ? ow - ow % 8 : 0;
+  /* a stride-1 row of at least 8 ends with the vector of its last 8 columns, the lanes
+   * the whole vectors counted masked off (a select, not a product with 0: inf * 0 is NaN) */
+  const int tail = sw == 1 && ow >= 8 && whole < ow;
+  dw_v8i keep = {0};
+  for (int l = 0; l < 8; l++) keep[l] = ow - 8 + l >= whole ? -1 : 0;
   dw_v8 acc[16];
   float rest[16];
   for (int t = 0; t < nt; t++) {
@@ -285,6 +291,11 @@ static inline __attribute__((always_inline)) void dw_tap_sums(const float *pad, 
     for (int64_t x = 0; x < whole; x += 8) {
       const dw_v8 g = *(const dw_v8u *)(q + x);
       for (int t = 0; t < nt; t++) acc[t] += g * *(const dw_v8u *)(r[t] + x);
+    }
+    if (tail) {
+      const dw_v8 g = *(const dw_v8u *)(q + ow - 8);
+      for (int t = 0; t < nt; t++) acc[t] += (dw_v8)((dw_v8i)(g * *(const dw_v8u *)(r[t] + ow - 8)) & keep);
+      continue;
     }
     for (int t = 0; t < nt; t++) {
       float sum = rest[t];
