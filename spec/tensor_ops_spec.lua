@@ -266,6 +266,35 @@ describe("reductions", function()
 end)
 
 describe("sorting and selection", function()
+  -- lines of 256 or more float or int elements sort by radix, shorter ones and doubles by
+  -- merging: the same order, element for element and index for index
+  it("sorts long lines by radix exactly as it merges short ones and doubles", function()
+    lunet.manualSeed(11)
+    local n = 1000
+    local x = lunet.randn(n):mul(3):round():div(2) -- many ties
+    for k = 1, 40 do x[k * 23] = ({ 0 / 0, -(0 / 0), 0.0, -0.0, 1 / 0, -1 / 0, 3.4e38, -1e-45 })[k % 8 + 1] end
+    for _, desc in ipairs({ false, true }) do
+      local v, i = x:sort(1, desc)
+      local dv, di = x:double():sort(1, desc)
+      assert.same(di:totable(), i:totable())
+      -- the values are the elements at those indices, bit for bit (-0 stays -0, each NaN its own)
+      assert.equal(x:indexSelect(1, i):tobytes(), v:tobytes())
+      assert.equal(dv:float():tobytes():len(), v:tobytes():len())
+      local ints = lunet.randn(n):mul(5):round():mul(1e8):clamp(-2147483648, 2147483647):int()
+      ints[5], ints[6] = 2147483647, -2147483648
+      local iv, ii = ints:sort(1, desc)
+      local jv, ji = ints:double():sort(1, desc)
+      assert.same(ji:totable(), ii:totable())
+      assert.same(jv:int():totable(), iv:totable())
+    end
+    -- along a dim of a 2-D tensor, lines of 300
+    local m = lunet.randn(3, 300):round()
+    local mv, mi = m:sort(2)
+    local dv2, di2 = m:double():sort(2)
+    assert.same(di2:totable(), mi:totable())
+    assert.same(dv2:float():totable(), mv:totable())
+  end)
+
   it("sort is stable in both directions, NaN above every number", function()
     local v, i = lunet.tensor{3, 1, 2, 1}:sort()
     assert.same({1, 1, 2, 3}, v:totable())

@@ -945,10 +945,68 @@ typedef struct {
   sort_item *buf, *tmp;
 } sort_ctx;
 
+/* Lines of at least this many float or int elements sort by radix instead: the same order
+ * (both sorts are stable and rank by the same keys), in four passes over the line. */
+#define RADIX_MIN 256
+
+/* An unsigned key that orders as sort_before: the float's bits with the sign flipped (and
+ * the rest too for negatives), -0 as +0 (they tie), every NaN above +inf; descending is
+ * the complement, so NaN comes first there too. An int's key is its offset value. */
+static inline uint32_t sort_key(const lt_tensor *a, int64_t off, int descending) {
+  uint32_t k;
+  if (a->dtype == LT_INT) {
+    k = (uint32_t)lt_idata(a)[off] ^ 0x80000000u;
+  } else {
+    float x = lt_fdata(a)[off];
+    if (x == 0.0f) x = 0.0f;
+    memcpy(&k, &x, sizeof k);
+    k = isnan(x) ? 0xFFFFFFFFu : (k & 0x80000000u) ? ~k : k | 0x80000000u;
+  }
+  return descending ? ~k : k;
+}
+
+/* The line's 1-based positions in sorted order, into out: LSD radix on 8 bits at a time,
+ * stable, a pass skipped where every key has the same byte; k0, k1, i1 are scratch of n. */
+static void radix_order(const sort_ctx *c, int64_t offa, uint32_t *k0, uint32_t *k1, int32_t *out, int32_t *i1) {
+  const int64_t n = c->n;
+  int32_t *i0 = out;
+  for (int64_t i = 0; i < n; i++) {
+    k0[i] = sort_key(c->a, offa + i * c->sa, c->descending);
+    i0[i] = (int32_t)(i + 1);
+  }
+  for (int shift = 0; shift < 32; shift += 8) {
+    int64_t count[257] = {0};
+    for (int64_t i = 0; i < n; i++) count[((k0[i] >> shift) & 0xFF) + 1]++;
+    if (count[((k0[0] >> shift) & 0xFF) + 1] == n) continue;
+    for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+    for (int64_t i = 0; i < n; i++) {
+      const int64_t at = count[(k0[i] >> shift) & 0xFF]++;
+      k1[at] = k0[i];
+      i1[at] = i0[i];
+    }
+    uint32_t *kt = k0; k0 = k1; k1 = kt;
+    int32_t *it = i0; i0 = i1; i1 = it;
+  }
+  if (i0 != out) memcpy(out, i0, (size_t)n * sizeof *out);
+}
+
 static void sort_line(void *vctx, int64_t offa, int64_t offo) {
   const sort_ctx *c = vctx;
-  for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){lt_get(c->a, offa + i * c->sa), (int32_t)(i + 1)};
-  merge_sort(c->buf, c->tmp, c->n, c->descending);
+  if (c->n >= RADIX_MIN && (c->a->dtype == LT_FLOAT || c->a->dtype == LT_INT)) {
+    /* the scratch: tmp's 16 bytes per element, as two keys and an index; the order into buf */
+    uint32_t *k0 = (uint32_t *)c->tmp, *k1 = k0 + c->n;
+    int32_t *order = (int32_t *)c->buf, *i1 = (int32_t *)(k1 + c->n);
+    radix_order(c, offa, k0, k1, order, i1);
+    /* order sits in buf's first 4n bytes: filled back to front, each item lands at or
+     * after the bytes it reads */
+    for (int64_t i = c->n - 1; i >= 0; i--) {
+      const int32_t at = order[i];
+      c->buf[i] = (sort_item){lt_get(c->a, offa + (at - 1) * c->sa), at};
+    }
+  } else {
+    for (int64_t i = 0; i < c->n; i++) c->buf[i] = (sort_item){lt_get(c->a, offa + i * c->sa), (int32_t)(i + 1)};
+    merge_sort(c->buf, c->tmp, c->n, c->descending);
+  }
   if (c->k >= 0) {
     int64_t at = c->k;
     if (isnan(c->buf[c->n - 1].v)) /* NaN propagates: sorted last, stably, so the line's first NaN */
