@@ -741,54 +741,106 @@ static inline void copy_elem(void *d, int64_t di, const void *s, int64_t si, siz
   else ((uint32_t *)d)[di] = ((const uint32_t *)s)[si];
 }
 
-int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad) {
-  if (lt_numel(index) == 0) return 0;
-  const int32_t *ix = lt_idata(index);
-  pos_walk w;
-  const int64_t *st[1] = {index->stride};
-  pos_init(&w, index->ndim, index->size, 1, st);
-  do {
-    int32_t k = ix[w.off[0]];
-    if (k < 1 || k > hi) {
-      *bad = k;
-      return -1;
+/* The first index outside 1..hi, row by row (row-major order). */
+typedef struct {
+  const int32_t *ix;
+  int64_t hi, bad;
+  int found;
+} check_ctx;
+
+static void check_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  check_ctx *c = vctx;
+  if (c->found) return;
+  const int32_t *ix = c->ix + off[0];
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t k = ix[i * st[0]];
+    if (k < 1 || k > c->hi) {
+      c->bad = k;
+      c->found = 1;
+      return;
     }
-  } while (pos_next(&w));
-  return 0;
+  }
 }
 
-/* out[p] = src[p with p[d] = index[p] - 1]: out, index of one shape; any one dtype. */
+int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad) {
+  if (lt_numel(index) == 0) return 0;
+  const int64_t *st[1] = {index->stride};
+  walk_t w;
+  walk_init(&w, index->ndim, index->size, 1, st);
+  check_ctx c = {lt_idata(index), hi, 0, 0};
+  walk_rows(&w, 1, check_row, &c);
+  if (c.found) *bad = c.bad;
+  return c.found ? -1 : 0;
+}
+
+/* out[p] = src[p with p[d] = index[p] - 1]: out, index of one shape; any one dtype. Row by
+ * row of the walk over out, index and src (src's stride along d zero: the index moves it). */
+typedef struct {
+  void *o;
+  const void *s;
+  const int32_t *ix;
+  int64_t sd; /* src's stride along d */
+  size_t es;
+} gather_ctx;
+
+static void gather_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const gather_ctx *c = vctx;
+  const int32_t *ix = c->ix + off[1];
+  if (c->es == 8) {
+    uint64_t *o = (uint64_t *)c->o + off[0];
+    const uint64_t *s = (const uint64_t *)c->s + off[2];
+    for (int64_t i = 0; i < n; i++) o[i * st[0]] = s[i * st[2] + ((int64_t)ix[i * st[1]] - 1) * c->sd];
+  } else {
+    uint32_t *o = (uint32_t *)c->o + off[0];
+    const uint32_t *s = (const uint32_t *)c->s + off[2];
+    for (int64_t i = 0; i < n; i++) o[i * st[0]] = s[i * st[2] + ((int64_t)ix[i * st[1]] - 1) * c->sd];
+  }
+}
+
 void lt_gather(lt_tensor *out, const lt_tensor *src, int d, const lt_tensor *index) {
   if (lt_numel(index) == 0) return;
-  void *o = lt_data(out);
-  const void *s = lt_data(src);
-  const int32_t *ix = lt_idata(index);
-  const size_t es = lt_elsize(src->dtype);
   int64_t sst[LT_MAXDIM];
   memcpy(sst, src->stride, sizeof sst);
   sst[d] = 0; /* the index picks the position along d */
   const int64_t *st[3] = {out->stride, index->stride, sst};
-  pos_walk w;
-  pos_init(&w, index->ndim, index->size, 3, st);
-  do copy_elem(o, w.off[0], s, w.off[2] + ((int64_t)ix[w.off[1]] - 1) * src->stride[d], es);
-  while (pos_next(&w));
+  walk_t w;
+  walk_init(&w, index->ndim, index->size, 3, st);
+  gather_ctx c = {lt_data(out), lt_data(src), lt_idata(index), src->stride[d], lt_elsize(src->dtype)};
+  walk_rows(&w, 3, gather_row, &c);
+}
+
+/* t[p with p[d] = index[p] - 1] = src[p] (or +=), row by row in row-major order, so that
+ * a repeated position takes the last value (or the sum in that order). */
+typedef struct {
+  lt_tensor *t;
+  const lt_tensor *src;
+  const int32_t *ix;
+  int64_t td; /* t's stride along d */
+  int accumulate;
+} scatter_ctx;
+
+static void scatter_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const scatter_ctx *c = vctx;
+  const int32_t *ix = c->ix + off[1];
+  const lt_dtype dt = c->t->dtype;
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t at = off[0] + i * st[0] + ((int64_t)ix[i * st[1]] - 1) * c->td, from = off[2] + i * st[2];
+    if (!c->accumulate) copy_elem(lt_data(c->t), at, lt_data(c->src), from, lt_elsize(dt));
+    else if (dt == LT_DOUBLE) lt_ddata(c->t)[at] += lt_ddata(c->src)[from];
+    else lt_fdata(c->t)[at] += lt_fdata(c->src)[from];
+  }
 }
 
 void lt_scatter(lt_tensor *t, int d, const lt_tensor *index, const lt_tensor *src, int accumulate) {
   if (lt_numel(index) == 0) return;
-  const int32_t *ix = lt_idata(index);
   int64_t tst[LT_MAXDIM];
   memcpy(tst, t->stride, sizeof tst);
   tst[d] = 0;
   const int64_t *st[3] = {tst, index->stride, src->stride};
-  pos_walk w;
-  pos_init(&w, index->ndim, index->size, 3, st);
-  do {
-    int64_t at = w.off[0] + ((int64_t)ix[w.off[1]] - 1) * t->stride[d];
-    if (!accumulate) copy_elem(lt_data(t), at, lt_data(src), w.off[2], lt_elsize(t->dtype));
-    else if (t->dtype == LT_DOUBLE) lt_ddata(t)[at] += lt_ddata(src)[w.off[2]];
-    else lt_fdata(t)[at] += lt_fdata(src)[w.off[2]];
-  } while (pos_next(&w));
+  walk_t w;
+  walk_init(&w, index->ndim, index->size, 3, st);
+  scatter_ctx c = {t, src, lt_idata(index), t->stride[d], accumulate};
+  walk_rows(&w, 3, scatter_row, &c);
 }
 
 /* ---- masks ---- */
