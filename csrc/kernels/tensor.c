@@ -773,74 +773,70 @@ int lt_index_check(const lt_tensor *index, int64_t hi, int64_t *bad) {
   return c.found ? -1 : 0;
 }
 
-/* out[p] = src[p with p[d] = index[p] - 1]: out, index of one shape; any one dtype. Row by
- * row of the walk over out, index and src (src's stride along d zero: the index moves it). */
-typedef struct {
-  void *o;
-  const void *s;
-  const int32_t *ix;
-  int64_t sd; /* src's stride along d */
-  size_t es;
-} gather_ctx;
+/* Walks three views over index's shape, row by row, the one at `moved` with its stride
+ * along d zero (the index moves along d). */
+static void walk_indexed(const lt_tensor *index, const int64_t *s0, const int64_t *s1, const int64_t *s2, int moved,
+                         int d, row_fn row, void *ctx) {
+  const int64_t *st[3] = {s0, s1, s2};
+  int64_t z[LT_MAXDIM];
+  memcpy(z, st[moved], sizeof z);
+  z[d] = 0;
+  st[moved] = z;
+  walk_t w;
+  walk_init(&w, index->ndim, index->size, 3, st);
+  walk_rows(&w, 3, row, ctx);
+}
 
+/* The rows of gather and scatter: out (written) and in (read) of one dtype of es bytes,
+ * the index, and the stride along d of the view the index moves. */
+typedef struct {
+  void *out;
+  const void *in;
+  const int32_t *ix;
+  int64_t sd;
+  size_t es;
+  lt_dtype dtype;
+  int accumulate;
+} index_ctx;
+
+/* out[p] = in[p with p[d] = index[p] - 1] (views 0, 1, 2: out, index, in) */
 static void gather_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
-  const gather_ctx *c = vctx;
+  const index_ctx *c = vctx;
   const int32_t *ix = c->ix + off[1];
   if (c->es == 8) {
-    uint64_t *o = (uint64_t *)c->o + off[0];
-    const uint64_t *s = (const uint64_t *)c->s + off[2];
+    uint64_t *o = (uint64_t *)c->out + off[0];
+    const uint64_t *s = (const uint64_t *)c->in + off[2];
     for (int64_t i = 0; i < n; i++) o[i * st[0]] = s[i * st[2] + ((int64_t)ix[i * st[1]] - 1) * c->sd];
   } else {
-    uint32_t *o = (uint32_t *)c->o + off[0];
-    const uint32_t *s = (const uint32_t *)c->s + off[2];
+    uint32_t *o = (uint32_t *)c->out + off[0];
+    const uint32_t *s = (const uint32_t *)c->in + off[2];
     for (int64_t i = 0; i < n; i++) o[i * st[0]] = s[i * st[2] + ((int64_t)ix[i * st[1]] - 1) * c->sd];
+  }
+}
+
+/* out[p with p[d] = index[p] - 1] = in[p], or +=, in row-major order: a repeated position
+ * takes the last value (or the sum in that order) */
+static void scatter_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const index_ctx *c = vctx;
+  const int32_t *ix = c->ix + off[1];
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t at = off[0] + i * st[0] + ((int64_t)ix[i * st[1]] - 1) * c->sd, from = off[2] + i * st[2];
+    if (!c->accumulate) copy_elem(c->out, at, c->in, from, c->es);
+    else if (c->dtype == LT_DOUBLE) ((double *)c->out)[at] += ((const double *)c->in)[from];
+    else ((float *)c->out)[at] += ((const float *)c->in)[from];
   }
 }
 
 void lt_gather(lt_tensor *out, const lt_tensor *src, int d, const lt_tensor *index) {
   if (lt_numel(index) == 0) return;
-  int64_t sst[LT_MAXDIM];
-  memcpy(sst, src->stride, sizeof sst);
-  sst[d] = 0; /* the index picks the position along d */
-  const int64_t *st[3] = {out->stride, index->stride, sst};
-  walk_t w;
-  walk_init(&w, index->ndim, index->size, 3, st);
-  gather_ctx c = {lt_data(out), lt_data(src), lt_idata(index), src->stride[d], lt_elsize(src->dtype)};
-  walk_rows(&w, 3, gather_row, &c);
-}
-
-/* t[p with p[d] = index[p] - 1] = src[p] (or +=), row by row in row-major order, so that
- * a repeated position takes the last value (or the sum in that order). */
-typedef struct {
-  lt_tensor *t;
-  const lt_tensor *src;
-  const int32_t *ix;
-  int64_t td; /* t's stride along d */
-  int accumulate;
-} scatter_ctx;
-
-static void scatter_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
-  const scatter_ctx *c = vctx;
-  const int32_t *ix = c->ix + off[1];
-  const lt_dtype dt = c->t->dtype;
-  for (int64_t i = 0; i < n; i++) {
-    const int64_t at = off[0] + i * st[0] + ((int64_t)ix[i * st[1]] - 1) * c->td, from = off[2] + i * st[2];
-    if (!c->accumulate) copy_elem(lt_data(c->t), at, lt_data(c->src), from, lt_elsize(dt));
-    else if (dt == LT_DOUBLE) lt_ddata(c->t)[at] += lt_ddata(c->src)[from];
-    else lt_fdata(c->t)[at] += lt_fdata(c->src)[from];
-  }
+  index_ctx c = {lt_data(out), lt_data(src), lt_idata(index), src->stride[d], lt_elsize(src->dtype), src->dtype, 0};
+  walk_indexed(index, out->stride, index->stride, src->stride, 2, d, gather_row, &c);
 }
 
 void lt_scatter(lt_tensor *t, int d, const lt_tensor *index, const lt_tensor *src, int accumulate) {
   if (lt_numel(index) == 0) return;
-  int64_t tst[LT_MAXDIM];
-  memcpy(tst, t->stride, sizeof tst);
-  tst[d] = 0;
-  const int64_t *st[3] = {tst, index->stride, src->stride};
-  walk_t w;
-  walk_init(&w, index->ndim, index->size, 3, st);
-  scatter_ctx c = {t, src, lt_idata(index), t->stride[d], accumulate};
-  walk_rows(&w, 3, scatter_row, &c);
+  index_ctx c = {lt_data(t), lt_data(src), lt_idata(index), t->stride[d], lt_elsize(t->dtype), t->dtype, accumulate};
+  walk_indexed(index, t->stride, index->stride, src->stride, 0, d, scatter_row, &c);
 }
 
 /* ---- masks ---- */
