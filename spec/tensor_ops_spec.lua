@@ -275,11 +275,10 @@ describe("sorting and selection", function()
     for k = 1, 40 do x[k * 23] = ({ 0 / 0, -(0 / 0), 0.0, -0.0, 1 / 0, -1 / 0, 3.4e38, -1e-45 })[k % 8 + 1] end
     for _, desc in ipairs({ false, true }) do
       local v, i = x:sort(1, desc)
-      local dv, di = x:double():sort(1, desc)
+      local _, di = x:double():sort(1, desc)
       assert.same(di:totable(), i:totable())
       -- the values are the elements at those indices, bit for bit (-0 stays -0, each NaN its own)
       assert.equal(x:indexSelect(1, i):tobytes(), v:tobytes())
-      assert.equal(dv:float():tobytes():len(), v:tobytes():len())
       local k = lunet.randn(n):mul(5):round():mul(1e8):clamp(-2147483648, 2147483647):int()
       k[5], k[6] = 2147483647, -2147483648
       local iv, ii = k:sort(1, desc)
