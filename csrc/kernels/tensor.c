@@ -841,39 +841,61 @@ void lt_scatter(lt_tensor *t, int d, const lt_tensor *index, const lt_tensor *sr
 
 /* ---- masks ---- */
 
+/* The mask ops walk row by row in row-major order (walk_rows): view 0 the tensor, view 1
+ * the mask. */
+typedef struct {
+  lt_tensor *t;         /* masked_fill's target; masked_select's out */
+  const lt_tensor *a;   /* the mask (count_nonzero's tensor) or masked_select's source */
+  const lt_tensor *m;   /* masked_select's mask */
+  double v;
+  int64_t k;            /* count_nonzero's count; masked_select's next position in out */
+} mask_ctx;
+
+static void fill_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  const mask_ctx *c = vctx;
+  for (int64_t i = 0; i < n; i++)
+    if (nonzero_at(c->a, off[1] + i * st[1])) lt_set(c->t, off[0] + i * st[0], c->v);
+}
+
 void lt_masked_fill(lt_tensor *t, const lt_tensor *mask, double v) {
   if (lt_numel(t) == 0) return;
   const int64_t *st[2] = {t->stride, mask->stride};
-  pos_walk w;
-  pos_init(&w, t->ndim, t->size, 2, st);
-  do {
-    if (nonzero_at(mask, w.off[1])) lt_set(t, w.off[0], v);
-  } while (pos_next(&w));
+  walk_t w;
+  walk_init(&w, t->ndim, t->size, 2, st);
+  mask_ctx c = {t, mask, NULL, v, 0};
+  walk_rows(&w, 2, fill_row, &c);
+}
+
+static void count_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  mask_ctx *c = vctx;
+  for (int64_t i = 0; i < n; i++) c->k += nonzero_at(c->a, off[0] + i * st[0]);
 }
 
 int64_t lt_count_nonzero(const lt_tensor *a) {
   if (lt_numel(a) == 0) return 0;
   const int64_t *st[1] = {a->stride};
-  pos_walk w;
-  pos_init(&w, a->ndim, a->size, 1, st);
-  int64_t n = 0;
-  do n += nonzero_at(a, w.off[0]);
-  while (pos_next(&w));
-  return n;
+  walk_t w;
+  walk_init(&w, a->ndim, a->size, 1, st);
+  mask_ctx c = {NULL, a, NULL, 0.0, 0};
+  walk_rows(&w, 1, count_row, &c);
+  return c.k;
+}
+
+static void select_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n) {
+  mask_ctx *c = vctx;
+  const size_t es = lt_elsize(c->a->dtype);
+  for (int64_t i = 0; i < n; i++)
+    if (nonzero_at(c->m, off[1] + i * st[1]))
+      copy_elem(lt_data(c->t), c->k++ * c->t->stride[0], lt_data(c->a), off[0] + i * st[0], es);
 }
 
 void lt_masked_select(lt_tensor *out, const lt_tensor *src, const lt_tensor *mask) {
   if (lt_numel(src) == 0) return;
   const int64_t *st[2] = {src->stride, mask->stride};
-  pos_walk w;
-  pos_init(&w, src->ndim, src->size, 2, st);
-  void *o = lt_data(out);
-  const void *s = lt_data(src);
-  const size_t es = lt_elsize(src->dtype);
-  int64_t k = 0;
-  do
-    if (nonzero_at(mask, w.off[1])) copy_elem(o, k++ * out->stride[0], s, w.off[0], es);
-  while (pos_next(&w));
+  walk_t w;
+  walk_init(&w, src->ndim, src->size, 2, st);
+  mask_ctx c = {out, src, mask, 0.0, 0};
+  walk_rows(&w, 2, select_row, &c);
 }
 
 void lt_nonzero(lt_tensor *out, const lt_tensor *a) {
