@@ -86,8 +86,6 @@ static void tap_rows(float *restrict d, float *restrict p, int64_t oh, int64_t o
   }
 }
 
-/* Both directions: add = 0 unfolds in (c, h, w) into cols through pad; add = 1 sums cols
- * into pad and copies its inside to in (then the gradient). */
 /* pad = the zero-padded copy of in (c, h, w) */
 static void pad_image(const float *in, float *pad, const lt_conv2d_geom *g) {
   const int64_t h = g->h, w = g->w, PH = h + 2 * g->ph, PW = w + 2 * g->pw;
@@ -105,6 +103,8 @@ static void crop_image(const float *pad, float *in, const lt_conv2d_geom *g) {
   }
 }
 
+/* Both directions: add = 0 unfolds in (c, h, w) into cols through pad; add = 1 sums cols
+ * into pad and copies its inside to in (then the gradient). */
 static void unfold(float *in, float *cols, float *pad, const lt_conv2d_geom *g, int add) {
   const int64_t c = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow;
   const int64_t L = oh * ow, PH = h + 2 * g->ph, PW = w + 2 * g->pw;
@@ -147,44 +147,48 @@ typedef float dw_v8 __attribute__((vector_size(32)));
 typedef float dw_v8u __attribute__((vector_size(32), aligned(4)));
 typedef int32_t dw_v8i __attribute__((vector_size(32)));
 
-/* out (G, oh, ow) = bias (or 0) + the G filters over the padded plane. A stride-1 row of
- * at least 8 outputs goes 32 at a time, four vectors of sums in registers over every
- * tap, a vector that would pass the row's end moved back to end there (each output is
- * bias + its taps in order, so an overlap stores the same values twice); other rows one
- * output at a time, in that order. */
+/* d[x] = b + sum over the taps (i, j) in order of w[i][j] * base[i istep + j jstep + x sw],
+ * for x < n. With sw = 1 and n >= 8 it goes 32 at a time, four vectors of sums in registers
+ * over every tap, a vector that would pass the row's end moved back to end there (each d[x]
+ * is the same sum wherever its vector starts, so an overlap stores the same values twice);
+ * otherwise one output at a time, in the same order. */
+static inline __attribute__((always_inline)) void dw_taps_row(float *d, int64_t n, const float *base, int64_t istep,
+                                                              int64_t jstep, int64_t sw, const float *w, int64_t kh,
+                                                              int64_t kw, float b) {
+  if (sw == 1 && n >= 8) {
+    for (int64_t x = 0; x < n; x += 32) {
+      const dw_v8 start = {b, b, b, b, b, b, b, b};
+      dw_v8 acc[4] = {start, start, start, start};
+      int64_t at[4];
+      for (int v = 0; v < 4; v++) at[v] = x + 8 * v > n - 8 ? n - 8 : x + 8 * v;
+      for (int64_t i = 0; i < kh; i++) {
+        for (int64_t j = 0; j < kw; j++) {
+          const float *r = base + i * istep + j * jstep;
+          const float wt = w[i * kw + j];
+          for (int v = 0; v < 4; v++) acc[v] += wt * *(const dw_v8u *)(r + at[v]);
+        }
+      }
+      for (int v = 0; v < 4; v++) *(dw_v8u *)(d + at[v]) = acc[v];
+    }
+    return;
+  }
+  for (int64_t x = 0; x < n; x++) {
+    float acc = b;
+    for (int64_t i = 0; i < kh; i++) {
+      for (int64_t j = 0; j < kw; j++) acc += w[i * kw + j] * base[i * istep + j * jstep + x * sw];
+    }
+    d[x] = acc;
+  }
+}
+
+/* out (G, oh, ow) = bias (or 0) + the G filters over the padded plane, row by row. */
 DW_PASS static void dw_forward(const float *pad, const float *w, const float *bias, float *out,
                                const lt_conv2d_geom *one) {
-  const int64_t PW = one->w + 2 * one->pw, oh = one->oh, ow = one->ow, sw = one->sw, kh = one->kh, kw = one->kw;
+  const int64_t PW = one->w + 2 * one->pw, oh = one->oh, ow = one->ow, kh = one->kh, kw = one->kw;
   for (int64_t o = 0; o < one->oc; o++, out += oh * ow, w += kh * kw) {
-    const float b = bias ? bias[o] : 0.0f;
     for (int64_t y = 0; y < oh; y++) {
-      const float *row = pad + y * one->sh * PW;
-      float *d = out + y * ow;
-      if (sw == 1 && ow >= 8) {
-        for (int64_t x = 0; x < ow; x += 32) {
-          const dw_v8 start = {b, b, b, b, b, b, b, b};
-          dw_v8 acc[4] = {start, start, start, start};
-          int64_t at[4];
-          for (int v = 0; v < 4; v++) at[v] = x + 8 * v > ow - 8 ? ow - 8 : x + 8 * v;
-          for (int64_t i = 0; i < kh; i++) {
-            for (int64_t j = 0; j < kw; j++) {
-              const float *r = row + i * one->dh * PW + j * one->dw;
-              const float wt = w[i * kw + j];
-              for (int v = 0; v < 4; v++) acc[v] += wt * *(const dw_v8u *)(r + at[v]);
-            }
-          }
-          for (int v = 0; v < 4; v++) *(dw_v8u *)(d + at[v]) = acc[v];
-        }
-        continue;
-      }
-      for (int64_t x = 0; x < ow; x++) {
-        float acc = b;
-        for (int64_t i = 0; i < kh; i++) {
-          const float *r = row + i * one->dh * PW + x * sw;
-          for (int64_t j = 0; j < kw; j++) acc += w[i * kw + j] * r[j * one->dw];
-        }
-        d[x] = acc;
-      }
+      dw_taps_row(out + y * ow, ow, pad + y * one->sh * PW, one->dh * PW, one->dw, one->sw, w, kh, kw,
+                  bias ? bias[o] : 0.0f);
     }
   }
 }
@@ -211,55 +215,33 @@ DW_PASS static void dw_backward_input(const float *grad_output, const float *w, 
 
 /* A stride-1 depthwise group of one filter (no channel multiplier) gathers instead: each
  * input value sums its taps' output gradients, read from a copy of the output gradient's
- * plane set in zeros by the window's span (bordered_floats), so that every tap lands inside;
- * rows of at least 8 inputs go 32 at a time with the sums in registers, as dw_forward. */
+ * plane set in zeros by the window's span (bordered_dims), so that every tap lands inside. */
 static int dw_gathers(const lt_conv2d_geom *g) {
   return depthwise(g) && g->oc == g->groups && g->sh == 1 && g->sw == 1;
 }
 
-/* The bordered plane: max(h + ph, oh) + (kh-1) dh rows of max(w + pw, ow) + (kw-1) dw. */
-static void bordered_dims(const lt_conv2d_geom *g, int64_t *rows, int64_t *cols) {
-  *rows = (g->h + g->ph > g->oh ? g->h + g->ph : g->oh) + (g->kh - 1) * g->dh;
-  *cols = (g->w + g->pw > g->ow ? g->w + g->pw : g->ow) + (g->kw - 1) * g->dw;
+/* The bordered plane: max(h + ph, oh) + (kh-1) dh rows of max(w + pw, ow) + (kw-1) dw;
+ * 1 when a size overflows int64 (lt_conv2d_work_floats checks it first). */
+static int bordered_dims(const lt_conv2d_geom *g, int64_t *rows, int64_t *cols) {
+  int64_t mt, ml;
+  return lt_mul_overflow(g->kh - 1, g->dh, &mt) || lt_mul_overflow(g->kw - 1, g->dw, &ml) ||
+         lt_add_overflow(g->h, g->ph, rows) || lt_add_overflow(*rows > g->oh ? *rows : g->oh, mt, rows) ||
+         lt_add_overflow(g->w, g->pw, cols) || lt_add_overflow(*cols > g->ow ? *cols : g->ow, ml, cols);
 }
 
-/* grad_input (h, w) = the taps of w (kh, kw) over grad_output (oh, ow); border is the
- * bordered plane's space. */
+/* grad_input (h, w) = the taps of w (kh, kw) over grad_output (oh, ow), row by row; border
+ * is the bordered plane's space. */
 DW_PASS static void dw_gather_input(const float *grad_output, const float *w, float *grad_input, float *border,
                                     const lt_conv2d_geom *one) {
-  const int64_t oh = one->oh, ow = one->ow, kh = one->kh, kw = one->kw, dh = one->dh, dw = one->dw;
-  const int64_t mt = (kh - 1) * dh, ml = (kw - 1) * dw, h = one->h, wd = one->w;
+  const int64_t oh = one->oh, ow = one->ow, mt = (one->kh - 1) * one->dh, ml = (one->kw - 1) * one->dw;
   int64_t BH, BW;
   bordered_dims(one, &BH, &BW);
   memset(border, 0, (size_t)(BH * BW) * sizeof(float));
   for (int64_t r = 0; r < oh; r++) copy_row(border + (r + mt) * BW + ml, grad_output + r * ow, ow);
-  for (int64_t y = 0; y < h; y++) {
-    /* tap (i, j) of input (y, x) reads border[y + ph + mt - i dh][x + pw + ml - j dw] */
-    const float *base = border + (y + one->ph + mt) * BW + one->pw + ml;
-    float *d = grad_input + y * wd;
-    if (wd >= 8) {
-      for (int64_t x = 0; x < wd; x += 32) {
-        dw_v8 acc[4] = {{0}, {0}, {0}, {0}};
-        int64_t at[4];
-        for (int v = 0; v < 4; v++) at[v] = x + 8 * v > wd - 8 ? wd - 8 : x + 8 * v;
-        for (int64_t i = 0; i < kh; i++) {
-          for (int64_t j = 0; j < kw; j++) {
-            const float *r = base - i * dh * BW - j * dw;
-            const float wt = w[i * kw + j];
-            for (int v = 0; v < 4; v++) acc[v] += wt * *(const dw_v8u *)(r + at[v]);
-          }
-        }
-        for (int v = 0; v < 4; v++) *(dw_v8u *)(d + at[v]) = acc[v];
-      }
-      continue;
-    }
-    for (int64_t x = 0; x < wd; x++) {
-      float acc = 0.0f;
-      for (int64_t i = 0; i < kh; i++) {
-        for (int64_t j = 0; j < kw; j++) acc += w[i * kw + j] * base[x - i * dh * BW - j * dw];
-      }
-      d[x] = acc;
-    }
+  /* tap (i, j) of input (y, x) reads border[y + ph + mt - i dh][x + pw + ml - j dw] */
+  for (int64_t y = 0; y < one->h; y++) {
+    dw_taps_row(grad_input + y * one->w, one->w, border + (y + one->ph + mt) * BW + one->pw + ml, -one->dh * BW,
+                -one->dw, 1, w, one->kh, one->kw, 0.0f);
   }
 }
 
@@ -352,9 +334,8 @@ static lt_conv2d_geom group_geom(const lt_conv2d_geom *g) {
 /* The filters' row length, the K of one group's sgemm: (c/groups)*kh*kw. */
 static int64_t group_k(const lt_conv2d_geom *g) { return g->c / g->groups * g->kh * g->kw; }
 
-/* A lane's floats: one group's cols (K, L) and padded image (c/groups)*(h+2ph)*(w+2pw).
- * The groups are unfolded one at a time, so that a depthwise convolution's cols stay
- * in cache. */
+/* A lane's cols space: one group's cols (K, L), or a gathering depthwise group's bordered
+ * plane where that is larger. */
 static int64_t cols_floats(const lt_conv2d_geom *g) {
   int64_t kl = group_k(g) * g->oh * g->ow, rows, cols;
   if (!dw_gathers(g)) return kl;
@@ -362,6 +343,9 @@ static int64_t cols_floats(const lt_conv2d_geom *g) {
   return rows * cols > kl ? rows * cols : kl;
 }
 
+/* A lane's floats: its cols space and one group's padded image (c/groups)*(h+2ph)*(w+2pw).
+ * The groups are unfolded one at a time, so that a grouped convolution's cols stay in
+ * cache. */
 static int64_t lane_floats(const lt_conv2d_geom *g) {
   const lt_conv2d_geom one = group_geom(g);
   return cols_floats(g) + padded_floats(&one);
@@ -372,13 +356,9 @@ static int64_t block_floats(const lt_conv2d_geom *g) { return g->oc * group_k(g)
 
 /* A gathering depthwise group's cols space is also its bordered plane: kl grows to it. */
 static int bordered_overflows(const lt_conv2d_geom *g, int64_t *kl) {
-  int64_t mt, ml, rows, cols, n;
+  int64_t rows, cols, n;
   if (!dw_gathers(g)) return 0;
-  if (lt_mul_overflow(g->kh - 1, g->dh, &mt) || lt_mul_overflow(g->kw - 1, g->dw, &ml) ||
-      lt_add_overflow(g->h, g->ph, &rows) || lt_add_overflow(rows > g->oh ? rows : g->oh, mt, &rows) ||
-      lt_add_overflow(g->w, g->pw, &cols) || lt_add_overflow(cols > g->ow ? cols : g->ow, ml, &cols) ||
-      lt_mul_overflow(rows, cols, &n))
-    return 1;
+  if (bordered_dims(g, &rows, &cols) || lt_mul_overflow(rows, cols, &n)) return 1;
   if (n > *kl) *kl = n;
   return 0;
 }

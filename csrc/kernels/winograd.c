@@ -600,7 +600,8 @@ static void unpack_planes(float *dst, const float *src, int64_t count, int64_t c
 }
 
 /* Group [begin, end) of images: V of the packed input, then M[ξ] = V[ξ] U[ξ]^T. */
-static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane) {
+static void forward_groups(void *ctx, int64_t b0, int64_t b1, int lane) {
+  const wino_job *job = ctx;
   const wino_plan *p = job->p;
   const lt_conv2d_geom *g = job->g;
   float *pack = lane_base(job->work, p, lane), *v = pack + p->pack, *mm = v + p->v, *q = mm + p->mm;
@@ -613,10 +614,6 @@ static void group_forward(const wino_job *job, int64_t b0, int64_t b1, int lane)
   output_tiles(q, mm, count, p);
   unpack_planes(job->out + b0 * g->oc * g->oh * g->ow, q, count, g->oc, g->oh, g->ow, p->qh * p->qw * p->ocp,
                 p->qw * p->ocp, p->ocp, job->bias);
-}
-
-static void forward_groups(void *ctx, int64_t begin, int64_t end, int lane) {
-  group_forward(ctx, begin, end, lane);
 }
 
 /* U of the filters into the workspace's head, over the pool. */

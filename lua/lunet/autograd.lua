@@ -915,12 +915,15 @@ local function pair(v, default)
   return v, v
 end
 
--- The window of a maxpool2d: {sH, sW, pH, pW} from {stride=, padding=}.
-local function window(fname, opts, defaultStride)
-  opts = check.options(fname, opts, { "padding", "stride" }, 4)
+-- The window of a maxpool2d: {sH, sW, pH, pW} from {stride=, padding=}; of a conv2d
+-- (`conv`) also dH, dW and groups from {dilation=, groups=}.
+local function window(fname, opts, defaultStride, conv)
+  opts = check.options(fname, opts, conv and { "dilation", "groups", "padding", "stride" } or { "padding", "stride" }, 4)
   local sH, sW = pair(opts.stride, defaultStride)
   local pH, pW = pair(opts.padding, 0)
-  return { sH, sW, pH, pW }
+  if not conv then return { sH, sW, pH, pW } end
+  local dH, dW = pair(opts.dilation, 1)
+  return { sH, sW, pH, pW, dH, dW, opts.groups or 1 }
 end
 
 --- A 2-D convolution (cross-correlation), one node (the kernels of nn.Conv2d).
@@ -940,11 +943,7 @@ end
 -- The convolutions share one workspace (scratch for the length of a kernel call), grown to
 -- the largest any of them needs.
 defop("conv2d", 3, function(x, w, b, opts)
-  opts = check.options("autograd.conv2d", opts, { "dilation", "groups", "padding", "stride" }, 4)
-  local sH, sW = pair(opts.stride, 1)
-  local pH, pW = pair(opts.padding, 0)
-  local dH, dW = pair(opts.dilation, 1)
-  local geo = { sH, sW, pH, pW, dH, dW, opts.groups or 1 }
+  local geo = window("autograd.conv2d", opts, 1, true)
   return core.conv2d_forward(x, w, b, buffer(), state.convWorkspace, table.unpack(geo)), geo
 end, function(g, n)
   local x, w = n.args[1], n.args[2]

@@ -408,22 +408,22 @@ function distributed.flatTensors(tensors)
   for _, t in ipairs(ok and tensors or {}) do ok = ok and lunet.isTensor(t) and t:dtype() == "float" end
   if not ok then error(PREFIX .. "flatTensors: expected a list of float tensors", 2) end
   local n = 0
-  for _, g in ipairs(tensors) do n = n + g:numel() end
+  for _, t in ipairs(tensors) do n = n + t:numel() end
   local buffer, views, at = lunet.zeros(n), {}, 1
-  for i, g in ipairs(tensors) do
-    views[i] = buffer:narrow(1, at, g:numel()):view(g:size())
-    at = at + g:numel()
+  for i, t in ipairs(tensors) do
+    views[i] = buffer:narrow(1, at, t:numel()):view(t:size())
+    at = at + t:numel()
   end
-  return setmetatable({buffer = buffer, grads = tensors, views = views}, Flat)
+  return setmetatable({buffer = buffer, tensors = tensors, views = views}, Flat)
 end
 
 function Flat:pack()
-  for i, g in ipairs(self.grads) do self.views[i]:copy(g) end
+  for i, t in ipairs(self.tensors) do self.views[i]:copy(t) end
   return self.buffer
 end
 
 function Flat:unpack()
-  for i, g in ipairs(self.grads) do g:copy(self.views[i]) end
+  for i, t in ipairs(self.tensors) do t:copy(self.views[i]) end
 end
 
 function Flat:allreduce(scale)
